@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dmacache-bench: VA -> IOVA translate benchmarks of dmac_imap against its peers.
+ *
+ * Benchmarks (Google Benchmark names):
+ *   translate/<impl>/<intervals>/threads:<n>        one address per lookup
+ *   translate_range/<impl>/<intervals>/threads:<n>  8 MiB ranged lookups
+ * with impl in imap, radix2, rwlock_tree, dpdk; intervals 16, 1024, 65536;
+ * threads 1 and 2. The time per iteration is the time per lookup on one thread.
+ *
+ * Invariants:
+ * - imap, radix2 and rwlock_tree are built from the same layout (layout.c) for each
+ *   interval count, and checked against each other and the layout before anything
+ *   is timed: any disagreement aborts the program.
+ * - Everything is built in main before gbench_run() and read-only while benchmarks
+ *   run; threads only share read-only data (and the locks/RCU state under test).
+ * - imap lookups hold the urcu-memb read lock per lookup (one buffer at a time, as a
+ *   dataplane translates); rwlock_tree read-locks per lookup; radix2 takes no lock.
+ * - Benchmark flags (--benchmark_*) go to Google Benchmark; EAL arguments never come
+ *   from argv (see peer_dpdk.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dmac/imap.h>
+
+#include "bench_loop.h"
+#include "dmac_alloc.h"
+
+#define NLAYOUTS    3
+#define CHECK_HITS  4096
+#define CHECK_ANY   1024
+#define CHECK_EDGES 64
+
+static const size_t intervals[NLAYOUTS] = {16, 1024, 65536};
+
+enum impl { IMAP, RADIX2, RWTREE, DPDK, NIMPL };
+
+static struct dmac__bench_layout layouts[NLAYOUTS];
+/* cases[impl][i] for intervals[i]; a zero entry ends each row. */
+static struct dmac__bench_case cases[NIMPL][NLAYOUTS + 1];
+
+/* ---- lookups, one per peer and kind (inlined into the loop) ---- */
+
+static inline uint64_t imap_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	uint64_t r;
+
+	dmac_imap_read_lock();
+	r = dmac_imap_translate(map, va, 0, NULL);
+	dmac_imap_read_unlock();
+	return r;
+}
+
+static inline uint64_t imap_range(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	uint64_t r;
+
+	dmac_imap_read_lock();
+	r = dmac_imap_translate(map, va, max_len, len);
+	dmac_imap_read_unlock();
+	return r;
+}
+
+static inline uint64_t radix2_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	return dmac__radix2_translate(map, va);
+}
+
+static inline uint64_t radix2_range(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	return dmac__radix2_translate_range(map, va, max_len, len);
+}
+
+static inline uint64_t rwtree_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	return dmac__rwtree_translate(map, va, 0, len);
+}
+
+static inline uint64_t rwtree_range(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	return dmac__rwtree_translate(map, va, max_len, len);
+}
+
+/* ---- benchmark bodies ---- */
+
+static void bench_imap_translate(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), imap_one, 0);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_imap_translate_range(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), imap_range, DMAC__BENCH_RANGE);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_radix2_translate(gbench_state *st, void *arg)
+{
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), radix2_one, 0);
+}
+
+static void bench_radix2_translate_range(gbench_state *st, void *arg)
+{
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), radix2_range, DMAC__BENCH_RANGE);
+}
+
+static void bench_rwtree_translate(gbench_state *st, void *arg)
+{
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), rwtree_one, 0);
+}
+
+static void bench_rwtree_translate_range(gbench_state *st, void *arg)
+{
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), rwtree_range, DMAC__BENCH_RANGE);
+}
+
+#ifndef DMAC_BENCH_HAVE_DPDK
+static void bench_no_dpdk(gbench_state *st, void *arg)
+{
+	gbench_state_skip_with_error(st, "dmacache-bench was built without DPDK (-Ddpdk)");
+}
+#endif
+
+/* ---- setup ---- */
+
+static int build_peers(size_t li)
+{
+	const struct dmac__bench_layout *l = &layouts[li];
+	struct dmac_imap *im = NULL;
+	struct dmac__radix2 *rx = NULL;
+	struct dmac__rwtree *rw = NULL;
+	size_t i;
+	int ret;
+
+	ret = dmac_imap_create(&im);
+	if (ret < 0)
+		return ret;
+	ret = dmac__radix2_create(&rx);
+	if (ret < 0)
+		goto destroy_imap;
+	ret = dmac__rwtree_create(&rw, l->n);
+	if (ret < 0)
+		goto destroy_radix2;
+	for (i = 0; i < l->n; i++) {
+		const struct dmac__bench_ival *p = &l->iv[i];
+
+		ret = dmac_imap_insert(im, p->start, p->last, p->iova);
+		if (ret == 0)
+			ret = dmac__radix2_map(rx, p->start, p->last - p->start + 1, p->iova);
+		if (ret == 0)
+			ret = dmac__rwtree_insert(rw, p->start, p->last, p->iova);
+		if (ret < 0)
+			goto destroy_rwtree;
+	}
+	cases[IMAP][li].map = im;
+	cases[RADIX2][li].map = rx;
+	cases[RWTREE][li].map = rw;
+	return 0;
+
+destroy_rwtree:
+	dmac__rwtree_destroy(rw);
+destroy_radix2:
+	dmac__radix2_destroy(rx);
+destroy_imap:
+	dmac_imap_destroy(im);
+	return ret;
+}
+
+/* Check one address against the layout on every peer; 0 or -EIO (reported). */
+static int check_one(size_t li, uint64_t va)
+{
+	const struct dmac__bench_layout *l = &layouts[li];
+	uint64_t rlen, rrlen, ref, rref, got, len;
+	const char *who = NULL;
+
+	ref = dmac__bench_layout_translate(l, va, 0, &rlen);
+	rref = dmac__bench_layout_translate(l, va, DMAC__BENCH_RANGE, &rrlen);
+
+	len = 0;
+	got = imap_range(cases[IMAP][li].map, va, 0, &len);
+	if ((ref == DMAC__BENCH_NONE) != (got == DMAC_IMAP_NONE) ||
+	    (ref != DMAC__BENCH_NONE && (got != ref || len != rlen)))
+		who = "imap";
+	len = 0;
+	got = imap_range(cases[IMAP][li].map, va, DMAC__BENCH_RANGE, &len);
+	if ((rref == DMAC__BENCH_NONE) != (got == DMAC_IMAP_NONE) ||
+	    (rref != DMAC__BENCH_NONE && (got != rref || len != rrlen)))
+		who = "imap (ranged)";
+	if (imap_one(cases[IMAP][li].map, va, 0, &len) !=
+	    (ref == DMAC__BENCH_NONE ? DMAC_IMAP_NONE : ref))
+		who = "imap (single)";
+	if (radix2_one(cases[RADIX2][li].map, va, 0, &len) != ref)
+		who = "radix2";
+	got = radix2_range(cases[RADIX2][li].map, va, DMAC__BENCH_RANGE, &len);
+	if (got != rref || len != rrlen)
+		who = "radix2 (ranged)";
+	got = rwtree_one(cases[RWTREE][li].map, va, 0, &len);
+	if (got != ref || len != rlen)
+		who = "rwlock_tree";
+	got = rwtree_range(cases[RWTREE][li].map, va, DMAC__BENCH_RANGE, &len);
+	if (got != rref || len != rrlen)
+		who = "rwlock_tree (ranged)";
+	if (who == NULL)
+		return 0;
+	fprintf(stderr,
+		"dmacache-bench: %s disagrees at va %#" PRIx64
+		" (%zu intervals): expected %#" PRIx64 " len %#" PRIx64 " / ranged %#" PRIx64
+		" len %#" PRIx64 "\n",
+		who, va, l->n, ref, rlen, rref, rrlen);
+	return -EIO;
+}
+
+/*
+ * Cross-check the peers on random hits, random addresses anywhere around the
+ * region (hits and misses in gaps) and the edges of some intervals.
+ */
+static int check_peers(size_t li)
+{
+	const struct dmac__bench_layout *l = &layouts[li];
+	uint64_t lo = l->iv[0].start - (64 << 20), hi = l->iv[l->n - 1].last + (64 << 20);
+	uint64_t addrs[CHECK_HITS], s = 0xc0ffee + li;
+	size_t i;
+	int ret = 0;
+
+	dmac__bench_layout_addrs(l, s, addrs, CHECK_HITS);
+	for (i = 0; i < CHECK_HITS && ret == 0; i++)
+		ret = check_one(li, addrs[i]);
+	for (i = 0; i < CHECK_ANY && ret == 0; i++)
+		ret = check_one(li, lo + dmac__bench_rand(&s) % (hi - lo));
+	for (i = 0; i < CHECK_EDGES && ret == 0; i++) {
+		const struct dmac__bench_ival *p = &l->iv[dmac__bench_rand(&s) % l->n];
+
+		ret = check_one(li, p->start);
+		ret = ret ?: check_one(li, p->start - 1);
+		ret = ret ?: check_one(li, p->last);
+		ret = ret ?: check_one(li, p->last + 1);
+		ret = ret ?: check_one(li, p->last + 1 - DMAC__BENCH_RANGE);
+		ret = ret ?: check_one(li, p->start + DMAC__BENCH_2M - 1);
+	}
+	return ret;
+}
+
+static int make_addrs(struct dmac__bench_case *c, size_t li, int dpdk)
+{
+	for (int t = 0; t < DMAC__BENCH_MAX_THREADS; t++) {
+		uint64_t seed = 0x5eed0000 + li * 16 + t;
+
+		c->addrs[t] = dmac__calloc(DMAC__BENCH_NADDR, sizeof(uint64_t));
+		if (c->addrs[t] == NULL)
+			return -ENOMEM;
+#ifdef DMAC_BENCH_HAVE_DPDK
+		if (dpdk) {
+			size_t chunks = dmac__bench_dpdk_chunks();
+
+			dmac__bench_dpdk_addrs(c->intervals < chunks ? c->intervals : chunks, seed,
+					       c->addrs[t], DMAC__BENCH_NADDR);
+			continue;
+		}
+#endif
+		dmac__bench_layout_addrs(&layouts[li], seed, c->addrs[t], DMAC__BENCH_NADDR);
+	}
+	return 0;
+}
+
+/* Start DPDK and fill the dpdk cases (error or label); the others run regardless. */
+static void setup_dpdk(const char *prog)
+{
+	static char why[256];
+	size_t li;
+
+#ifdef DMAC_BENCH_HAVE_DPDK
+	size_t chunks;
+
+	if (dmac__bench_dpdk_init(prog, intervals[NLAYOUTS - 1], why, sizeof(why)) < 0)
+		goto skip;
+	if (dmac__bench_dpdk_check() < 0) {
+		snprintf(why, sizeof(why), "DPDK memory has no usable IOVAs");
+		goto skip;
+	}
+	chunks = dmac__bench_dpdk_chunks();
+	for (li = 0; li < NLAYOUTS; li++) {
+		struct dmac__bench_case *c = &cases[DPDK][li];
+
+		if (make_addrs(c, li, 1) < 0) {
+			snprintf(why, sizeof(why), "out of memory");
+			goto skip;
+		}
+		if (chunks < c->intervals)
+			snprintf(c->label, sizeof(c->label),
+				 "%s,chunks=%zu (capped from %zu: memory)", dmac__bench_dpdk_mode(),
+				 chunks, c->intervals);
+		else
+			snprintf(c->label, sizeof(c->label), "%s,chunks=%zu",
+				 dmac__bench_dpdk_mode(), c->intervals);
+	}
+	return;
+#else
+	(void)prog;
+	snprintf(why, sizeof(why), "built without DPDK");
+	goto skip;
+#endif
+skip:
+	fprintf(stderr, "dmacache-bench: dpdk benchmarks skipped: %s\n", why);
+	for (li = 0; li < NLAYOUTS; li++)
+		cases[DPDK][li].error = why;
+}
+
+static void register_all(void)
+{
+	static const struct {
+		const char *name;
+		gbench_fn fn;
+		enum impl impl;
+	} regs[] = {
+	    {"translate/imap", bench_imap_translate, IMAP},
+	    {"translate/radix2", bench_radix2_translate, RADIX2},
+	    {"translate/rwlock_tree", bench_rwtree_translate, RWTREE},
+#ifdef DMAC_BENCH_HAVE_DPDK
+	    {"translate/dpdk", dmac__bench_dpdk_translate, DPDK},
+#else
+	    {"translate/dpdk", bench_no_dpdk, DPDK},
+#endif
+	    {"translate_range/imap", bench_imap_translate_range, IMAP},
+	    {"translate_range/radix2", bench_radix2_translate_range, RADIX2},
+	    {"translate_range/rwlock_tree", bench_rwtree_translate_range, RWTREE},
+#ifdef DMAC_BENCH_HAVE_DPDK
+	    {"translate_range/dpdk", dmac__bench_dpdk_translate_range, DPDK},
+#else
+	    {"translate_range/dpdk", bench_no_dpdk, DPDK},
+#endif
+	};
+
+	for (size_t r = 0; r < sizeof(regs) / sizeof(regs[0]); r++) {
+		gbench_bm *b = gbench_register(regs[r].name, regs[r].fn, cases[regs[r].impl]);
+
+		if (b == NULL) {
+			fprintf(stderr, "dmacache-bench: cannot register %s\n", regs[r].name);
+			exit(1);
+		}
+		for (size_t li = 0; li < NLAYOUTS; li++)
+			gbench_bm_arg(b, (int64_t)intervals[li]);
+		gbench_bm_threads(b, 1);
+		gbench_bm_threads(b, 2);
+	}
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < NIMPL; i++) {
+		for (size_t li = 0; li < NLAYOUTS; li++) {
+			for (int t = 0; t < DMAC__BENCH_MAX_THREADS; t++)
+				dmac__free(cases[i][li].addrs[t]);
+		}
+	}
+	for (size_t li = 0; li < NLAYOUTS; li++) {
+		dmac_imap_destroy(cases[IMAP][li].map);
+		dmac__radix2_destroy(cases[RADIX2][li].map);
+		dmac__rwtree_destroy(cases[RWTREE][li].map);
+		dmac__bench_layout_free(&layouts[li]);
+	}
+#ifdef DMAC_BENCH_HAVE_DPDK
+	dmac__bench_dpdk_fini();
+#endif
+}
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	if (gbench_initialize(&argc, argv) < 0)
+		return 1;
+	if (argc > 1) {
+		fprintf(stderr, "usage: %s [--benchmark_* flags]\n", argv[0]);
+		return 1;
+	}
+	/* The main thread builds the imaps (commit uses call_rcu) and checks them. */
+	urcu_memb_register_thread();
+	for (size_t li = 0; li < NLAYOUTS; li++) {
+		for (int i = 0; i < NIMPL; i++)
+			cases[i][li].intervals = intervals[li];
+		ret = dmac__bench_layout_make(&layouts[li], intervals[li], 0x1a70u + li);
+		if (ret == 0)
+			ret = build_peers(li);
+		for (int i = 0; i < DPDK && ret == 0; i++)
+			ret = make_addrs(&cases[i][li], li, 0);
+		if (ret < 0) {
+			fprintf(stderr, "dmacache-bench: setup of %zu intervals: %s\n",
+				intervals[li], strerror(-ret));
+			return 1;
+		}
+		if (check_peers(li) < 0)
+			abort();
+	}
+	urcu_memb_unregister_thread();
+	setup_dpdk(argv[0]);
+	register_all();
+	gbench_run();
+	gbench_shutdown();
+	urcu_memb_register_thread(); /* dmac_imap_destroy() waits for call_rcu callbacks */
+	teardown();
+	urcu_memb_unregister_thread();
+	return 0;
+}
