@@ -1,2 +1,931 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* imap: placeholder until the module lands; the file list of meson.build is fixed. */
+/*
+ * dmac_imap: RCU-protected interval map (see dmac/imap.h and docs/imap.md).
+ *
+ * Invariants:
+ * - Intervals are [start, last], 'last' inclusive; records never overlap; a record
+ *   is immutable once created and is shared by every version that contains it.
+ * - A version is immutable once published in m->cur. It holds:
+ *   (a) 'sorted': the record pointers ordered by start (so also by last), n of them;
+ *   (b) 'top': level 0 of a radix index over keys < 2^48 (IMAP_WINDOW_BITS).
+ *   Level 0 entries cover 2^39 bytes, level 1 entries 2^30, level 2 entries 2^21
+ *   (a 2 MiB slot). Each entry describes exactly the records intersecting its region:
+ *     EMPTY  no record intersects it;
+ *     FULL   one record covers all of it; 'v' is the translation of its first byte;
+ *     ONE    one record intersects part of it (check the record's bounds);
+ *     NODE   (levels 0 and 1 only) two or more records: 'p' is a child node;
+ *     MANY   (level 2 only) two or more records: binary search 'sorted'.
+ *   Keys >= 2^48 are found by binary search of 'sorted'.
+ * - Index nodes are copy-on-write: a node reachable from a published version is never
+ *   written again. A node whose 'gen' equals the open batch's generation was allocated
+ *   by that batch and is not published yet, so the batch may write it in place.
+ * - Memory reachable only from a replaced version (old nodes, removed records, the old
+ *   sorted array, the version itself) is freed by a call_rcu() callback, after a grace
+ *   period; memory allocated by a batch and never published is freed at once.
+ * - The writer mutex is held from batch_begin to commit/abort; only its holder touches
+ *   m->batch, m->gen and writes m->cur.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "dmac/common.h"
+#include "dmac/imap.h"
+#include "dmac_alloc.h"
+
+#define IMAP_WINDOW_BITS 48
+#define IMAP_WINDOW	 (1ULL << IMAP_WINDOW_BITS)
+#define IMAP_FANOUT_BITS 9
+#define IMAP_FANOUT	 (1U << IMAP_FANOUT_BITS)
+#define IMAP_LEVELS	 3
+#define IMAP_SLOT_SHIFT	 21
+
+/* Entry tags, in the low 3 bits of ient.p (records and nodes are 16-byte aligned). */
+#define T_NODE	0 /* p is a struct inode * (non-NULL) */
+#define T_FULL	1
+#define T_ONE	2
+#define T_MANY	3
+#define T_EMPTY 4
+#define T_MASK	7
+
+struct irec {
+	uint64_t start, last, value;
+	uint64_t gen; /* generation of the batch that created it */
+};
+
+_Static_assert(sizeof(struct irec) <= 64, "an interval record must fit in 64 bytes");
+_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "keys are stored in pointer vectors");
+
+struct ient {
+	uintptr_t p; /* tag | pointer */
+	uint64_t v;  /* T_FULL: translation of the region's first byte */
+};
+
+struct inode {
+	struct ient e[IMAP_FANOUT];
+	uint64_t gen; /* generation of the batch that allocated it */
+	bool dead;    /* allocated by the open batch, then dropped from its tree */
+};
+
+struct pvec {
+	void **a;
+	size_t n, cap;
+};
+
+struct iver {
+	struct ient top[IMAP_FANOUT];
+	struct irec **sorted;
+	size_t n, cap;
+	size_t nnodes;
+	struct rcu_head rcu;
+	struct pvec retired; /* set when this version is replaced */
+};
+
+struct dmac_imap_batch {
+	struct dmac_imap *m;
+	uint64_t gen;
+	int err;	     /* first error; poisons the batch */
+	struct irec **work;  /* working sorted array, copied on the first op */
+	size_t n, cap;	     /* of work */
+	struct pvec dirty;   /* pairs (start, last) cast to void *, of every op */
+	struct pvec fresh;   /* records allocated by this batch */
+	struct pvec removed; /* records removed by this batch */
+	struct pvec nodes;   /* index nodes allocated by this batch */
+	struct pvec retire;  /* old-version nodes no longer reachable */
+};
+
+struct dmac_imap {
+	_Atomic(struct iver *) cur;
+	pthread_mutex_t lock;
+	uint64_t gen;
+	struct dmac_imap_batch batch;
+};
+
+static const unsigned level_shift[IMAP_LEVELS] = {39, 30, 21};
+
+/* ---------------------------------------------------------------- TSan model */
+
+#ifdef DMAC_IMAP_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+/*
+ * liburcu's grace periods are invisible to TSan. One token models them: every reader
+ * releases it when leaving a read-side section and the writer releases it before
+ * call_rcu(); the deferred free acquires it. Everything a reader did before its unlock
+ * therefore happens-before the free, which is what the grace period guarantees.
+ */
+static char tsan_token;
+
+void dmac__imap_tsan_reader_exit(void)
+{
+	__tsan_release(&tsan_token);
+}
+#define tsan_release_token() __tsan_release(&tsan_token)
+#define tsan_acquire_token() __tsan_acquire(&tsan_token)
+#else
+#define tsan_release_token() ((void)0)
+#define tsan_acquire_token() ((void)0)
+#endif
+
+/* ---------------------------------------------------------------- readers */
+
+static inline struct iver *ver_get(const struct dmac_imap *m)
+{
+	/* Acquire pairs with the release store of commit: the version is complete. */
+	return atomic_load_explicit(&((struct dmac_imap *)m)->cur, memory_order_acquire);
+}
+
+static inline const struct irec *ent_rec(uintptr_t p)
+{
+	return (const struct irec *)(p & ~(uintptr_t)T_MASK);
+}
+
+/* Index of the first record with start > addr. */
+static size_t upper_start(struct irec *const *a, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a[mid]->start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index of the first record with last >= addr. */
+static size_t lower_last(struct irec *const *a, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a[mid]->last < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct irec *slow_find(const struct iver *v, uint64_t addr)
+{
+	size_t i = upper_start(v->sorted, v->n, addr);
+	const struct irec *r;
+
+	if (i == 0)
+		return NULL;
+	r = v->sorted[i - 1];
+	return addr <= r->last ? r : NULL;
+}
+
+/* The leaf-most index entry for addr (< IMAP_WINDOW) and the shift of its region. */
+static inline const struct ient *walk(const struct iver *v, uint64_t addr, unsigned *shift)
+{
+	const struct ient *e = &v->top[(addr >> 39) & (IMAP_FANOUT - 1)];
+
+	if (e->p & T_MASK) {
+		*shift = 39;
+		return e;
+	}
+	e = &((const struct inode *)e->p)->e[(addr >> 30) & (IMAP_FANOUT - 1)];
+	if (e->p & T_MASK) {
+		*shift = 30;
+		return e;
+	}
+	e = &((const struct inode *)e->p)->e[(addr >> 21) & (IMAP_FANOUT - 1)];
+	*shift = 21;
+	return e;
+}
+
+/* The record containing addr, or NULL. */
+static inline const struct irec *find(const struct iver *v, uint64_t addr)
+{
+	if (dmac_likely(addr < IMAP_WINDOW)) {
+		unsigned shift;
+		const struct ient *e = walk(v, addr, &shift);
+		uintptr_t p = e->p;
+		const struct irec *r;
+
+		switch (p & T_MASK) {
+		case T_FULL:
+			return ent_rec(p);
+		case T_ONE:
+			r = ent_rec(p);
+			return addr >= r->start && addr <= r->last ? r : NULL;
+		case T_EMPTY:
+			return NULL;
+		default:
+			break;
+		}
+	}
+	return slow_find(v, addr);
+}
+
+/* Bytes - 1 contiguous in key and value from addr inside r, following neighbours. */
+static uint64_t contig_from(const struct iver *v, const struct irec *r, uint64_t addr,
+			    uint64_t max_len)
+{
+	uint64_t c = r->last - addr;
+
+	while (max_len == 0 || c < max_len - 1) {
+		const struct irec *nx;
+		uint64_t end_val;
+
+		if (r->last == UINT64_MAX)
+			break;
+		end_val = r->value + (r->last - r->start); /* no wrap: checked at insert */
+		if (end_val == UINT64_MAX)
+			break;
+		nx = find(v, r->last + 1);
+		if (!nx || nx->value != end_val + 1)
+			break;
+		r = nx;
+		c = r->last - addr;
+	}
+	if (max_len != 0 && c > max_len - 1)
+		c = max_len - 1;
+	return c;
+}
+
+static inline uint64_t contig_len(uint64_t c)
+{
+	return c == UINT64_MAX ? UINT64_MAX : c + 1;
+}
+
+DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
+					 uint64_t *len)
+{
+	const struct iver *v;
+	const struct irec *r;
+	uint64_t val;
+
+	if (dmac_unlikely(!m))
+		return DMAC_IMAP_NONE;
+	v = ver_get(m);
+	if (dmac_likely(addr < IMAP_WINDOW)) {
+		unsigned shift;
+		const struct ient *e = walk(v, addr, &shift);
+		uintptr_t p = e->p;
+
+		if (dmac_likely((p & T_MASK) == T_FULL)) {
+			val = e->v + (addr & ((1ULL << shift) - 1));
+			if (dmac_likely(!len))
+				return val;
+			r = ent_rec(p);
+			goto hit;
+		}
+		if ((p & T_MASK) == T_ONE) {
+			r = ent_rec(p);
+			if (addr < r->start || addr > r->last)
+				return DMAC_IMAP_NONE;
+			goto found;
+		}
+		if ((p & T_MASK) == T_EMPTY)
+			return DMAC_IMAP_NONE;
+	}
+	r = slow_find(v, addr);
+	if (!r)
+		return DMAC_IMAP_NONE;
+found:
+	val = r->value + (addr - r->start);
+	if (!len)
+		return val;
+hit:
+	*len = contig_len(contig_from(v, r, addr, max_len));
+	return val;
+}
+
+static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
+{
+	out->start = r->start;
+	out->last = r->last;
+	out->value = r->value;
+}
+
+DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
+				 struct dmac_imap_entry *out)
+{
+	const struct irec *r;
+
+	if (!m || !out)
+		return -EINVAL;
+	r = find(ver_get(m), addr);
+	if (!r)
+		return -ENOENT;
+	rec_out(r, out);
+	return 0;
+}
+
+DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
+				       struct dmac_imap_entry *out, uint64_t *contig)
+{
+	const struct iver *v;
+	const struct irec *r;
+
+	if (!m || !out)
+		return -EINVAL;
+	v = ver_get(m);
+	r = find(v, addr);
+	if (!r)
+		return -ENOENT;
+	rec_out(r, out);
+	if (contig)
+		*contig = contig_len(contig_from(v, r, addr, max_len));
+	return 0;
+}
+
+DMAC_EXPORT int dmac_imap_next(const struct dmac_imap *m, uint64_t addr,
+			       struct dmac_imap_entry *out)
+{
+	const struct iver *v;
+	size_t i;
+
+	if (!m || !out)
+		return -EINVAL;
+	v = ver_get(m);
+	/* First record with start >= addr: first with last >= addr, or the one after. */
+	i = lower_last(v->sorted, v->n, addr);
+	if (i < v->n && v->sorted[i]->start < addr)
+		i++;
+	if (i >= v->n)
+		return -ENOENT;
+	rec_out(v->sorted[i], out);
+	return 0;
+}
+
+DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m)
+{
+	return m ? ver_get(m)->n : 0;
+}
+
+static void ver_stats(const struct iver *v, struct dmac_imap_stats *s)
+{
+	s->intervals = v->n;
+	s->index_nodes = v->nnodes;
+	s->record_bytes = v->n * sizeof(struct irec);
+	s->index_bytes = sizeof(v->top) + v->nnodes * sizeof(struct inode);
+	s->sorted_bytes = v->cap * sizeof(struct irec *);
+	s->version_bytes = sizeof(*v) - sizeof(v->top);
+}
+
+DMAC_EXPORT int dmac_imap_stats(const struct dmac_imap *m, struct dmac_imap_stats *out)
+{
+	if (!m || !out)
+		return -EINVAL;
+	ver_stats(ver_get(m), out);
+	return 0;
+}
+
+DMAC_EXPORT size_t dmac_imap_memory(const struct dmac_imap *m)
+{
+	struct dmac_imap_stats s;
+
+	if (!m)
+		return 0;
+	ver_stats(ver_get(m), &s);
+	return s.record_bytes + s.index_bytes + s.sorted_bytes + s.version_bytes;
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static int pvec_reserve(struct pvec *pv, size_t extra)
+{
+	size_t cap;
+	void **a;
+
+	if (pv->cap - pv->n >= extra)
+		return 0;
+	cap = pv->cap ? pv->cap * 2 : 16;
+	while (cap - pv->n < extra)
+		cap *= 2;
+	a = dmac__realloc(pv->a, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	pv->a = a;
+	pv->cap = cap;
+	return 0;
+}
+
+/* Only after pvec_reserve() made room. */
+static void pvec_push(struct pvec *pv, void *p)
+{
+	pv->a[pv->n++] = p;
+}
+
+static void pvec_free(struct pvec *pv)
+{
+	dmac__free(pv->a);
+	pv->a = NULL;
+	pv->n = pv->cap = 0;
+}
+
+static void ient_set_empty(struct ient *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		e[i].p = T_EMPTY;
+		e[i].v = 0;
+	}
+}
+
+static struct iver *ver_alloc(void)
+{
+	return dmac__aligned_alloc(64, sizeof(struct iver));
+}
+
+/* Free nd (holding entries of the given level) and its subtree (destroy path). */
+static void node_free_tree(struct inode *nd, unsigned level)
+{
+	if (level < IMAP_LEVELS - 1) {
+		for (unsigned i = 0; i < IMAP_FANOUT; i++)
+			if ((nd->e[i].p & T_MASK) == T_NODE)
+				node_free_tree((struct inode *)nd->e[i].p, level + 1);
+	}
+	dmac__free(nd);
+}
+
+/* Deferred free of a replaced version: runs in the call_rcu thread. */
+static void ver_free_cb(struct rcu_head *head)
+{
+	struct iver *v = caa_container_of(head, struct iver, rcu);
+
+	tsan_acquire_token();
+	for (size_t i = 0; i < v->retired.n; i++)
+		dmac__free(v->retired.a[i]);
+	pvec_free(&v->retired);
+	dmac__free(v);
+}
+
+/* ---------------------------------------------------------------- writers */
+
+enum { C_EMPTY, C_FULL, C_ONE, C_MANY };
+
+/* Which records of the batch's working array intersect [base, rl]. */
+static int classify(const struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec)
+{
+	size_t i = lower_last(b->work, b->n, base);
+	struct irec *r;
+
+	if (i == b->n || b->work[i]->start > rl)
+		return C_EMPTY;
+	r = b->work[i];
+	*rec = r;
+	if (r->start <= base && r->last >= rl)
+		return C_FULL;
+	if (i + 1 < b->n && b->work[i + 1]->start <= rl)
+		return C_MANY;
+	return C_ONE;
+}
+
+static struct inode *node_new(struct dmac_imap_batch *b)
+{
+	struct inode *nd;
+
+	if (pvec_reserve(&b->nodes, 1))
+		return NULL;
+	nd = dmac__aligned_alloc(64, sizeof(*nd));
+	if (!nd)
+		return NULL;
+	nd->gen = b->gen;
+	nd->dead = false;
+	pvec_push(&b->nodes, nd);
+	return nd;
+}
+
+/* Take the subtree of nd (level of its entries = level) out of the new version. */
+static int node_drop(struct dmac_imap_batch *b, struct inode *nd, unsigned level)
+{
+	int rc;
+
+	if (level < IMAP_LEVELS - 1) {
+		for (unsigned i = 0; i < IMAP_FANOUT; i++) {
+			if ((nd->e[i].p & T_MASK) != T_NODE)
+				continue;
+			rc = node_drop(b, (struct inode *)nd->e[i].p, level + 1);
+			if (rc)
+				return rc;
+		}
+	}
+	if (nd->gen == b->gen) {
+		nd->dead = true;
+		return 0;
+	}
+	if (pvec_reserve(&b->retire, 1))
+		return -ENOMEM;
+	pvec_push(&b->retire, nd);
+	return 0;
+}
+
+/*
+ * Recompute entry e of the given level (region [base, base + 2^shift - 1]) for the
+ * dirty range [ds, dl], which intersects the region. e belongs to the new version.
+ */
+static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level, uint64_t base,
+		      uint64_t ds, uint64_t dl)
+{
+	unsigned shift = level_shift[level];
+	uint64_t rl = base + ((1ULL << shift) - 1);
+	struct irec *r = NULL;
+	struct inode *nd;
+	uint64_t cs, cl;
+	unsigned cshift;
+	int cls, rc;
+
+	cls = classify(b, base, rl, &r);
+	if (cls != C_MANY || level == IMAP_LEVELS - 1) {
+		struct ient ne;
+
+		switch (cls) {
+		case C_EMPTY:
+			ne.p = T_EMPTY;
+			ne.v = 0;
+			break;
+		case C_FULL:
+			ne.p = (uintptr_t)r | T_FULL;
+			ne.v = r->value + (base - r->start);
+			break;
+		case C_ONE:
+			ne.p = (uintptr_t)r | T_ONE;
+			ne.v = 0;
+			break;
+		default:
+			ne.p = T_MANY;
+			ne.v = 0;
+			break;
+		}
+		if ((e->p & T_MASK) == T_NODE) {
+			rc = node_drop(b, (struct inode *)e->p, level + 1);
+			if (rc)
+				return rc;
+		}
+		*e = ne;
+		return 0;
+	}
+	if ((e->p & T_MASK) == T_NODE) {
+		nd = (struct inode *)e->p;
+		if (nd->gen != b->gen) {
+			struct inode *old = nd;
+
+			if (pvec_reserve(&b->retire, 1))
+				return -ENOMEM;
+			nd = node_new(b);
+			if (!nd)
+				return -ENOMEM;
+			memcpy(nd->e, old->e, sizeof(nd->e));
+			pvec_push(&b->retire, old); /* the node only: its children move to nd */
+			e->p = (uintptr_t)nd;
+		}
+	} else {
+		/* The region had a summary entry: build all of its children. */
+		nd = node_new(b);
+		if (!nd)
+			return -ENOMEM;
+		ient_set_empty(nd->e, IMAP_FANOUT);
+		e->p = (uintptr_t)nd;
+		e->v = 0;
+		ds = base;
+		dl = rl;
+	}
+	cs = ds > base ? ds : base;
+	cl = dl < rl ? dl : rl;
+	cshift = level_shift[level + 1];
+	for (uint64_t i = (cs - base) >> cshift; i <= (cl - base) >> cshift; i++) {
+		rc = ent_update(b, &nd->e[i], level + 1, base + (i << cshift), cs, cl);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void batch_release(struct dmac_imap_batch *b)
+{
+	struct dmac_imap *m = b->m;
+
+	pvec_free(&b->dirty);
+	pvec_free(&b->fresh);
+	pvec_free(&b->removed);
+	pvec_free(&b->nodes);
+	pvec_free(&b->retire);
+	b->work = NULL;
+	b->n = b->cap = 0;
+	b->err = 0;
+	b->m = NULL;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Throw away everything the batch allocated; the published version is untouched. */
+static void batch_discard(struct dmac_imap_batch *b)
+{
+	for (size_t i = 0; i < b->nodes.n; i++)
+		dmac__free(b->nodes.a[i]);
+	for (size_t i = 0; i < b->fresh.n; i++)
+		dmac__free(b->fresh.a[i]);
+	dmac__free(b->work);
+	batch_release(b);
+}
+
+DMAC_EXPORT int dmac_imap_batch_begin(struct dmac_imap *m, struct dmac_imap_batch **out)
+{
+	struct dmac_imap_batch *b;
+
+	if (!m || !out)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	b = &m->batch;
+	memset(b, 0, sizeof(*b));
+	b->m = m;
+	b->gen = ++m->gen;
+	*out = b;
+	return 0;
+}
+
+DMAC_EXPORT void dmac_imap_batch_abort(struct dmac_imap_batch *b)
+{
+	if (b)
+		batch_discard(b);
+}
+
+/* Copy the published sorted array into the batch on its first op. */
+static int batch_work(struct dmac_imap_batch *b)
+{
+	struct iver *v;
+	size_t cap;
+
+	if (b->work)
+		return 0;
+	v = atomic_load_explicit(&b->m->cur, memory_order_relaxed); /* we are the writer */
+	cap = v->n < 8 ? 16 : v->n + v->n / 8;
+	b->work = dmac__malloc(cap * sizeof(*b->work));
+	if (!b->work)
+		return -ENOMEM;
+	if (v->n)
+		memcpy(b->work, v->sorted, v->n * sizeof(*b->work));
+	b->n = v->n;
+	b->cap = cap;
+	return 0;
+}
+
+static int batch_fail(struct dmac_imap_batch *b, int err)
+{
+	b->err = err;
+	return err;
+}
+
+DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start, uint64_t last,
+				       uint64_t value)
+{
+	struct irec *r;
+	size_t i;
+
+	if (!b)
+		return -EINVAL;
+	if (b->err)
+		return b->err;
+	if (start > last || value > UINT64_MAX - (last - start))
+		return batch_fail(b, -EINVAL);
+	if (batch_work(b))
+		return batch_fail(b, -ENOMEM);
+	i = upper_start(b->work, b->n, start);
+	if ((i > 0 && b->work[i - 1]->last >= start) || (i < b->n && b->work[i]->start <= last))
+		return batch_fail(b, -EEXIST);
+	if (b->n == b->cap) {
+		size_t cap = b->cap * 2;
+		struct irec **a = dmac__realloc(b->work, cap * sizeof(*a));
+
+		if (!a)
+			return batch_fail(b, -ENOMEM);
+		b->work = a;
+		b->cap = cap;
+	}
+	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->fresh, 1))
+		return batch_fail(b, -ENOMEM);
+	r = dmac__malloc(sizeof(*r));
+	if (!r)
+		return batch_fail(b, -ENOMEM);
+	r->start = start;
+	r->last = last;
+	r->value = value;
+	r->gen = b->gen;
+	pvec_push(&b->fresh, r);
+	memmove(&b->work[i + 1], &b->work[i], (b->n - i) * sizeof(*b->work));
+	b->work[i] = r;
+	b->n++;
+	pvec_push(&b->dirty, (void *)(uintptr_t)start);
+	pvec_push(&b->dirty, (void *)(uintptr_t)last);
+	return 0;
+}
+
+DMAC_EXPORT int dmac_imap_batch_remove(struct dmac_imap_batch *b, uint64_t start, uint64_t last)
+{
+	struct irec *r;
+	size_t i;
+
+	if (!b)
+		return -EINVAL;
+	if (b->err)
+		return b->err;
+	if (start > last)
+		return batch_fail(b, -EINVAL);
+	if (batch_work(b))
+		return batch_fail(b, -ENOMEM);
+	i = upper_start(b->work, b->n, start);
+	if (i == 0 || b->work[i - 1]->start != start || b->work[i - 1]->last != last)
+		return batch_fail(b, -ENOENT);
+	i--;
+	r = b->work[i];
+	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->removed, 1))
+		return batch_fail(b, -ENOMEM);
+	pvec_push(&b->removed, r);
+	memmove(&b->work[i], &b->work[i + 1], (b->n - i - 1) * sizeof(*b->work));
+	b->n--;
+	pvec_push(&b->dirty, (void *)(uintptr_t)start);
+	pvec_push(&b->dirty, (void *)(uintptr_t)last);
+	return 0;
+}
+
+DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
+{
+	struct dmac_imap *m;
+	struct iver *old, *nv;
+	size_t live = 0, old_removed = 0;
+	int rc;
+
+	if (!b)
+		return -EINVAL;
+	if (b->err) {
+		rc = b->err;
+		goto fail_discard;
+	}
+	if (!b->work) {
+		/* No op: nothing to publish. */
+		batch_release(b);
+		return 0;
+	}
+	m = b->m;
+	old = atomic_load_explicit(&m->cur, memory_order_relaxed); /* we are the writer */
+	nv = ver_alloc();
+	if (!nv) {
+		rc = -ENOMEM;
+		goto fail_discard;
+	}
+	memcpy(nv->top, old->top, sizeof(nv->top));
+	for (size_t i = 0; i < b->dirty.n; i += 2) {
+		uint64_t ds = (uintptr_t)b->dirty.a[i], dl = (uintptr_t)b->dirty.a[i + 1];
+
+		if (ds >= IMAP_WINDOW)
+			continue;
+		if (dl >= IMAP_WINDOW)
+			dl = IMAP_WINDOW - 1;
+		for (uint64_t j = ds >> 39; j <= dl >> 39; j++) {
+			rc = ent_update(b, &nv->top[j], 0, j << 39, ds, dl);
+			if (rc)
+				goto fail_version;
+		}
+	}
+	for (size_t i = 0; i < b->removed.n; i++)
+		if (((struct irec *)b->removed.a[i])->gen != b->gen)
+			old_removed++;
+	rc = pvec_reserve(&b->retire, old_removed + 1);
+	if (rc)
+		goto fail_version;
+
+	/* Nothing can fail from here on. */
+	for (size_t i = 0; i < b->nodes.n; i++) {
+		struct inode *nd = b->nodes.a[i];
+
+		if (nd->dead)
+			dmac__free(nd);
+		else
+			live++;
+	}
+	nv->nnodes = old->nnodes + live - b->retire.n;
+	for (size_t i = 0; i < b->removed.n; i++) {
+		struct irec *r = b->removed.a[i];
+
+		if (r->gen == b->gen)
+			dmac__free(r); /* inserted and removed by this batch: never published */
+		else
+			pvec_push(&b->retire, r);
+	}
+	if (old->sorted)
+		pvec_push(&b->retire, old->sorted);
+	nv->sorted = b->work;
+	nv->n = b->n;
+	nv->cap = b->cap;
+	nv->retired.a = NULL;
+	nv->retired.n = nv->retired.cap = 0;
+	b->work = NULL;
+
+	atomic_store_explicit(&m->cur, nv, memory_order_release);
+
+	old->retired = b->retire; /* readers never look at 'retired' */
+	b->retire.a = NULL;
+	b->retire.n = b->retire.cap = 0;
+	tsan_release_token();
+	urcu_memb_call_rcu(&old->rcu, ver_free_cb);
+	batch_release(b);
+	return 0;
+
+fail_version:
+	dmac__free(nv);
+fail_discard:
+	batch_discard(b);
+	return rc;
+}
+
+DMAC_EXPORT int dmac_imap_insert(struct dmac_imap *m, uint64_t start, uint64_t last, uint64_t value)
+{
+	struct dmac_imap_batch *b;
+	int rc;
+
+	rc = dmac_imap_batch_begin(m, &b);
+	if (rc)
+		return rc;
+	rc = dmac_imap_batch_insert(b, start, last, value);
+	if (rc) {
+		dmac_imap_batch_abort(b);
+		return rc;
+	}
+	return dmac_imap_batch_commit(b);
+}
+
+DMAC_EXPORT int dmac_imap_remove(struct dmac_imap *m, uint64_t start, uint64_t last)
+{
+	struct dmac_imap_batch *b;
+	int rc;
+
+	rc = dmac_imap_batch_begin(m, &b);
+	if (rc)
+		return rc;
+	rc = dmac_imap_batch_remove(b, start, last);
+	if (rc) {
+		dmac_imap_batch_abort(b);
+		return rc;
+	}
+	return dmac_imap_batch_commit(b);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
+{
+	struct dmac_imap *m;
+	struct iver *v;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	m = dmac__calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	v = ver_alloc();
+	if (!v) {
+		rc = -ENOMEM;
+		goto free_map;
+	}
+	memset(v, 0, sizeof(*v));
+	ient_set_empty(v->top, IMAP_FANOUT);
+	rc = pthread_mutex_init(&m->lock, NULL);
+	if (rc) {
+		rc = -rc;
+		goto free_version;
+	}
+	atomic_init(&m->cur, v);
+	*out = m;
+	return 0;
+
+free_version:
+	dmac__free(v);
+free_map:
+	dmac__free(m);
+	return rc;
+}
+
+DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
+{
+	struct iver *v;
+
+	if (!m)
+		return;
+	/* Every version but the current one is in a pending call_rcu callback. */
+	urcu_memb_barrier();
+	v = atomic_load_explicit(&m->cur, memory_order_relaxed);
+	for (unsigned i = 0; i < IMAP_FANOUT; i++)
+		if ((v->top[i].p & T_MASK) == T_NODE)
+			node_free_tree((struct inode *)v->top[i].p, 1);
+	for (size_t i = 0; i < v->n; i++)
+		dmac__free(v->sorted[i]);
+	dmac__free(v->sorted);
+	dmac__free(v);
+	pthread_mutex_destroy(&m->lock);
+	dmac__free(m);
+}

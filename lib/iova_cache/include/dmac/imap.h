@@ -188,8 +188,8 @@ DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
  * use dmac_imap_lookup_range() when that matters.
  * Concurrency: reader, inside dmac_imap_read_lock().
  */
-DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr,
-					 uint64_t max_len, uint64_t *len);
+DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
+					 uint64_t *len);
 
 /**
  * Find the interval containing addr and the contiguous length from addr (same rule as
