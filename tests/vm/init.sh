@@ -36,6 +36,7 @@ marker=none
 vfio=1
 hugepages=0
 shell=0
+# shellcheck disable=SC2013 # the command line is one line of words
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	dmac.marker=*) marker=${w#*=} ;;

@@ -121,6 +121,7 @@ rm -rf "$work"
 mkdir -p "$work" "$entry"
 # Remove the source tree on every exit path; a failed build keeps its log.
 trap 'rm -rf "$work/src"' EXIT
+trap 'exit 1' INT TERM HUP
 
 jobs=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
