@@ -83,19 +83,25 @@ int dmac__bench_dpdk_init(const char *prog, size_t want, char *why, size_t whyle
 		argc = split_args(env_copy, argv, MAX_EAL_ARGS);
 		huge = strstr(env, "--no-huge") == NULL;
 	} else {
-		/* Cores: only the main lcore, on the CPU we run on; affinity restored below. */
-		static char *fixed[] = {"--in-memory",	 "--no-pci", "--no-telemetry",
-					"--log-level=4", "-l",	     "0"};
+		/* One lcore (CPU 0) for EAL; the affinity it sets is undone below. */
+		static char *fixed[] = {"--no-pci", "--no-telemetry", "--log-level=4", "-l", "0"};
 
 		argc = 1;
 		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 			argv[argc++] = fixed[i];
 		huge = hp >= 2;
-		if (!huge) {
-			/* --no-huge: one anonymous region of -m MiB of 4 KiB pages. */
+		if (huge) {
+			argv[argc++] = "--in-memory";
+		} else {
+			/*
+			 * --no-huge: one anonymous region of -m MiB of 4 KiB pages, legacy
+			 * memory (so --no-shconf: --in-memory refuses legacy memory). EAL
+			 * then has no physical addresses and runs with IOVA = VA.
+			 */
 			argv[argc++] = "--no-huge";
+			argv[argc++] = "--no-shconf";
 			snprintf(mem_arg, sizeof(mem_arg), "-m%zu",
-				 (want + 8) * 2 > 2048 ? 2048 : (want + 8) * 2);
+				 (want + 8) * 2 > 2304 ? 2304 : (want + 8) * 2);
 			argv[argc++] = mem_arg;
 		}
 	}
@@ -115,11 +121,12 @@ int dmac__bench_dpdk_init(const char *prog, size_t want, char *why, size_t whyle
 	}
 	dp.eal_up = 1;
 
-	/* As many chunks as memory allows, up to want (halving on failure). */
+	/* As many chunks as memory allows, up to want. */
 	n = want;
 	if (huge && env == NULL && (size_t)(hp - 1) < n)
 		n = (size_t)(hp - 1);
-	for (; n >= 1; n /= 2) {
+	/* The heap needs some room of its own: step down by 1/16 on failure. */
+	for (; n >= 1; n -= n / 16 + 1) {
 		dp.block = rte_malloc("dmac_bench", n * DMAC__BENCH_2M, DMAC__BENCH_2M);
 		if (dp.block != NULL)
 			break;

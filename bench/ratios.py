@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Print the translate table and the target ratios of docs/performance.md.
+
+Reads the JSON written by
+    dmacache-bench --benchmark_filter=translate --benchmark_format=json
+(from a file argument, or stdin) and prints Markdown: ns per lookup for every
+translate benchmark, then the ratios the project targets (SPEC section 10).
+
+Invariants:
+- A benchmark's time per iteration is its time per lookup on one thread (the
+  benchmark counts iterations in lookups); the CPU time is used, as Google
+  Benchmark reports it (per thread, summed over threads, divided by the summed
+  iterations).
+- With --benchmark_repetitions the median aggregate is used; otherwise the mean
+  of the runs of the same name.
+- Runs that reported an error are shown as "error" with their message, never as
+  numbers.
+Python 3 standard library only.
+"""
+import json
+import re
+import sys
+
+IMPLS = ["imap", "radix2", "rwlock_tree", "dpdk"]
+NAME = re.compile(r"^(translate|translate_range)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
+TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def load(stream):
+    doc = json.load(stream)
+    runs = {}    # key -> list of ns
+    medians = {}
+    errors = {}
+    labels = {}
+    for b in doc.get("benchmarks", []):
+        name = b.get("run_name", b["name"])
+        m = NAME.match(name)
+        if not m:
+            continue
+        key = (m.group(1), m.group(2), int(m.group(3)), int(m.group(4)))
+        if b.get("error_occurred"):
+            errors[key] = b.get("error_message", "error")
+            continue
+        if b.get("label"):
+            labels[key] = b["label"]
+        ns = b["cpu_time"] * TO_NS[b.get("time_unit", "ns")]
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[key] = ns
+            continue
+        runs.setdefault(key, []).append(ns)
+    ns = {k: sum(v) / len(v) for k, v in runs.items()}
+    ns.update(medians)
+    return doc.get("context", {}), ns, errors, labels
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def main():
+    stream = open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin
+    ctx, ns, errors, labels = load(stream)
+    keys = set(ns) | set(errors)
+    intervals = sorted({k[2] for k in keys})
+    threads = sorted({k[3] for k in keys})
+
+    print(f"Date: {ctx.get('date', '?')}, host: {ctx.get('host_name', '?')}, "
+          f"{ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
+          f"load average: {', '.join(f'{x:.2f}' for x in ctx.get('load_avg', []))}")
+    print()
+    print("ns per lookup (CPU time per lookup on one thread):")
+    print()
+    print("| benchmark | intervals | threads | " + " | ".join(IMPLS) + " |")
+    print("|---|---:|---:|" + "---:|" * len(IMPLS))
+    for kind in ("translate", "translate_range"):
+        for n in intervals:
+            for t in threads:
+                cells = []
+                for impl in IMPLS:
+                    k = (kind, impl, n, t)
+                    cells.append("error" if k in errors else fmt(ns.get(k)))
+                print(f"| {kind} | {n} | {t} | " + " | ".join(cells) + " |")
+    print()
+
+    def get(kind, impl, n, t):
+        return ns.get((kind, impl, n, t))
+
+    print("Targets (SPEC section 10):")
+    print()
+    print("| ratio | target | intervals | threads | measured | met |")
+    print("|---|---|---:|---:|---:|---|")
+    rows = []
+    for n in intervals:
+        for t in threads:
+            rows.append(("imap / radix2, single lookups", "<= 1.2", n, t,
+                         ratio(get("translate", "imap", n, t),
+                               get("translate", "radix2", n, t)),
+                         lambda r: r <= 1.2))
+    for n in intervals:
+        rows.append(("rwlock_tree / imap, single lookups", ">= 10", n, 2,
+                     ratio(get("translate", "rwlock_tree", n, 2),
+                           get("translate", "imap", n, 2)),
+                     lambda r: r >= 10))
+    for n in intervals:
+        for t in threads:
+            rows.append(("radix2 / imap, 8 MiB ranged lookups", ">= 2", n, t,
+                         ratio(get("translate_range", "radix2", n, t),
+                               get("translate_range", "imap", n, t)),
+                         lambda r: r >= 2))
+    for name, target, n, t, r, ok in rows:
+        met = "-" if r is None else ("yes" if ok(r) else "NO")
+        val = "-" if r is None else f"{r:.2f}x"
+        print(f"| {name} | {target} | {n} | {t} | {val} | {met} |")
+    print()
+
+    print("imap against DPDK (dpdk / imap; > 1: imap faster):")
+    print()
+    print("| benchmark | intervals | threads | ratio | dpdk label |")
+    print("|---|---:|---:|---:|---|")
+    for kind in ("translate", "translate_range"):
+        for n in intervals:
+            for t in threads:
+                k = (kind, "dpdk", n, t)
+                if k in errors:
+                    val = f"error: {errors[k]}"
+                else:
+                    r = ratio(get(kind, "dpdk", n, t), get(kind, "imap", n, t))
+                    val = "-" if r is None else f"{r:.2f}x"
+                print(f"| {kind} | {n} | {t} | {val} | {labels.get(k, '')} |")
+
+
+if __name__ == "__main__":
+    main()
