@@ -50,13 +50,13 @@ static inline void dmac__bench_escape(uint64_t v)
 
 /**
  * Run the timed loop of case @p c on the calling benchmark thread: a lookup per
- * address, @p max_len per lookup (0 for single lookups). Reports items processed
- * and, for ranged lookups, the mean contiguous length (counter "avg_len").
+ * address, @p max_len per lookup (0 for single lookups), with @p batch_enter and
+ * @p batch_leave (NULL: none) around every DMAC__BENCH_BATCH lookups. Reports items
+ * processed and, for ranged lookups, the mean contiguous length (counter "avg_len").
  */
-static inline __attribute__((always_inline)) void dmac__bench_loop(gbench_state *st,
-								   struct dmac__bench_case *c,
-								   dmac__bench_lookup_fn lookup,
-								   uint64_t max_len)
+static inline __attribute__((always_inline)) void
+dmac__bench_loop_batched(gbench_state *st, struct dmac__bench_case *c, dmac__bench_lookup_fn lookup,
+			 uint64_t max_len, void (*batch_enter)(void), void (*batch_leave)(void))
 {
 	int t = gbench_state_thread_index(st);
 	const uint64_t *a;
@@ -75,6 +75,8 @@ static inline __attribute__((always_inline)) void dmac__bench_loop(gbench_state 
 	}
 	a = c->addrs[t];
 	while (gbench_state_keep_running_batch(st, DMAC__BENCH_BATCH)) {
+		if (batch_enter != NULL)
+			batch_enter();
 		for (k = 0; k < DMAC__BENCH_BATCH; k++) {
 			uint64_t len = 0;
 
@@ -82,11 +84,22 @@ static inline __attribute__((always_inline)) void dmac__bench_loop(gbench_state 
 			bytes += len;
 			i = (i + 1) & (DMAC__BENCH_NADDR - 1);
 		}
+		if (batch_leave != NULL)
+			batch_leave();
 	}
 	dmac__bench_escape(sink);
 	gbench_state_set_items_processed(st, (int64_t)gbench_state_iterations(st));
 	if (max_len != 0)
 		gbench_state_counter(st, "avg_len", (double)bytes, GBENCH_COUNTER_AVG_ITERATIONS);
+}
+
+/** dmac__bench_loop_batched() without batch hooks: the common case. */
+static inline __attribute__((always_inline)) void dmac__bench_loop(gbench_state *st,
+								   struct dmac__bench_case *c,
+								   dmac__bench_lookup_fn lookup,
+								   uint64_t max_len)
+{
+	dmac__bench_loop_batched(st, c, lookup, max_len, NULL, NULL);
 }
 
 /* peer_dpdk.c (only when built with DPDK). */

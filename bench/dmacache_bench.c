@@ -5,6 +5,8 @@
  * Benchmarks (Google Benchmark names):
  *   translate/<impl>/<intervals>/threads:<n>        one address per lookup
  *   translate_range/<impl>/<intervals>/threads:<n>  8 MiB ranged lookups
+ *   translate_locked64/imap/<intervals>/threads:<n>  informative: one read-side
+ *                                                   section per 64 lookups
  * with impl in imap, radix2, rwlock_tree, dpdk; intervals 16, 1024, 65536;
  * threads 1 and 2. The time per iteration is the time per lookup on one thread.
  *
@@ -65,6 +67,22 @@ static inline uint64_t imap_range(void *map, uint64_t va, uint64_t max_len, uint
 	return r;
 }
 
+/* imap without its own read-side section: the caller holds one per batch. */
+static inline uint64_t imap_bare(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	return dmac_imap_translate(map, va, 0, NULL);
+}
+
+static void imap_batch_lock(void)
+{
+	dmac_imap_read_lock();
+}
+
+static void imap_batch_unlock(void)
+{
+	dmac_imap_read_unlock();
+}
+
 static inline uint64_t radix2_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
 {
 	return dmac__radix2_translate(map, va);
@@ -98,6 +116,15 @@ static void bench_imap_translate_range(gbench_state *st, void *arg)
 {
 	urcu_memb_register_thread();
 	dmac__bench_loop(st, dmac__bench_case_of(st, arg), imap_range, DMAC__BENCH_RANGE);
+	urcu_memb_unregister_thread();
+}
+
+/* Informative: the read-side section held across DMAC__BENCH_BATCH lookups. */
+static void bench_imap_translate_locked64(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop_batched(st, dmac__bench_case_of(st, arg), imap_bare, 0, imap_batch_lock,
+				 imap_batch_unlock);
 	urcu_memb_unregister_thread();
 }
 
@@ -335,6 +362,7 @@ static void register_all(void)
 #else
 	    {"translate_range/dpdk", bench_no_dpdk, DPDK},
 #endif
+	    {"translate_locked64/imap", bench_imap_translate_locked64, IMAP},
 	};
 
 	for (size_t r = 0; r < sizeof(regs) / sizeof(regs[0]); r++) {

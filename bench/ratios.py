@@ -23,7 +23,7 @@ import re
 import sys
 
 IMPLS = ["imap", "radix2", "rwlock_tree", "dpdk"]
-NAME = re.compile(r"^(translate|translate_range)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
+NAME = re.compile(r"^(translate|translate_range|translate_locked64)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -137,6 +137,23 @@ def main():
                     r = ratio(get(kind, "dpdk", n, t), get(kind, "imap", n, t))
                     val = "-" if r is None else f"{r:.2f}x"
                 print(f"| {kind} | {n} | {t} | {val} | {labels.get(k, '')} |")
+
+    if not any(k[0] == "translate_locked64" for k in ns):
+        return
+    print()
+    print("Informative: imap with one read-side section per 64 lookups "
+          "(translate_locked64) against the per-lookup section:")
+    print()
+    print("| intervals | threads | imap, lock per lookup | imap, lock per 64 "
+          "| radix2 | (lock per 64) / radix2 |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n in intervals:
+        for t in threads:
+            b = get("translate_locked64", "imap", n, t)
+            r = ratio(b, get("translate", "radix2", n, t))
+            print(f"| {n} | {t} | {fmt(get('translate', 'imap', n, t))} | {fmt(b)} "
+                  f"| {fmt(get('translate', 'radix2', n, t))} "
+                  f"| {'-' if r is None else f'{r:.2f}x'} |")
 
 
 if __name__ == "__main__":
