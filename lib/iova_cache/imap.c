@@ -134,10 +134,52 @@ void dmac__imap_tsan_reader_exit(void)
 
 /* ---------------------------------------------------------------- readers */
 
-static inline struct iver *ver_get(const struct dmac_imap *m)
+/* The latest published version, outside the section cache. */
+static inline struct iver *ver_load(const struct dmac_imap *m)
 {
 	/* Acquire pairs with the release store of commit: the version is complete. */
 	return atomic_load_explicit(&((struct dmac_imap *)m)->cur, memory_order_acquire);
+}
+
+DMAC_EXPORT __thread struct dmac__imap_tls dmac__imap_tls
+    __attribute__((tls_model("initial-exec")));
+
+static __attribute__((noinline)) struct iver *ver_get_slow(const struct dmac_imap *m)
+{
+	struct dmac__imap_tls *t = &dmac__imap_tls;
+	uint64_t ep = t->epoch;
+	struct iver *v;
+	int free_slot = -1;
+
+	for (int i = 0; i < DMAC_IMAP_SECTION_MAPS; i++) {
+		if (t->slot[i].epoch != ep) {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (t->slot[i].m == m) {
+			return (struct iver *)t->slot[i].v;
+		}
+	}
+	v = ver_load(m);
+	/* Pin it for the rest of the section, if we are in one and have room. */
+	if ((ep & 1) && free_slot >= 0) {
+		t->slot[free_slot].m = m;
+		t->slot[free_slot].v = v;
+		t->slot[free_slot].epoch = ep;
+	}
+	return v;
+}
+
+/*
+ * The version this read-side section reads: the one pinned by its first call on m
+ * (slot 0 is the hot case), else the latest one, then pinned.
+ */
+static inline struct iver *ver_get(const struct dmac_imap *m)
+{
+	struct dmac__imap_tls *t = &dmac__imap_tls;
+
+	if (dmac_likely(t->slot[0].m == m && t->slot[0].epoch == t->epoch))
+		return (struct iver *)t->slot[0].v;
+	return ver_get_slow(m);
 }
 
 static inline const struct irec *ent_rec(uintptr_t p)

@@ -8,8 +8,9 @@
  *   interval cannot be expressed; [0, UINT64_MAX] (2^64 bytes) can.
  * - Intervals of one map never overlap. The value of a byte addr inside [start, last]
  *   is value + (addr - start); an insert is refused if that would wrap past UINT64_MAX.
- * - Published versions are immutable: a reader sees one version for the whole of its
- *   read-side section, so it sees all of a committed batch or none of it.
+ * - Published versions are immutable and each call reads one version, so it sees all
+ *   of a committed batch or none of it; inside one dmac_imap_read_lock() section all
+ *   calls on a map read the same version (see dmac_imap_read_lock()).
  *
  * Concurrency contract:
  * - Readers (lookup, translate, lookup_range, next, count, memory) are lock-free and
@@ -154,15 +155,42 @@ DMAC_EXPORT void dmac_imap_batch_abort(struct dmac_imap_batch *b);
 DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
 #endif
 
-/** Enter an urcu-memb read-side section (nests). The thread must be registered. */
+/** How many maps one read-side section pins a version of (see dmac_imap_read_lock()). */
+#define DMAC_IMAP_SECTION_MAPS 4
+
+/* Per-thread read-side state; private to imap.c and the inline wrappers below. */
+struct dmac__imap_tls {
+	uint64_t epoch;	   /* odd inside a section opened by dmac_imap_read_lock() */
+	unsigned int nest; /* nesting depth of dmac_imap_read_lock() */
+	struct {
+		const struct dmac_imap *m;
+		const void *v;	/* the version of m this section reads */
+		uint64_t epoch; /* the section it belongs to */
+	} slot[DMAC_IMAP_SECTION_MAPS];
+};
+DMAC_EXPORT extern __thread struct dmac__imap_tls dmac__imap_tls
+    __attribute__((tls_model("initial-exec")));
+
+/**
+ * Enter an urcu-memb read-side section (nests). The thread must be registered with
+ * rcu_register_thread(). Inside one such section (outermost lock to outermost unlock)
+ * every call on the same map reads the same version, so several lookups see all of a
+ * batch or none of it; this holds for up to DMAC_IMAP_SECTION_MAPS maps per section
+ * (calls on further maps, or inside a bare rcu_read_lock() section, each read the
+ * latest version instead).
+ */
 static inline void dmac_imap_read_lock(void)
 {
 	urcu_memb_read_lock();
+	if (dmac__imap_tls.nest++ == 0)
+		dmac__imap_tls.epoch++;
 }
 
 /** Leave the read-side section entered by dmac_imap_read_lock(). */
 static inline void dmac_imap_read_unlock(void)
 {
+	if (--dmac__imap_tls.nest == 0)
+		dmac__imap_tls.epoch++;
 #ifdef DMAC_IMAP_TSAN
 	dmac__imap_tsan_reader_exit();
 #endif

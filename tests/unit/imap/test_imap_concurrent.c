@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dmac_imap: readers against a writer publishing batches.
+ *
+ * The map holds three runs (hugepages in the index window, a run above 2^48 on the
+ * slow path, and 4 KiB pages sharing one 2 MiB slot). Generation g lays every run out
+ * in one of two ways (even: many small intervals, odd: few large ones) and maps byte
+ * addr of run r to (g << 44) | (r << 40) | (addr - run base). Each batch removes every
+ * interval of generation g and inserts every interval of g + 1, so the index nodes are
+ * built, copied and dropped on every commit and the old ones are freed by call_rcu.
+ *
+ * Invariants checked by every reader in every read-side section: all translations,
+ * lookups, the contiguous length of each run and the count come from ONE generation
+ * (a torn batch would mix two), generations never go backwards, and each run is
+ * contiguous over its whole length. Freed memory touched by a reader is caught by
+ * the ASan build; the TSan build checks the ordering (see the TSan model in imap.c).
+ * Bounded: the writer stops after 2 seconds or 20000 batches, whichever comes first.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "dmac/imap.h"
+#include "dmac_alloc.h"
+#include "check.h"
+
+#define KIB (1ULL << 10)
+#define MIB (1ULL << 20)
+
+#define NREADERS 3
+
+struct run {
+	uint64_t base, len;
+	uint64_t piece[2]; /* interval size in even / odd generations */
+};
+
+static const struct run runs[] = {
+    {0x7f0000000000ULL, 64 * MIB, {2 * MIB, 64 * MIB}},
+    {1ULL << 52, 8 * MIB, {2 * MIB, 8 * MIB}},
+    {0x10000000ULL, 256 * KIB, {4 * KIB, 16 * KIB}},
+};
+#define NRUNS (sizeof(runs) / sizeof(runs[0]))
+
+static _Atomic int stop;
+static _Atomic int readers_ready;
+static _Atomic uint64_t published; /* last generation committed */
+static _Atomic uint64_t reader_last[NREADERS];
+static _Atomic int reader_errors;
+
+static uint64_t val(uint64_t gen, size_t r, uint64_t addr)
+{
+	return (gen << 44) | ((uint64_t)r << 40) | (addr - runs[r].base);
+}
+
+static size_t layout_count(uint64_t gen)
+{
+	size_t n = 0;
+
+	for (size_t r = 0; r < NRUNS; r++)
+		n += runs[r].len / runs[r].piece[gen & 1];
+	return n;
+}
+
+static int layout_ops(struct dmac_imap_batch *b, uint64_t gen, int insert)
+{
+	for (size_t r = 0; r < NRUNS; r++) {
+		uint64_t p = runs[r].piece[gen & 1];
+
+		for (uint64_t a = runs[r].base; a < runs[r].base + runs[r].len; a += p) {
+			int rc = insert ? dmac_imap_batch_insert(b, a, a + p - 1, val(gen, r, a))
+					: dmac_imap_batch_remove(b, a, a + p - 1);
+
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void reader_fail(int id, const char *what, uint64_t a, uint64_t b)
+{
+	fprintf(stderr, "reader %d: %s (0x%" PRIx64 ", 0x%" PRIx64 ")\n", id, what, a, b);
+	atomic_fetch_add(&reader_errors, 1);
+}
+
+/* One read-side section; returns the generation it saw, or UINT64_MAX on error. */
+static uint64_t read_section(struct dmac_imap *m, int id, uint64_t *rs)
+{
+	uint64_t gen = UINT64_MAX;
+	int bad = 0;
+
+	dmac_imap_read_lock();
+	for (size_t r = 0; r < NRUNS && !bad; r++) {
+		struct dmac_imap_entry e;
+		uint64_t len = 0, contig = 0, t, g;
+
+		for (int k = 0; k < 4 && !bad; k++) {
+			uint64_t addr = runs[r].base + xs(rs) % runs[r].len;
+
+			t = dmac_imap_translate(m, addr, 0, k == 0 ? &len : NULL);
+			g = t >> 44;
+			if (t == DMAC_IMAP_NONE || t != val(g, r, addr)) {
+				reader_fail(id, "bad translation", addr, t);
+				bad = 1;
+			} else if (gen != UINT64_MAX && g != gen) {
+				reader_fail(id, "torn batch: two generations in one section", gen,
+					    g);
+				bad = 1;
+			} else if (k == 0 && len != runs[r].base + runs[r].len - addr) {
+				reader_fail(id, "run not contiguous", addr, len);
+				bad = 1;
+			}
+			gen = g;
+		}
+		if (bad)
+			break;
+		if (dmac_imap_lookup_range(m, runs[r].base, 0, &e, &contig) != 0 ||
+		    e.start != runs[r].base ||
+		    e.last != runs[r].base + runs[r].piece[gen & 1] - 1 ||
+		    e.value != val(gen, r, runs[r].base) || contig != runs[r].len) {
+			reader_fail(id, "lookup_range of another generation", gen, e.value);
+			bad = 1;
+		}
+	}
+	if (!bad && dmac_imap_count(m) != layout_count(gen)) {
+		reader_fail(id, "count of another generation", gen, dmac_imap_count(m));
+		bad = 1;
+	}
+	dmac_imap_read_unlock();
+	return bad ? UINT64_MAX : gen;
+}
+
+struct reader_arg {
+	struct dmac_imap *m;
+	int id;
+};
+
+static void *reader(void *p)
+{
+	struct reader_arg *ra = p;
+	uint64_t rs = 0x9e3779b97f4a7c15ULL * (ra->id + 1), last = 0, sections = 0;
+	int ready = 0;
+
+	urcu_memb_register_thread();
+	for (;;) {
+		int stopping = atomic_load(&stop);
+		uint64_t g = read_section(ra->m, ra->id, &rs);
+
+		sections++;
+		if (g == UINT64_MAX)
+			break;
+		if (g < last) {
+			reader_fail(ra->id, "generation went backwards", last, g);
+			break;
+		}
+		last = g;
+		atomic_store(&reader_last[ra->id], g);
+		if (!ready) {
+			ready = 1;
+			atomic_fetch_add(&readers_ready, 1);
+		}
+		/* A section started after the final commit has been seen: done. */
+		if (stopping)
+			break;
+	}
+	urcu_memb_unregister_thread();
+	printf("reader %d: %" PRIu64 " sections, last generation %" PRIu64 "\n", ra->id, sections,
+	       last);
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(void)
+{
+	int64_t base = dmac__alloc_outstanding();
+	struct reader_arg ra[NREADERS];
+	pthread_t th[NREADERS];
+	struct dmac_imap *m;
+	struct dmac_imap_batch *b;
+	uint64_t gen = 0;
+	double t0;
+
+	urcu_memb_register_thread();
+	FATAL_IF(dmac_imap_create(&m) != 0);
+	FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
+	FATAL_IF(layout_ops(b, 0, 1) != 0);
+	FATAL_IF(dmac_imap_batch_commit(b) != 0);
+
+	for (int i = 0; i < NREADERS; i++) {
+		ra[i] = (struct reader_arg){m, i};
+		FATAL_IF(pthread_create(&th[i], NULL, reader, &ra[i]) != 0);
+	}
+	/* Every reader has seen generation 0 before the first flip. */
+	while (atomic_load(&readers_ready) < NREADERS && !atomic_load(&reader_errors))
+		sched_yield();
+
+	t0 = now();
+	while (gen < 20000 && now() - t0 < 2.0 && !atomic_load(&reader_errors)) {
+		FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
+		CHECK_EQ(layout_ops(b, gen, 0), 0);
+		CHECK_EQ(layout_ops(b, gen + 1, 1), 0);
+		CHECK_EQ(dmac_imap_batch_commit(b), 0);
+		gen++;
+		atomic_store(&published, gen);
+		/* Now and then a batch that fails half-way: it must publish nothing. */
+		if (gen % 16 == 0) {
+			FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
+			CHECK_EQ(layout_ops(b, gen, 0), 0);
+			CHECK_EQ(dmac_imap_batch_insert(b, runs[0].base, runs[0].base, 0), 0);
+			CHECK_EQ(dmac_imap_batch_insert(b, runs[0].base, runs[0].base, 0), -EEXIST);
+			CHECK_EQ(dmac_imap_batch_commit(b), -EEXIST);
+		}
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < NREADERS; i++)
+		pthread_join(th[i], NULL);
+
+	printf("writer: %" PRIu64 " batches published in %.2f s\n", gen, now() - t0);
+	CHECK_EQ(atomic_load(&reader_errors), 0);
+	CHECK(gen >= 1);
+	for (int i = 0; i < NREADERS; i++)
+		CHECK_EQ(atomic_load(&reader_last[i]), gen); /* saw the final generation */
+	dmac_imap_destroy(m);
+	CHECK_EQ(dmac__alloc_outstanding(), base);
+	urcu_memb_unregister_thread();
+	return check_report("imap_concurrent");
+}
