@@ -51,12 +51,17 @@ static inline void dmac__bench_escape(uint64_t v)
 /**
  * Run the timed loop of case @p c on the calling benchmark thread: a lookup per
  * address, @p max_len per lookup (0 for single lookups), with @p batch_enter and
- * @p batch_leave (NULL: none) around every DMAC__BENCH_BATCH lookups. Reports items
+ * @p batch_leave (NULL: none) around every DMAC__BENCH_BATCH lookups. If @p chained,
+ * the index of the next address depends on the result of the lookup (a compare that
+ * is never true, since no IOVA is 42), so lookups cannot overlap in the CPU and the
+ * time is their latency; otherwise they are independent and the time is the
+ * throughput of back-to-back lookups. Reports items
  * processed and, for ranged lookups, the mean contiguous length (counter "avg_len").
  */
 static inline __attribute__((always_inline)) void
 dmac__bench_loop_batched(gbench_state *st, struct dmac__bench_case *c, dmac__bench_lookup_fn lookup,
-			 uint64_t max_len, void (*batch_enter)(void), void (*batch_leave)(void))
+			 uint64_t max_len, void (*batch_enter)(void), void (*batch_leave)(void),
+			 int chained)
 {
 	int t = gbench_state_thread_index(st);
 	const uint64_t *a;
@@ -80,9 +85,14 @@ dmac__bench_loop_batched(gbench_state *st, struct dmac__bench_case *c, dmac__ben
 		for (k = 0; k < DMAC__BENCH_BATCH; k++) {
 			uint64_t len = 0;
 
-			sink += lookup(c->map, a[i], max_len, &len);
+			uint64_t r = lookup(c->map, a[i], max_len, &len);
+
+			sink += r;
 			bytes += len;
-			i = (i + 1) & (DMAC__BENCH_NADDR - 1);
+			if (chained)
+				i = (i + 1 + (r == 42)) & (DMAC__BENCH_NADDR - 1);
+			else
+				i = (i + 1) & (DMAC__BENCH_NADDR - 1);
 		}
 		if (batch_leave != NULL)
 			batch_leave();
@@ -99,7 +109,7 @@ static inline __attribute__((always_inline)) void dmac__bench_loop(gbench_state 
 								   dmac__bench_lookup_fn lookup,
 								   uint64_t max_len)
 {
-	dmac__bench_loop_batched(st, c, lookup, max_len, NULL, NULL);
+	dmac__bench_loop_batched(st, c, lookup, max_len, NULL, NULL, 0);
 }
 
 /* peer_dpdk.c (only when built with DPDK). */

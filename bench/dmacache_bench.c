@@ -7,6 +7,9 @@
  *   translate_range/<impl>/<intervals>/threads:<n>  8 MiB ranged lookups
  *   translate_locked64/imap/<intervals>/threads:<n>  informative: one read-side
  *                                                   section per 64 lookups
+ *   translate_chained/<impl>/<intervals>/threads:<n>  informative: latency, each
+ *                                   address depends on the previous result
+ *                                   (imap, radix2, rwlock_tree)
  * with impl in imap, radix2, rwlock_tree, dpdk; intervals 16, 1024, 65536;
  * threads 1 and 2. The time per iteration is the time per lookup on one thread.
  *
@@ -124,8 +127,26 @@ static void bench_imap_translate_locked64(gbench_state *st, void *arg)
 {
 	urcu_memb_register_thread();
 	dmac__bench_loop_batched(st, dmac__bench_case_of(st, arg), imap_bare, 0, imap_batch_lock,
-				 imap_batch_unlock);
+				 imap_batch_unlock, 0);
 	urcu_memb_unregister_thread();
+}
+
+/* Informative: latency (each lookup's address depends on the previous result). */
+static void bench_imap_translate_chained(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop_batched(st, dmac__bench_case_of(st, arg), imap_one, 0, NULL, NULL, 1);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_radix2_translate_chained(gbench_state *st, void *arg)
+{
+	dmac__bench_loop_batched(st, dmac__bench_case_of(st, arg), radix2_one, 0, NULL, NULL, 1);
+}
+
+static void bench_rwtree_translate_chained(gbench_state *st, void *arg)
+{
+	dmac__bench_loop_batched(st, dmac__bench_case_of(st, arg), rwtree_one, 0, NULL, NULL, 1);
 }
 
 static void bench_radix2_translate(gbench_state *st, void *arg)
@@ -363,6 +384,9 @@ static void register_all(void)
 	    {"translate_range/dpdk", bench_no_dpdk, DPDK},
 #endif
 	    {"translate_locked64/imap", bench_imap_translate_locked64, IMAP},
+	    {"translate_chained/imap", bench_imap_translate_chained, IMAP},
+	    {"translate_chained/radix2", bench_radix2_translate_chained, RADIX2},
+	    {"translate_chained/rwlock_tree", bench_rwtree_translate_chained, RWTREE},
 	};
 
 	for (size_t r = 0; r < sizeof(regs) / sizeof(regs[0]); r++) {

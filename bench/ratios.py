@@ -23,7 +23,7 @@ import re
 import sys
 
 IMPLS = ["imap", "radix2", "rwlock_tree", "dpdk"]
-NAME = re.compile(r"^(translate|translate_range|translate_locked64)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
+NAME = re.compile(r"^(translate|translate_range|translate_locked64|translate_chained)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -138,6 +138,23 @@ def main():
                     val = "-" if r is None else f"{r:.2f}x"
                 print(f"| {kind} | {n} | {t} | {val} | {labels.get(k, '')} |")
 
+    if any(k[0] == "translate_chained" for k in ns):
+        print()
+        print("Informative: latency of one lookup (translate_chained: each address "
+              "depends on the previous result), ns:")
+        print()
+        print("| intervals | threads | imap | radix2 | rwlock_tree | imap / radix2 "
+              "| rwlock_tree / imap |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for n in intervals:
+            for t in threads:
+                i = get("translate_chained", "imap", n, t)
+                x = get("translate_chained", "radix2", n, t)
+                w = get("translate_chained", "rwlock_tree", n, t)
+                r1, r2 = ratio(i, x), ratio(w, i)
+                print(f"| {n} | {t} | {fmt(i)} | {fmt(x)} | {fmt(w)} "
+                      f"| {'-' if r1 is None else f'{r1:.2f}x'} "
+                      f"| {'-' if r2 is None else f'{r2:.2f}x'} |")
     if not any(k[0] == "translate_locked64" for k in ns):
         return
     print()
