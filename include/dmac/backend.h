@@ -220,8 +220,9 @@ struct dmac_backend_ops {
 	 * device whose reserved regions would narrow them is refused. nr == 0
 	 * lifts the guarantee. Fixed-IOVA maps are not limited by it.
 	 * @return 0; -EINVAL (unsorted/overlapping ranges, start > last);
-	 * -EBUSY (the space's usable ranges are already narrower, or a mapping
-	 * conflicts); -ENOENT no such space; -EOPNOTSUPP (type1).
+	 * -EADDRINUSE (a range intersects a reserved region, e.g. the MSI
+	 * window of an attached device, or the usable ranges are already
+	 * narrower); -ENOENT no such space; -EOPNOTSUPP (type1).
 	 */
 	int (*allow_iovas)(struct dmac_backend *be, uint32_t space_id,
 			   const struct dmac_iova_range *ranges, uint32_t nr);
@@ -232,7 +233,8 @@ struct dmac_backend_ops {
 	 * @param flags DMAC_MAP_FIXED_IOVA or 0.
 	 * @param iova in: the IOVA if FIXED; out: the IOVA used.
 	 * @return 0; -EEXIST overlaps an existing mapping; -EINVAL misaligned or
-	 * outside the usable ranges; -ENOSPC no free IOVA; -ENOMEM/-EPERM pin
+	 * intersecting a reserved region (outside the usable ranges, e.g. the
+	 * MSI window or outside the IOMMU aperture); -ENOSPC no free IOVA; -ENOMEM/-EPERM pin
 	 * limits (RLIMIT_MEMLOCK); -EFAULT bad VA; -EOVERFLOW; -EOPNOTSUPP flags.
 	 */
 	int (*map)(struct dmac_backend *be, uint32_t space_id, void *va, uint64_t length,
@@ -279,9 +281,13 @@ struct dmac_backend_ops {
 	int (*option_get)(struct dmac_backend *be, uint32_t option, uint32_t space_id,
 			  uint64_t *value);
 
-	/** Set an option. @return as option_get(); -EPERM (RLIMIT_MODE needs
-	 * CAP_SYS_RESOURCE); -EBUSY (RLIMIT_MODE with pins outstanding, or
-	 * HUGE_PAGES on a space that already has mappings). */
+	/**
+	 * Set an option. @return as option_get(); -EINVAL value out of range,
+	 * or HUGE_PAGES = 0 on a space that already has mappings and an
+	 * attached device; -EPERM RLIMIT_MODE needs CAP_SYS_RESOURCE; -EBUSY
+	 * RLIMIT_MODE while any space or device exists in the instance (set it
+	 * right after open()).
+	 */
 	int (*option_set)(struct dmac_backend *be, uint32_t option, uint32_t space_id,
 			  uint64_t value);
 
