@@ -52,8 +52,9 @@ const char *dmac__iofd_meaning(const char *call, int err)
 		       "the usable ranges, or an id of the wrong object type)";
 	case ENOENT:
 		if (unmap)
-			return "no mapping at exactly that range: iommufd never splits or "
-			       "truncates an area (unmap the whole area)";
+			return "no such IOAS id, or no mapping exactly covering that range: "
+			       "iommufd never splits or truncates an area (unmap the whole "
+			       "area)";
 		if (copy)
 			return "source range not fully mapped in the source IOAS, or no such "
 			       "IOAS id";
@@ -119,21 +120,23 @@ static int xioctl(int fd, unsigned long req, void *arg)
 
 /* ---- argument checks ------------------------------------------------------ */
 
-/* [iova, iova + length) must be non-empty and not wrap past UINT64_MAX. */
-static int check_range(const char *call, uint32_t space, uint64_t iova, uint64_t length)
+/* [start, start + length) must be non-empty and not wrap past UINT64_MAX.
+ * 'what' names the start ("va", "iova", "offset") in the message. */
+static int check_range(const char *call, uint32_t space, const char *what, uint64_t start,
+		       uint64_t length)
 {
 	if (!length) {
 		dmac_backend_log(DMAC_LOG_ERR,
-				 "iommufd: %s(ioas %u, iova 0x%llx, length 0): "
-				 "zero length",
-				 call, space, (unsigned long long)iova);
+				 "iommufd: %s(ioas %u, %s 0x%llx, length 0): zero length: EINVAL",
+				 call, space, what, (unsigned long long)start);
 		return -EINVAL;
 	}
-	if (iova + (length - 1) < iova) {
+	if (start + (length - 1) < start) {
 		dmac_backend_log(DMAC_LOG_ERR,
-				 "iommufd: %s(ioas %u, iova 0x%llx, length 0x%llx): range wraps "
+				 "iommufd: %s(ioas %u, %s 0x%llx, length 0x%llx): range wraps "
 				 "past 2^64: EOVERFLOW",
-				 call, space, (unsigned long long)iova, (unsigned long long)length);
+				 call, space, what, (unsigned long long)start,
+				 (unsigned long long)length);
 		return -EOVERFLOW;
 	}
 	return 0;
@@ -464,9 +467,9 @@ static int iofd_map(struct dmac_backend *be, uint32_t space_id, void *va, uint64
 	ret = map_flags("IOMMU_IOAS_MAP", space_id, prot, flags, &m.flags);
 	if (ret)
 		return ret;
-	ret = check_range("IOMMU_IOAS_MAP", space_id, (uintptr_t)va, length);
+	ret = check_range("IOMMU_IOAS_MAP", space_id, "va", (uintptr_t)va, length);
 	if (!ret && (flags & DMAC_MAP_FIXED_IOVA))
-		ret = check_range("IOMMU_IOAS_MAP", space_id, *iova, length);
+		ret = check_range("IOMMU_IOAS_MAP", space_id, "iova", *iova, length);
 	if (ret)
 		return ret;
 	if (flags & DMAC_MAP_FIXED_IOVA)
@@ -512,9 +515,9 @@ static int iofd_map_file(struct dmac_backend *be, uint32_t space_id, int fd, uin
 				       space_id, fd);
 	ret = map_flags("IOMMU_IOAS_MAP_FILE", space_id, prot, flags, &m.flags);
 	if (!ret)
-		ret = check_range("IOMMU_IOAS_MAP_FILE", space_id, offset, length);
+		ret = check_range("IOMMU_IOAS_MAP_FILE", space_id, "offset", offset, length);
 	if (!ret && (flags & DMAC_MAP_FIXED_IOVA))
-		ret = check_range("IOMMU_IOAS_MAP_FILE", space_id, *iova, length);
+		ret = check_range("IOMMU_IOAS_MAP_FILE", space_id, "iova", *iova, length);
 	if (ret)
 		return ret;
 	if (flags & DMAC_MAP_FIXED_IOVA)
@@ -549,9 +552,9 @@ static int iofd_copy(struct dmac_backend *be, uint32_t dst_space, uint32_t src_s
 				       src_space, dst_space);
 	ret = map_flags("IOMMU_IOAS_COPY", dst_space, prot, flags, &c.flags);
 	if (!ret)
-		ret = check_range("IOMMU_IOAS_COPY", src_space, src_iova, length);
+		ret = check_range("IOMMU_IOAS_COPY", src_space, "src iova", src_iova, length);
 	if (!ret && (flags & DMAC_MAP_FIXED_IOVA))
-		ret = check_range("IOMMU_IOAS_COPY", dst_space, *dst_iova, length);
+		ret = check_range("IOMMU_IOAS_COPY", dst_space, "dst iova", *dst_iova, length);
 	if (ret)
 		return ret;
 	if (flags & DMAC_MAP_FIXED_IOVA)
@@ -597,7 +600,7 @@ static int unmap_raw(struct dmac_backend *be, uint32_t space_id, uint64_t iova, 
 static int iofd_unmap(struct dmac_backend *be, uint32_t space_id, uint64_t iova, uint64_t length,
 		      uint64_t *unmapped)
 {
-	int ret = check_range("IOMMU_IOAS_UNMAP", space_id, iova, length);
+	int ret = check_range("IOMMU_IOAS_UNMAP", space_id, "iova", iova, length);
 
 	if (ret)
 		return ret;
