@@ -16,10 +16,12 @@
  * - Sizes are kept in pages ((last - start) >> 12) + 1, which cannot overflow
  *   even for [0, UINT64_MAX]; bytes are derived and saturate.
  *
- * Costs: alloc O((1 + k) log n), where k is the number of free extents whose
- * size is within (align - 4 KiB) of the request but which cannot hold it once
- * aligned (k = 0 for 4 KiB alignment); reserve, free, lookup, stats O(log n)
- * (plus O(log r) over the r ranges for reserve). n = extents in the tree.
+ * Costs (n = extents in the tree, r = ranges): alloc O(log n) when some free
+ * extent is at least (length + align - 4 KiB) long (at most FIT_SCAN
+ * misaligned candidates are tried before jumping to such an extent); when none
+ * is, O((1 + k) log n), k being the free extents of a size between length and
+ * length + align - 4 KiB that cannot hold it once aligned (k = 0 for 4 KiB
+ * alignment). reserve O(log n + log r); free, lookup, stats O(log n).
  *
  * Concurrency: none inside; see iova_alloc.h.
  */
@@ -34,6 +36,8 @@
 
 #define PAGE_SHIFT 12
 #define PAGE_MASK  (DMAC_IOVA_PAGE - 1)
+#define MAX_PAGES  (UINT64_C(1) << (64 - PAGE_SHIFT)) /* pages in 2^64 bytes */
+#define FIT_SCAN   16 /* misaligned extents tried before jumping to a sure fit */
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
@@ -277,12 +281,27 @@ err_free_left:
 	return -ENOMEM;
 }
 
+/* Lowest IOVA in e aligned to align with room for pages pages, if any. */
+static bool fit_in(const struct ext *e, uint64_t align, uint64_t pages, uint64_t *iova)
+{
+	uint64_t s;
+
+	if (e->start > UINT64_MAX - (align - 1))
+		return false;
+	s = (e->start + (align - 1)) & ~(align - 1);
+	if (s > e->last || ((e->last - s) >> PAGE_SHIFT) + 1 < pages)
+		return false;
+	*iova = s;
+	return true;
+}
+
 int dmac_iova_alloc_alloc(struct dmac_iova_alloc *a, uint64_t length, uint64_t align,
 			  uint64_t *iova)
 {
-	struct ext key = {0};
+	struct ext key = {0}, *e;
 	struct dmac__avl *n;
-	uint64_t pages;
+	uint64_t pages, sure, s;
+	unsigned int steps = 0;
 	int rc;
 
 	if (!a || !iova || !length || (length & PAGE_MASK))
@@ -292,28 +311,44 @@ int dmac_iova_alloc_alloc(struct dmac_iova_alloc *a, uint64_t length, uint64_t a
 	if (align < DMAC_IOVA_PAGE || (align & (align - 1)))
 		return -EINVAL;
 	pages = length >> PAGE_SHIFT;
+	/* Any free extent of at least 'sure' pages holds the request once aligned. */
+	sure = pages + (align >> PAGE_SHIFT) - 1;
 
-	/* Smallest free extent of at least 'pages' pages, then larger ones. */
-	key.start = 0;
+	/*
+	 * Best fit: the smallest free extent of at least 'pages' pages that holds
+	 * the request once aligned, scanning up in size. Extents smaller than
+	 * 'sure' may fail the alignment; after FIT_SCAN of them, jump to the
+	 * smallest extent of 'sure' pages, which cannot fail. Only when none
+	 * exists does the scan go on through the whole window (to stay complete:
+	 * -ENOSPC means no extent can hold the request).
+	 */
 	key.last = (pages - 1) << PAGE_SHIFT;
 	n = dmac__avl_search(a->size_root, &key.by_size, cmp_size, DMAC__AVL_GE);
 	while (n) {
-		struct ext *e = container_of(n, struct ext, by_size);
-		uint64_t s;
-
-		if (e->start <= UINT64_MAX - (align - 1)) {
-			s = (e->start + (align - 1)) & ~(align - 1);
-			if (s <= e->last && ((e->last - s) >> PAGE_SHIFT) + 1 >= pages) {
-				rc = carve(a, e, s, pages);
-				if (rc)
-					return rc;
-				*iova = s;
-				return 0;
+		e = container_of(n, struct ext, by_size);
+		if (fit_in(e, align, pages, &s))
+			goto found;
+		if (++steps == FIT_SCAN && sure <= MAX_PAGES) {
+			key.last = (sure - 1) << PAGE_SHIFT;
+			n = dmac__avl_search(a->size_root, &key.by_size, cmp_size, DMAC__AVL_GE);
+			if (n) {
+				e = container_of(n, struct ext, by_size);
+				if (!fit_in(e, align, pages, &s))
+					abort(); /* excluded by arithmetic */
+				goto found;
 			}
+			n = &e->by_size;
 		}
 		n = dmac__avl_search(a->size_root, n, cmp_size, DMAC__AVL_GT);
 	}
 	return -ENOSPC;
+
+found:
+	rc = carve(a, e, s, pages);
+	if (rc)
+		return rc;
+	*iova = s;
+	return 0;
 }
 
 /* Index of the range containing iova, or -1. O(log r). */

@@ -311,6 +311,40 @@ static void test_reserve_free_errors(void)
 }
 
 /*
+ * Alignment window: many free extents large enough for the length but not once
+ * aligned. With a sure fit available the allocator stops scanning them and
+ * takes it; without one it still finds the one aligned fit at the window's end.
+ */
+static void test_alignment_window(void)
+{
+	struct dmac_iova_range r[] = {{0, 4096 * K4 - 1}};
+	struct dmac_iova_alloc *a = make(r, 1);
+	uint64_t iova, k;
+
+	for (k = 0; k < 20; k++) {
+		CHECK_RC(dmac_iova_alloc_reserve(a, 8 * k * K4, K4), 0);
+		CHECK_RC(dmac_iova_alloc_reserve(a, (8 * k + 4) * K4, 4 * K4), 0);
+	}
+	/* Pages [160, 1000) and [1003, 2048) taken: [1000, 1003) is the aligned 3-page fit. */
+	CHECK_RC(dmac_iova_alloc_reserve(a, 160 * K4, 840 * K4), 0);
+	CHECK_RC(dmac_iova_alloc_reserve(a, 1003 * K4, 1045 * K4), 0);
+	CONSISTENT(a);
+	/* Free 3-page extents at 8k+1 (20 of them, misaligned for 16 KiB), 1000, and [2048, 4096).
+	 */
+	CHECK_RC(dmac_iova_alloc_alloc(a, K4, 4 * K4, &iova), 0);
+	CHECK(iova == 2048 * K4); /* jumped to the sure fit */
+	CHECK_RC(dmac_iova_alloc_free(a, iova, K4), 0);
+	CHECK_RC(dmac_iova_alloc_reserve(a, 2048 * K4, 2048 * K4), 0);
+	CHECK_RC(dmac_iova_alloc_alloc(a, K4, 4 * K4, &iova), 0);
+	CHECK(iova == 1000 * K4); /* no sure fit: scanned the whole window */
+	CHECK_RC(dmac_iova_alloc_alloc(a, K4, 4 * K4, &iova), -ENOSPC);
+	CHECK_RC(dmac_iova_alloc_alloc(a, K4, 2 * K4, &iova), 0);
+	CHECK(iova == 1002 * K4); /* best fit: the 2-page leftover [1001, 1003), aligned */
+	CONSISTENT(a);
+	dmac_iova_alloc_destroy(a);
+}
+
+/*
  * Fault injection: fail the nth allocation for n = 1, 2, ... until the
  * operation completes without a fault; after every -ENOMEM the allocator is
  * consistent and unchanged.
@@ -702,6 +736,7 @@ int main(void)
 	test_alloc_args();
 	test_default_alignment();
 	test_best_fit_and_holes();
+	test_alignment_window();
 	test_reserve_free_errors();
 	test_faults();
 	test_differential(seed, 120000);
