@@ -35,6 +35,7 @@ const char *dmac__iofd_meaning(const char *call, int err)
 	int unmap = call && strstr(call, "UNMAP");
 	int copy = call && strstr(call, "COPY");
 	int attach = call && strstr(call, "ATTACH");
+	int bind = call && strstr(call, "BIND");
 
 	switch (err) {
 	case ENOTTY:
@@ -45,6 +46,9 @@ const char *dmac__iofd_meaning(const char *call, int err)
 		return "ioctl understood but a flag/option value is unsupported or a reserved "
 		       "field is non-zero";
 	case EINVAL:
+		if (bind)
+			return "the device is already open and bound through another fd (a VFIO "
+			       "cdev device is bound once at a time), or non-zero flags";
 		if (attach)
 			return "invalid argument (the IOMMU refuses this device/page table, or "
 			       "bad flags)";
