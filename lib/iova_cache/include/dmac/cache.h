@@ -45,6 +45,7 @@ struct dmac_backing {
 /** The dev value of a backing object named by a 64-bit id rather than a file. */
 #define DMAC_BACKING_DEV_ID UINT64_MAX
 
+/** Backing id of a file from its st_dev and st_ino. Pure; never fails. */
 static inline struct dmac_backing dmac_backing_file(uint64_t dev, uint64_t ino)
 {
 	struct dmac_backing b = {dev, ino};
@@ -52,6 +53,7 @@ static inline struct dmac_backing dmac_backing_file(uint64_t dev, uint64_t ino)
 	return b;
 }
 
+/** Backing id of an object named by a 64-bit id. Pure; never fails. */
 static inline struct dmac_backing dmac_backing_id(uint64_t id)
 {
 	struct dmac_backing b = {DMAC_BACKING_DEV_ID, id};
@@ -186,11 +188,14 @@ DMAC_EXPORT uint64_t dmac_cache_evict_all(struct dmac_cache *c);
  */
 DMAC_EXPORT void dmac_cache_set_budget(struct dmac_cache *c, uint64_t budget_bytes);
 
-/** Fills @p info from @p area. Concurrency: as for every call on the cache. */
+/**
+ * Fills @p info from @p area. Never fails.
+ * Concurrency: caller serializes it with all calls on the cache holding @p area.
+ */
 DMAC_EXPORT void dmac_cache_area_info(const struct dmac_cache_area *area,
 				      struct dmac_cache_area_info *info);
 
-/** Fills @p st. Concurrency: caller serializes all calls on @p c. */
+/** Fills @p st. Never fails. Concurrency: caller serializes all calls on @p c. */
 DMAC_EXPORT void dmac_cache_stats(const struct dmac_cache *c, struct dmac_cache_stats *st);
 
 /** Iteration callback: return 0 to go on, anything else to stop. */
