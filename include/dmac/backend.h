@@ -302,8 +302,10 @@ struct dmac_backend_ops {
 	 * Open the VFIO device at PCI address @p bdf ("0000:00:04.0"; a short
 	 * "00:04.0" gets domain 0000) and bind it to the instance. The device is
 	 * not attached to any space yet (no DMA possible).
-	 * @return 0 and *out; -ENODEV not bound to vfio-pci / no cdev;
-	 * -EINVAL malformed BDF; -EBUSY already open; -EACCES; -ENOMEM.
+	 * @return 0 and *out; -ENODEV no such PCI device, not bound to
+	 * vfio-pci, or no cdev; -EINVAL malformed BDF, or the device is already
+	 * open and bound through another fd (iommufd: a cdev is bound once at a
+	 * time; type1 may say -EBUSY); -EACCES/-EPERM; -ENOMEM.
 	 */
 	int (*device_open)(struct dmac_backend *be, const char *bdf, struct dmac_device **out);
 
