@@ -147,38 +147,43 @@ DMAC_EXPORT __thread struct dmac__imap_tls dmac__imap_tls
 static __attribute__((noinline)) struct iver *ver_get_slow(const struct dmac_imap *m)
 {
 	struct dmac__imap_tls *t = &dmac__imap_tls;
-	uint64_t ep = t->epoch;
+	unsigned int st = t->state;
 	struct iver *v;
-	int free_slot = -1;
 
-	for (int i = 0; i < DMAC_IMAP_SECTION_MAPS; i++) {
-		if (t->slot[i].epoch != ep) {
-			if (free_slot < 0)
-				free_slot = i;
-		} else if (t->slot[i].m == m) {
+	for (unsigned int i = 0; i + 1 < st; i++)
+		if (t->slot[i].m == m)
 			return (struct iver *)t->slot[i].v;
-		}
-	}
 	v = ver_load(m);
-	/* Pin it for the rest of the section, if we are in one and have room. */
-	if ((ep & 1) && free_slot >= 0) {
-		t->slot[free_slot].m = m;
-		t->slot[free_slot].v = v;
-		t->slot[free_slot].epoch = ep;
+	/* Pin it for the rest of a dmac_imap_read_lock() section, if there is room. */
+	if (st >= 1 && st <= DMAC_IMAP_SECTION_MAPS) {
+		t->slot[st - 1].v = v;
+		t->slot[st - 1].m = m;
+		t->state = st + 1;
 	}
 	return v;
 }
 
 /*
  * The version this read-side section reads: the one pinned by its first call on m
- * (slot 0 is the hot case), else the latest one, then pinned.
+ * (slot 0 is the hot case), else the latest one, then pinned. slot[0].m is NULL
+ * outside a dmac_imap_read_lock() section, so nothing stale is ever returned.
  */
 static inline struct iver *ver_get(const struct dmac_imap *m)
 {
 	struct dmac__imap_tls *t = &dmac__imap_tls;
 
-	if (dmac_likely(t->slot[0].m == m && t->slot[0].epoch == t->epoch))
+	struct iver *v;
+
+	if (dmac_likely(t->slot[0].m == m))
 		return (struct iver *)t->slot[0].v;
+	if (dmac_likely(t->state == 1)) {
+		/* First call of a section opened by dmac_imap_read_lock(). */
+		v = ver_load(m);
+		t->slot[0].v = v;
+		t->slot[0].m = m;
+		t->state = 2;
+		return v;
+	}
 	return ver_get_slow(m);
 }
 

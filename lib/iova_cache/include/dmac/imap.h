@@ -36,6 +36,13 @@
 #include <stdint.h>
 
 #include <urcu/urcu-memb.h>
+/*
+ * The read-side lock and unlock of urcu-memb as static inline functions: liburcu
+ * keeps them under ten lines each so that non-LGPL code may inline them (see the
+ * comments of urcu/static/urcu-memb.h). Out of line they cost two calls into the
+ * shared library and its TLS lookups on every translate.
+ */
+#include <urcu/static/urcu-memb.h>
 
 #include "dmac/common.h"
 
@@ -158,14 +165,16 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
 /** How many maps one read-side section pins a version of (see dmac_imap_read_lock()). */
 #define DMAC_IMAP_SECTION_MAPS 4
 
-/* Per-thread read-side state; private to imap.c and the inline wrappers below. */
+/*
+ * Per-thread read-side state, private to imap.c and the inline wrappers below. Outside
+ * a section opened by dmac_imap_read_lock(), state is 0 and slot[0].m is NULL; inside,
+ * state - 1 slots hold the version pinned for each map read so far.
+ */
 struct dmac__imap_tls {
-	uint64_t epoch;	   /* odd inside a section opened by dmac_imap_read_lock() */
-	unsigned int nest; /* nesting depth of dmac_imap_read_lock() */
+	unsigned int state;
 	struct {
 		const struct dmac_imap *m;
-		const void *v;	/* the version of m this section reads */
-		uint64_t epoch; /* the section it belongs to */
+		const void *v;
 	} slot[DMAC_IMAP_SECTION_MAPS];
 };
 DMAC_EXPORT extern __thread struct dmac__imap_tls dmac__imap_tls
@@ -173,28 +182,29 @@ DMAC_EXPORT extern __thread struct dmac__imap_tls dmac__imap_tls
 
 /**
  * Enter an urcu-memb read-side section (nests). The thread must be registered with
- * rcu_register_thread(). Inside one such section (outermost lock to outermost unlock)
- * every call on the same map reads the same version, so several lookups see all of a
- * batch or none of it; this holds for up to DMAC_IMAP_SECTION_MAPS maps per section
- * (calls on further maps, or inside a bare rcu_read_lock() section, each read the
- * latest version instead).
+ * rcu_register_thread(). Inside the outermost such section every call on the same map
+ * reads the same version, so several lookups see all of a batch or none of it; this
+ * holds for up to DMAC_IMAP_SECTION_MAPS maps per section. Calls on further maps, or
+ * inside a section opened with a bare rcu_read_lock(), each read the latest version.
  */
 static inline void dmac_imap_read_lock(void)
 {
-	urcu_memb_read_lock();
-	if (dmac__imap_tls.nest++ == 0)
-		dmac__imap_tls.epoch++;
+	_urcu_memb_read_lock();
+	if (_urcu_memb_read_ongoing() == 1) /* outermost */
+		dmac__imap_tls.state = 1;
 }
 
 /** Leave the read-side section entered by dmac_imap_read_lock(). */
 static inline void dmac_imap_read_unlock(void)
 {
-	if (--dmac__imap_tls.nest == 0)
-		dmac__imap_tls.epoch++;
+	if (_urcu_memb_read_ongoing() == 1) { /* outermost: unpin */
+		dmac__imap_tls.state = 0;
+		dmac__imap_tls.slot[0].m = NULL;
+	}
 #ifdef DMAC_IMAP_TSAN
 	dmac__imap_tsan_reader_exit();
 #endif
-	urcu_memb_read_unlock();
+	_urcu_memb_read_unlock();
 }
 
 /**
