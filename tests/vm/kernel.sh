@@ -27,6 +27,9 @@
 #   CONFIG_VFIO_DEVICE_CDEV=y and CONFIG_INTEL_IOMMU=y, or the build fails.
 set -euo pipefail
 
+# The whole script is one compound command, so bash parses all of it before
+# running any: editing this file during a half-hour build cannot derail it.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 fragment=$here/kernel.config-fragment
@@ -144,3 +147,5 @@ mv "$entry/bzImage.tmp" "$entry/bzImage"
 rm -rf "$work"
 log "built $entry/bzImage in $(($(date +%s) - start)) s"
 echo "$entry/bzImage"
+exit 0
+}
