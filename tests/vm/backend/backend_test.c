@@ -307,7 +307,11 @@ static void test_backend(void)
 	CHECK(a_m && h_m && a_t && h_t, "memory");
 	if (!a_m || !h_m || !a_t || !h_t)
 		return;
+	/* A space with no device pins nothing (type1: bookkeeping only). */
+	before = pinned_kb();
 	CHECK_RET(ops->map(be, m, a_m, SZ_2M, DMAC_PROT_READ | DMAC_PROT_WRITE, 0, &iova_a), 0);
+	CHECK(pinned_kb() == before, "map into the device-less space pinned: %ld -> %ld kB", before,
+	      pinned_kb());
 	iova_h = 0x40000000;
 	CHECK_RET(ops->map(be, m, h_m, SZ_2M, DMAC_PROT_READ | DMAC_PROT_WRITE, DMAC_MAP_FIXED_IOVA,
 			   &iova_h),
