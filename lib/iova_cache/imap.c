@@ -45,13 +45,15 @@
 #define IMAP_LEVELS	 3
 #define IMAP_SLOT_SHIFT	 21
 
-/* Entry tags, in the low 3 bits of ient.p (records and nodes are 16-byte aligned). */
+/* Entry tags, in the low 4 bits of ient.p (records are 32-, nodes 64-byte aligned). */
 #define T_NODE	0 /* p is a struct inode * (non-NULL) */
 #define T_FULL	1
 #define T_ONE	2
 #define T_MANY	3
 #define T_EMPTY 4
-#define T_MASK	7
+#define T_KIND	7
+#define T_CONT	8 /* T_FULL, T_ONE: the record's successor continues it (key and value) */
+#define T_PTR	(~(uintptr_t)15)
 
 struct irec {
 	uint64_t start, last, value;
@@ -59,11 +61,14 @@ struct irec {
 };
 
 _Static_assert(sizeof(struct irec) <= 64, "an interval record must fit in 64 bytes");
+/* Records are 32-byte aligned: the low 4 bits of an entry's pointer are tags. */
+#define IREC_ALIGN 32
+_Static_assert(sizeof(struct irec) <= IREC_ALIGN, "a record must not straddle cache lines");
 _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "keys are stored in pointer vectors");
 
 struct ient {
 	uintptr_t p; /* tag | pointer */
-	uint64_t v;  /* T_FULL: translation of the region's first byte */
+	uint64_t v;  /* T_FULL, T_ONE: value - start of the record (mod 2^64) */
 };
 
 struct inode {
@@ -189,7 +194,7 @@ static inline struct iver *ver_get(const struct dmac_imap *m)
 
 static inline const struct irec *ent_rec(uintptr_t p)
 {
-	return (const struct irec *)(p & ~(uintptr_t)T_MASK);
+	return (const struct irec *)(p & T_PTR);
 }
 
 /* Index of the first record with start > addr. */
@@ -224,7 +229,16 @@ static size_t lower_last(struct irec *const *a, size_t n, uint64_t addr)
 	return lo;
 }
 
-static const struct irec *slow_find(const struct iver *v, uint64_t addr)
+/* nx starts right after r and its value continues r's. */
+static inline bool continues(const struct irec *r, const struct irec *nx)
+{
+	uint64_t end_val = r->value + (r->last - r->start); /* no wrap: checked at insert */
+
+	return r->last != UINT64_MAX && end_val != UINT64_MAX && nx->start == r->last + 1 &&
+	       nx->value == end_val + 1;
+}
+
+static const struct irec *slow_find(const struct iver *v, uint64_t addr, bool *cont)
 {
 	size_t i = upper_start(v->sorted, v->n, addr);
 	const struct irec *r;
@@ -232,71 +246,64 @@ static const struct irec *slow_find(const struct iver *v, uint64_t addr)
 	if (i == 0)
 		return NULL;
 	r = v->sorted[i - 1];
-	return addr <= r->last ? r : NULL;
+	if (addr > r->last)
+		return NULL;
+	*cont = i < v->n && continues(r, v->sorted[i]);
+	return r;
 }
 
-/* The leaf-most index entry for addr (< IMAP_WINDOW) and the shift of its region. */
-static inline const struct ient *walk(const struct iver *v, uint64_t addr, unsigned *shift)
+/* The leaf-most index entry for addr (< IMAP_WINDOW). */
+static inline const struct ient *walk(const struct iver *v, uint64_t addr)
 {
-	const struct ient *e = &v->top[(addr >> 39) & (IMAP_FANOUT - 1)];
+	const struct ient *e = &v->top[addr >> 39];
 
-	if (e->p & T_MASK) {
-		*shift = 39;
+	if (e->p & T_KIND)
 		return e;
-	}
 	e = &((const struct inode *)e->p)->e[(addr >> 30) & (IMAP_FANOUT - 1)];
-	if (e->p & T_MASK) {
-		*shift = 30;
+	if (e->p & T_KIND)
 		return e;
-	}
-	e = &((const struct inode *)e->p)->e[(addr >> 21) & (IMAP_FANOUT - 1)];
-	*shift = 21;
-	return e;
+	return &((const struct inode *)e->p)->e[(addr >> 21) & (IMAP_FANOUT - 1)];
 }
 
-/* The record containing addr, or NULL. */
-static inline const struct irec *find(const struct iver *v, uint64_t addr)
+/* The record containing addr, or NULL; *cont: its successor continues it. */
+static inline const struct irec *find(const struct iver *v, uint64_t addr, bool *cont)
 {
 	if (dmac_likely(addr < IMAP_WINDOW)) {
-		unsigned shift;
-		const struct ient *e = walk(v, addr, &shift);
-		uintptr_t p = e->p;
+		uintptr_t p = walk(v, addr)->p;
 		const struct irec *r;
 
-		switch (p & T_MASK) {
+		switch (p & T_KIND) {
 		case T_FULL:
+			*cont = p & T_CONT;
 			return ent_rec(p);
 		case T_ONE:
 			r = ent_rec(p);
-			return addr >= r->start && addr <= r->last ? r : NULL;
+			if (addr < r->start || addr > r->last)
+				return NULL;
+			*cont = p & T_CONT;
+			return r;
 		case T_EMPTY:
 			return NULL;
 		default:
 			break;
 		}
 	}
-	return slow_find(v, addr);
+	return slow_find(v, addr, cont);
 }
 
-/* Bytes - 1 contiguous in key and value from addr inside r, following neighbours. */
-static uint64_t contig_from(const struct iver *v, const struct irec *r, uint64_t addr,
+/*
+ * Bytes - 1 contiguous in key and value from addr inside r, following successors
+ * that continue it (cont: r's does), clipped to max_len - 1 when max_len != 0.
+ */
+static uint64_t contig_from(const struct iver *v, const struct irec *r, bool cont, uint64_t addr,
 			    uint64_t max_len)
 {
 	uint64_t c = r->last - addr;
 
-	while (max_len == 0 || c < max_len - 1) {
-		const struct irec *nx;
-		uint64_t end_val;
-
-		if (r->last == UINT64_MAX)
+	while (cont && (max_len == 0 || c < max_len - 1)) {
+		r = find(v, r->last + 1, &cont);
+		if (!r) /* cannot happen in an immutable version; be defensive */
 			break;
-		end_val = r->value + (r->last - r->start); /* no wrap: checked at insert */
-		if (end_val == UINT64_MAX)
-			break;
-		nx = find(v, r->last + 1);
-		if (!nx || nx->value != end_val + 1)
-			break;
-		r = nx;
 		c = r->last - addr;
 	}
 	if (max_len != 0 && c > max_len - 1)
@@ -309,47 +316,49 @@ static inline uint64_t contig_len(uint64_t c)
 	return c == UINT64_MAX ? UINT64_MAX : c + 1;
 }
 
+static __attribute__((noinline)) uint64_t translate_slow(const struct iver *v, uint64_t addr,
+							 uint64_t max_len, uint64_t *len)
+{
+	bool cont = false;
+	const struct irec *r = find(v, addr, &cont);
+
+	if (!r)
+		return DMAC_IMAP_NONE;
+	if (len)
+		*len = contig_len(contig_from(v, r, cont, addr, max_len));
+	return r->value + (addr - r->start);
+}
+
 DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
 					 uint64_t *len)
 {
 	const struct iver *v;
-	const struct irec *r;
-	uint64_t val;
 
 	if (dmac_unlikely(!m))
 		return DMAC_IMAP_NONE;
 	v = ver_get(m);
 	if (dmac_likely(addr < IMAP_WINDOW)) {
-		unsigned shift;
-		const struct ient *e = walk(v, addr, &shift);
+		const struct ient *e = walk(v, addr);
 		uintptr_t p = e->p;
 
-		if (dmac_likely((p & T_MASK) == T_FULL)) {
-			val = e->v + (addr & ((1ULL << shift) - 1));
+		/* The hot path: a region wholly inside one interval, translation inline. */
+		if (dmac_likely((p & T_KIND) == T_FULL)) {
+			uint64_t val = addr + e->v, c;
+
 			if (dmac_likely(!len))
 				return val;
-			r = ent_rec(p);
-			goto hit;
+			c = ent_rec(p)->last - addr;
+			if (max_len != 0 && c >= max_len - 1)
+				c = max_len - 1;
+			else if (p & T_CONT)
+				c = contig_from(v, ent_rec(p), true, addr, max_len);
+			*len = contig_len(c);
+			return val;
 		}
-		if ((p & T_MASK) == T_ONE) {
-			r = ent_rec(p);
-			if (addr < r->start || addr > r->last)
-				return DMAC_IMAP_NONE;
-			goto found;
-		}
-		if ((p & T_MASK) == T_EMPTY)
+		if ((p & T_KIND) == T_EMPTY)
 			return DMAC_IMAP_NONE;
 	}
-	r = slow_find(v, addr);
-	if (!r)
-		return DMAC_IMAP_NONE;
-found:
-	val = r->value + (addr - r->start);
-	if (!len)
-		return val;
-hit:
-	*len = contig_len(contig_from(v, r, addr, max_len));
-	return val;
+	return translate_slow(v, addr, max_len, len);
 }
 
 static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
@@ -363,10 +372,11 @@ DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
 				 struct dmac_imap_entry *out)
 {
 	const struct irec *r;
+	bool cont;
 
 	if (!m || !out)
 		return -EINVAL;
-	r = find(ver_get(m), addr);
+	r = find(ver_get(m), addr, &cont);
 	if (!r)
 		return -ENOENT;
 	rec_out(r, out);
@@ -378,16 +388,17 @@ DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr,
 {
 	const struct iver *v;
 	const struct irec *r;
+	bool cont = false;
 
 	if (!m || !out)
 		return -EINVAL;
 	v = ver_get(m);
-	r = find(v, addr);
+	r = find(v, addr, &cont);
 	if (!r)
 		return -ENOENT;
 	rec_out(r, out);
 	if (contig)
-		*contig = contig_len(contig_from(v, r, addr, max_len));
+		*contig = contig_len(contig_from(v, r, cont, addr, max_len));
 	return 0;
 }
 
@@ -494,7 +505,7 @@ static void node_free_tree(struct inode *nd, unsigned level)
 {
 	if (level < IMAP_LEVELS - 1) {
 		for (unsigned i = 0; i < IMAP_FANOUT; i++)
-			if ((nd->e[i].p & T_MASK) == T_NODE)
+			if ((nd->e[i].p & T_KIND) == T_NODE)
 				node_free_tree((struct inode *)nd->e[i].p, level + 1);
 	}
 	dmac__free(nd);
@@ -516,8 +527,12 @@ static void ver_free_cb(struct rcu_head *head)
 
 enum { C_EMPTY, C_FULL, C_ONE, C_MANY };
 
-/* Which records of the batch's working array intersect [base, rl]. */
-static int classify(const struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec)
+/*
+ * Which records of the batch's working array intersect [base, rl]; for C_FULL and
+ * C_ONE, *rec is the record and *cont tells whether its successor continues it.
+ */
+static int classify(const struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec,
+		    bool *cont)
 {
 	size_t i = lower_last(b->work, b->n, base);
 	struct irec *r;
@@ -526,6 +541,7 @@ static int classify(const struct dmac_imap_batch *b, uint64_t base, uint64_t rl,
 		return C_EMPTY;
 	r = b->work[i];
 	*rec = r;
+	*cont = i + 1 < b->n && continues(r, b->work[i + 1]);
 	if (r->start <= base && r->last >= rl)
 		return C_FULL;
 	if (i + 1 < b->n && b->work[i + 1]->start <= rl)
@@ -555,7 +571,7 @@ static int node_drop(struct dmac_imap_batch *b, struct inode *nd, unsigned level
 
 	if (level < IMAP_LEVELS - 1) {
 		for (unsigned i = 0; i < IMAP_FANOUT; i++) {
-			if ((nd->e[i].p & T_MASK) != T_NODE)
+			if ((nd->e[i].p & T_KIND) != T_NODE)
 				continue;
 			rc = node_drop(b, (struct inode *)nd->e[i].p, level + 1);
 			if (rc)
@@ -585,9 +601,10 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 	struct inode *nd;
 	uint64_t cs, cl;
 	unsigned cshift;
+	bool cont = false;
 	int cls, rc;
 
-	cls = classify(b, base, rl, &r);
+	cls = classify(b, base, rl, &r, &cont);
 	if (cls != C_MANY || level == IMAP_LEVELS - 1) {
 		struct ient ne;
 
@@ -597,19 +614,17 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 			ne.v = 0;
 			break;
 		case C_FULL:
-			ne.p = (uintptr_t)r | T_FULL;
-			ne.v = r->value + (base - r->start);
-			break;
 		case C_ONE:
-			ne.p = (uintptr_t)r | T_ONE;
-			ne.v = 0;
+			ne.p =
+			    (uintptr_t)r | (cls == C_FULL ? T_FULL : T_ONE) | (cont ? T_CONT : 0);
+			ne.v = r->value - r->start; /* translation = addr + v, mod 2^64 */
 			break;
 		default:
 			ne.p = T_MANY;
 			ne.v = 0;
 			break;
 		}
-		if ((e->p & T_MASK) == T_NODE) {
+		if ((e->p & T_KIND) == T_NODE) {
 			rc = node_drop(b, (struct inode *)e->p, level + 1);
 			if (rc)
 				return rc;
@@ -617,7 +632,7 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 		*e = ne;
 		return 0;
 	}
-	if ((e->p & T_MASK) == T_NODE) {
+	if ((e->p & T_KIND) == T_NODE) {
 		nd = (struct inode *)e->p;
 		if (nd->gen != b->gen) {
 			struct inode *old = nd;
@@ -721,6 +736,30 @@ static int batch_work(struct dmac_imap_batch *b)
 	return 0;
 }
 
+/* Only after pvec_reserve(&b->dirty, 2) made room. */
+static void dirty_push(struct dmac_imap_batch *b, uint64_t start, uint64_t last)
+{
+	pvec_push(&b->dirty, (void *)(uintptr_t)start);
+	pvec_push(&b->dirty, (void *)(uintptr_t)last);
+}
+
+/*
+ * The record at work[i] was inserted or is being removed: if work[i - 1] ends right
+ * before it, whether work[i - 1]'s successor continues it may change, and every
+ * index entry of work[i - 1] carries that (T_CONT), so its whole range is dirty.
+ * Only after pvec_reserve(&b->dirty, 4) made room for both pushes of an op.
+ */
+static void dirty_pred(struct dmac_imap_batch *b, size_t i)
+{
+	struct irec *p;
+
+	if (i == 0)
+		return;
+	p = b->work[i - 1];
+	if (p->last != UINT64_MAX && p->last + 1 == b->work[i]->start)
+		dirty_push(b, p->start, p->last);
+}
+
 static int batch_fail(struct dmac_imap_batch *b, int err)
 {
 	b->err = err;
@@ -753,9 +792,9 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 		b->work = a;
 		b->cap = cap;
 	}
-	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->fresh, 1))
+	if (pvec_reserve(&b->dirty, 4) || pvec_reserve(&b->fresh, 1))
 		return batch_fail(b, -ENOMEM);
-	r = dmac__malloc(sizeof(*r));
+	r = dmac__aligned_alloc(IREC_ALIGN, sizeof(*r));
 	if (!r)
 		return batch_fail(b, -ENOMEM);
 	r->start = start;
@@ -766,8 +805,8 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 	memmove(&b->work[i + 1], &b->work[i], (b->n - i) * sizeof(*b->work));
 	b->work[i] = r;
 	b->n++;
-	pvec_push(&b->dirty, (void *)(uintptr_t)start);
-	pvec_push(&b->dirty, (void *)(uintptr_t)last);
+	dirty_push(b, start, last);
+	dirty_pred(b, i);
 	return 0;
 }
 
@@ -789,13 +828,13 @@ DMAC_EXPORT int dmac_imap_batch_remove(struct dmac_imap_batch *b, uint64_t start
 		return batch_fail(b, -ENOENT);
 	i--;
 	r = b->work[i];
-	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->removed, 1))
+	if (pvec_reserve(&b->dirty, 4) || pvec_reserve(&b->removed, 1))
 		return batch_fail(b, -ENOMEM);
 	pvec_push(&b->removed, r);
+	dirty_pred(b, i); /* before the memmove: work[i - 1] is still r's predecessor */
 	memmove(&b->work[i], &b->work[i + 1], (b->n - i - 1) * sizeof(*b->work));
 	b->n--;
-	pvec_push(&b->dirty, (void *)(uintptr_t)start);
-	pvec_push(&b->dirty, (void *)(uintptr_t)last);
+	dirty_push(b, start, last);
 	return 0;
 }
 
@@ -967,7 +1006,7 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 	urcu_memb_barrier();
 	v = atomic_load_explicit(&m->cur, memory_order_relaxed);
 	for (unsigned i = 0; i < IMAP_FANOUT; i++)
-		if ((v->top[i].p & T_MASK) == T_NODE)
+		if ((v->top[i].p & T_KIND) == T_NODE)
 			node_free_tree((struct inode *)v->top[i].p, 1);
 	for (size_t i = 0; i < v->n; i++)
 		dmac__free(v->sorted[i]);

@@ -8,6 +8,7 @@
  * above the 2^48 index window behave the same.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -456,6 +457,86 @@ static void test_memory(void)
 	dmac_imap_destroy(m);
 }
 
+struct writer_arg {
+	struct dmac_imap *m;
+	uint64_t start;
+	int rc;
+};
+
+static void *insert_thread(void *p)
+{
+	struct writer_arg *w = p;
+
+	urcu_memb_register_thread();
+	w->rc = dmac_imap_insert(w->m, w->start, w->start + 4095, 1);
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+/* Insert [start, start + 4095] from another thread while this one may be in a section. */
+static int insert_elsewhere(struct dmac_imap *m, uint64_t start)
+{
+	struct writer_arg w = {m, start, -1};
+	pthread_t th;
+
+	FATAL_IF(pthread_create(&th, NULL, insert_thread, &w) != 0);
+	pthread_join(th, NULL);
+	return w.rc;
+}
+
+static int hits(struct dmac_imap *m, uint64_t addr)
+{
+	return dmac_imap_translate(m, addr, 0, NULL) != DMAC_IMAP_NONE;
+}
+
+/* A dmac_imap_read_lock() section reads one version of each map (up to 4 maps). */
+static void test_section_pinning(void)
+{
+	struct dmac_imap *m[DMAC_IMAP_SECTION_MAPS + 1];
+	size_t n = DMAC_IMAP_SECTION_MAPS + 1;
+
+	for (size_t i = 0; i < n; i++)
+		FATAL_IF(dmac_imap_create(&m[i]) != 0);
+
+	dmac_imap_read_lock();
+	for (size_t i = 0; i < n; i++)
+		CHECK(!hits(m[i], 0x1000));
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(insert_elsewhere(m[i], 0x1000), 0);
+	/* Pinned: the first DMAC_IMAP_SECTION_MAPS maps still read their old version. */
+	for (size_t i = 0; i < n - 1; i++) {
+		CHECK(!hits(m[i], 0x1000));
+		CHECK_EQ(dmac_imap_count(m[i]), 0);
+	}
+	CHECK(hits(m[n - 1], 0x1000)); /* no slot left: reads the latest */
+	/* Nested sections share the outer pin. */
+	dmac_imap_read_lock();
+	CHECK(!hits(m[0], 0x1000));
+	dmac_imap_read_unlock();
+	CHECK(!hits(m[0], 0x1000));
+	dmac_imap_read_unlock();
+
+	dmac_imap_read_lock();
+	for (size_t i = 0; i < n; i++)
+		CHECK(hits(m[i], 0x1000));
+	dmac_imap_read_unlock();
+
+	/* A bare urcu section pins nothing: each call reads the latest version. */
+	urcu_memb_read_lock();
+	CHECK(!hits(m[0], 0x9000));
+	CHECK_EQ(insert_elsewhere(m[0], 0x9000), 0);
+	CHECK(hits(m[0], 0x9000));
+	/* ... and a dmac_imap_read_lock() nested in it does not start pinning either. */
+	dmac_imap_read_lock();
+	CHECK(!hits(m[0], 0x20000));
+	CHECK_EQ(insert_elsewhere(m[0], 0x20000), 0);
+	CHECK(hits(m[0], 0x20000));
+	dmac_imap_read_unlock();
+	urcu_memb_read_unlock();
+	for (size_t i = 0; i < n; i++)
+		dmac_imap_destroy(m[i]);
+}
+
 int main(void)
 {
 	int64_t base = dmac__alloc_outstanding();
@@ -467,6 +548,7 @@ int main(void)
 	test_index_shapes();
 	test_next();
 	test_memory();
+	test_section_pinning();
 	CHECK_EQ(dmac__alloc_outstanding(), base);
 	urcu_memb_unregister_thread();
 	return check_report("imap_basic");
