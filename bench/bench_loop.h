@@ -68,6 +68,10 @@ dmac__bench_loop_batched(gbench_state *st, struct dmac__bench_case *c, dmac__ben
 	uint64_t sink = 0, bytes = 0;
 	size_t i = 0, k;
 
+	if (c == NULL) {
+		gbench_state_skip_with_error(st, "no case for this argument");
+		return;
+	}
 	if (c->label[0] != '\0')
 		gbench_state_set_label(st, c->label);
 	if (c->error != NULL) {
