@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The dmacache wire protocol: message layouts, the codec and the fd layer.
+ *
+ * docs/protocol.md is the normative description; this header is its C form.
+ * The daemon (apps/dmacached) and the client library (libdmacache) share it.
+ *
+ * Invariants of this header:
+ * - Every message is one SOCK_SEQPACKET packet and starts with struct
+ *   dmac_proto_hdr; hdr.size is the whole message, equal to the packet length,
+ *   a multiple of 8 and at most DMAC_PROTO_MAX_MSG.
+ * - Integers are in host byte order (little-endian on every supported host);
+ *   the socket is local (AF_UNIX), so both ends are on the same host.
+ * - Every field is naturally aligned; every struct is a multiple of 8 bytes;
+ *   padding is explicit ("reserved") and must be zero.
+ * - A vector message has struct dmac_proto_vec at offset 24; its vector starts at
+ *   vec_offset and holds count elements of elem_size bytes, and
+ *   vec_offset + count * elem_size == hdr.size exactly.
+ * - Ranges are [offset, offset + length): 'end' exclusive; IOVA windows carry an
+ *   inclusive 'last'.
+ * - The codec never allocates and never keeps a pointer past the call; a
+ *   struct dmac_proto_view points into the caller's buffer and lives as long as
+ *   that buffer.
+ */
+#ifndef DMAC_PROTO_H
+#define DMAC_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dmac/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Protocol version this codec speaks (HELLO negotiates min(client, daemon)). */
+#define DMAC_PROTO_VERSION 1u
+/** Largest message, in bytes, either side may send. */
+#define DMAC_PROTO_MAX_MSG 65536u
+/** Most elements in one vector. */
+#define DMAC_PROTO_MAX_VEC 256u
+/** Most fds in one message (SCM_RIGHTS). */
+#define DMAC_PROTO_MAX_FDS 16u
+/** Size of the tenant name field, terminating NUL included. */
+#define DMAC_PROTO_TENANT_MAX 64u
+/** Granule every offset and length in a request must be a multiple of. */
+#define DMAC_PROTO_MIN_PAGE 4096u
+/** Largest status value a reply may carry (a positive errno). */
+#define DMAC_PROTO_MAX_STATUS 4095u
+
+/** Opcodes. 0 is never valid. */
+enum dmac_proto_op {
+	DMAC_OP_HELLO = 1,
+	DMAC_OP_REGISTER = 2,
+	DMAC_OP_UNREGISTER = 3,
+	DMAC_OP_LEASE = 4,
+	DMAC_OP_RELEASE = 5,
+	DMAC_OP_QUERY = 6,
+	DMAC_OP_STATS = 7,
+	DMAC_OP__COUNT
+};
+
+/** hdr.flags: set in every reply, clear in every request. */
+#define DMAC_PROTO_F_REPLY 0x1u
+#define DMAC_PROTO_F_ALL   DMAC_PROTO_F_REPLY
+
+/** prot bits of REGISTER and LEASE elements (at least one must be set). */
+#define DMAC_PROT_READ	0x1u /**< the device may read the memory */
+#define DMAC_PROT_WRITE 0x2u /**< the device may write the memory */
+#define DMAC_PROT_ALL	(DMAC_PROT_READ | DMAC_PROT_WRITE)
+
+/** Common header of every request and reply (24 bytes). */
+struct dmac_proto_hdr {
+	uint32_t size;	 /**< 0: whole message in bytes */
+	uint32_t opcode; /**< 4: enum dmac_proto_op; a reply repeats the request's */
+	uint64_t tag;	 /**< 8: chosen by the client, echoed by the reply */
+	uint32_t flags;	 /**< 16: DMAC_PROTO_F_* */
+	uint32_t status; /**< 20: replies: 0 or a positive errno; requests: 0 */
+};
+
+/** Vector descriptor, at offset 24 of every vector message (8 bytes). */
+struct dmac_proto_vec {
+	uint32_t count;	     /**< number of elements */
+	uint16_t elem_size;  /**< bytes per element, multiple of 8 */
+	uint16_t vec_offset; /**< offset of element 0 from the message start */
+};
+
+/* ---- HELLO ---------------------------------------------------------------- */
+
+struct dmac_proto_hello_req {
+	struct dmac_proto_hdr hdr;
+	uint32_t version;		    /**< 24: highest version the client speaks, >= 1 */
+	uint32_t reserved;		    /**< 28 */
+	char tenant[DMAC_PROTO_TENANT_MAX]; /**< 32: NUL-terminated, zero-padded */
+};
+
+struct dmac_proto_hello_rep {
+	struct dmac_proto_hdr hdr;
+	uint32_t version;	     /**< 24: negotiated version */
+	uint32_t max_vec;	     /**< 28: DMAC_PROTO_MAX_VEC of the daemon */
+	uint64_t session_id;	     /**< 32: non-zero */
+	uint64_t quota_pinned_bytes; /**< 40: tenant's pinned-bytes quota */
+	uint64_t quota_leases;	     /**< 48: tenant's lease-count quota */
+	uint64_t iova_start;	     /**< 56: tenant's IOVA window, first byte */
+	uint64_t iova_last;	     /**< 64: tenant's IOVA window, last byte (inclusive) */
+	uint32_t max_fds;	     /**< 72: DMAC_PROTO_MAX_FDS of the daemon */
+	uint32_t max_msg;	     /**< 76: DMAC_PROTO_MAX_MSG of the daemon */
+};
+
+/* ---- vector requests: REGISTER, UNREGISTER, LEASE, RELEASE ---------------- */
+
+/** Fixed part shared by every vector request (40 bytes). */
+struct dmac_proto_vec_req {
+	struct dmac_proto_hdr hdr;
+	struct dmac_proto_vec vec; /**< 24 */
+	uint32_t flags;		   /**< 32: none defined, must be 0 */
+	uint32_t reserved;	   /**< 36 */
+};
+
+/** Fixed part shared by REGISTER/UNREGISTER/LEASE/RELEASE replies (40 bytes). */
+struct dmac_proto_vec_rep {
+	struct dmac_proto_hdr hdr;
+	struct dmac_proto_vec vec; /**< 24 */
+	uint64_t reserved;	   /**< 32 */
+};
+
+/** REGISTER request element (32 bytes). */
+struct dmac_proto_reg_range {
+	uint32_t fd_index; /**< 0: index into the message's SCM_RIGHTS fds */
+	uint32_t prot;	   /**< 4: DMAC_PROT_* */
+	uint64_t offset;   /**< 8: byte offset in the file */
+	uint64_t length;   /**< 16: bytes, non-zero */
+	uint32_t flags;	   /**< 24: none defined, must be 0 */
+	uint32_t reserved; /**< 28 */
+};
+
+/** REGISTER reply element, one per range in request order (16 bytes). */
+struct dmac_proto_reg_result {
+	uint64_t reg_id;     /**< 0: non-zero registration id */
+	uint32_t page_shift; /**< 8: log2 of the backing page size, 12..40 */
+	uint32_t reserved;   /**< 12 */
+};
+
+/** UNREGISTER request element (8 bytes). */
+struct dmac_proto_unreg_item {
+	uint64_t reg_id; /**< 0: non-zero */
+};
+
+/** LEASE request element (32 bytes). */
+struct dmac_proto_lease_item {
+	uint64_t reg_id; /**< 0: non-zero registration id */
+	uint64_t offset; /**< 8: byte offset inside the registration */
+	uint64_t length; /**< 16: bytes, non-zero */
+	uint32_t prot;	 /**< 24: DMAC_PROT_*, within the registration's prot */
+	uint32_t flags;	 /**< 28: none defined, must be 0 */
+};
+
+/** LEASE reply element, one per item in request order (32 bytes). */
+struct dmac_proto_lease_grant {
+	uint64_t lease_id;   /**< 0: non-zero, unguessable */
+	uint64_t generation; /**< 8 */
+	uint64_t iova;	     /**< 16 */
+	uint64_t length;     /**< 24: non-zero; iova + length - 1 does not wrap */
+};
+
+/** RELEASE request element (16 bytes). */
+struct dmac_proto_release_item {
+	uint64_t lease_id;   /**< 0: non-zero */
+	uint64_t generation; /**< 8: must match the lease's */
+};
+
+/** RELEASE and UNREGISTER reply element, one per item in order (16 bytes). */
+struct dmac_proto_item_status {
+	uint64_t id;	   /**< 0: lease id (RELEASE) or registration id (UNREGISTER) */
+	uint32_t status;   /**< 8: 0 or a positive errno */
+	uint32_t reserved; /**< 12 */
+};
+
+/* ---- QUERY ---------------------------------------------------------------- */
+
+struct dmac_proto_query_req {
+	struct dmac_proto_hdr hdr;
+	uint64_t cursor;    /**< 24: 0 = from the start, else a next_cursor */
+	uint32_t max_count; /**< 32: 1..DMAC_PROTO_MAX_VEC */
+	uint32_t flags;	    /**< 36: none defined, must be 0 */
+};
+
+struct dmac_proto_query_rep {
+	struct dmac_proto_hdr hdr;
+	struct dmac_proto_vec vec; /**< 24: count 0..max_count */
+	uint64_t next_cursor;	   /**< 32: 0 = no more leases */
+};
+
+/** QUERY reply element (56 bytes). */
+struct dmac_proto_lease_info {
+	uint64_t lease_id;   /**< 0 */
+	uint64_t generation; /**< 8 */
+	uint64_t iova;	     /**< 16 */
+	uint64_t length;     /**< 24 */
+	uint64_t reg_id;     /**< 32 */
+	uint64_t reg_offset; /**< 40 */
+	uint32_t prot;	     /**< 48 */
+	uint32_t reserved;   /**< 52 */
+};
+
+/* ---- STATS ---------------------------------------------------------------- */
+
+/** STATS request: the header alone (24 bytes). */
+struct dmac_proto_stats_req {
+	struct dmac_proto_hdr hdr;
+};
+
+/** STATS counters; new counters are appended (72 bytes in version 1). */
+struct dmac_proto_stats {
+	uint64_t cache_hits;	/**< 24 (offset in the reply) */
+	uint64_t cache_misses;	/**< 32 */
+	uint64_t evictions;	/**< 40 */
+	uint64_t bytes_pinned;	/**< 48 */
+	uint64_t areas;		/**< 56 */
+	uint64_t leases;	/**< 64 */
+	uint64_t tenants;	/**< 72 */
+	uint64_t sessions;	/**< 80 */
+	uint64_t registrations; /**< 88 */
+};
+
+struct dmac_proto_stats_rep {
+	struct dmac_proto_hdr hdr;
+	struct dmac_proto_stats stats; /**< 24 */
+};
+
+/* ---- decoding ------------------------------------------------------------- */
+
+/**
+ * A validated message: pointers into the caller's buffer.
+ *
+ * For a reply with a non-zero status, vec is NULL and count 0.
+ */
+struct dmac_proto_view {
+	const struct dmac_proto_hdr *hdr; /**< the message; cast per opcode */
+	uint32_t opcode;
+	uint32_t status; /**< replies only */
+	uint64_t tag;
+	uint32_t size;	    /**< hdr->size */
+	uint32_t nfds;	    /**< fds that came with the message */
+	const void *vec;    /**< element 0, or NULL */
+	uint32_t count;	    /**< number of elements */
+	uint32_t elem_size; /**< stride between elements (>= the known element size) */
+};
+
+/** Element @p i of a validated vector (i < v->count). */
+static inline const void *dmac_proto_view_elem(const struct dmac_proto_view *v, uint32_t i)
+{
+	return (const char *)v->vec + (size_t)i * v->elem_size;
+}
+
+/**
+ * Validate a request received from a client.
+ *
+ * @param buf   the packet; must be 8-byte aligned
+ * @param len   the packet length as received
+ * @param nfds  number of fds received with it (0..DMAC_PROTO_MAX_FDS)
+ * @param out   filled on success only
+ * @return 0, or:
+ *  -EINVAL  shorter than its opcode's minimum, size field != len, size not a
+ *           multiple of 8, misaligned buffer, bad vector descriptor, count out of
+ *           range, bad field value (length 0, misaligned offset, bad tenant name)
+ *  -E2BIG   bytes beyond what this codec understands are not zero
+ *  -EOPNOTSUPP  a reserved field or the hdr status is non-zero, unknown flags or
+ *           prot bits
+ *  -ENOTTY  unknown opcode
+ *  -EOVERFLOW  offset + length wraps
+ *  -EMSGSIZE  len > DMAC_PROTO_MAX_MSG
+ *  -EBADR   fd count does not match the fds the request references (REGISTER:
+ *           indexes must be exactly 0..nfds-1; others: nfds must be 0).
+ *           Session-ending (see dmac_proto_err_is_fatal()).
+ * Concurrency: pure function of its arguments; any thread.
+ */
+DMAC_EXPORT int dmac_proto_decode_request(const void *buf, size_t len, unsigned int nfds,
+					  struct dmac_proto_view *out);
+
+/**
+ * Validate a reply received from the daemon. Same rules and errors as
+ * dmac_proto_decode_request(); replies never carry fds (else -EBADR). A reply
+ * with a non-zero status carries no body (tail must be zero, else -E2BIG), and
+ * its status must be <= DMAC_PROTO_MAX_STATUS (else -EINVAL).
+ * Concurrency: pure function; any thread.
+ */
+DMAC_EXPORT int dmac_proto_decode_reply(const void *buf, size_t len, unsigned int nfds,
+					struct dmac_proto_view *out);
+
+/**
+ * Check that a validated reply answers a validated request: same opcode and
+ * tag and, when the status is 0, one element per request element for
+ * REGISTER, UNREGISTER, LEASE and RELEASE, and at most max_count for QUERY.
+ * @return 0 or -EPROTO. Concurrency: pure function; any thread.
+ */
+DMAC_EXPORT int dmac_proto_reply_matches(const struct dmac_proto_view *req,
+					 const struct dmac_proto_view *rep);
+
+/**
+ * Check a tenant name field: NUL-terminated within DMAC_PROTO_TENANT_MAX bytes,
+ * 1..63 characters of [A-Za-z0-9._-] starting with a letter or digit, and only
+ * zero bytes after the NUL.
+ * @return 0 or -EINVAL. Concurrency: pure function; any thread.
+ */
+DMAC_EXPORT int dmac_proto_check_tenant(const char field[DMAC_PROTO_TENANT_MAX]);
+
+/* ---- encoding ------------------------------------------------------------- */
+
+/*
+ * Every encoder writes one whole message into buf (8-byte aligned, cap bytes),
+ * stores its length in *len and then validates the result with the decoder, so
+ * it never emits what a peer would refuse. Errors: -EMSGSIZE when cap is too
+ * small, -EINVAL on a misaligned buffer or a count out of range, and any error
+ * of the decoder for a bad field. On error *len is 0 and buf is unspecified.
+ * Concurrency: pure functions of their arguments; any thread.
+ */
+
+/** HELLO request, version DMAC_PROTO_VERSION. */
+DMAC_EXPORT int dmac_proto_encode_hello_req(void *buf, size_t cap, uint64_t tag, const char *tenant,
+					    size_t *len);
+/** HELLO reply (status 0); info->hdr is ignored, every other field is copied. */
+DMAC_EXPORT int dmac_proto_encode_hello_rep(void *buf, size_t cap, uint64_t tag,
+					    const struct dmac_proto_hello_rep *info, size_t *len);
+/** REGISTER request of n ranges referencing nfds fds (the fds sent with it). */
+DMAC_EXPORT int dmac_proto_encode_register_req(void *buf, size_t cap, uint64_t tag,
+					       const struct dmac_proto_reg_range *ranges,
+					       uint32_t n, unsigned int nfds, size_t *len);
+DMAC_EXPORT int dmac_proto_encode_register_rep(void *buf, size_t cap, uint64_t tag,
+					       const struct dmac_proto_reg_result *res, uint32_t n,
+					       size_t *len);
+DMAC_EXPORT int dmac_proto_encode_unregister_req(void *buf, size_t cap, uint64_t tag,
+						 const struct dmac_proto_unreg_item *items,
+						 uint32_t n, size_t *len);
+DMAC_EXPORT int dmac_proto_encode_unregister_rep(void *buf, size_t cap, uint64_t tag,
+						 const struct dmac_proto_item_status *st,
+						 uint32_t n, size_t *len);
+DMAC_EXPORT int dmac_proto_encode_lease_req(void *buf, size_t cap, uint64_t tag,
+					    const struct dmac_proto_lease_item *items, uint32_t n,
+					    size_t *len);
+DMAC_EXPORT int dmac_proto_encode_lease_rep(void *buf, size_t cap, uint64_t tag,
+					    const struct dmac_proto_lease_grant *grants, uint32_t n,
+					    size_t *len);
+DMAC_EXPORT int dmac_proto_encode_release_req(void *buf, size_t cap, uint64_t tag,
+					      const struct dmac_proto_release_item *items,
+					      uint32_t n, size_t *len);
+DMAC_EXPORT int dmac_proto_encode_release_rep(void *buf, size_t cap, uint64_t tag,
+					      const struct dmac_proto_item_status *st, uint32_t n,
+					      size_t *len);
+DMAC_EXPORT int dmac_proto_encode_query_req(void *buf, size_t cap, uint64_t tag, uint64_t cursor,
+					    uint32_t max_count, size_t *len);
+DMAC_EXPORT int dmac_proto_encode_query_rep(void *buf, size_t cap, uint64_t tag,
+					    uint64_t next_cursor,
+					    const struct dmac_proto_lease_info *infos, uint32_t n,
+					    size_t *len);
+DMAC_EXPORT int dmac_proto_encode_stats_req(void *buf, size_t cap, uint64_t tag, size_t *len);
+DMAC_EXPORT int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
+					    const struct dmac_proto_stats *stats, size_t *len);
+/**
+ * Error reply: the header alone with status = @p err (positive or negative
+ * errno, 1..DMAC_PROTO_MAX_STATUS in magnitude). @p opcode may be any value,
+ * so an unknown opcode can be answered with ENOTTY.
+ */
+DMAC_EXPORT int dmac_proto_encode_error(void *buf, size_t cap, uint32_t opcode, uint64_t tag,
+					int err, size_t *len);
+
+/* ---- names ---------------------------------------------------------------- */
+
+/** Name of an opcode ("HELLO", ...), or "UNKNOWN". Never NULL; static storage. */
+DMAC_EXPORT const char *dmac_proto_op_name(uint32_t opcode);
+/**
+ * What an errno means in this protocol (sign ignored): e.g. "E2BIG: bytes
+ * beyond the known struct are not zero". Every error the codec, the fd layer
+ * and the daemon's documented replies use has an entry; others get a generic
+ * text. Never NULL; static storage; any thread.
+ */
+DMAC_EXPORT const char *dmac_proto_strerror(int err);
+/**
+ * True when @p err (sign ignored) from dmac_proto_recv(), the decoders or
+ * dmac_proto_fd_inspect() means "end this client's session": ETOOMANYREFS
+ * (MSG_CTRUNC, > 16 fds), EMSGSIZE (MSG_TRUNC), EPROTO (unexpected control
+ * message), EBADR (fd count mismatch), EBADFD (wrong fd type), ECONNRESET
+ * (peer closed or empty packet).
+ */
+DMAC_EXPORT bool dmac_proto_err_is_fatal(int err);
+
+/* ---- fd layer ------------------------------------------------------------- */
+
+/**
+ * Send one message with 0..DMAC_PROTO_MAX_FDS fds (SCM_RIGHTS) on a
+ * SOCK_SEQPACKET socket; MSG_NOSIGNAL; retried on EINTR. The caller keeps its fds.
+ * @return 0, -EINVAL (nfds > 16, len 0 or > DMAC_PROTO_MAX_MSG), -EMSGSIZE (short
+ * send), or the -errno of sendmsg(). Concurrency: one sender per socket at a time.
+ */
+DMAC_EXPORT int dmac_proto_send(int sock, const void *buf, size_t len, const int *fds,
+				unsigned int nfds);
+
+/**
+ * Receive one message and its fds (recvmsg with MSG_CMSG_CLOEXEC, a control
+ * buffer for DMAC_PROTO_MAX_FDS fds).
+ *
+ * On success the caller owns fds[0..*nfds-1] and must close them. On every
+ * error every fd that arrived has been closed and *nfds is 0.
+ * @param buf  receive buffer, cap bytes (DMAC_PROTO_MAX_MSG to receive anything)
+ * @param fds  room for DMAC_PROTO_MAX_FDS fds
+ * @return 0, or: -ETOOMANYREFS (MSG_CTRUNC: more fds than the buffer holds),
+ *  -EMSGSIZE (MSG_TRUNC: packet longer than cap), -EPROTO (a control message
+ *  other than SOL_SOCKET/SCM_RIGHTS, e.g. SCM_CREDENTIALS), -ECONNRESET (peer
+ *  closed, or an empty packet) - all session-ending - or -EAGAIN on a
+ *  non-blocking socket with nothing queued, or another -errno of recvmsg().
+ *  EINTR is retried.
+ * Concurrency: one receiver per socket at a time.
+ */
+DMAC_EXPORT int dmac_proto_recv(int sock, void *buf, size_t cap, size_t *len, int *fds,
+				unsigned int *nfds);
+
+/** Close fds[0..n-1] and set them to -1. Never fails. */
+DMAC_EXPORT void dmac_proto_close_fds(int *fds, unsigned int n);
+
+/** Kinds of backing objects the daemon accepts. */
+enum dmac_proto_fd_kind {
+	DMAC_FD_SHMEM = 1,     /**< memfd (tmpfs), F_SEAL_SHRINK required */
+	DMAC_FD_HUGETLBFS = 2, /**< hugetlbfs file or MFD_HUGETLB memfd */
+};
+
+/** What dmac_proto_fd_inspect() found. */
+struct dmac_proto_fdinfo {
+	enum dmac_proto_fd_kind kind;
+	uint32_t seals;	    /**< F_GET_SEALS result (F_SEAL_*), 0 if unsealable */
+	uint64_t size;	    /**< st_size */
+	uint64_t page_size; /**< granule for offset and length */
+	uint64_t dev;	    /**< st_dev: with ino, the backing object's identity */
+	uint64_t ino;	    /**< st_ino */
+};
+
+/**
+ * Decide whether an fd is an acceptable backing object.
+ *
+ * Accepted: a regular file on tmpfs whose seals include F_SEAL_SHRINK (a sealed
+ * memfd); a regular file on hugetlbfs whose seals include F_SEAL_SHRINK, or which
+ * cannot be sealed at all (F_SEAL_SEAL set without F_SEAL_SHRINK, as for files
+ * created in a hugetlbfs mount; the IOMMU pin keeps its pages alive).
+ * F_SEAL_GROW and F_SEAL_SEAL are reported in info->seals, not required.
+ * @return 0, or -EBADFD (wrong type: not a regular file, or not on tmpfs or
+ *  hugetlbfs, or tmpfs without seal support - session-ending), -EPERM (sealable
+ *  but F_SEAL_SHRINK missing), -EBADF (not an open fd), another -errno of
+ *  fstat/fstatfs.
+ * Concurrency: any thread; the fd must stay open during the call.
+ */
+DMAC_EXPORT int dmac_proto_fd_inspect(int fd, struct dmac_proto_fdinfo *info);
+
+/**
+ * Check a range against an inspected object: length non-zero, offset and
+ * length multiples of info->page_size (-EINVAL), offset + length does not wrap
+ * (-EOVERFLOW) and does not pass info->size (-ERANGE).
+ * Concurrency: pure function; any thread.
+ */
+DMAC_EXPORT int dmac_proto_fd_check_range(const struct dmac_proto_fdinfo *info, uint64_t offset,
+					  uint64_t length);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAC_PROTO_H */
