@@ -329,36 +329,58 @@ static __attribute__((noinline)) uint64_t translate_slow(const struct iver *v, u
 	return r->value + (addr - r->start);
 }
 
-DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
-					 uint64_t *len)
+/* translate of a FULL entry when the caller wants the contiguous length. */
+static __attribute__((noinline)) uint64_t translate_full_len(const struct iver *v, uintptr_t p,
+							     uint64_t val, uint64_t addr,
+							     uint64_t max_len, uint64_t *len)
 {
-	const struct iver *v;
+	uint64_t c = ent_rec(p)->last - addr;
 
-	if (dmac_unlikely(!m))
-		return DMAC_IMAP_NONE;
-	v = ver_get(m);
+	if (max_len != 0 && c >= max_len - 1)
+		c = max_len - 1;
+	else if (p & T_CONT)
+		c = contig_from(v, ent_rec(p), true, addr, max_len);
+	*len = contig_len(c);
+	return val;
+}
+
+/* Every branch ends in a return or a tail call: the hot path saves no register. */
+static inline uint64_t translate_v(const struct iver *v, uint64_t addr, uint64_t max_len,
+				   uint64_t *len)
+{
 	if (dmac_likely(addr < IMAP_WINDOW)) {
 		const struct ient *e = walk(v, addr);
 		uintptr_t p = e->p;
 
 		/* The hot path: a region wholly inside one interval, translation inline. */
 		if (dmac_likely((p & T_KIND) == T_FULL)) {
-			uint64_t val = addr + e->v, c;
-
 			if (dmac_likely(!len))
-				return val;
-			c = ent_rec(p)->last - addr;
-			if (max_len != 0 && c >= max_len - 1)
-				c = max_len - 1;
-			else if (p & T_CONT)
-				c = contig_from(v, ent_rec(p), true, addr, max_len);
-			*len = contig_len(c);
-			return val;
+				return addr + e->v;
+			return translate_full_len(v, p, addr + e->v, addr, max_len, len);
 		}
 		if ((p & T_KIND) == T_EMPTY)
 			return DMAC_IMAP_NONE;
 	}
 	return translate_slow(v, addr, max_len, len);
+}
+
+/* First call on m in this section (or no section of ours): pin, then translate. */
+static __attribute__((noinline)) uint64_t
+translate_unpinned(const struct dmac_imap *m, uint64_t addr, uint64_t max_len, uint64_t *len)
+{
+	return translate_v(ver_get(m), addr, max_len, len);
+}
+
+DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
+					 uint64_t *len)
+{
+	struct dmac__imap_tls *t = &dmac__imap_tls;
+
+	if (dmac_unlikely(!m))
+		return DMAC_IMAP_NONE;
+	if (dmac_unlikely(t->slot[0].m != m))
+		return translate_unpinned(m, addr, max_len, len);
+	return translate_v(t->slot[0].v, addr, max_len, len);
 }
 
 static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
