@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Configuration parser (libinih) and validator.
+ *
+ * Invariants:
+ * - The parser never stops at the first error: every error found is written
+ *   as "FILE:LINE: message" and counted; the load fails if the count is not 0.
+ * - Line numbers come from our own line reader (ini_parse_stream), which also
+ *   sees every section header, so empty and duplicate sections are caught even
+ *   though inih only calls back for keys.
+ * - All heap memory goes through dmac__* (fault injection); on error nothing
+ *   is returned and nothing leaks.
+ * Concurrency: any thread; no global state (getpwnam/getgrnam are called from
+ * the daemon's single thread only).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dmac_alloc.h"
+
+enum dmd__sect { SECT_NONE, SECT_DAEMON, SECT_TENANT, SECT_BAD };
+
+enum {
+	K_SOCKET = 1u << 0,
+	K_BACKEND = 1u << 1,
+	K_BUDGET = 1u << 2,
+	K_LEVEL = 1u << 3,
+	K_TARGET = 1u << 4,
+	K_UIDS = 1u << 5,
+	K_GIDS = 1u << 6,
+	K_QBYTES = 1u << 7,
+	K_QLEASES = 1u << 8,
+	K_START = 1u << 9,
+	K_LAST = 1u << 10,
+};
+
+struct dmd__parse {
+	const char *path;
+	FILE *file;
+	FILE *errs;
+	dmd_backend_known_fn known;
+	unsigned int line;
+	unsigned int nerr;
+	int oom;
+	enum dmd__sect sect;
+	int tenant; /* index in cfg->tenants while sect == SECT_TENANT */
+	unsigned int daemon_keys;
+	unsigned int daemon_line;
+	unsigned int *tenant_keys; /* parallel to cfg->tenants */
+	struct dmd_config *cfg;
+};
+
+static void dmd__perr(struct dmd__parse *p, unsigned int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void dmd__perr(struct dmd__parse *p, unsigned int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->nerr++;
+	if (!p->errs)
+		return;
+	fprintf(p->errs, "%s:%u: ", p->path, line);
+	va_start(ap, fmt);
+	vfprintf(p->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errs);
+}
+
+static char *dmd__trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static bool dmd__name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= DMD_CONFIG_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
+int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out)
+{
+	uint64_t v, mul = 1;
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (allow_unlimited && !strcmp(s, "unlimited")) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		mul = UINT64_C(1) << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = UINT64_C(1) << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = UINT64_C(1) << 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		mul = UINT64_C(1) << 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	if (__builtin_mul_overflow(v, mul, out))
+		return -ERANGE;
+	return 0;
+}
+
+static int dmd__parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	return 0;
+}
+
+/* Parse a list of users (gid == false) or groups: numbers or names. */
+static void dmd__parse_ids(struct dmd__parse *p, const char *key, const char *value, bool group,
+			   uint32_t *ids, unsigned int *nids)
+{
+	char buf[1024];
+	char *save = NULL, *tok;
+
+	if (strlen(value) >= sizeof(buf)) {
+		dmd__perr(p, p->line, "%s: list too long", key);
+		return;
+	}
+	strcpy(buf, value);
+	unsigned int ntok = 0;
+
+	*nids = 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		uint64_t v;
+		uint32_t id;
+
+		ntok++;
+		if (isdigit((unsigned char)tok[0])) {
+			if (dmd__parse_u64(tok, &v) || v >= UINT32_MAX) {
+				dmd__perr(p, p->line, "%s: bad %s id '%s'", key,
+					  group ? "group" : "user", tok);
+				continue;
+			}
+			id = (uint32_t)v;
+		} else if (group) {
+			struct group *gr = getgrnam(tok);
+
+			if (!gr) {
+				dmd__perr(p, p->line, "%s: no such group '%s'", key, tok);
+				continue;
+			}
+			id = gr->gr_gid;
+		} else {
+			struct passwd *pw = getpwnam(tok);
+
+			if (!pw) {
+				dmd__perr(p, p->line, "%s: no such user '%s'", key, tok);
+				continue;
+			}
+			id = pw->pw_uid;
+		}
+		if (*nids == DMD_CONFIG_MAX_IDS) {
+			dmd__perr(p, p->line, "%s: more than %u entries", key, DMD_CONFIG_MAX_IDS);
+			return;
+		}
+		ids[(*nids)++] = id;
+	}
+	if (ntok == 0)
+		dmd__perr(p, p->line, "%s: empty list", key);
+}
+
+/* A [section] header seen by the line reader. */
+static void dmd__section(struct dmd__parse *p, char *text)
+{
+	struct dmd_config *cfg = p->cfg;
+	char *name;
+
+	text = dmd__trim(text);
+	if (!strcmp(text, "daemon")) {
+		if (p->daemon_line)
+			dmd__perr(p, p->line, "duplicate [daemon] section (first at line %u)",
+				  p->daemon_line);
+		p->daemon_line = p->line;
+		p->sect = SECT_DAEMON;
+		return;
+	}
+	if (strncmp(text, "tenant", 6) || !isspace((unsigned char)text[6])) {
+		dmd__perr(p, p->line, "unknown section [%s] (expected [daemon] or [tenant NAME])",
+			  text);
+		p->sect = SECT_BAD;
+		return;
+	}
+	name = dmd__trim(text + 6);
+	p->sect = SECT_BAD;
+	if (!dmd__name_ok(name)) {
+		dmd__perr(p, p->line,
+			  "bad tenant name '%s' (1..63 of [A-Za-z0-9._-], starting with a letter "
+			  "or digit)",
+			  name);
+		return;
+	}
+	for (unsigned int i = 0; i < cfg->ntenants; i++) {
+		if (!strcmp(cfg->tenants[i].name, name)) {
+			dmd__perr(p, p->line, "duplicate tenant '%s' (first at line %u)", name,
+				  cfg->tenants[i].line);
+			return;
+		}
+	}
+	{
+		struct dmd_tenant_config *nt;
+		unsigned int *nk;
+		struct dmd_tenant_config *t;
+
+		nt = dmac__realloc(cfg->tenants, (cfg->ntenants + 1) * sizeof(*nt));
+		if (!nt) {
+			p->oom = 1;
+			return;
+		}
+		cfg->tenants = nt;
+		nk = dmac__realloc(p->tenant_keys, (cfg->ntenants + 1) * sizeof(*nk));
+		if (!nk) {
+			p->oom = 1;
+			return;
+		}
+		p->tenant_keys = nk;
+		t = &cfg->tenants[cfg->ntenants];
+		memset(t, 0, sizeof(*t));
+		strcpy(t->name, name);
+		t->line = p->line;
+		t->quota_pinned_bytes = UINT64_MAX;
+		t->quota_leases = UINT64_MAX;
+		t->iova_start = 0;
+		t->iova_last = UINT64_MAX;
+		nk[cfg->ntenants] = 0;
+		p->tenant = (int)cfg->ntenants++;
+		p->sect = SECT_TENANT;
+	}
+}
+
+/* ini_reader: fgets that counts lines and tracks sections and syntax. */
+static char *dmd__reader(char *str, int num, void *stream)
+{
+	struct dmd__parse *p = stream;
+	char copy[512];
+	char *s, *end;
+
+	if (!fgets(str, num, p->file))
+		return NULL;
+	p->line++;
+	snprintf(copy, sizeof(copy), "%s", str);
+	s = dmd__trim(copy);
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return str;
+	if (*s == '[') {
+		end = strchr(s, ']');
+		if (!end) {
+			dmd__perr(p, p->line, "section header without ']'");
+			p->sect = SECT_BAD;
+			return str;
+		}
+		*end = '\0';
+		dmd__section(p, s + 1);
+		return str;
+	}
+	if (!strchr(s, '=') && !strchr(s, ':') && !isspace((unsigned char)str[0]))
+		dmd__perr(p, p->line, "expected 'key = value', got '%s'", s);
+	return str;
+}
+
+static int dmd__handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct dmd__parse *p = user;
+	struct dmd_config *cfg = p->cfg;
+	unsigned int bit = 0, *seen;
+	uint64_t v;
+	int rc;
+
+	if (p->sect == SECT_BAD)
+		return 1;
+	if (p->sect == SECT_NONE) {
+		dmd__perr(p, p->line, "key '%s' outside any section", key);
+		return 1;
+	}
+	if (p->sect == SECT_DAEMON) {
+		seen = &p->daemon_keys;
+		if (!strcmp(key, "socket")) {
+			bit = K_SOCKET;
+			if (value[0] != '/')
+				dmd__perr(p, p->line,
+					  "socket: '%s' must be an absolute path (abstract sockets "
+					  "are refused)",
+					  value);
+			else if (strlen(value) >= sizeof(cfg->socket))
+				dmd__perr(p, p->line, "socket: path longer than %zu bytes",
+					  sizeof(cfg->socket) - 1);
+			else
+				strcpy(cfg->socket, value);
+		} else if (!strcmp(key, "backend")) {
+			bit = K_BACKEND;
+			if (strlen(value) >= sizeof(cfg->backend) ||
+			    (strcmp(value, "auto") &&
+			     !(p->known ? p->known(value)
+					: (!strcmp(value, "iommufd") || !strcmp(value, "vfio")))))
+				dmd__perr(p, p->line,
+					  "backend: '%s' is not offered by this binary (auto, "
+					  "iommufd, vfio)",
+					  value);
+			else
+				strcpy(cfg->backend, value);
+		} else if (!strcmp(key, "pinned_budget")) {
+			bit = K_BUDGET;
+			rc = dmd_config_parse_bytes(value, true, &v);
+			if (rc)
+				dmd__perr(p, p->line,
+					  "pinned_budget: %s '%s' (bytes, with optional K/M/G/T, "
+					  "or 'unlimited')",
+					  rc == -ERANGE ? "number too large" : "bad number", value);
+			else
+				cfg->pinned_budget = v;
+		} else if (!strcmp(key, "log_level")) {
+			bit = K_LEVEL;
+			if (dmd_log_level_parse(value, &cfg->log_level))
+				dmd__perr(p, p->line,
+					  "log_level: '%s' (expected err, warn, info or debug)",
+					  value);
+		} else if (!strcmp(key, "log_target")) {
+			bit = K_TARGET;
+			if (dmd_log_target_parse(value, &cfg->log_target))
+				dmd__perr(p, p->line,
+					  "log_target: '%s' (expected stderr or syslog)", value);
+		} else {
+			dmd__perr(p, p->line, "unknown key '%s' in [daemon]", key);
+			return 1;
+		}
+	} else {
+		struct dmd_tenant_config *t = &cfg->tenants[p->tenant];
+
+		seen = &p->tenant_keys[p->tenant];
+		if (!strcmp(key, "uids")) {
+			bit = K_UIDS;
+			dmd__parse_ids(p, key, value, false, t->uids, &t->nuids);
+		} else if (!strcmp(key, "gids")) {
+			bit = K_GIDS;
+			dmd__parse_ids(p, key, value, true, t->gids, &t->ngids);
+		} else if (!strcmp(key, "quota_pinned_bytes") || !strcmp(key, "quota_leases")) {
+			bool bytes = key[6] == 'p';
+
+			bit = bytes ? K_QBYTES : K_QLEASES;
+			rc = bytes ? dmd_config_parse_bytes(value, true, &v)
+				   : (!strcmp(value, "unlimited") ? (v = UINT64_MAX, 0)
+								  : dmd__parse_u64(value, &v));
+			if (rc)
+				dmd__perr(p, p->line, "%s: %s '%s'", key,
+					  rc == -ERANGE ? "number too large" : "bad number", value);
+			else if (bytes)
+				t->quota_pinned_bytes = v;
+			else
+				t->quota_leases = v;
+		} else if (!strcmp(key, "iova_start") || !strcmp(key, "iova_last")) {
+			bool start = key[5] == 's';
+
+			bit = start ? K_START : K_LAST;
+			rc = dmd__parse_u64(value, &v);
+			if (rc) {
+				dmd__perr(p, p->line, "%s: %s '%s'", key,
+					  rc == -ERANGE ? "number too large" : "bad number", value);
+			} else {
+				if (start)
+					t->iova_start = v;
+				else
+					t->iova_last = v;
+				if (!t->window_set)
+					t->window_line = p->line;
+				t->window_set = true;
+			}
+		} else {
+			dmd__perr(p, p->line, "unknown key '%s' in [tenant %s]", key, t->name);
+			return 1;
+		}
+	}
+	if (*seen & bit)
+		dmd__perr(p, p->line, "duplicate key '%s' in [%s]", key, section);
+	*seen |= bit;
+	return 1;
+}
+
+static void dmd__validate(struct dmd__parse *p)
+{
+	struct dmd_config *cfg = p->cfg;
+
+	for (unsigned int i = 0; i < cfg->ntenants; i++) {
+		struct dmd_tenant_config *t = &cfg->tenants[i];
+
+		if (t->nuids == 0 && t->ngids == 0)
+			dmd__perr(p, t->line, "tenant '%s' allows nobody (set uids and/or gids)",
+				  t->name);
+		if (!t->window_set)
+			continue;
+		if (t->iova_start > t->iova_last) {
+			dmd__perr(p, t->window_line,
+				  "tenant '%s': empty IOVA window (iova_start 0x%" PRIx64
+				  " > iova_last 0x%" PRIx64 ")",
+				  t->name, t->iova_start, t->iova_last);
+			continue;
+		}
+		if (t->iova_start % 4096 || (t->iova_last + 1) % 4096) {
+			dmd__perr(p, t->window_line,
+				  "tenant '%s': IOVA window must start on a 4 KiB boundary and "
+				  "end one byte before one (iova_last is inclusive)",
+				  t->name);
+			continue;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			struct dmd_tenant_config *o = &cfg->tenants[j];
+
+			if (!o->window_set || o->iova_start > o->iova_last)
+				continue;
+			if (t->iova_start <= o->iova_last && o->iova_start <= t->iova_last)
+				dmd__perr(p, t->window_line,
+					  "tenant '%s': IOVA window overlaps the window of tenant "
+					  "'%s' (line %u)",
+					  t->name, o->name, o->window_line);
+		}
+	}
+}
+
+int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
+		    struct dmd_config **out)
+{
+	struct dmd__parse p = {.path = path, .errs = errs, .known = known, .tenant = -1};
+	struct dmd_config *cfg;
+	int rc;
+
+	cfg = dmac__calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	strcpy(cfg->socket, DMD_CONFIG_DEFAULT_SOCKET);
+	strcpy(cfg->backend, "auto");
+	cfg->pinned_budget = UINT64_MAX;
+	cfg->log_level = DMD_LOG_INFO;
+	cfg->log_target = DMD_LOG_STDERR;
+	p.cfg = cfg;
+
+	p.file = fopen(path, "re");
+	if (!p.file) {
+		rc = -errno;
+		if (errs)
+			fprintf(errs, "%s: cannot open: %s\n", path, strerror(-rc));
+		goto err_free_cfg;
+	}
+	rc = ini_parse_stream(dmd__reader, &p, dmd__handler, &p);
+	fclose(p.file);
+	if (p.oom) {
+		rc = -ENOMEM;
+		goto err_free_cfg;
+	}
+	if (rc > 0 && p.nerr == 0)
+		dmd__perr(&p, (unsigned int)rc, "syntax error");
+	else if (rc < 0) {
+		rc = -ENOMEM;
+		goto err_free_cfg;
+	}
+	dmd__validate(&p);
+	if (p.nerr) {
+		rc = -EINVAL;
+		goto err_free_cfg;
+	}
+	dmac__free(p.tenant_keys);
+	*out = cfg;
+	return 0;
+
+err_free_cfg:
+	dmac__free(p.tenant_keys);
+	dmd_config_free(cfg);
+	return rc;
+}
+
+void dmd_config_free(struct dmd_config *cfg)
+{
+	if (!cfg)
+		return;
+	dmac__free(cfg->tenants);
+	dmac__free(cfg);
+}
+
+const struct dmd_tenant_config *dmd_config_tenant(const struct dmd_config *cfg, const char *name)
+{
+	for (unsigned int i = 0; i < cfg->ntenants; i++)
+		if (!strcmp(cfg->tenants[i].name, name))
+			return &cfg->tenants[i];
+	return NULL;
+}
+
+bool dmd_config_allows(const struct dmd_tenant_config *t, uid_t uid, gid_t gid)
+{
+	for (unsigned int i = 0; i < t->nuids; i++)
+		if (t->uids[i] == uid)
+			return true;
+	for (unsigned int i = 0; i < t->ngids; i++)
+		if (t->gids[i] == gid)
+			return true;
+	return false;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dmacached configuration: the parsed form of the INI file (see
+ * docs/operations.md for the reference and etc/dmacached.conf for an example).
+ *
+ * Invariants of a struct dmd_config returned by dmd_config_load():
+ * - socket is an absolute filesystem path (never abstract), < 108 bytes;
+ * - tenant names are unique, 1..63 characters of [A-Za-z0-9._-] starting with
+ *   a letter or digit (the wire protocol's rule);
+ * - every tenant allows at least one uid or gid; its IOVA window is
+ *   [iova_start, iova_last] with 'last' INCLUSIVE, start <= last, start and
+ *   last + 1 multiples of 4 KiB; explicit windows of two tenants never overlap;
+ * - quotas are byte/lease counts, UINT64_MAX meaning unlimited.
+ * Concurrency: a config is plain data; the event-loop thread owns it.
+ */
+#ifndef DMD_CONFIG_H
+#define DMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+#define DMD_CONFIG_MAX_IDS	  32
+#define DMD_CONFIG_NAME_MAX	  64
+#define DMD_CONFIG_DEFAULT_SOCKET "/run/dmacache/dmacached.sock"
+
+struct dmd_tenant_config {
+	char name[DMD_CONFIG_NAME_MAX];
+	unsigned int line; /**< line of its [tenant NAME] header */
+	uid_t uids[DMD_CONFIG_MAX_IDS];
+	unsigned int nuids;
+	gid_t gids[DMD_CONFIG_MAX_IDS];
+	unsigned int ngids;
+	uint64_t quota_pinned_bytes; /**< UINT64_MAX: unlimited */
+	uint64_t quota_leases;	     /**< UINT64_MAX: unlimited */
+	uint64_t iova_start;
+	uint64_t iova_last; /**< inclusive */
+	bool window_set;    /**< iova_start or iova_last given */
+	unsigned int window_line;
+};
+
+struct dmd_config {
+	char socket[108];
+	char backend[32];	/**< "auto", or a backend name */
+	uint64_t pinned_budget; /**< UINT64_MAX: unlimited */
+	enum dmd_log_level log_level;
+	enum dmd_log_target log_target;
+	struct dmd_tenant_config *tenants;
+	unsigned int ntenants;
+};
+
+/**
+ * Says whether a backend name is offered by this binary ("auto" is always
+ * accepted by the parser without asking).
+ */
+typedef bool (*dmd_backend_known_fn)(const char *name);
+
+/**
+ * Parse and validate a configuration file.
+ * Every error is written to @p errs (may be NULL) as "FILE:LINE: message"; the
+ * parser goes on after an error so that one run reports all of them.
+ * @param known  backend-name check (NULL: only "auto", "iommufd", "vfio")
+ * @return 0 and *out (free with dmd_config_free()), or -EINVAL (errors
+ * reported), -ENOENT/-EACCES (cannot open the file), -ENOMEM.
+ * Concurrency: any thread; reads the user/group databases.
+ */
+int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
+		    struct dmd_config **out);
+
+/** Free a config. NULL is a no-op. Never fails. */
+void dmd_config_free(struct dmd_config *cfg);
+
+/** Find a tenant by name. @return the tenant or NULL. */
+const struct dmd_tenant_config *dmd_config_tenant(const struct dmd_config *cfg, const char *name);
+
+/** Whether (uid, gid) may connect as tenant @p t. */
+bool dmd_config_allows(const struct dmd_tenant_config *t, uid_t uid, gid_t gid);
+
+/**
+ * Parse a byte count: decimal or 0x-hex, optional suffix K, M, G, T (powers of
+ * 1024), or "unlimited" when @p allow_unlimited (UINT64_MAX).
+ * @return 0, -EINVAL (syntax), -ERANGE (overflow).
+ */
+int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out);
+
+#endif /* DMD_CONFIG_H */

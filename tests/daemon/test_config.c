@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of the dmacached configuration parser (apps/dmacached/config.c):
+ * a valid file with every key, then every error class, each checked for its
+ * exact "FILE:LINE: message" report, and allocation fault injection.
+ *
+ * Invariants: every case writes its own file in a private temp dir; every
+ * loaded config is freed; dmac__alloc_outstanding() returns to its start.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dmac_alloc.h"
+
+static char dir[64];
+static char path[128];
+static int failures;
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static void write_file(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror("fopen");
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static bool known_test(const char *name)
+{
+	return !strcmp(name, "iommufd") || !strcmp(name, "vfio");
+}
+
+/* Load text; return rc and the error report in *report (caller frees). */
+static int load(const char *text, struct dmd_config **cfg, char **report)
+{
+	size_t n = 0;
+	FILE *errs = open_memstream(report, &n);
+	int rc;
+
+	write_file(text);
+	rc = dmd_config_load(path, known_test, errs, cfg);
+	fclose(errs);
+	return rc;
+}
+
+/* Expect a failure whose report holds "path:LINE: needle". */
+static void expect_error(const char *text, unsigned int line, const char *needle)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	char want[256];
+	int rc = load(text, &cfg, &report);
+
+	snprintf(want, sizeof(want), "%s:%u: %s", path, line, needle);
+	CHECK(rc == -EINVAL);
+	CHECK(cfg == NULL);
+	if (!strstr(report, want)) {
+		fprintf(stderr, "expected '%s' in report:\n%s\n", want, report);
+		failures++;
+	}
+	free(report);
+}
+
+static void test_valid(void)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	const struct dmd_tenant_config *t;
+	int rc = load("; comment\n"
+		      "[daemon]\n"
+		      "socket = /tmp/x/dmacached.sock\n"
+		      "backend = vfio\n"
+		      "pinned_budget = 2G\n"
+		      "log_level = debug\n"
+		      "log_target = syslog\n"
+		      "\n"
+		      "[tenant dpdk-1]\n"
+		      "uids = 0, 1000 root\n"
+		      "gids = 5\n"
+		      "quota_pinned_bytes = 512M\n"
+		      "quota_leases = 100\n"
+		      "iova_start = 0x100000000\n"
+		      "iova_last = 0x1ffffffff\n"
+		      "[tenant spdk]\n"
+		      "gids = root\n",
+		      &cfg, &report);
+
+	CHECK(rc == 0);
+	CHECK(report && report[0] == '\0');
+	free(report);
+	if (rc)
+		return;
+	CHECK(!strcmp(cfg->socket, "/tmp/x/dmacached.sock"));
+	CHECK(!strcmp(cfg->backend, "vfio"));
+	CHECK(cfg->pinned_budget == (UINT64_C(2) << 30));
+	CHECK(cfg->log_level == DMD_LOG_DEBUG);
+	CHECK(cfg->log_target == DMD_LOG_SYSLOG);
+	CHECK(cfg->ntenants == 2);
+	t = dmd_config_tenant(cfg, "dpdk-1");
+	CHECK(t != NULL);
+	if (t) {
+		CHECK(t->nuids == 3 && t->uids[0] == 0 && t->uids[1] == 1000 && t->uids[2] == 0);
+		CHECK(t->ngids == 1 && t->gids[0] == 5);
+		CHECK(t->quota_pinned_bytes == (UINT64_C(512) << 20));
+		CHECK(t->quota_leases == 100);
+		CHECK(t->iova_start == 0x100000000ull && t->iova_last == 0x1ffffffffull);
+		CHECK(dmd_config_allows(t, 1000, 99));
+		CHECK(dmd_config_allows(t, 77, 5));
+		CHECK(!dmd_config_allows(t, 77, 99));
+	}
+	t = dmd_config_tenant(cfg, "spdk");
+	CHECK(t && t->ngids == 1 && t->gids[0] == 0 && t->quota_leases == UINT64_MAX &&
+	      t->iova_start == 0 && t->iova_last == UINT64_MAX);
+	CHECK(dmd_config_tenant(cfg, "nope") == NULL);
+	dmd_config_free(cfg);
+}
+
+static void test_defaults(void)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	int rc = load("", &cfg, &report);
+
+	CHECK(rc == 0);
+	free(report);
+	if (rc)
+		return;
+	CHECK(!strcmp(cfg->socket, DMD_CONFIG_DEFAULT_SOCKET));
+	CHECK(!strcmp(cfg->backend, "auto"));
+	CHECK(cfg->pinned_budget == UINT64_MAX);
+	CHECK(cfg->ntenants == 0);
+	dmd_config_free(cfg);
+}
+
+static void test_bytes(void)
+{
+	uint64_t v;
+
+	CHECK(dmd_config_parse_bytes("4096", false, &v) == 0 && v == 4096);
+	CHECK(dmd_config_parse_bytes("0x1000", false, &v) == 0 && v == 4096);
+	CHECK(dmd_config_parse_bytes("4K", false, &v) == 0 && v == 4096);
+	CHECK(dmd_config_parse_bytes("3m", false, &v) == 0 && v == 3u << 20);
+	CHECK(dmd_config_parse_bytes("1T", false, &v) == 0 && v == UINT64_C(1) << 40);
+	CHECK(dmd_config_parse_bytes("unlimited", true, &v) == 0 && v == UINT64_MAX);
+	CHECK(dmd_config_parse_bytes("unlimited", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("16777216T", false, &v) == -ERANGE);
+	CHECK(dmd_config_parse_bytes("99999999999999999999", false, &v) == -ERANGE);
+	CHECK(dmd_config_parse_bytes("-1", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("4KB", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("12x", false, &v) == -EINVAL);
+}
+
+static void test_errors(void)
+{
+	expect_error("[daemon]\nsocktet = /x\n", 2, "unknown key 'socktet' in [daemon]");
+	expect_error("[tenant a]\nuids = 1\nquota = 3\n", 3, "unknown key 'quota' in [tenant a]");
+	expect_error("[daemon]\npinned_budget = 12Q\n", 2, "pinned_budget: bad number '12Q'");
+	expect_error("[daemon]\npinned_budget = 99999999999G\n", 2,
+		     "pinned_budget: number too large");
+	expect_error("[tenant a]\nuids = 1\nquota_leases = ten\n", 3,
+		     "quota_leases: bad number 'ten'");
+	expect_error("[tenant a]\nuids = 1\nquota_pinned_bytes = 1X\n", 3,
+		     "quota_pinned_bytes: bad number");
+	expect_error("[tenant a]\nuids = 1\n\n[tenant a]\nuids = 2\n", 4,
+		     "duplicate tenant 'a' (first at line 1)");
+	expect_error("[daemon]\n[daemon]\n", 2, "duplicate [daemon] section (first at line 1)");
+	expect_error("[daemon]\nbackend = auto\nbackend = vfio\n", 3,
+		     "duplicate key 'backend' in [daemon]");
+	expect_error("[tenant a]\nuids = 1\niova_start = 0x2000\niova_last = 0xfff\n", 3,
+		     "tenant 'a': empty IOVA window");
+	expect_error("[tenant a]\nuids = 1\niova_start = 0x1000\niova_last = 0x1ffe\n", 3,
+		     "tenant 'a': IOVA window must start on a 4 KiB boundary");
+	expect_error("[tenant a]\nuids = 1\niova_start = 0x100000\niova_last = 0x1fffff\n"
+		     "[tenant b]\nuids = 1\niova_start = 0x1ff000\niova_last = 0x2fffff\n",
+		     7, "tenant 'b': IOVA window overlaps the window of tenant 'a' (line 3)");
+	expect_error("[tenant a]\nuids = 1\niova_start = zero\n", 3, "iova_start: bad number");
+	expect_error("[daemon]\nsocket = dmacached.sock\n", 2,
+		     "socket: 'dmacached.sock' must be an absolute path");
+	expect_error("[daemon]\nsocket = @abstract\n", 2,
+		     "socket: '@abstract' must be an absolute path (abstract sockets are refused)");
+	expect_error("[daemon]\nbackend = test\n", 2, "backend: 'test' is not offered");
+	expect_error("[daemon]\nlog_level = loud\n", 2, "log_level: 'loud'");
+	expect_error("[daemon]\nlog_target = file\n", 2, "log_target: 'file'");
+	expect_error("[tenant a]\n", 1, "tenant 'a' allows nobody");
+	expect_error("[tenant a]\nuids = no-such-user-dmac\n", 2,
+		     "uids: no such user 'no-such-user-dmac'");
+	expect_error("[tenant a]\ngids = no-such-group-dmac\n", 2,
+		     "gids: no such group 'no-such-group-dmac'");
+	expect_error("[tenant a]\nuids = 4294967295\n", 2, "uids: bad user id '4294967295'");
+	expect_error("[tenant a]\nuids = ,\n", 2, "uids: empty list");
+	expect_error("[tenant bad/name]\nuids = 1\n", 1, "bad tenant name 'bad/name'");
+	expect_error("[tenant]\nuids = 1\n", 1, "unknown section [tenant]");
+	expect_error("[tenants a]\n", 1, "unknown section [tenants a]");
+	expect_error("socket = /x\n", 1, "key 'socket' outside any section");
+	expect_error("[daemon]\njust words\n", 2, "expected 'key = value'");
+	expect_error("[daemon\n", 1, "section header without ']'");
+	/* every error of one file is reported, not only the first */
+	expect_error("[daemon]\nfoo = 1\nlog_level = x\n", 2, "unknown key 'foo'");
+	expect_error("[daemon]\nfoo = 1\nlog_level = x\n", 3, "log_level: 'x'");
+}
+
+static void test_missing_file(void)
+{
+	struct dmd_config *cfg = NULL;
+	char missing[160];
+
+	snprintf(missing, sizeof(missing), "%s/none.conf", dir);
+	CHECK(dmd_config_load(missing, NULL, NULL, &cfg) == -ENOENT);
+}
+
+/* Fail the Nth allocation for N = 1, 2, ... until none fails; nothing leaks. */
+static void test_alloc_faults(void)
+{
+	const char *text = "[daemon]\nsocket = /tmp/s\n[tenant a]\nuids = 1\n[tenant b]\n"
+			   "gids = 2\n[tenant c]\nuids = 3\n";
+	int64_t base = dmac__alloc_outstanding();
+	unsigned int n;
+
+	write_file(text);
+	for (n = 1; n < 100; n++) {
+		struct dmd_config *cfg = NULL;
+		int rc;
+
+		dmac__fault_alloc_arm(n);
+		rc = dmd_config_load(path, NULL, NULL, &cfg);
+		if (!dmac__fault_alloc_fired()) {
+			dmac__fault_alloc_arm(0);
+			CHECK(rc == 0);
+			dmd_config_free(cfg);
+			break;
+		}
+		CHECK(rc == -ENOMEM);
+		CHECK(cfg == NULL);
+		CHECK(dmac__alloc_outstanding() == base);
+	}
+	dmac__fault_alloc_arm(0);
+	CHECK(n > 1 && n < 100);
+	CHECK(dmac__alloc_outstanding() == base);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/dmac-config-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/dmacached.conf", dir);
+	test_valid();
+	test_defaults();
+	test_bytes();
+	test_errors();
+	test_missing_file();
+	test_alloc_faults();
+	unlink(path);
+	rmdir(dir);
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("config: all checks passed\n");
+	return 0;
+}
