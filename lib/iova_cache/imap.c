@@ -329,18 +329,12 @@ static __attribute__((noinline)) uint64_t translate_slow(const struct iver *v, u
 	return r->value + (addr - r->start);
 }
 
-/* translate of a FULL entry when the caller wants the contiguous length. */
-static __attribute__((noinline)) uint64_t translate_full_len(const struct iver *v, uintptr_t p,
-							     uint64_t val, uint64_t addr,
-							     uint64_t max_len, uint64_t *len)
+/* translate of a FULL entry whose record's successor continues it. */
+static __attribute__((noinline)) uint64_t translate_full_cont(const struct iver *v, uintptr_t p,
+							      uint64_t val, uint64_t addr,
+							      uint64_t max_len, uint64_t *len)
 {
-	uint64_t c = ent_rec(p)->last - addr;
-
-	if (max_len != 0 && c >= max_len - 1)
-		c = max_len - 1;
-	else if (p & T_CONT)
-		c = contig_from(v, ent_rec(p), true, addr, max_len);
-	*len = contig_len(c);
+	*len = contig_len(contig_from(v, ent_rec(p), true, addr, max_len));
 	return val;
 }
 
@@ -354,9 +348,18 @@ static inline uint64_t translate_v(const struct iver *v, uint64_t addr, uint64_t
 
 		/* The hot path: a region wholly inside one interval, translation inline. */
 		if (dmac_likely((p & T_KIND) == T_FULL)) {
+			uint64_t val = addr + e->v, c, lim;
+
 			if (dmac_likely(!len))
-				return addr + e->v;
-			return translate_full_len(v, p, addr + e->v, addr, max_len, len);
+				return val;
+			if (dmac_unlikely(p & T_CONT))
+				return translate_full_cont(v, p, val, addr, max_len, len);
+			/* Branch-free: lim is UINT64_MAX when max_len is 0 (no clip). */
+			c = ent_rec(p)->last - addr;
+			lim = max_len - 1;
+			c = c < lim ? c : lim;
+			*len = c + (c != UINT64_MAX);
+			return val;
 		}
 		if ((p & T_KIND) == T_EMPTY)
 			return DMAC_IMAP_NONE;
