@@ -17,6 +17,7 @@
  */
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "nvme_admin.h"
 #include "dmac/backend.h"
 #include "dmac/vfio_compat.h"
+#include "dmac_alloc.h"
 
 #define SZ_64K 0x10000ULL
 #define SZ_2M  0x200000ULL
@@ -558,6 +560,169 @@ close_be:
 	munmap((void *)q, SZ_2M);
 }
 
+/* ---- type1 extras: the DMA entry limit, allocation faults, threads --------- */
+
+static int write_param(const char *path, unsigned int v)
+{
+	FILE *f = fopen(path, "we");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fprintf(f, "%u", v) > 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+static void space_state(uint32_t space, int *live, uint32_t *maps, uint32_t *avail)
+{
+	struct dmac_vfio_space_info info;
+
+	CHECK_RET(dmac_vfio_compat_space_info(be, space, &info), 0);
+	*live = info.live;
+	*maps = info.nr_maps;
+	*avail = info.dma_avail;
+}
+
+struct mapper {
+	uint32_t space;
+	uint64_t base;
+	void *va;
+	int errors;
+};
+
+static void *mapper_run(void *arg)
+{
+	struct mapper *mp = arg;
+
+	for (int i = 0; i < 300; i++) {
+		uint64_t iova = mp->base + (uint64_t)(i % 16) * SZ_64K, un = 0;
+
+		if (ops->map(be, mp->space, mp->va, SZ_64K, DMAC_PROT_READ, DMAC_MAP_FIXED_IOVA,
+			     &iova) ||
+		    ops->unmap(be, mp->space, iova, SZ_64K, &un) || un != SZ_64K)
+			mp->errors++;
+	}
+	return NULL;
+}
+
+static void test_type1_extras(void)
+{
+	const char *limit_path = "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit";
+	const char *bdf = getenv("DMAC_VM_NVME_BDF");
+	struct dmac_device *dev = NULL;
+	uint32_t d = 0, e = 0, maps, avail, n;
+	uint64_t iova, i;
+	int live, ret, fired;
+	unsigned char *pg = anon(2 * SZ_2M, 0x44);
+	struct mapper mp[2];
+	pthread_t th[2];
+
+	CHECK(pg, "anon");
+	CHECK_RET(ops->open(NULL, &be), 0);
+	if (!be || !pg)
+		return;
+	CHECK_RET(ops->space_alloc(be, &d), 0);
+	CHECK_RET(ops->space_alloc(be, &e), 0);
+	CHECK_RET(ops->device_open(be, bdf, &dev), 0);
+	if (!dev)
+		goto close_be;
+
+	/* The DMA entry limit (read by the kernel when the IOMMU is set): 8.
+	 * Nine bookkept mappings cannot be replayed: attach fails, undone. */
+	CHECK_RET(write_param(limit_path, 8), 0);
+	for (i = 0; i < 9; i++) {
+		iova = 0x1000000 + i * SZ_64K;
+		CHECK_RET(ops->map(be, d, pg, 4096, DMAC_PROT_READ, DMAC_MAP_FIXED_IOVA, &iova), 0);
+	}
+	CHECK_RET(ops->device_attach(be, dev, d), -ENOSPC);
+	CHECK_LOG("replay", "space", "0x1080000", "DMA entry");
+	space_state(d, &live, &maps, &avail);
+	CHECK(!live && maps == 9 && ops->device_space(dev) == 0,
+	      "failed attach left live %d maps %u space %u", live, maps, ops->device_space(dev));
+	CHECK_RET(ops->unmap(be, d, 0x1080000, 4096, NULL), 0);
+	CHECK_RET(ops->device_attach(be, dev, d), 0);
+	CHECK_RET(write_param(limit_path, dma_limit), 0);
+	space_state(d, &live, &maps, &avail);
+	CHECK(live && maps == 8 && avail == 0, "live %d maps %u avail %u", live, maps, avail);
+	iova = 0x2000000;
+	CHECK_RET(ops->map(be, d, pg, 4096, DMAC_PROT_READ, DMAC_MAP_FIXED_IOVA, &iova), -ENOSPC);
+	CHECK_LOG("VFIO_IOMMU_MAP_DMA", "0x2000000", "DMA entry");
+	CHECK_RET(ops->copy(be, d, d, 0x1000000, 4096, DMAC_PROT_READ, 0, &iova), -ENOSPC);
+	space_state(d, &live, &maps, &avail);
+	CHECK(maps == 8 && avail == 0, "after ENOSPC: maps %u avail %u", maps, avail);
+	CHECK_RET(ops->unmap_all(be, d, NULL), 0);
+	space_state(d, &live, &maps, &avail);
+	CHECK(maps == 0 && avail == 8, "after unmap_all: maps %u avail %u", maps, avail);
+	CHECK_RET(ops->device_detach(be, dev), 0);
+
+	/* Allocation faults: every failing allocation of attach (with a
+	 * replay), map and a two-piece copy unwinds completely. */
+	iova = 0x4000000;
+	CHECK_RET(ops->map(be, e, pg, SZ_2M, DMAC_PROT_READ, DMAC_MAP_FIXED_IOVA, &iova), 0);
+	iova = 0x4000000 + SZ_2M;
+	CHECK_RET(ops->map(be, e, pg + SZ_2M, SZ_2M, DMAC_PROT_READ, DMAC_MAP_FIXED_IOVA, &iova),
+		  0);
+	for (n = 1; n < 200; n++) {
+		dmac__fault_alloc_arm(n);
+		ret = ops->device_attach(be, dev, e);
+		fired = dmac__fault_alloc_fired();
+		dmac__fault_alloc_arm(0);
+		if (!ret && !fired)
+			break;
+		if (!ret) { /* a best-effort allocation failed: fine, retry */
+			CHECK_RET(ops->device_detach(be, dev), 0);
+			continue;
+		}
+		CHECK(ret == -ENOMEM && fired, "attach fault %u: %d", n, ret);
+		space_state(e, &live, &maps, &avail);
+		CHECK(!live && maps == 2 && !ops->device_space(dev),
+		      "attach fault %u: live %d maps %u", n, live, maps);
+	}
+	CHECK(n > 1 && n < 200, "attach: %u allocation points", n);
+	for (n = 1; n < 200; n++) {
+		dmac__fault_alloc_arm(n);
+		iova = 0;
+		ret = ops->copy(be, e, e, 0x4000000 + SZ_2M - SZ_64K, 2 * SZ_64K, DMAC_PROT_READ, 0,
+				&iova);
+		fired = dmac__fault_alloc_fired();
+		dmac__fault_alloc_arm(0);
+		if (!ret && !fired)
+			break;
+		if (!ret) {
+			CHECK_RET(ops->unmap(be, e, iova, 2 * SZ_64K, NULL), 0);
+			continue;
+		}
+		CHECK(ret == -ENOMEM && fired, "copy fault %u: %d", n, ret);
+		space_state(e, &live, &maps, &avail);
+		CHECK(maps == 2 && avail == dma_limit - 2, "copy fault %u: maps %u avail %u", n,
+		      maps, avail);
+	}
+	CHECK(n > 1 && n < 200, "copy: %u allocation points", n);
+	space_state(e, &live, &maps, &avail);
+	CHECK(maps == 4 && avail == dma_limit - 4, "two-piece copy: maps %u avail %u", maps, avail);
+	CHECK_RET(ops->unmap(be, e, iova, 2 * SZ_64K, NULL), 0);
+
+	/* Two threads map and unmap in the same live space. */
+	for (int t = 0; t < 2; t++) {
+		mp[t] = (struct mapper){.space = e,
+					.base = 0x10000000 + (uint64_t)t * SZ_2M,
+					.va = pg + (size_t)t * SZ_64K};
+		CHECK(!pthread_create(&th[t], NULL, mapper_run, &mp[t]), "thread");
+	}
+	for (int t = 0; t < 2; t++) {
+		pthread_join(th[t], NULL);
+		CHECK(!mp[t].errors, "thread %d: %d failed map/unmap", t, mp[t].errors);
+	}
+	space_state(e, &live, &maps, &avail);
+	CHECK(maps == 2 && avail == dma_limit - 2, "after threads: maps %u avail %u", maps, avail);
+
+	ops->device_close(be, dev);
+close_be:
+	ops->close(be);
+	be = NULL;
+	munmap(pg, 2 * SZ_2M);
+}
+
 /* Type1 only: with no-IOMMU mode enabled in the kernel, open() still picks
  * TYPE1v2 and says that no-IOMMU is ignored. */
 static void test_noiommu_mode(void)
@@ -608,7 +773,9 @@ int main(int argc, char **argv)
 	printf("backend %s, dma_entry_limit %u\n", argv[1], dma_limit);
 	test_backend();
 	test_dma();
-	if (is_vfio)
+	if (is_vfio) {
+		test_type1_extras();
 		test_noiommu_mode();
+	}
 	return bt_finish(is_vfio ? "backend-vfio" : "backend-iommufd");
 }
