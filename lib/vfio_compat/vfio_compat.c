@@ -78,7 +78,7 @@ const char *dmac__vfio_meaning(const char *call, int err)
 	case ENOSPC:
 		if (map || copy)
 			return "no DMA entry left in this container (vfio_iommu_type1 "
-			       "dma_entry_limit, 65535 by default), or no free IOVA";
+			       "dma_entry_limit, 65535 by default; one per mapping)";
 		return "no free IOVA range of that size";
 	case ENOMEM:
 		return "out of memory, or pinned pages over RLIMIT_MEMLOCK (type1 "
@@ -439,12 +439,20 @@ static int build_allocator(struct dmac__vspace *sp, const struct dmac_iova_range
 
 		ret = dmac__vfio_iova_reserve(a, m->iova, m->length);
 		if (ret) {
-			if (ret != -ENOMEM)
-				ret = -EINVAL;
-			dmac__vfio_fail("attach", -ret,
-					"%s, space %u: bookkept mapping iova [0x%llx, 0x%llx] is "
-					"not inside the usable ranges of the group's IOMMU",
-					who, sp->id, ULL(m->iova), ULL(m->iova + m->length - 1));
+			if (ret == -ENOMEM)
+				dmac__vfio_fail(
+				    "attach", ENOMEM,
+				    "%s, space %u: IOVA allocator, mapping iova [0x%llx, "
+				    "0x%llx]",
+				    who, sp->id, ULL(m->iova), ULL(m->iova + m->length - 1));
+			else
+				dmac__vfio_fail("attach", EINVAL,
+						"%s, space %u: bookkept mapping iova [0x%llx, "
+						"0x%llx] is not inside the usable ranges of the "
+						"group's IOMMU",
+						who, sp->id, ULL(m->iova),
+						ULL(m->iova + m->length - 1));
+			ret = ret == -ENOMEM ? -ENOMEM : -EINVAL;
 			dmac__vfio_iova_destroy(a);
 			return ret;
 		}
@@ -844,7 +852,7 @@ static int take_iova(struct dmac__vspace *sp, const char *call, uint64_t length,
 	}
 	ret = dmac__vfio_iova_alloc(sp->iova, length, 0, iova);
 	if (ret)
-		return dmac__vfio_fail(call, -ret, "space %u, length 0x%llx: choosing an IOVA",
+		return dmac__vfio_fail("choose IOVA", -ret, "%s: space %u, length 0x%llx", call,
 				       sp->id, ULL(length));
 	return 0;
 }
@@ -1014,8 +1022,8 @@ static int vfio_copy(struct dmac_backend *be, uint32_t dst_space, uint32_t src_s
 	} else {
 		ret = dmac__vfio_iova_alloc(dst->iova, length, 0, &base);
 		if (ret) {
-			dmac__vfio_fail(call, -ret, "dst space %u, length 0x%llx: choosing an IOVA",
-					dst_space, ULL(length));
+			dmac__vfio_fail("choose IOVA", -ret, "%s: dst space %u, length 0x%llx",
+					call, dst_space, ULL(length));
 			goto unlock;
 		}
 		dmac__vfio_iova_free(dst->iova, base, length); /* re-taken per piece */

@@ -36,10 +36,14 @@ struct dmac_vfio_space_info {
 };
 
 /**
- * Describe a space of a type1 instance (reads VFIO_IOMMU_GET_INFO now).
- * @return 0; -ENOENT no such space; -EINVAL @p be is not a type1 instance's
- * handle is the caller's responsibility (undefined for other backends).
- * Concurrency: any thread (takes the instance lock).
+ * Describe a space of a type1 instance; dma_avail and iova_pgsizes are read
+ * from the kernel (VFIO_IOMMU_GET_INFO) at the time of the call.
+ * @param be an instance opened through dmac_vfio_compat_ops (any other
+ * backend's handle is undefined behaviour).
+ * @return 0; -ENOENT no such space; -EINVAL NULL argument; -ENOMEM or the
+ * kernel's errno if GET_INFO fails (logged).
+ * Concurrency: any thread (takes the instance lock); the container fd is
+ * borrowed and valid until the space is destroyed.
  */
 DMAC_EXPORT int dmac_vfio_compat_space_info(struct dmac_backend *be, uint32_t space_id,
 					    struct dmac_vfio_space_info *info);
