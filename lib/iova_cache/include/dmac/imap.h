@@ -189,7 +189,13 @@ DMAC_EXPORT extern __thread struct dmac__imap_tls dmac__imap_tls
  */
 static inline void dmac_imap_read_lock(void)
 {
+#ifdef DMAC_IMAP_TSAN
+	/* Out of line under TSan: the inline version's volatile accesses would be
+	 * instrumented, and liburcu's own synchronization is invisible to TSan. */
+	urcu_memb_read_lock();
+#else
 	_urcu_memb_read_lock();
+#endif
 	if (_urcu_memb_read_ongoing() == 1) /* outermost */
 		dmac__imap_tls.state = 1;
 }
@@ -203,8 +209,10 @@ static inline void dmac_imap_read_unlock(void)
 	}
 #ifdef DMAC_IMAP_TSAN
 	dmac__imap_tsan_reader_exit();
-#endif
+	urcu_memb_read_unlock();
+#else
 	_urcu_memb_read_unlock();
+#endif
 }
 
 /**
