@@ -8,9 +8,10 @@
  * - dmac_proto_recv() owns every fd the kernel installs until it returns: on
  *   success they are handed to the caller, on every error path they are closed
  *   before returning, so no path leaks an fd.
- * - The receive control buffer holds exactly ctl_fds (normally
- *   DMAC_PROTO_MAX_FDS) fds; a sender that sends more triggers MSG_CTRUNC (the
- *   kernel drops the excess fds itself) and the session ends.
+ * - At most ctl_fds (normally DMAC_PROTO_MAX_FDS) fds are accepted: a sender
+ *   that sends more triggers MSG_CTRUNC (the kernel drops what does not fit in
+ *   the control buffer) or, when the buffer's alignment slack holds one more,
+ *   our own count check; either way the session ends with -ETOOMANYREFS.
  * - Received fds are always close-on-exec (MSG_CMSG_CLOEXEC).
  * - Ranges are [offset, offset + length), end exclusive, never wrapping.
  */
@@ -121,10 +122,13 @@ int dmac__proto_recv_ctl(int sock, void *buf, size_t cap, size_t *len, int *fds,
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got < DMAC_PROTO_MAX_FDS)
+			if (got < ctl_fds) {
 				fds[got++] = fd;
-			else {
-				/* Cannot happen with our buffer; never leak if it does. */
+			} else {
+				/*
+				 * CMSG_SPACE() rounds up, so a buffer for an odd
+				 * number of fds holds one more: the limit is ours.
+				 */
 				close(fd);
 				rc = -ETOOMANYREFS;
 			}

@@ -17,10 +17,10 @@
  *   re-encodes to exactly the same bytes with the public encoders.
  *
  * Built two ways: with -fsanitize=fuzzer as the libFuzzer target
- * (tests/fuzz/meson.build, -Dfuzz=true, clang), and with -DDMAC_FUZZ_REPLAY as
- * a plain program that replays files and directories given on its command
- * line (the seed corpus in tests/fuzz/corpus/), registered in suite 'unit'.
- * The replay program also writes the seed corpus: --write-seeds DIR.
+ * (tests/fuzz/meson.build, -Dfuzz=true, clang), and with -DDMAC_FUZZ_REPLAY plus
+ * replay_main.c as a plain program that replays the seed corpus in
+ * tests/fuzz/corpus/, registered in suite 'unit'. That program also writes the
+ * seed corpus: fuzz_proto_decode_replay --write-seeds DIR.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -178,57 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef DMAC_FUZZ_REPLAY
-#include <dirent.h>
-#include <sys/stat.h>
-
-static unsigned int g_inputs;
-
-static int replay_file(const char *path)
-{
-	static uint8_t in[DMAC_PROTO_MAX_MSG + 2];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (!f) {
-		perror(path);
-		return -1;
-	}
-	n = fread(in, 1, sizeof(in), f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(in, n);
-	g_inputs++;
-	return 0;
-}
-
-static int replay_path(const char *path)
-{
-	struct stat st;
-	struct dirent *e;
-	DIR *d;
-	int rc = 0;
-
-	if (stat(path, &st)) {
-		perror(path);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return replay_file(path);
-	d = opendir(path);
-	if (!d) {
-		perror(path);
-		return -1;
-	}
-	while (!rc && (e = readdir(d))) {
-		char sub[4096];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		rc = replay_path(sub);
-	}
-	closedir(d);
-	return rc;
-}
+#include "replay.h"
 
 /* Write one seed: mode byte then the message. */
 static int write_seed(const char *dir, const char *name, uint8_t mode, const void *msg, size_t len)
@@ -247,7 +197,7 @@ static int write_seed(const char *dir, const char *name, uint8_t mode, const voi
 	return fclose(f) ? -1 : 0;
 }
 
-static int write_seeds(const char *dir)
+int fuzz_write_seeds(const char *dir)
 {
 	static uint64_t b[DMAC_PROTO_MAX_MSG / 8];
 	const struct dmac_proto_reg_range rr[] = {
@@ -327,15 +277,4 @@ static int write_seeds(const char *dir)
 	return rc;
 }
 
-int main(int argc, char **argv)
-{
-	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
-		return write_seeds(argv[2]) ? 1 : 0;
-	for (int i = 1; i < argc; i++)
-		if (replay_path(argv[i]))
-			return 1;
-	printf("replayed %u inputs\n", g_inputs);
-	/* No input at all means a missing corpus: fail loudly. */
-	return g_inputs ? 0 : 1;
-}
 #endif /* DMAC_FUZZ_REPLAY */

@@ -181,6 +181,12 @@ static void test_ctrunc_small_buffer(void)
 	CHECK_EQ(dmac__proto_recv_ctl(sv[1], g_buf, sizeof(g_buf), &len, got, &nfds, 2),
 		 -ETOOMANYREFS);
 	CHECK_EQ(nfds, 0);
+	/* A buffer for 1 fd has alignment room for a second: still refused, both closed. */
+	CHECK_EQ(dmac_proto_send(sv[0], payload, sizeof(payload), sent, 2), 0);
+	CHECK_EQ(dmac__proto_recv_ctl(sv[1], g_buf, sizeof(g_buf), &len, got, &nfds, 1),
+		 -ETOOMANYREFS);
+	CHECK_EQ(nfds, 0);
+	CHECK_EQ(count_fds(), base + 6);
 	/* Exactly fitting: accepted. */
 	CHECK_EQ(dmac_proto_send(sv[0], payload, sizeof(payload), sent, 2), 0);
 	CHECK_EQ(dmac__proto_recv_ctl(sv[1], g_buf, sizeof(g_buf), &len, got, &nfds, 2), 0);

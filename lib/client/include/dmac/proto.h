@@ -330,34 +330,45 @@ DMAC_EXPORT int dmac_proto_encode_hello_rep(void *buf, size_t cap, uint64_t tag,
 DMAC_EXPORT int dmac_proto_encode_register_req(void *buf, size_t cap, uint64_t tag,
 					       const struct dmac_proto_reg_range *ranges,
 					       uint32_t n, unsigned int nfds, size_t *len);
+/** REGISTER reply: one result per range, in request order (n 1..256). */
 DMAC_EXPORT int dmac_proto_encode_register_rep(void *buf, size_t cap, uint64_t tag,
 					       const struct dmac_proto_reg_result *res, uint32_t n,
 					       size_t *len);
+/** UNREGISTER request of n registration ids (1..256). */
 DMAC_EXPORT int dmac_proto_encode_unregister_req(void *buf, size_t cap, uint64_t tag,
 						 const struct dmac_proto_unreg_item *items,
 						 uint32_t n, size_t *len);
+/** UNREGISTER reply: one item status per request item, in order. */
 DMAC_EXPORT int dmac_proto_encode_unregister_rep(void *buf, size_t cap, uint64_t tag,
 						 const struct dmac_proto_item_status *st,
 						 uint32_t n, size_t *len);
+/** LEASE request of n items (1..256); carries no fds. */
 DMAC_EXPORT int dmac_proto_encode_lease_req(void *buf, size_t cap, uint64_t tag,
 					    const struct dmac_proto_lease_item *items, uint32_t n,
 					    size_t *len);
+/** LEASE reply: one grant per item, in request order. */
 DMAC_EXPORT int dmac_proto_encode_lease_rep(void *buf, size_t cap, uint64_t tag,
 					    const struct dmac_proto_lease_grant *grants, uint32_t n,
 					    size_t *len);
+/** RELEASE request of n leases (1..256). */
 DMAC_EXPORT int dmac_proto_encode_release_req(void *buf, size_t cap, uint64_t tag,
 					      const struct dmac_proto_release_item *items,
 					      uint32_t n, size_t *len);
+/** RELEASE reply: one item status per lease, in request order. */
 DMAC_EXPORT int dmac_proto_encode_release_rep(void *buf, size_t cap, uint64_t tag,
 					      const struct dmac_proto_item_status *st, uint32_t n,
 					      size_t *len);
+/** QUERY request: leases from @p cursor (0 = start), at most max_count (1..256). */
 DMAC_EXPORT int dmac_proto_encode_query_req(void *buf, size_t cap, uint64_t tag, uint64_t cursor,
 					    uint32_t max_count, size_t *len);
+/** QUERY reply: n (0..256) entries and the cursor of the next page (0 = end). */
 DMAC_EXPORT int dmac_proto_encode_query_rep(void *buf, size_t cap, uint64_t tag,
 					    uint64_t next_cursor,
 					    const struct dmac_proto_lease_info *infos, uint32_t n,
 					    size_t *len);
+/** STATS request: the header alone. */
 DMAC_EXPORT int dmac_proto_encode_stats_req(void *buf, size_t cap, uint64_t tag, size_t *len);
+/** STATS reply carrying *stats. */
 DMAC_EXPORT int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
 					    const struct dmac_proto_stats *stats, size_t *len);
 /**

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * libdmacache: the client library dataplanes link to talk to dmacached.
+ *
+ * A client connects to the daemon's Unix socket as a tenant, registers memory it
+ * has mapped (sealed memfd or hugetlbfs files, sent to the daemon as fds), takes
+ * IOVA leases on that memory and translates virtual addresses to IOVAs on its hot
+ * path from a local lock-free table, with no IPC per lookup. docs/client.md is the
+ * user's guide; docs/protocol.md describes the messages behind every call.
+ *
+ * Invariants of this header:
+ * - Every call that can fail returns 0 or a negative errno and, on error, changes
+ *   nothing (no registration, lease or local translation is added or removed),
+ *   except where its comment says otherwise (release: the local translation is
+ *   removed first and stays removed; a lost connection, see below).
+ * - Ranges are [offset, offset + length): 'end' exclusive; offsets and lengths
+ *   of registrations and leases are multiples of DMAC_CLIENT_PAGE (4 KiB), and
+ *   no range may wrap.
+ * - A virtual address byte is covered by at most one lease of a client at a time
+ *   (the local table maps each VA to one IOVA).
+ * - Errors from the daemon are its reply status, negated (-EPERM, -EDQUOT,
+ *   ...). A connection that is closed or broken gives -ECONNRESET (receiving) or
+ *   -EPIPE (sending); from then on the client is "dead": the daemon reclaims all
+ *   it held on hang-up, so the library has already emptied its local table and
+ *   every later request returns -ECONNRESET; only dmac_client_close() remains.
+ *
+ * Thread-safety, in one place (each function repeats its own):
+ * - Request calls (register, unregister, lease, release, query, stats) may be
+ *   called from any thread; they are serialized by a mutex inside the client
+ *   (one request in flight per connection; replies are matched by tag).
+ * - dmac_client_translate() is lock-free and makes no system call in steady
+ *   state; any number of threads may call it concurrently with each other and
+ *   with the request calls. A thread is registered with liburcu (urcu-memb)
+ *   lazily, on its first translate or request call, and unregistered
+ *   automatically when it exits (see dmac_client_thread_register()).
+ * - dmac_client_info() reads data fixed at connect time: any thread, no lock.
+ * - dmac_client_close() must be the last call on a client: no other thread may be
+ *   inside, or later enter, any call on it (translate included).
+ */
+#ifndef DMAC_DMACACHE_H
+#define DMAC_DMACACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dmac/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The daemon's default socket path (dmacached's "socket" config key). */
+#define DMAC_CLIENT_DEFAULT_SOCKET "/run/dmacache/dmacached.sock"
+/** What dmac_client_translate() returns for an address no lease covers. */
+#define DMAC_CLIENT_IOVA_ERROR UINT64_MAX
+/** Granule of every offset and length. */
+#define DMAC_CLIENT_PAGE 4096u
+/** Size of a tenant name, terminating NUL included (1..63 characters). */
+#define DMAC_CLIENT_TENANT_MAX 64u
+/** Most elements one vector call sends (the daemon may announce fewer). */
+#define DMAC_CLIENT_MAX_VEC 256u
+/** Most distinct fds one dmac_client_register_v() call may send. */
+#define DMAC_CLIENT_MAX_FDS 16u
+
+/** Device access rights of a registration or a lease (at least one). */
+#define DMAC_CLIENT_PROT_READ  0x1u /**< the device may read the memory */
+#define DMAC_CLIENT_PROT_WRITE 0x2u /**< the device may write the memory */
+
+struct dmac_client; /* opaque */
+
+/** What HELLO negotiated; fixed for the life of the connection. */
+struct dmac_client_info {
+	uint32_t version;	     /**< negotiated protocol version */
+	uint32_t max_vec;	     /**< most elements per vector call */
+	uint64_t session_id;	     /**< the daemon's id of this session */
+	uint64_t quota_pinned_bytes; /**< the tenant's pinned-bytes quota */
+	uint64_t quota_leases;	     /**< the tenant's lease-count quota */
+	uint64_t iova_start;	     /**< the tenant's IOVA window, first byte */
+	uint64_t iova_last;	     /**< the tenant's IOVA window, last byte (inclusive) */
+	uint32_t max_fds;	     /**< most fds per message */
+	uint32_t max_msg;	     /**< largest message, bytes */
+	char tenant[DMAC_CLIENT_TENANT_MAX]; /**< the tenant name sent in HELLO */
+};
+
+/** One range of dmac_client_register_v(). */
+struct dmac_client_range {
+	int fd;		 /**< sealed memfd or hugetlbfs file; the caller keeps it */
+	uint32_t prot;	 /**< DMAC_CLIENT_PROT_* */
+	uint64_t offset; /**< byte offset in the file */
+	uint64_t length; /**< bytes */
+	void *va;	 /**< where the caller has [offset, offset + length) mapped */
+};
+
+/** One request of dmac_client_lease_v(). */
+struct dmac_client_lease_req {
+	uint64_t reg_id; /**< a registration of this client */
+	uint64_t offset; /**< byte offset inside the registration */
+	uint64_t length; /**< bytes */
+	uint32_t prot;	 /**< DMAC_CLIENT_PROT_*, within the registration's */
+	uint32_t reserved; /**< must be 0 */
+};
+
+/** A granted lease. */
+struct dmac_client_lease {
+	uint64_t lease_id;   /**< unguessable id, the handle for release */
+	uint64_t generation; /**< detects a stale IOVA */
+	uint64_t iova;	     /**< IOVA of the first byte */
+	uint64_t length;     /**< bytes */
+	void *va;	     /**< local VA of the first byte (registration va + offset) */
+};
+
+/** One lease as dmac_client_query() reports it. */
+struct dmac_client_lease_info {
+	uint64_t lease_id;
+	uint64_t generation;
+	uint64_t iova;
+	uint64_t length;
+	uint64_t reg_id;
+	uint64_t reg_offset; /**< offset of the lease inside its registration */
+	uint32_t prot;
+	uint32_t reserved;
+	void *va; /**< local VA, or NULL when this client has no record of it */
+};
+
+/** The daemon's counters (STATS). */
+struct dmac_client_stats {
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t evictions;
+	uint64_t bytes_pinned;
+	uint64_t areas;
+	uint64_t leases;
+	uint64_t tenants;
+	uint64_t sessions;
+	uint64_t registrations;
+};
+
+/**
+ * Connect to dmacached and say HELLO as @p tenant.
+ *
+ * Opens an AF_UNIX SOCK_SEQPACKET|SOCK_CLOEXEC socket, connects it to @p path and
+ * negotiates the protocol version; the reply's quotas and window are kept (see
+ * dmac_client_info()).
+ * @param path   socket path, or NULL for DMAC_CLIENT_DEFAULT_SOCKET
+ * @param tenant tenant name, 1..63 characters of [A-Za-z0-9._-], starting with a
+ *               letter or digit
+ * @param flags  none defined: must be 0
+ * @param out    receives the client
+ * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, flags),
+ *  -ENAMETOOLONG (path too long for a sockaddr_un), -ENOMEM, the -errno of
+ *  socket()/connect() (-ENOENT, -ECONNREFUSED, -EACCES, ...), the daemon's
+ *  refusal (-EPERM: this uid/gid may not connect as the tenant; -ENOENT: no such
+ *  tenant), -EPROTO (a reply that does not answer HELLO), -ECONNRESET (the daemon
+ *  closed the connection).
+ * Concurrency: any thread; the new client is not shared until this returns.
+ */
+DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32_t flags,
+				    struct dmac_client **out);
+
+/**
+ * dmac_client_connect() over an already connected SOCK_SEQPACKET socket (socket
+ * activation, tests). On success the client owns @p sock and closes it in
+ * dmac_client_close(); on error the caller still owns it.
+ * @return as dmac_client_connect(); -EINVAL also for sock < 0.
+ * Concurrency: any thread.
+ */
+DMAC_EXPORT int dmac_client_connect_fd(int sock, const char *tenant, uint32_t flags,
+				       struct dmac_client **out);
+
+/**
+ * Close the connection and free the client. The daemon reclaims every lease and
+ * registration of the session when it sees the hang-up; the library empties its
+ * local table first (so no translate can return an IOVA after the daemon unmaps
+ * it), closes the socket and frees everything. Never fails.
+ * @param c the client, or NULL (no-op).
+ * Concurrency: no other thread may be inside or later call any function on @p c,
+ * translate included.
+ */
+DMAC_EXPORT void dmac_client_close(struct dmac_client *c);
+
+/**
+ * Copy what HELLO negotiated.
+ * @return 0, -EINVAL (NULL args).
+ * Concurrency: any thread, lock-free (the data is fixed at connect).
+ */
+DMAC_EXPORT int dmac_client_info(const struct dmac_client *c, struct dmac_client_info *out);
+
+/**
+ * Register one range of a memory file with the daemon (REGISTER).
+ *
+ * The fd is checked locally first (dmac_proto_fd_inspect rules: a memfd sealed
+ * with F_SEAL_SHRINK, or a hugetlbfs file) so a wrong fd is refused here and
+ * does not end the session. The caller keeps its fd and may close it after the
+ * call; the daemon keeps its own reference.
+ * @param fd     the file
+ * @param offset byte offset in the file, a multiple of DMAC_CLIENT_PAGE and of
+ *               the file's page size
+ * @param length bytes, non-zero, same granule; offset + length <= file size
+ * @param prot   DMAC_CLIENT_PROT_* (at least one)
+ * @param va     where the caller has [offset, offset + length) of the file mapped;
+ *               non-NULL, va + length must not wrap
+ * @param reg_id receives the registration id
+ * @return 0, or -EINVAL (NULL c/va/reg_id, length 0, misaligned offset or length,
+ *  prot 0), -EOPNOTSUPP (unknown prot bits), -EOVERFLOW (offset + length or
+ *  va + length wraps), -ERANGE (past the end of the file), -EBADF (fd not open),
+ *  -EBADFD (not a memfd or hugetlbfs file), -EPERM (sealable but F_SEAL_SHRINK
+ *  missing), -ENOMEM, the daemon's status (-EDQUOT, -ENOSPC, ...), -ECONNRESET,
+ *  -EPIPE, -EPROTO.
+ * Concurrency: any thread; serialized with other requests by the client mutex.
+ */
+DMAC_EXPORT int dmac_client_register(struct dmac_client *c, int fd, uint64_t offset,
+				     uint64_t length, uint32_t prot, void *va, uint64_t *reg_id);
+
+/**
+ * Register @p n ranges in one message, all or nothing: either every range is
+ * registered (reg_ids[i] for ranges[i]) or none is.
+ *
+ * One message carries at most DMAC_CLIENT_MAX_FDS distinct fds (fds with the
+ * same number are sent once) and at most dmac_client_info().max_vec ranges;
+ * larger vectors are refused with -E2BIG rather than split, because a split
+ * request could fail half-way and all-or-nothing could not be kept.
+ * @return 0, or the errors of dmac_client_register() (checked for every range
+ *  before anything is sent), -EINVAL also for n == 0 or NULL arrays, -E2BIG.
+ * Concurrency: as dmac_client_register().
+ */
+DMAC_EXPORT int dmac_client_register_v(struct dmac_client *c, const struct dmac_client_range *ranges,
+				       size_t n, uint64_t *reg_ids);
+
+/**
+ * Drop a registration (UNREGISTER). It must have no live lease of this client.
+ * @return 0, or -EINVAL (NULL c, reg_id 0), -ENOENT (not a registration of this
+ *  client), -EBUSY (it still has leases), the daemon's status, -ECONNRESET,
+ *  -EPIPE, -EPROTO.
+ * Concurrency: any thread; serialized by the client mutex.
+ */
+DMAC_EXPORT int dmac_client_unregister(struct dmac_client *c, uint64_t reg_id);
+
+/**
+ * Lease [offset, offset + length) of a registration (LEASE) and make its VA range
+ * translatable: on success [va, va + length - 1] -> [iova, ...] is in the local
+ * table before this returns.
+ * @param out receives the lease (its va is the registration's va + offset)
+ * @return as dmac_client_lease_v() with n == 1.
+ * Concurrency: as dmac_client_lease_v().
+ */
+DMAC_EXPORT int dmac_client_lease(struct dmac_client *c, uint64_t reg_id, uint64_t offset,
+				  uint64_t length, uint32_t prot, struct dmac_client_lease *out);
+
+/**
+ * Lease @p n ranges in one message, all or nothing.
+ *
+ * Every request is checked against the local records first. The daemon grants
+ * all or none; the grants are then inserted into the local table in one batch,
+ * published at once. If that insert fails (-ENOMEM), the library releases the
+ * grants again and returns the error, so nothing changes.
+ * @param out receives n leases, out[i] for reqs[i]; untouched on error
+ * @return 0, or -EINVAL (NULL args, n == 0, length 0, misaligned offset or
+ *  length, prot 0, reserved != 0, the same VA range twice in @p reqs),
+ *  -EOPNOTSUPP (unknown prot bits), -E2BIG (n > max_vec), -ENOENT (unknown
+ *  reg_id), -EACCES (prot not within the registration's), -EOVERFLOW (wraps),
+ *  -ERANGE (past the end of the registration), -EEXIST (a VA byte is already
+ *  covered by a lease of this client), -ENOMEM, the daemon's status (-EDQUOT,
+ *  -ENOSPC, ...), -ECONNRESET, -EPIPE, -EPROTO (a grant whose length is not the
+ *  requested one: the connection is then closed, see the file comment).
+ * Concurrency: any thread; serialized by the client mutex; translate may run
+ *  concurrently in other threads and sees either none or all of the n leases.
+ */
+DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_client_lease_req *reqs,
+				    size_t n, struct dmac_client_lease *out);
+
+/**
+ * Release one lease: as dmac_client_release_v() with n == 1; returns that
+ * lease's result.
+ */
+DMAC_EXPORT int dmac_client_release(struct dmac_client *c, uint64_t lease_id);
+
+/**
+ * Release @p n leases (RELEASE).
+ *
+ * Order (the release rule): (1) the n VA ranges are removed from the local table
+ * in one batch; (2) the library waits for an RCU grace period, so every translate
+ * that could still see the old table has returned; (3) only then is RELEASE sent
+ * and the daemon may unmap. A translate that starts after step 1 misses; one that
+ * ran before may have returned the IOVA: the caller must have stopped using the
+ * leased IOVAs (no DMA in flight, no thread about to program one) before calling.
+ * Per-lease failures reported by the daemon do not restore the translation (the
+ * lease may be gone at the daemon); the local record is dropped either way.
+ * More than max_vec leases are sent in several messages (release is per lease).
+ * @param lease_ids ids of leases of this client, each at most once
+ * @param results   NULL, or n ints: 0 or the -errno of each lease
+ * @return 0 when every lease was released; -EINVAL (NULL args, n == 0, an id
+ *  twice), -ENOENT (an id this client does not hold), -ENOMEM (local batch):
+ *  nothing changed; else, after step 1, the -errno of the first lease that
+ *  failed (its daemon status, or -ECONNRESET/-EPIPE for all that were not
+ *  answered).
+ * Concurrency: any thread; serialized by the client mutex; must not be called
+ *  inside a read-side section (it waits for a grace period).
+ */
+DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lease_ids, size_t n,
+				      int *results);
+
+/**
+ * List this session's leases as the daemon sees them (QUERY), one page per call.
+ * @param cursor in: 0 for the first page, else the value a previous call left;
+ *               out: the cursor of the next page, 0 when there is none
+ * @param out    room for @p max entries (max >= 1; more than max_vec are not
+ *               asked for at once)
+ * @param count  receives the number of entries written
+ * @return 0, or -EINVAL (NULL args, max 0), the daemon's status (-EINVAL for a
+ *  stale cursor), -ECONNRESET, -EPIPE, -EPROTO.
+ * Concurrency: any thread; serialized by the client mutex. Pages are not a
+ *  snapshot: leases taken or released between calls may be seen or missed.
+ */
+DMAC_EXPORT int dmac_client_query(struct dmac_client *c, uint64_t *cursor,
+				  struct dmac_client_lease_info *out, size_t max, size_t *count);
+
+/**
+ * Read the daemon's counters (STATS).
+ * @return 0, or -EINVAL (NULL args), the daemon's status, -ECONNRESET, -EPIPE,
+ *  -EPROTO.
+ * Concurrency: any thread; serialized by the client mutex.
+ */
+DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stats *out);
+
+/**
+ * Translate a virtual address to its IOVA: the hot path.
+ * @param va  any address
+ * @param len NULL (one byte wanted), or in: bytes wanted (0: as many as are
+ *            contiguous), out: bytes contiguous in VA and IOVA from @p va, at most
+ *            the bytes wanted; 0 on a miss
+ * @return the IOVA of @p va, or DMAC_CLIENT_IOVA_ERROR when no lease of this
+ *  client covers it (c NULL included). A lease whose IOVA range ends at
+ *  UINT64_MAX would make its last byte ambiguous; daemon windows never reach it.
+ * Concurrency: lock-free, no system call in steady state, any number of threads
+ *  at once, concurrently with every call but dmac_client_close(). The calling
+ *  thread is registered with liburcu-memb on its first call (see
+ *  dmac_client_thread_register()). Must not be called from a signal handler that
+ *  interrupted a libdmacache call on the same thread.
+ */
+DMAC_EXPORT uint64_t dmac_client_translate(const struct dmac_client *c, const void *va,
+					   size_t *len);
+
+/**
+ * Register the calling thread with liburcu-memb now rather than lazily.
+ *
+ * Threads need not call this: translate and every request call register their
+ * thread on first use, and a pthread key destructor unregisters it at thread
+ * exit. A thread that the application registered itself (rcu_register_thread()
+ * of urcu-memb) is left alone, now and at exit. Idempotent.
+ * @return 0, -EAGAIN (no pthread key could be created; the thread is still
+ *  registered but will not be unregistered at exit: call
+ *  dmac_client_thread_unregister() before it exits).
+ * Concurrency: any thread, for itself.
+ */
+DMAC_EXPORT int dmac_client_thread_register(void);
+
+/**
+ * Unregister the calling thread if libdmacache registered it; no-op otherwise.
+ * The thread may translate again later (it is registered again on first use).
+ * Concurrency: any thread, for itself, outside any translate call.
+ */
+DMAC_EXPORT void dmac_client_thread_unregister(void);
+
+/**
+ * What an errno means in dmacache terms (sign ignored), e.g. for -EDQUOT "tenant
+ * quota exceeded". Never NULL; static storage.
+ * Concurrency: any thread.
+ */
+DMAC_EXPORT const char *dmac_client_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAC_DMACACHE_H */
