@@ -71,15 +71,15 @@ struct dmac_client; /* opaque */
 
 /** What HELLO negotiated; fixed for the life of the connection. */
 struct dmac_client_info {
-	uint32_t version;	     /**< negotiated protocol version */
-	uint32_t max_vec;	     /**< most elements per vector call */
-	uint64_t session_id;	     /**< the daemon's id of this session */
-	uint64_t quota_pinned_bytes; /**< the tenant's pinned-bytes quota */
-	uint64_t quota_leases;	     /**< the tenant's lease-count quota */
-	uint64_t iova_start;	     /**< the tenant's IOVA window, first byte */
-	uint64_t iova_last;	     /**< the tenant's IOVA window, last byte (inclusive) */
-	uint32_t max_fds;	     /**< most fds per message */
-	uint32_t max_msg;	     /**< largest message, bytes */
+	uint32_t version;		     /**< negotiated protocol version */
+	uint32_t max_vec;		     /**< most elements per vector call */
+	uint64_t session_id;		     /**< the daemon's id of this session */
+	uint64_t quota_pinned_bytes;	     /**< the tenant's pinned-bytes quota */
+	uint64_t quota_leases;		     /**< the tenant's lease-count quota */
+	uint64_t iova_start;		     /**< the tenant's IOVA window, first byte */
+	uint64_t iova_last;		     /**< the tenant's IOVA window, last byte (inclusive) */
+	uint32_t max_fds;		     /**< most fds per message */
+	uint32_t max_msg;		     /**< largest message, bytes */
 	char tenant[DMAC_CLIENT_TENANT_MAX]; /**< the tenant name sent in HELLO */
 };
 
@@ -94,10 +94,10 @@ struct dmac_client_range {
 
 /** One request of dmac_client_lease_v(). */
 struct dmac_client_lease_req {
-	uint64_t reg_id; /**< a registration of this client */
-	uint64_t offset; /**< byte offset inside the registration */
-	uint64_t length; /**< bytes */
-	uint32_t prot;	 /**< DMAC_CLIENT_PROT_*, within the registration's */
+	uint64_t reg_id;   /**< a registration of this client */
+	uint64_t offset;   /**< byte offset inside the registration */
+	uint64_t length;   /**< bytes */
+	uint32_t prot;	   /**< DMAC_CLIENT_PROT_*, within the registration's */
 	uint32_t reserved; /**< must be 0 */
 };
 
@@ -224,8 +224,9 @@ DMAC_EXPORT int dmac_client_register(struct dmac_client *c, int fd, uint64_t off
  *  before anything is sent), -EINVAL also for n == 0 or NULL arrays, -E2BIG.
  * Concurrency: as dmac_client_register().
  */
-DMAC_EXPORT int dmac_client_register_v(struct dmac_client *c, const struct dmac_client_range *ranges,
-				       size_t n, uint64_t *reg_ids);
+DMAC_EXPORT int dmac_client_register_v(struct dmac_client *c,
+				       const struct dmac_client_range *ranges, size_t n,
+				       uint64_t *reg_ids);
 
 /**
  * Drop a registration (UNREGISTER). It must have no live lease of this client.

@@ -1,0 +1,1049 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libdmacache: connection, requests and the local VA -> IOVA table.
+ *
+ * Invariants of this file:
+ * - Every request call validates its arguments, then takes c->lock, then checks
+ *   the arguments against the local records, and only then sends anything. One
+ *   request is in flight per connection; its reply must carry the same opcode and
+ *   tag (dmac_proto_reply_matches()).
+ * - c->map is the local table: [va, va + length - 1] -> iova for every live lease,
+ *   'last' inclusive. It is written only under c->lock, in one imap batch per
+ *   call, and read by translate inside an imap read-side section. c->map is
+ *   published with a release store and set to NULL when the connection dies or
+ *   closes; the old map is destroyed only after a grace period.
+ * - Release order: remove from c->map (one batch), wait for a grace period, then
+ *   send RELEASE. So once the daemon may unmap an IOVA, no translate in progress
+ *   or to come can return it.
+ * - Lease order: the daemon grants first, then the batch is inserted; when the
+ *   insert fails the grants are released again, so nothing changes.
+ * - A transport or protocol failure makes the client dead (c->dead != 0): the
+ *   daemon reclaims everything on hang-up, so the local table and every record
+ *   are dropped at once (dmac__go_dead) and later requests get -ECONNRESET.
+ * - Registration and lease records live in two id tables (client_table.h); a
+ *   lease record points at its registration, whose nleases counts them.
+ * - Allocation goes through dmac_alloc.h; every allocation a call may need is made
+ *   before its request is sent, except the imap batch (handled by the lease order).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client_table.h"
+#include "dmac/dmacache.h"
+#include "dmac/imap.h"
+#include "dmac/proto.h"
+#include "dmac_alloc.h"
+
+_Static_assert(DMAC_CLIENT_PROT_READ == DMAC_PROT_READ, "prot read");
+_Static_assert(DMAC_CLIENT_PROT_WRITE == DMAC_PROT_WRITE, "prot write");
+_Static_assert(DMAC_CLIENT_PAGE == DMAC_PROTO_MIN_PAGE, "page");
+_Static_assert(DMAC_CLIENT_TENANT_MAX == DMAC_PROTO_TENANT_MAX, "tenant");
+_Static_assert(DMAC_CLIENT_MAX_VEC == DMAC_PROTO_MAX_VEC, "vec");
+_Static_assert(DMAC_CLIENT_MAX_FDS == DMAC_PROTO_MAX_FDS, "fds");
+_Static_assert(sizeof(struct dmac_client_stats) == sizeof(struct dmac_proto_stats), "stats");
+
+#define DMAC__PROT_ALL (DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE)
+
+struct dmac__reg {
+	struct dmac__rec r; /* r.id: reg_id */
+	uintptr_t va;
+	uint64_t offset, length;
+	uint32_t prot, page_shift;
+	uint64_t nleases;
+};
+
+struct dmac__lease {
+	struct dmac__rec r; /* r.id: lease_id */
+	uint64_t generation, iova, length, reg_offset;
+	uintptr_t va;
+	struct dmac__reg *reg;
+	uint32_t prot;
+	bool mark; /* scratch for duplicate detection, false outside a call */
+};
+
+struct dmac_client {
+	pthread_mutex_t lock;
+	int sock;
+	int dead;	       /* 0, or the -errno that ended the connection */
+	bool shut_on_death;    /* false during HELLO: the caller may still own sock */
+	struct dmac_imap *map; /* the local table; NULL once dead */
+	uint64_t tag;
+	struct dmac_client_info info;
+	uint32_t max_vec, max_fds;
+	struct dmac__table regs, leases;
+	void *tx, *rx; /* DMAC_PROTO_MAX_MSG bytes each, 8-byte aligned */
+};
+
+/* ---------------------------------------------------------------- RCU threads */
+
+#ifdef DMAC_IMAP_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+/* Models the grace period of dmac__go_dead() for TSan, as imap.c does for its frees. */
+static char dmac__tsan_token;
+#endif
+
+static pthread_once_t dmac__key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t dmac__key;
+static int dmac__key_err;
+static __thread bool dmac__we_registered;
+
+static void dmac__key_dtor(void *arg)
+{
+	(void)arg;
+	if (dmac__we_registered) {
+		dmac__we_registered = false;
+		urcu_memb_unregister_thread();
+	}
+}
+
+static void dmac__key_make(void)
+{
+	dmac__key_err = pthread_key_create(&dmac__key, dmac__key_dtor);
+}
+
+DMAC_EXPORT int dmac_client_thread_register(void)
+{
+	if (URCU_TLS(urcu_memb_reader).registered)
+		return 0;
+	urcu_memb_register_thread();
+	dmac__we_registered = true;
+	pthread_once(&dmac__key_once, dmac__key_make);
+	if (dmac__key_err || pthread_setspecific(dmac__key, (void *)1))
+		return -EAGAIN;
+	return 0;
+}
+
+DMAC_EXPORT void dmac_client_thread_unregister(void)
+{
+	if (!dmac__we_registered)
+		return;
+	dmac__we_registered = false;
+	urcu_memb_unregister_thread();
+	if (!dmac__key_err)
+		pthread_setspecific(dmac__key, NULL);
+}
+
+static __attribute__((noinline, cold)) void dmac__thread_autoreg(void)
+{
+	(void)dmac_client_thread_register();
+}
+
+static inline void dmac__thread_ready(void)
+{
+	if (dmac_unlikely(!URCU_TLS(urcu_memb_reader).registered))
+		dmac__thread_autoreg();
+}
+
+/* ---------------------------------------------------------------- records */
+
+static void dmac__free_rec(struct dmac__rec *r)
+{
+	dmac__free(r);
+}
+
+static struct dmac__reg *dmac__reg_find(struct dmac_client *c, uint64_t id)
+{
+	return (struct dmac__reg *)dmac__table_find(&c->regs, id);
+}
+
+static struct dmac__lease *dmac__lease_find(struct dmac_client *c, uint64_t id)
+{
+	return (struct dmac__lease *)dmac__table_find(&c->leases, id);
+}
+
+/*
+ * The connection is gone (or must go): drop the local table after a grace period,
+ * every record, and shut the socket down so the daemon reclaims the session.
+ * Never fails.
+ */
+static void dmac__go_dead(struct dmac_client *c, int err)
+{
+	struct dmac_imap *m = c->map;
+
+	if (c->dead)
+		return;
+	c->dead = err ? err : -ECONNRESET;
+	if (c->shut_on_death)
+		shutdown(c->sock, SHUT_RDWR);
+	__atomic_store_n(&c->map, NULL, __ATOMIC_RELEASE);
+	urcu_memb_synchronize_rcu();
+#ifdef DMAC_IMAP_TSAN
+	__tsan_acquire(&dmac__tsan_token);
+#endif
+	dmac_imap_destroy(m);
+	dmac__table_drain(&c->leases, dmac__free_rec);
+	dmac__table_drain(&c->regs, dmac__free_rec);
+}
+
+/* ---------------------------------------------------------------- transport */
+
+/*
+ * Send the request of len bytes in c->tx with its fds, receive the reply into
+ * c->rx and validate it against the request. 0: *rep is a matching reply (its
+ * status may be non-zero). Else -errno: a request that could not be sent (the
+ * client lives on, except for -EPIPE/-ECONNRESET), or a failed receive or a reply
+ * that does not answer the request (the client is then dead; -ECONNRESET or
+ * -EPROTO).
+ */
+static int dmac__call(struct dmac_client *c, size_t len, const int *fds, unsigned int nfds,
+		      struct dmac_proto_view *rep)
+{
+	struct dmac_proto_view req;
+	int rfds[DMAC_PROTO_MAX_FDS];
+	unsigned int nrfds = 0;
+	size_t rlen = 0;
+	int rc;
+
+	rc = dmac_proto_decode_request(c->tx, len, nfds, &req);
+	if (rc)
+		return rc; /* the encoders validate: cannot happen */
+	rc = dmac_proto_send(c->sock, c->tx, len, fds, nfds);
+	if (rc) {
+		if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN) {
+			rc = rc == -ENOTCONN ? -EPIPE : rc;
+			dmac__go_dead(c, rc);
+		}
+		return rc;
+	}
+	rc = dmac_proto_recv(c->sock, c->rx, DMAC_PROTO_MAX_MSG, &rlen, rfds, &nrfds);
+	if (rc) {
+		/* Session-ending receive errors other than a hang-up are protocol errors. */
+		if (rc != -ECONNRESET && dmac_proto_err_is_fatal(rc))
+			rc = -EPROTO;
+		dmac__go_dead(c, rc);
+		return rc;
+	}
+	if (nrfds) {
+		dmac_proto_close_fds(rfds, nrfds);
+		dmac__go_dead(c, -EPROTO);
+		return -EPROTO;
+	}
+	if (dmac_proto_decode_reply(c->rx, rlen, 0, rep) || dmac_proto_reply_matches(&req, rep)) {
+		dmac__go_dead(c, -EPROTO);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int dmac__lock(struct dmac_client *c)
+{
+	dmac__thread_ready();
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+static void dmac__unlock(struct dmac_client *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---------------------------------------------------------------- connect */
+
+/*
+ * Free the client: empty the local table first (after a grace period), then, if
+ * asked, close the socket - so the daemon can only see the hang-up, and unmap,
+ * once no translate can return an IOVA. Never fails.
+ */
+static void dmac__client_free(struct dmac_client *c, bool close_sock)
+{
+	struct dmac_imap *m = c->map;
+
+	__atomic_store_n(&c->map, NULL, __ATOMIC_RELEASE);
+	if (m) {
+		urcu_memb_synchronize_rcu();
+#ifdef DMAC_IMAP_TSAN
+		__tsan_acquire(&dmac__tsan_token);
+#endif
+		dmac_imap_destroy(m);
+	}
+	dmac__table_drain(&c->leases, dmac__free_rec);
+	dmac__table_drain(&c->regs, dmac__free_rec);
+	dmac__table_fini(&c->leases);
+	dmac__table_fini(&c->regs);
+	if (close_sock)
+		close(c->sock);
+	dmac__free(c->rx);
+	dmac__free(c->tx);
+	pthread_mutex_destroy(&c->lock);
+	dmac__free(c);
+}
+
+static int dmac__check_tenant(const char *tenant, char field[DMAC_PROTO_TENANT_MAX])
+{
+	size_t n;
+
+	if (!tenant)
+		return -EINVAL;
+	n = strnlen(tenant, DMAC_PROTO_TENANT_MAX);
+	if (n >= DMAC_PROTO_TENANT_MAX)
+		return -EINVAL;
+	memset(field, 0, DMAC_PROTO_TENANT_MAX);
+	memcpy(field, tenant, n);
+	return dmac_proto_check_tenant(field);
+}
+
+static int dmac__hello(struct dmac_client *c, const char *tenant)
+{
+	const struct dmac_proto_hello_rep *h;
+	struct dmac_proto_view rep;
+	size_t len;
+	int rc;
+
+	rc = dmac_proto_encode_hello_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, tenant, &len);
+	if (rc)
+		return rc;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		return rc;
+	if (rep.status)
+		return -(int)rep.status;
+	h = (const void *)rep.hdr;
+	if (h->version > DMAC_PROTO_VERSION)
+		return -EPROTO;
+	c->info.version = h->version;
+	c->info.max_vec = h->max_vec;
+	c->info.session_id = h->session_id;
+	c->info.quota_pinned_bytes = h->quota_pinned_bytes;
+	c->info.quota_leases = h->quota_leases;
+	c->info.iova_start = h->iova_start;
+	c->info.iova_last = h->iova_last;
+	c->info.max_fds = h->max_fds;
+	c->info.max_msg = h->max_msg;
+	c->max_vec = h->max_vec < DMAC_PROTO_MAX_VEC ? h->max_vec : DMAC_PROTO_MAX_VEC;
+	c->max_fds = h->max_fds < DMAC_PROTO_MAX_FDS ? h->max_fds : DMAC_PROTO_MAX_FDS;
+	return 0;
+}
+
+DMAC_EXPORT int dmac_client_connect_fd(int sock, const char *tenant, uint32_t flags,
+				       struct dmac_client **out)
+{
+	char field[DMAC_PROTO_TENANT_MAX];
+	struct dmac_client *c;
+	int rc;
+
+	if (sock < 0 || !out || flags)
+		return -EINVAL;
+	rc = dmac__check_tenant(tenant, field);
+	if (rc)
+		return rc;
+	dmac__thread_ready();
+
+	c = dmac__calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->sock = sock;
+	memcpy(c->info.tenant, field, sizeof(field));
+	rc = pthread_mutex_init(&c->lock, NULL);
+	if (rc) {
+		dmac__free(c);
+		return -rc;
+	}
+	c->tx = dmac__aligned_alloc(8, DMAC_PROTO_MAX_MSG);
+	c->rx = dmac__aligned_alloc(8, DMAC_PROTO_MAX_MSG);
+	if (!c->tx || !c->rx)
+		goto free_client;
+	if (dmac__table_init(&c->regs) || dmac__table_init(&c->leases))
+		goto free_client;
+	if (dmac_imap_create(&c->map))
+		goto free_client;
+	rc = dmac__hello(c, field);
+	if (rc)
+		goto free_client_rc;
+	c->shut_on_death = true;
+	*out = c;
+	return 0;
+
+free_client:
+	rc = -ENOMEM;
+free_client_rc:
+	dmac__client_free(c, false);
+	return rc;
+}
+
+DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32_t flags,
+				    struct dmac_client **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char field[DMAC_PROTO_TENANT_MAX];
+	size_t n;
+	int sock, rc;
+
+	if (!out || flags)
+		return -EINVAL;
+	rc = dmac__check_tenant(tenant, field);
+	if (rc)
+		return rc;
+	if (!path)
+		path = DMAC_CLIENT_DEFAULT_SOCKET;
+	n = strlen(path);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, n + 1);
+
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	if (connect(sock, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto close_sock;
+	}
+	rc = dmac_client_connect_fd(sock, tenant, flags, out);
+	if (rc)
+		goto close_sock;
+	return 0;
+
+close_sock:
+	close(sock);
+	return rc;
+}
+
+DMAC_EXPORT void dmac_client_close(struct dmac_client *c)
+{
+	if (!c)
+		return;
+	dmac__thread_ready();
+	dmac__client_free(c, true);
+}
+
+DMAC_EXPORT int dmac_client_info(const struct dmac_client *c, struct dmac_client_info *out)
+{
+	if (!c || !out)
+		return -EINVAL;
+	*out = c->info;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- register */
+
+static int dmac__check_prot(uint32_t prot)
+{
+	if (prot & ~DMAC__PROT_ALL)
+		return -EOPNOTSUPP;
+	return prot ? 0 : -EINVAL;
+}
+
+/* Offset/length checks shared by register and lease: granule, non-empty, no wrap. */
+static int dmac__check_range(uint64_t offset, uint64_t length)
+{
+	uint64_t end;
+
+	if (!length || (offset | length) % DMAC_CLIENT_PAGE)
+		return -EINVAL;
+	if (__builtin_add_overflow(offset, length, &end))
+		return -EOVERFLOW;
+	return 0;
+}
+
+static int dmac__check_reg_range(const struct dmac_client_range *r)
+{
+	struct dmac_proto_fdinfo fi;
+	uint64_t end;
+	int rc;
+
+	if (!r->va)
+		return -EINVAL;
+	rc = dmac__check_prot(r->prot);
+	if (!rc)
+		rc = dmac__check_range(r->offset, r->length);
+	if (rc)
+		return rc;
+	if (__builtin_add_overflow((uint64_t)(uintptr_t)r->va, r->length, &end))
+		return -EOVERFLOW;
+	if (r->fd < 0)
+		return -EBADF;
+	rc = dmac_proto_fd_inspect(r->fd, &fi);
+	if (rc)
+		return rc;
+	return dmac_proto_fd_check_range(&fi, r->offset, r->length);
+}
+
+DMAC_EXPORT int dmac_client_register_v(struct dmac_client *c,
+				       const struct dmac_client_range *ranges, size_t n,
+				       uint64_t *reg_ids)
+{
+	struct dmac_proto_reg_range *wire = NULL;
+	struct dmac__reg **recs = NULL;
+	int fds[DMAC_PROTO_MAX_FDS];
+	const struct dmac_proto_reg_result *res;
+	struct dmac_proto_view rep;
+	unsigned int nfds = 0;
+	size_t len, i;
+	int rc;
+
+	if (!c || !ranges || !reg_ids || !n)
+		return -EINVAL;
+	if (n > DMAC_PROTO_MAX_VEC)
+		return -E2BIG;
+	for (i = 0; i < n; i++) {
+		rc = dmac__check_reg_range(&ranges[i]);
+		if (rc)
+			return rc;
+	}
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	rc = -E2BIG;
+	if (n > c->max_vec)
+		goto unlock;
+
+	rc = -ENOMEM;
+	wire = dmac__calloc(n, sizeof(*wire));
+	recs = dmac__calloc(n, sizeof(*recs));
+	if (!wire || !recs)
+		goto free_arrays;
+	for (i = 0; i < n; i++) {
+		unsigned int k;
+
+		for (k = 0; k < nfds && fds[k] != ranges[i].fd; k++)
+			;
+		if (k == nfds) {
+			if (nfds == c->max_fds) {
+				rc = -E2BIG;
+				goto free_arrays;
+			}
+			fds[nfds++] = ranges[i].fd;
+		}
+		wire[i].fd_index = k;
+		wire[i].prot = ranges[i].prot;
+		wire[i].offset = ranges[i].offset;
+		wire[i].length = ranges[i].length;
+	}
+	for (i = 0; i < n; i++) {
+		recs[i] = dmac__calloc(1, sizeof(*recs[i]));
+		if (!recs[i])
+			goto free_recs;
+	}
+	if (dmac__table_reserve(&c->regs, n))
+		goto free_recs;
+
+	rc = dmac_proto_encode_register_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, wire, (uint32_t)n,
+					    nfds, &len);
+	if (rc)
+		goto free_recs;
+	rc = dmac__call(c, len, fds, nfds, &rep);
+	if (rc)
+		goto free_recs;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto free_recs;
+	}
+	/* A duplicate id would corrupt the table: treat it as a broken daemon. */
+	for (i = 0; i < n; i++) {
+		res = dmac_proto_view_elem(&rep, (uint32_t)i);
+		for (size_t k = 0; k < i; k++)
+			if (recs[k]->r.id == res->reg_id)
+				goto bad_reply;
+		if (dmac__reg_find(c, res->reg_id))
+			goto bad_reply;
+		recs[i]->r.id = res->reg_id;
+	}
+	for (i = 0; i < n; i++) {
+		res = dmac_proto_view_elem(&rep, (uint32_t)i);
+		recs[i]->va = (uintptr_t)ranges[i].va;
+		recs[i]->offset = ranges[i].offset;
+		recs[i]->length = ranges[i].length;
+		recs[i]->prot = ranges[i].prot;
+		recs[i]->page_shift = res->page_shift;
+		dmac__table_insert(&c->regs, &recs[i]->r);
+		reg_ids[i] = res->reg_id;
+	}
+	rc = 0;
+	goto free_arrays;
+
+bad_reply:
+	dmac__go_dead(c, -EPROTO);
+	rc = -EPROTO;
+free_recs:
+	for (i = 0; i < n; i++)
+		dmac__free(recs[i]);
+free_arrays:
+	dmac__free(recs);
+	dmac__free(wire);
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+DMAC_EXPORT int dmac_client_register(struct dmac_client *c, int fd, uint64_t offset,
+				     uint64_t length, uint32_t prot, void *va, uint64_t *reg_id)
+{
+	struct dmac_client_range r = {
+	    .fd = fd, .prot = prot, .offset = offset, .length = length, .va = va};
+
+	return dmac_client_register_v(c, &r, 1, reg_id);
+}
+
+DMAC_EXPORT int dmac_client_unregister(struct dmac_client *c, uint64_t reg_id)
+{
+	struct dmac_proto_unreg_item item = {.reg_id = reg_id};
+	const struct dmac_proto_item_status *st;
+	struct dmac_proto_view rep;
+	struct dmac__reg *reg;
+	size_t len;
+	int rc;
+
+	if (!c || !reg_id)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	reg = dmac__reg_find(c, reg_id);
+	rc = -ENOENT;
+	if (!reg)
+		goto unlock;
+	rc = -EBUSY;
+	if (reg->nleases)
+		goto unlock;
+	rc = dmac_proto_encode_unregister_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, &item, 1, &len);
+	if (rc)
+		goto unlock;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		goto unlock;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto unlock;
+	}
+	st = dmac_proto_view_elem(&rep, 0);
+	rc = -(int)st->status;
+	if (!rc) {
+		dmac__table_remove(&c->regs, reg_id);
+		dmac__free(reg);
+	}
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- lease */
+
+/* True when [va, last] meets an interval of the local table. */
+static bool dmac__va_busy(const struct dmac_imap *m, uint64_t va, uint64_t last)
+{
+	struct dmac_imap_entry e;
+	bool busy;
+
+	dmac_imap_read_lock();
+	busy = !dmac_imap_lookup(m, va, &e) || (!dmac_imap_next(m, va, &e) && e.start <= last);
+	dmac_imap_read_unlock();
+	return busy;
+}
+
+/* Check lease requests against the records; fills va[] (the VA of each). Under lock. */
+static int dmac__check_leases(struct dmac_client *c, const struct dmac_client_lease_req *reqs,
+			      size_t n, uintptr_t *va)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct dmac_client_lease_req *q = &reqs[i];
+		struct dmac__reg *reg;
+		uint64_t end;
+		int rc;
+
+		if (q->reserved || !q->reg_id)
+			return -EINVAL;
+		rc = dmac__check_prot(q->prot);
+		if (!rc)
+			rc = dmac__check_range(q->offset, q->length);
+		if (rc)
+			return rc;
+		reg = dmac__reg_find(c, q->reg_id);
+		if (!reg)
+			return -ENOENT;
+		if (q->prot & ~reg->prot)
+			return -EACCES;
+		end = q->offset + q->length; /* no wrap: checked above */
+		if (end > reg->length)
+			return -ERANGE;
+		va[i] = reg->va + (uintptr_t)q->offset;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t last = va[i] + reqs[i].length - 1;
+
+		for (size_t k = 0; k < i; k++)
+			if (va[k] <= last && va[i] <= va[k] + reqs[k].length - 1)
+				return -EINVAL;
+		if (dmac__va_busy(c->map, va[i], last))
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/*
+ * Give back leases the daemon granted but the library could not record. Best
+ * effort: a failure kills the connection, which reclaims them as well.
+ */
+static void dmac__undo_grants(struct dmac_client *c, const struct dmac_proto_release_item *items,
+			      size_t n)
+{
+	struct dmac_proto_view rep;
+	size_t len;
+
+	if (dmac_proto_encode_release_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, items, (uint32_t)n,
+					  &len) ||
+	    dmac__call(c, len, NULL, 0, &rep))
+		dmac__go_dead(c, -EPIPE);
+}
+
+DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_client_lease_req *reqs,
+				    size_t n, struct dmac_client_lease *out)
+{
+	struct dmac_proto_lease_item *wire = NULL;
+	struct dmac_proto_release_item *undo = NULL;
+	struct dmac__lease **recs = NULL;
+	struct dmac_imap_batch *b;
+	struct dmac_proto_view rep;
+	uintptr_t *va = NULL;
+	size_t len, i;
+	int rc;
+
+	if (!c || !reqs || !out || !n)
+		return -EINVAL;
+	if (n > DMAC_PROTO_MAX_VEC)
+		return -E2BIG;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	rc = -E2BIG;
+	if (n > c->max_vec)
+		goto unlock;
+
+	rc = -ENOMEM;
+	va = dmac__calloc(n, sizeof(*va));
+	wire = dmac__calloc(n, sizeof(*wire));
+	undo = dmac__calloc(n, sizeof(*undo));
+	recs = dmac__calloc(n, sizeof(*recs));
+	if (!va || !wire || !undo || !recs)
+		goto free_arrays;
+	rc = dmac__check_leases(c, reqs, n, va);
+	if (rc)
+		goto free_arrays;
+	rc = -ENOMEM;
+	for (i = 0; i < n; i++) {
+		recs[i] = dmac__calloc(1, sizeof(*recs[i]));
+		if (!recs[i])
+			goto free_recs;
+		wire[i].reg_id = reqs[i].reg_id;
+		wire[i].offset = reqs[i].offset;
+		wire[i].length = reqs[i].length;
+		wire[i].prot = reqs[i].prot;
+	}
+	if (dmac__table_reserve(&c->leases, n))
+		goto free_recs;
+
+	rc = dmac_proto_encode_lease_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, wire, (uint32_t)n,
+					 &len);
+	if (rc)
+		goto free_recs;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		goto free_recs;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto free_recs;
+	}
+	for (i = 0; i < n; i++) {
+		const struct dmac_proto_lease_grant *g = dmac_proto_view_elem(&rep, (uint32_t)i);
+
+		recs[i]->r.id = g->lease_id;
+		recs[i]->generation = g->generation;
+		recs[i]->iova = g->iova;
+		recs[i]->length = g->length;
+		undo[i].lease_id = g->lease_id;
+		undo[i].generation = g->generation;
+	}
+	/* rx is reused below: everything needed from the reply is copied now. */
+	for (i = 0; i < n; i++) {
+		bool dup = dmac__lease_find(c, recs[i]->r.id) != NULL;
+
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = recs[k]->r.id == recs[i]->r.id;
+		if (recs[i]->length != reqs[i].length || dup) {
+			/* Not what was asked: the session cannot be trusted any more. */
+			dmac__go_dead(c, -EPROTO);
+			rc = -EPROTO;
+			goto free_recs;
+		}
+	}
+
+	rc = dmac_imap_batch_begin(c->map, &b);
+	if (rc)
+		goto undo_grants;
+	for (i = 0; i < n; i++)
+		dmac_imap_batch_insert(b, va[i], va[i] + reqs[i].length - 1, recs[i]->iova);
+	rc = dmac_imap_batch_commit(b); /* reports the first insert error too */
+	if (rc)
+		goto undo_grants;
+
+	for (i = 0; i < n; i++) {
+		struct dmac__lease *l = recs[i];
+
+		l->va = va[i];
+		l->reg = dmac__reg_find(c, reqs[i].reg_id);
+		l->reg->nleases++;
+		l->reg_offset = reqs[i].offset;
+		l->prot = reqs[i].prot;
+		dmac__table_insert(&c->leases, &l->r);
+		out[i].lease_id = l->r.id;
+		out[i].generation = l->generation;
+		out[i].iova = l->iova;
+		out[i].length = l->length;
+		out[i].va = (void *)l->va;
+	}
+	rc = 0;
+	goto free_arrays;
+
+undo_grants:
+	dmac__undo_grants(c, undo, n);
+free_recs:
+	for (i = 0; i < n; i++)
+		dmac__free(recs[i]);
+free_arrays:
+	dmac__free(recs);
+	dmac__free(undo);
+	dmac__free(wire);
+	dmac__free(va);
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+DMAC_EXPORT int dmac_client_lease(struct dmac_client *c, uint64_t reg_id, uint64_t offset,
+				  uint64_t length, uint32_t prot, struct dmac_client_lease *out)
+{
+	struct dmac_client_lease_req q = {
+	    .reg_id = reg_id, .offset = offset, .length = length, .prot = prot};
+
+	return dmac_client_lease_v(c, &q, 1, out);
+}
+
+/* ---------------------------------------------------------------- release */
+
+/* Send RELEASE for detached records, chunk by chunk; fills results. */
+static int dmac__send_releases(struct dmac_client *c, struct dmac__lease **recs, size_t n,
+			       int *results)
+{
+	struct dmac_proto_release_item items[DMAC_PROTO_MAX_VEC];
+	int first = 0;
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < c->max_vec ? n - done : c->max_vec;
+		struct dmac_proto_view rep;
+		size_t len;
+		int rc;
+
+		for (size_t i = 0; i < k; i++) {
+			items[i].lease_id = recs[done + i]->r.id;
+			items[i].generation = recs[done + i]->generation;
+		}
+		rc = c->dead ? -ECONNRESET : 0;
+		if (!rc)
+			rc = dmac_proto_encode_release_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag,
+							   items, (uint32_t)k, &len);
+		if (!rc)
+			rc = dmac__call(c, len, NULL, 0, &rep);
+		if (!rc && rep.status)
+			rc = -(int)rep.status;
+		for (size_t i = 0; i < k; i++) {
+			int r = rc;
+
+			if (!rc) {
+				const struct dmac_proto_item_status *st =
+				    dmac_proto_view_elem(&rep, (uint32_t)i);
+
+				r = -(int)st->status;
+			}
+			if (results)
+				results[done + i] = r;
+			if (r && !first)
+				first = r;
+		}
+		done += k;
+	}
+	return first;
+}
+
+DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lease_ids, size_t n,
+				      int *results)
+{
+	struct dmac__lease **recs = NULL;
+	struct dmac_imap_batch *b;
+	size_t i;
+	int rc;
+
+	if (!c || !lease_ids || !n)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	recs = dmac__calloc(n, sizeof(*recs));
+	rc = -ENOMEM;
+	if (!recs)
+		goto unlock;
+	for (i = 0; i < n; i++) {
+		recs[i] = dmac__lease_find(c, lease_ids[i]);
+		rc = !recs[i] ? -ENOENT : recs[i]->mark ? -EINVAL : 0;
+		if (rc)
+			goto unmark;
+		recs[i]->mark = true;
+	}
+
+	/* 1: one batch out of the local table. */
+	rc = dmac_imap_batch_begin(c->map, &b);
+	if (rc)
+		goto unmark;
+	for (i = 0; i < n; i++)
+		dmac_imap_batch_remove(b, recs[i]->va, recs[i]->va + recs[i]->length - 1);
+	rc = dmac_imap_batch_commit(b);
+	if (rc)
+		goto unmark;
+	/* Detach the records: a connection death below must not free them under us. */
+	for (i = 0; i < n; i++) {
+		dmac__table_remove(&c->leases, recs[i]->r.id);
+		recs[i]->reg->nleases--;
+		recs[i]->reg = NULL;
+	}
+	/* 2: every translate that could see the old table has returned. */
+	urcu_memb_synchronize_rcu();
+	/* 3: now the daemon may unmap. */
+	rc = dmac__send_releases(c, recs, n, results);
+	for (i = 0; i < n; i++)
+		dmac__free(recs[i]);
+	goto free_recs;
+
+unmark:
+	for (i = 0; i < n && recs[i]; i++)
+		recs[i]->mark = false;
+free_recs:
+	dmac__free(recs);
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+DMAC_EXPORT int dmac_client_release(struct dmac_client *c, uint64_t lease_id)
+{
+	int result = 0;
+	int rc = dmac_client_release_v(c, &lease_id, 1, &result);
+
+	return rc ? rc : result;
+}
+
+/* ---------------------------------------------------------------- query, stats */
+
+DMAC_EXPORT int dmac_client_query(struct dmac_client *c, uint64_t *cursor,
+				  struct dmac_client_lease_info *out, size_t max, size_t *count)
+{
+	const struct dmac_proto_query_rep *q;
+	struct dmac_proto_view rep;
+	uint32_t ask;
+	size_t len;
+	int rc;
+
+	if (!c || !cursor || !out || !max || !count)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	ask = max < c->max_vec ? (uint32_t)max : c->max_vec;
+	rc = dmac_proto_encode_query_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor, ask, &len);
+	if (rc)
+		goto unlock;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		goto unlock;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto unlock;
+	}
+	q = (const void *)rep.hdr;
+	for (uint32_t i = 0; i < rep.count; i++) {
+		const struct dmac_proto_lease_info *e = dmac_proto_view_elem(&rep, i);
+		const struct dmac__lease *l = dmac__lease_find(c, e->lease_id);
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].lease_id = e->lease_id;
+		out[i].generation = e->generation;
+		out[i].iova = e->iova;
+		out[i].length = e->length;
+		out[i].reg_id = e->reg_id;
+		out[i].reg_offset = e->reg_offset;
+		out[i].prot = e->prot;
+		out[i].va = l && l->generation == e->generation ? (void *)l->va : NULL;
+	}
+	*count = rep.count;
+	*cursor = q->next_cursor;
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stats *out)
+{
+	const struct dmac_proto_stats_rep *s;
+	struct dmac_proto_view rep;
+	size_t len;
+	int rc;
+
+	if (!c || !out)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	rc = dmac_proto_encode_stats_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, &len);
+	if (rc)
+		goto unlock;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		goto unlock;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto unlock;
+	}
+	s = (const void *)rep.hdr;
+	memcpy(out, &s->stats, sizeof(*out));
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- translate */
+
+DMAC_EXPORT uint64_t dmac_client_translate(const struct dmac_client *c, const void *va, size_t *len)
+{
+	uint64_t want = len ? *len : 1, got = 0, iova;
+	const struct dmac_imap *m;
+
+	if (dmac_unlikely(!c)) {
+		if (len)
+			*len = 0;
+		return DMAC_CLIENT_IOVA_ERROR;
+	}
+	dmac__thread_ready();
+	dmac_imap_read_lock();
+	m = __atomic_load_n(&c->map, __ATOMIC_ACQUIRE);
+	iova = dmac_imap_translate(m, (uintptr_t)va, want, &got);
+#ifdef DMAC_IMAP_TSAN
+	__tsan_release(&dmac__tsan_token);
+#endif
+	dmac_imap_read_unlock();
+	if (len)
+		*len = iova == DMAC_IMAP_NONE ? 0 : (size_t)got;
+	return iova;
+}
+
+DMAC_EXPORT const char *dmac_client_strerror(int err)
+{
+	return dmac_proto_strerror(err);
+}
