@@ -81,8 +81,10 @@ const char *dmac__vfio_meaning(const char *call, int err)
 			       "dma_entry_limit, 65535 by default; one per mapping)";
 		return "no free IOVA range of that size";
 	case ENOMEM:
-		return "out of memory, or pinned pages over RLIMIT_MEMLOCK (type1 "
-		       "accounts every map, copies included, to locked_vm)";
+		if (map || copy)
+			return "out of memory, or pinned pages over RLIMIT_MEMLOCK (type1 "
+			       "accounts every map, copies included, to locked_vm)";
+		return "out of memory";
 	case EFAULT:
 		return "bad user address (VA not mapped in this process)";
 	case EBUSY:
