@@ -613,7 +613,7 @@ static void test_type1_extras(void)
 	const char *limit_path = "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit";
 	const char *bdf = getenv("DMAC_VM_NVME_BDF");
 	struct dmac_device *dev = NULL;
-	uint32_t d = 0, e = 0, maps, avail, n;
+	uint32_t d = 0, e = 0, f = 0, maps, avail, n;
 	uint64_t iova, i;
 	int live, ret, fired;
 	unsigned char *pg = anon(2 * SZ_2M, 0x44);
@@ -644,6 +644,19 @@ static void test_type1_extras(void)
 	      "failed attach left live %d maps %u space %u", live, maps, ops->device_space(dev));
 	CHECK_RET(ops->unmap(be, d, 0x1080000, 4096, NULL), 0);
 	CHECK_RET(ops->device_attach(be, dev, d), 0);
+	/* A replace whose attach fails (f's 9 mappings exceed the limit) puts
+	 * the device back into d, whose 8 mappings are replayed again. */
+	CHECK_RET(ops->space_alloc(be, &f), 0);
+	for (i = 0; i < 9; i++) {
+		iova = 0x1000000 + i * SZ_64K;
+		CHECK_RET(ops->map(be, f, pg, 4096, DMAC_PROT_READ, DMAC_MAP_FIXED_IOVA, &iova), 0);
+	}
+	CHECK_RET(ops->device_replace(be, dev, f), -ENOSPC);
+	CHECK(ops->device_space(dev) == d, "failed replace left the device in %u",
+	      ops->device_space(dev));
+	space_state(f, &live, &maps, &avail);
+	CHECK(!live && maps == 9, "f: live %d maps %u", live, maps);
+	CHECK_RET(ops->space_destroy(be, f), 0);
 	CHECK_RET(write_param(limit_path, dma_limit), 0);
 	space_state(d, &live, &maps, &avail);
 	CHECK(live && maps == 8 && avail == 0, "live %d maps %u avail %u", live, maps, avail);
