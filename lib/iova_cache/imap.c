@@ -11,11 +11,16 @@
  *   Level 0 entries cover 2^39 bytes, level 1 entries 2^30, level 2 entries 2^21
  *   (a 2 MiB slot). Each entry describes exactly the records intersecting its region:
  *     EMPTY  no record intersects it;
- *     FULL   one record covers all of it; 'v' is the translation of its first byte;
+ *     FULL   one record covers all of it; translation = addr + 'v' (value - start);
  *     ONE    one record intersects part of it (check the record's bounds);
  *     NODE   (levels 0 and 1 only) two or more records: 'p' is a child node;
  *     MANY   (level 2 only) two or more records: binary search 'sorted'.
- *   Keys >= 2^48 are found by binary search of 'sorted'.
+ *   FULL and ONE entries carry CONT exactly when the record's successor starts at
+ *   last + 1 with a value that continues it; so an op on a record also dirties the
+ *   range of an adjacent predecessor. Keys >= 2^48 are found by binary search of
+ *   'sorted'.
+ * - Readers pin a version per map for their dmac_imap_read_lock() section in the
+ *   per-thread dmac__imap_tls (slot[0].m is NULL outside such a section).
  * - Index nodes are copy-on-write: a node reachable from a published version is never
  *   written again. A node whose 'gen' equals the open batch's generation was allocated
  *   by that batch and is not published yet, so the batch may write it in place.
@@ -27,7 +32,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -43,7 +47,6 @@
 #define IMAP_FANOUT_BITS 9
 #define IMAP_FANOUT	 (1U << IMAP_FANOUT_BITS)
 #define IMAP_LEVELS	 3
-#define IMAP_SLOT_SHIFT	 21
 
 /* Entry tags, in the low 4 bits of ient.p (records are 32-, nodes 64-byte aligned). */
 #define T_NODE	0 /* p is a struct inode * (non-NULL) */
@@ -176,7 +179,6 @@ static __attribute__((noinline)) struct iver *ver_get_slow(const struct dmac_ima
 static inline struct iver *ver_get(const struct dmac_imap *m)
 {
 	struct dmac__imap_tls *t = &dmac__imap_tls;
-
 	struct iver *v;
 
 	if (dmac_likely(t->slot[0].m == m))
