@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The daemon's thin wrapper over the backend ops table (include/dmac/backend.h).
+ *
+ * Why a wrapper: backend.h and lib/iova_cache's iova_alloc.h both define
+ * struct dmac_iova_range, and backend.h's DMAC_PROT_* enum clashes with the
+ * DMAC_PROT_* macros of proto.h; only bk.c (and the test backend) include
+ * backend.h, the engine includes this header instead.
+ *
+ * Invariants: every map and copy is at a FIXED IOVA chosen by the engine
+ * (IOVAs are the same in the master and every tenant space); ranges are
+ * {start, last} with 'last' INCLUSIVE; prot is DMD_PROT_READ|DMD_PROT_WRITE
+ * (same values as the backend's and the protocol's, checked at compile time).
+ * Concurrency: called only from the event-loop thread that owns the engine.
+ */
+#ifndef DMD_BK_H
+#define DMD_BK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DMD_PROT_READ  1u
+#define DMD_PROT_WRITE 2u
+#define DMD_PROT_ALL   3u
+
+struct dmd_bk;
+
+struct dmd_bk_range {
+	uint64_t start;
+	uint64_t last; /**< inclusive */
+};
+
+/** Register the backends this binary ships (iommufd, vfio). Idempotent. */
+void dmd_bk_register_builtin(void);
+
+/** Whether a backend of that name is registered (config validation). */
+bool dmd_bk_known(const char *name);
+
+/**
+ * Choose (dmac_backend_choose(), @p force = config key or "auto") and open a
+ * backend instance.
+ * @return 0 and *out; -EINVAL unknown name; -ENODEV not usable; -ENOMEM; the
+ * -errno of the backend's open().
+ */
+int dmd_bk_open(const char *force, struct dmd_bk **out);
+
+/** Close the instance (destroys every space). NULL is a no-op; never fails. */
+void dmd_bk_close(struct dmd_bk *bk);
+
+/** Name of the backend in use. */
+const char *dmd_bk_name(const struct dmd_bk *bk);
+
+/** The backend's meaning of an errno (static string). */
+const char *dmd_bk_strerror(const struct dmd_bk *bk, int err);
+
+/** Allocate a space. @return 0 and *id, or -errno. */
+int dmd_bk_space_alloc(struct dmd_bk *bk, uint32_t *id);
+
+/** Destroy a space (logs a refusal; never fails from the caller's view). */
+void dmd_bk_space_destroy(struct dmd_bk *bk, uint32_t id);
+
+/**
+ * Usable IOVA ranges of a space.
+ * @param nr in: capacity of @p r; out: ranges written.
+ * @return 0 or -errno (-EMSGSIZE if more than the capacity).
+ */
+int dmd_bk_iova_ranges(struct dmd_bk *bk, uint32_t space, struct dmd_bk_range *r, uint32_t *nr);
+
+/** Pin and map [va, va + len) at @p iova of @p space. @return 0 or -errno. */
+int dmd_bk_map(struct dmd_bk *bk, uint32_t space, void *va, uint64_t len, uint64_t iova,
+	       uint32_t prot);
+
+/** Copy [iova, iova + len) of @p src into @p dst at the same IOVA. @return 0 or -errno. */
+int dmd_bk_copy(struct dmd_bk *bk, uint32_t dst, uint32_t src, uint64_t iova, uint64_t len,
+		uint32_t prot);
+
+/** Unmap exactly [iova, iova + len) of @p space. @return 0 or -errno (logged). */
+int dmd_bk_unmap(struct dmd_bk *bk, uint32_t space, uint64_t iova, uint64_t len);
+
+#endif /* DMD_BK_H */

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dmacached engine: backend instance, master space, master IOVA
+ * allocator, master cache, tenants (one space each), lease table, sessions.
+ * It knows nothing of sockets or of the wire format: the server decodes a
+ * request, checks fds with the protocol's fd helpers, and calls in here.
+ *
+ * Invariants (details at the top of engine.c):
+ * - Every call that can fail returns 0 or -errno and leaves the engine, the
+ *   backend and the kernel exactly as before (batches are all or nothing).
+ * - Ranges: offsets/lengths are byte counts, [offset, offset + length) end
+ *   exclusive; IOVA windows carry an inclusive 'last'.
+ * - prot values are DMD_PROT_* (bk.h) = the protocol's = the backend's.
+ * Concurrency: a single thread (the daemon's event loop) owns the engine and
+ * makes every call; nothing here locks.
+ */
+#ifndef DMD_ENGINE_H
+#define DMD_ENGINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct dmd_engine;
+struct dmd_session;
+
+/** One range of a REGISTER request, fd already inspected by the server. */
+struct dmd_reg_in {
+	int fd;		    /**< borrowed: the engine dups what it keeps */
+	uint64_t dev, ino;  /**< backing object identity (st_dev, st_ino) */
+	uint64_t page_size; /**< granule of the object (4 KiB, 2 MiB, 1 GiB) */
+	uint64_t offset, length;
+	uint32_t prot;
+};
+
+struct dmd_reg_out {
+	uint64_t reg_id;
+	uint32_t page_shift;
+};
+
+struct dmd_lease_in {
+	uint64_t reg_id, offset, length;
+	uint32_t prot;
+};
+
+struct dmd_lease_out {
+	uint64_t lease_id, generation, iova, length;
+};
+
+struct dmd_lease_view {
+	uint64_t lease_id, generation, iova, length, reg_id, reg_offset;
+	uint32_t prot;
+};
+
+struct dmd_hello_out {
+	uint64_t session_id;
+	uint64_t quota_pinned_bytes, quota_leases;
+	uint64_t iova_start, iova_last;
+};
+
+struct dmd_engine_stats {
+	uint64_t cache_hits, cache_misses, evictions, bytes_pinned, areas;
+	uint64_t leases, tenants, sessions, registrations, tenant_copies;
+};
+
+/**
+ * Open the backend named by cfg->backend, create the master space, its IOVA
+ * allocator, the cache (budget cfg->pinned_budget), the lease table and every
+ * tenant of @p cfg (a space each).
+ * @return 0 and *out; -errno of the backend (logged); -ENOMEM.
+ */
+int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out);
+
+/**
+ * Reclaim every session, evict every cached area, destroy every space and
+ * close the backend. NULL is a no-op. Never fails.
+ */
+void dmd_engine_destroy(struct dmd_engine *e);
+
+/**
+ * Apply a reloaded config: new tenants are created, quotas/ids/windows of
+ * existing ones updated, tenants gone from the file removed unless they have
+ * live sessions (then kept, logged, and refused to new HELLOs), the budget
+ * changed. socket/backend changes need a restart (logged).
+ * @return 0 or -ENOMEM/-errno of the backend (the tenants already applied stay).
+ */
+int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg);
+
+/**
+ * A new connection with the identity bound at accept.
+ * @return 0 and *out, or -ENOMEM.
+ */
+int dmd_engine_session_open(struct dmd_engine *e, uid_t uid, gid_t gid, pid_t pid,
+			    struct dmd_session **out);
+
+/**
+ * Reclaim everything the session holds (every lease: tenant copies unmapped,
+ * master references dropped; every registration) and free it. Never fails.
+ */
+void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s);
+
+/** Whether HELLO has bound the session to a tenant. */
+int dmd_engine_session_bound(const struct dmd_session *s);
+
+/** Session id (non-zero). */
+uint64_t dmd_engine_session_id(const struct dmd_session *s);
+
+/**
+ * Bind a session to a tenant.
+ * @return 0; -EALREADY (already bound); -ENOENT (no such tenant, or being
+ * removed); -EACCES (the peer's uid and gid are not allowed for it).
+ */
+int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *tenant,
+		     struct dmd_hello_out *out);
+
+/**
+ * Register @p n ranges (coalescing adjacent ranges of one object; a cache hit
+ * pins nothing). All or nothing.
+ * @return 0 and out[0..n-1]; -EPERM not bound; -EINVAL ranges of one object
+ * overlap; -EEXIST a range partially overlaps an area already cached;
+ * -ENOSPC no IOVA (or none in the tenant's window); -EACCES/-ENODEV... mmap;
+ * backend errors; -ENOMEM.
+ */
+int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struct dmd_reg_in *in,
+			uint32_t n, struct dmd_reg_out *out);
+
+/**
+ * Drop one registration of the session.
+ * @return 0; -EPERM not bound; -ENOENT unknown (or another session's);
+ * -EBUSY it still has leases.
+ */
+int dmd_engine_unregister(struct dmd_engine *e, struct dmd_session *s, uint64_t reg_id);
+
+/**
+ * Lease @p n ranges of the session's registrations into its tenant's space.
+ * Quotas and the window are checked before any kernel call. All or nothing.
+ * @return 0 and out[]; -EPERM not bound; -ENOENT unknown registration;
+ * -ERANGE beyond the registration; -EACCES prot not within the
+ * registration's; -ENOSPC outside the tenant's IOVA window; -EDQUOT quota;
+ * -EEXIST partially overlaps another lease of the tenant (or same range with
+ * more prot); backend errors; -ENOMEM.
+ */
+int dmd_engine_lease(struct dmd_engine *e, struct dmd_session *s, const struct dmd_lease_in *in,
+		     uint32_t n, struct dmd_lease_out *out);
+
+/**
+ * Release one lease of the session.
+ * @return 0; -EPERM not bound; -ENOENT unknown or not this session's; -ESTALE
+ * generation mismatch (nothing changes).
+ */
+int dmd_engine_release(struct dmd_engine *e, struct dmd_session *s, uint64_t lease_id,
+		       uint64_t generation);
+
+/**
+ * The session's leases in creation order, from @p cursor (0: the first).
+ * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not bound.
+ */
+int dmd_engine_query(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor, uint32_t max,
+		     struct dmd_lease_view *out, uint32_t *n, uint64_t *next);
+
+/** Counters. Never fails. */
+void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st);
+
+/** Write the engine's state (test dumps, SIGUSR1 in dmacached-test). */
+void dmd_engine_dump(const struct dmd_engine *e, FILE *f);
+
+#endif /* DMD_ENGINE_H */

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The test backend: struct dmac_backend_ops simulated in process, for the
+ * 'daemon' test suite (linked into dmacached-test only).
+ *
+ * Invariants:
+ * - A space is a set of disjoint mappings [iova, iova + length) (end
+ *   exclusive), kept sorted by iova. map and copy refuse any overlap with
+ *   -EEXIST; copy needs its source range inside one mapping (-ENOENT); unmap
+ *   removes the mappings lying entirely inside the range and refuses with
+ *   -ENOENT (changing nothing) when a mapping would be split or none is
+ *   inside - iommufd's rules.
+ * - Every call of open, space_alloc, space_destroy, iova_ranges, map, copy,
+ *   unmap and unmap_all is counted and logged (op, space, iova, length, va,
+ *   result); the Nth counted call after dmd_test_backend_fail(N, err) fails
+ *   with -err before changing anything, once.
+ * - The backend plays the kernel: its own bookkeeping uses plain malloc, not
+ *   dmac__malloc, so allocation fault injection targets the daemon only.
+ * - IOVA ranges: [0, 0xfedfffff] and [0xfef00000, 2^48 - 1] (a hole where
+ *   x86's MSI window is), alignment 4 KiB.
+ * Concurrency: single-threaded (the daemon's event loop).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmac/backend.h"
+#include "test_backend.h"
+
+struct tb_map {
+	uint64_t iova, length, va;
+	uint32_t prot;
+};
+
+struct tb_space {
+	uint32_t id;
+	int live;
+	struct tb_map *maps;
+	size_t nmaps, cap;
+};
+
+struct tb_call {
+	const char *op;
+	uint32_t space;
+	uint64_t iova, length, va;
+	int rc;
+};
+
+struct dmac_backend {
+	int open;
+};
+
+static struct dmac_backend tb_instance;
+static struct tb_space *spaces;
+static size_t nspaces;
+static struct tb_call *calls;
+static size_t ncalls, calls_cap;
+static uint64_t ncounted, nfailed;
+static uint64_t fail_countdown;
+static int fail_errno;
+
+static const struct dmac_iova_range tb_ranges[] = {
+    {0, 0xfedfffffull},
+    {0xfef00000ull, (UINT64_C(1) << 48) - 1},
+};
+
+void dmd_test_backend_fail(uint64_t n, int err)
+{
+	fail_countdown = n;
+	fail_errno = err > 0 ? err : EIO;
+}
+
+/* Count a call; returns -errno if this one must fail. */
+static int tb_enter(void)
+{
+	ncounted++;
+	if (fail_countdown && --fail_countdown == 0) {
+		nfailed++;
+		return -fail_errno;
+	}
+	return 0;
+}
+
+static int tb_log(const char *op, uint32_t space, uint64_t iova, uint64_t length, uint64_t va,
+		  int rc)
+{
+	if (ncalls == calls_cap) {
+		size_t ncap = calls_cap ? calls_cap * 2 : 256;
+		struct tb_call *n = realloc(calls, ncap * sizeof(*n));
+
+		if (!n)
+			return rc; /* the log is best effort; the call itself stands */
+		calls = n;
+		calls_cap = ncap;
+	}
+	calls[ncalls++] = (struct tb_call){op, space, iova, length, va, rc};
+	return rc;
+}
+
+static struct tb_space *tb_space(uint32_t id)
+{
+	for (size_t i = 0; i < nspaces; i++)
+		if (spaces[i].id == id && spaces[i].live)
+			return &spaces[i];
+	return NULL;
+}
+
+static int tb_probe(char *reason, size_t reason_len)
+{
+	snprintf(reason, reason_len, "in-process test backend (dmacached-test)");
+	return 0;
+}
+
+static int tb_open(const struct dmac_backend_config *cfg, struct dmac_backend **out)
+{
+	int rc = tb_enter();
+
+	tb_log("open", 0, 0, 0, 0, rc);
+	if (rc)
+		return rc;
+	tb_instance.open = 1;
+	*out = &tb_instance;
+	return 0;
+}
+
+static void tb_close(struct dmac_backend *be)
+{
+	tb_log("close", 0, 0, 0, 0, 0);
+	for (size_t i = 0; i < nspaces; i++)
+		free(spaces[i].maps);
+	free(spaces);
+	spaces = NULL;
+	nspaces = 0;
+	free(calls);
+	calls = NULL;
+	ncalls = calls_cap = 0;
+	if (be)
+		be->open = 0;
+}
+
+static uint64_t tb_features(const struct dmac_backend *be)
+{
+	return DMAC_BACKEND_F_COPY | DMAC_BACKEND_F_MULTI_SPACE;
+}
+
+static const char *tb_strerror(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "test backend: no such space, or no mapping exactly at that range";
+	case EEXIST:
+		return "test backend: range overlaps an existing mapping";
+	default:
+		return strerror(err);
+	}
+}
+
+static int tb_space_alloc(struct dmac_backend *be, uint32_t *id)
+{
+	static uint32_t next_id = 1;
+	struct tb_space *n;
+	int rc = tb_enter();
+
+	if (rc)
+		return tb_log("space_alloc", 0, 0, 0, 0, rc);
+	n = realloc(spaces, (nspaces + 1) * sizeof(*n));
+	if (!n)
+		return tb_log("space_alloc", 0, 0, 0, 0, -ENOMEM);
+	spaces = n;
+	memset(&spaces[nspaces], 0, sizeof(spaces[nspaces]));
+	spaces[nspaces].id = next_id++;
+	spaces[nspaces].live = 1;
+	*id = spaces[nspaces].id;
+	nspaces++;
+	return tb_log("space_alloc", *id, 0, 0, 0, 0);
+}
+
+static int tb_space_destroy(struct dmac_backend *be, uint32_t id)
+{
+	struct tb_space *s = tb_space(id);
+	int rc = tb_enter();
+
+	if (rc)
+		return tb_log("space_destroy", id, 0, 0, 0, rc);
+	if (!s)
+		return tb_log("space_destroy", id, 0, 0, 0, -ENOENT);
+	free(s->maps);
+	s->maps = NULL;
+	s->nmaps = s->cap = 0;
+	s->live = 0;
+	return tb_log("space_destroy", id, 0, 0, 0, 0);
+}
+
+static int tb_iova_ranges(struct dmac_backend *be, uint32_t id, struct dmac_iova_range *ranges,
+			  uint32_t *nr, uint64_t *alignment)
+{
+	uint32_t want = sizeof(tb_ranges) / sizeof(tb_ranges[0]);
+	int rc = tb_enter();
+
+	if (rc)
+		return tb_log("iova_ranges", id, 0, 0, 0, rc);
+	if (!tb_space(id))
+		return tb_log("iova_ranges", id, 0, 0, 0, -ENOENT);
+	for (uint32_t i = 0; i < want && i < *nr; i++)
+		ranges[i] = tb_ranges[i];
+	rc = *nr < want ? -EMSGSIZE : 0;
+	*nr = want;
+	if (alignment)
+		*alignment = 4096;
+	return tb_log("iova_ranges", id, 0, 0, 0, rc);
+}
+
+static int tb_allow_iovas(struct dmac_backend *be, uint32_t id, const struct dmac_iova_range *r,
+			  uint32_t nr)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_check_args(uint64_t iova, uint64_t length, uint32_t prot, uint32_t flags)
+{
+	uint64_t last;
+
+	if (!length || __builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	if (!prot || (prot & ~(uint32_t)(DMAC_PROT_READ | DMAC_PROT_WRITE)) ||
+	    flags != DMAC_MAP_FIXED_IOVA)
+		return -EOPNOTSUPP;
+	if (iova % 4096 || length % 4096)
+		return -EINVAL;
+	return 0;
+}
+
+/* Index of the first mapping whose end is > iova. */
+static size_t tb_lower(const struct tb_space *s, uint64_t iova)
+{
+	size_t i = 0;
+
+	while (i < s->nmaps && s->maps[i].iova + s->maps[i].length <= iova)
+		i++;
+	return i;
+}
+
+static int tb_insert(struct tb_space *s, uint64_t iova, uint64_t length, uint64_t va, uint32_t prot)
+{
+	size_t i = tb_lower(s, iova);
+
+	if (i < s->nmaps && s->maps[i].iova < iova + length)
+		return -EEXIST;
+	if (s->nmaps == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct tb_map *n = realloc(s->maps, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->maps = n;
+		s->cap = ncap;
+	}
+	memmove(&s->maps[i + 1], &s->maps[i], (s->nmaps - i) * sizeof(s->maps[0]));
+	s->maps[i] = (struct tb_map){iova, length, va, prot};
+	s->nmaps++;
+	return 0;
+}
+
+static int tb_map(struct dmac_backend *be, uint32_t id, void *va, uint64_t length, uint32_t prot,
+		  uint32_t flags, uint64_t *iova)
+{
+	struct tb_space *s = tb_space(id);
+	int rc = tb_enter();
+
+	if (!rc)
+		rc = tb_check_args(*iova, length, prot, flags);
+	if (!rc && !s)
+		rc = -ENOENT;
+	if (!rc)
+		rc = tb_insert(s, *iova, length, (uint64_t)(uintptr_t)va, prot);
+	return tb_log("map", id, *iova, length, (uint64_t)(uintptr_t)va, rc);
+}
+
+static int tb_map_file(struct dmac_backend *be, uint32_t id, int fd, uint64_t offset,
+		       uint64_t length, uint32_t prot, uint32_t flags, uint64_t *iova)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_copy(struct dmac_backend *be, uint32_t dst, uint32_t src, uint64_t src_iova,
+		   uint64_t length, uint32_t prot, uint32_t flags, uint64_t *dst_iova)
+{
+	struct tb_space *d = tb_space(dst), *s = tb_space(src);
+	uint64_t va = 0;
+	int rc = tb_enter();
+
+	if (!rc)
+		rc = tb_check_args(*dst_iova, length, prot, flags);
+	if (!rc && (!d || !s))
+		rc = -ENOENT;
+	if (!rc) {
+		size_t i = tb_lower(s, src_iova);
+
+		if (i == s->nmaps || s->maps[i].iova > src_iova ||
+		    src_iova + length > s->maps[i].iova + s->maps[i].length)
+			rc = -ENOENT;
+		else
+			va = s->maps[i].va + (src_iova - s->maps[i].iova);
+	}
+	if (!rc)
+		rc = tb_insert(d, *dst_iova, length, va, prot);
+	return tb_log("copy", dst, *dst_iova, length, va, rc);
+}
+
+static int tb_unmap(struct dmac_backend *be, uint32_t id, uint64_t iova, uint64_t length,
+		    uint64_t *unmapped)
+{
+	struct tb_space *s = tb_space(id);
+	size_t i, j;
+	uint64_t end = iova + length, bytes = 0;
+	int rc = tb_enter();
+
+	if (!rc && (!length || end < iova))
+		rc = -EOVERFLOW;
+	if (!rc && !s)
+		rc = -ENOENT;
+	if (rc)
+		return tb_log("unmap", id, iova, length, 0, rc);
+	i = tb_lower(s, iova);
+	for (j = i; j < s->nmaps && s->maps[j].iova < end; j++) {
+		if (s->maps[j].iova < iova || s->maps[j].iova + s->maps[j].length > end)
+			return tb_log("unmap", id, iova, length, 0, -ENOENT);
+		bytes += s->maps[j].length;
+	}
+	if (j == i)
+		return tb_log("unmap", id, iova, length, 0, -ENOENT);
+	memmove(&s->maps[i], &s->maps[j], (s->nmaps - j) * sizeof(s->maps[0]));
+	s->nmaps -= j - i;
+	if (unmapped)
+		*unmapped = bytes;
+	return tb_log("unmap", id, iova, length, 0, 0);
+}
+
+static int tb_unmap_all(struct dmac_backend *be, uint32_t id, uint64_t *unmapped)
+{
+	struct tb_space *s = tb_space(id);
+	int rc = tb_enter();
+
+	if (!rc && !s)
+		rc = -ENOENT;
+	if (!rc)
+		s->nmaps = 0;
+	return tb_log("unmap_all", id, 0, 0, 0, rc);
+}
+
+static int tb_option_get(struct dmac_backend *be, uint32_t option, uint32_t id, uint64_t *value)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_option_set(struct dmac_backend *be, uint32_t option, uint32_t id, uint64_t value)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_change_process(struct dmac_backend *be)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_device_open(struct dmac_backend *be, const char *bdf, struct dmac_device **out)
+{
+	return -ENODEV;
+}
+
+static void tb_device_close(struct dmac_backend *be, struct dmac_device *dev)
+{
+}
+
+static int tb_device_attach(struct dmac_backend *be, struct dmac_device *dev, uint32_t id)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_device_detach(struct dmac_backend *be, struct dmac_device *dev)
+{
+	return -EINVAL;
+}
+
+static int tb_device_hw_info(struct dmac_backend *be, struct dmac_device *dev,
+			     struct dmac_hw_info *info)
+{
+	return -EOPNOTSUPP;
+}
+
+static int tb_device_fd(const struct dmac_device *dev)
+{
+	return -1;
+}
+
+static uint32_t tb_device_space(const struct dmac_device *dev)
+{
+	return 0;
+}
+
+static const struct dmac_backend_ops tb_ops = {
+    .name = "test",
+    .priority = -100,
+    .probe = tb_probe,
+    .open = tb_open,
+    .close = tb_close,
+    .features = tb_features,
+    .strerror = tb_strerror,
+    .space_alloc = tb_space_alloc,
+    .space_destroy = tb_space_destroy,
+    .iova_ranges = tb_iova_ranges,
+    .allow_iovas = tb_allow_iovas,
+    .map = tb_map,
+    .map_file = tb_map_file,
+    .copy = tb_copy,
+    .unmap = tb_unmap,
+    .unmap_all = tb_unmap_all,
+    .option_get = tb_option_get,
+    .option_set = tb_option_set,
+    .change_process = tb_change_process,
+    .device_open = tb_device_open,
+    .device_close = tb_device_close,
+    .device_attach = tb_device_attach,
+    .device_replace = tb_device_attach,
+    .device_detach = tb_device_detach,
+    .device_hw_info = tb_device_hw_info,
+    .device_fd = tb_device_fd,
+    .device_space = tb_device_space,
+};
+
+void dmd_test_backend_register(void)
+{
+	const char *env = getenv("DMAC_TEST_BACKEND_FAIL");
+
+	dmac_backend_register(&tb_ops);
+	if (env) {
+		unsigned long long n = 0;
+		int err = 0;
+
+		if (sscanf(env, "%llu:%d", &n, &err) == 2)
+			dmd_test_backend_fail(n, err);
+	}
+}
+
+void dmd_test_backend_dump(FILE *f)
+{
+	size_t total = 0;
+
+	fprintf(f, "calls %" PRIu64 "\nfailed %" PRIu64 "\n", ncounted, nfailed);
+	for (size_t i = 0; i < nspaces; i++) {
+		const struct tb_space *s = &spaces[i];
+
+		if (!s->live)
+			continue;
+		fprintf(f, "space %u %zu\n", s->id, s->nmaps);
+		for (size_t j = 0; j < s->nmaps; j++)
+			fprintf(f, "map %u 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %u\n", s->id,
+				s->maps[j].iova, s->maps[j].length, s->maps[j].va, s->maps[j].prot);
+		total += s->nmaps;
+	}
+	fprintf(f, "mapped %zu\n", total);
+	for (size_t i = 0; i < ncalls; i++)
+		fprintf(f, "call %s %u 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %d\n", calls[i].op,
+			calls[i].space, calls[i].iova, calls[i].length, calls[i].va, calls[i].rc);
+}
