@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Request dispatcher: decodes each request with the protocol codec, checks
+ * received fds with the protocol's fd helpers, calls the engine and encodes
+ * the reply with the codec.
+ *
+ * Invariants:
+ * - Every request gets exactly one reply unless the session ends first (peer
+ *   gone). Session-ending errors (dmac_proto_err_is_fatal()) are answered with
+ *   an error reply when the socket still works, then the session ends.
+ * - Before HELLO every opcode but HELLO is refused with EPERM.
+ * - Every fd that arrived with a message is closed on every path before
+ *   dmd_conn_handle() returns; the engine dups the fds it keeps.
+ * - A failed request changes nothing (the engine's batches are all or
+ *   nothing); RELEASE and UNREGISTER answer per item.
+ * - Buffers are static: one thread, one request at a time.
+ * Concurrency: event-loop thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "dmac/proto.h"
+#include "log.h"
+#include "session.h"
+
+static uint64_t rbuf[DMAC_PROTO_MAX_MSG / 8];
+static uint64_t wbuf[DMAC_PROTO_MAX_MSG / 8];
+
+static union {
+	struct dmd_reg_in reg[DMAC_PROTO_MAX_VEC];
+	struct dmd_lease_in lease[DMAC_PROTO_MAX_VEC];
+} in;
+static union {
+	struct dmd_reg_out reg[DMAC_PROTO_MAX_VEC];
+	struct dmd_lease_out lease[DMAC_PROTO_MAX_VEC];
+	struct dmd_lease_view view[DMAC_PROTO_MAX_VEC];
+} out;
+static union {
+	struct dmac_proto_reg_result reg[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_lease_grant grant[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_item_status st[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_lease_info info[DMAC_PROTO_MAX_VEC];
+} wire;
+
+static int dmd__send(struct dmd_conn *c, size_t len)
+{
+	int rc = dmac_proto_send(c->sock, wbuf, len, NULL, 0);
+
+	if (rc)
+		dmd_warn("session pid %d: cannot send reply: %s", (int)c->pid, strerror(-rc));
+	return rc;
+}
+
+static int dmd__reply_error(struct dmd_conn *c, uint32_t opcode, uint64_t tag, int err)
+{
+	size_t len;
+	int rc = dmac_proto_encode_error(wbuf, sizeof(wbuf), opcode, tag, err, &len);
+
+	if (rc) {
+		dmd_err("encode error reply: %s", strerror(-rc));
+		return rc;
+	}
+	return dmd__send(c, len);
+}
+
+static int dmd__hello(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+		      size_t *len)
+{
+	const struct dmac_proto_hello_req *m = (const void *)v->hdr;
+	struct dmac_proto_hello_rep rep;
+	struct dmd_hello_out ho;
+	int rc;
+
+	if (!c->es)
+		return -EPERM;
+	rc = dmd_engine_hello(e, c->es, m->tenant, &ho);
+	if (rc)
+		return rc;
+	memset(&rep, 0, sizeof(rep));
+	rep.version = m->version < DMAC_PROTO_VERSION ? m->version : DMAC_PROTO_VERSION;
+	rep.max_vec = DMAC_PROTO_MAX_VEC;
+	rep.session_id = ho.session_id;
+	rep.quota_pinned_bytes = ho.quota_pinned_bytes;
+	rep.quota_leases = ho.quota_leases;
+	rep.iova_start = ho.iova_start;
+	rep.iova_last = ho.iova_last;
+	rep.max_fds = DMAC_PROTO_MAX_FDS;
+	rep.max_msg = DMAC_PROTO_MAX_MSG;
+	return dmac_proto_encode_hello_rep(wbuf, sizeof(wbuf), v->tag, &rep, len);
+}
+
+/* REGISTER: inspect every fd once, check every range, then the engine. */
+static int dmd__register(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+			 const int *fds, size_t *len)
+{
+	struct dmac_proto_fdinfo fi[DMAC_PROTO_MAX_FDS];
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < v->nfds; i++) {
+		rc = dmac_proto_fd_inspect(fds[i], &fi[i]);
+		if (rc) {
+			dmd_info("session pid %d: REGISTER fd %u refused: %s", (int)c->pid, i,
+				 dmac_proto_strerror(rc));
+			return rc;
+		}
+	}
+	for (i = 0; i < v->count; i++) {
+		const struct dmac_proto_reg_range *r = dmac_proto_view_elem(v, i);
+		const struct dmac_proto_fdinfo *f = &fi[r->fd_index];
+
+		rc = dmac_proto_fd_check_range(f, r->offset, r->length);
+		if (rc)
+			return rc;
+		in.reg[i] = (struct dmd_reg_in){
+		    .fd = fds[r->fd_index],
+		    .dev = f->dev,
+		    .ino = f->ino,
+		    .page_size = f->page_size,
+		    .offset = r->offset,
+		    .length = r->length,
+		    .prot = r->prot,
+		};
+	}
+	rc = dmd_engine_register(e, c->es, in.reg, v->count, out.reg);
+	if (rc)
+		return rc;
+	for (i = 0; i < v->count; i++)
+		wire.reg[i] =
+		    (struct dmac_proto_reg_result){out.reg[i].reg_id, out.reg[i].page_shift, 0};
+	return dmac_proto_encode_register_rep(wbuf, sizeof(wbuf), v->tag, wire.reg, v->count, len);
+}
+
+static int dmd__lease(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+		      size_t *len)
+{
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < v->count; i++) {
+		const struct dmac_proto_lease_item *it = dmac_proto_view_elem(v, i);
+
+		in.lease[i] = (struct dmd_lease_in){it->reg_id, it->offset, it->length, it->prot};
+	}
+	rc = dmd_engine_lease(e, c->es, in.lease, v->count, out.lease);
+	if (rc)
+		return rc;
+	for (i = 0; i < v->count; i++)
+		wire.grant[i] =
+		    (struct dmac_proto_lease_grant){out.lease[i].lease_id, out.lease[i].generation,
+						    out.lease[i].iova, out.lease[i].length};
+	return dmac_proto_encode_lease_rep(wbuf, sizeof(wbuf), v->tag, wire.grant, v->count, len);
+}
+
+static int dmd__release(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+			size_t *len)
+{
+	for (uint32_t i = 0; i < v->count; i++) {
+		const struct dmac_proto_release_item *it = dmac_proto_view_elem(v, i);
+		int rc = dmd_engine_release(e, c->es, it->lease_id, it->generation);
+
+		wire.st[i] = (struct dmac_proto_item_status){it->lease_id, (uint32_t)-rc, 0};
+	}
+	return dmac_proto_encode_release_rep(wbuf, sizeof(wbuf), v->tag, wire.st, v->count, len);
+}
+
+static int dmd__unregister(struct dmd_engine *e, struct dmd_conn *c,
+			   const struct dmac_proto_view *v, size_t *len)
+{
+	for (uint32_t i = 0; i < v->count; i++) {
+		const struct dmac_proto_unreg_item *it = dmac_proto_view_elem(v, i);
+		int rc = dmd_engine_unregister(e, c->es, it->reg_id);
+
+		wire.st[i] = (struct dmac_proto_item_status){it->reg_id, (uint32_t)-rc, 0};
+	}
+	return dmac_proto_encode_unregister_rep(wbuf, sizeof(wbuf), v->tag, wire.st, v->count, len);
+}
+
+static int dmd__query(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+		      size_t *len)
+{
+	const struct dmac_proto_query_req *m = (const void *)v->hdr;
+	uint64_t next;
+	uint32_t n;
+	int rc;
+
+	rc = dmd_engine_query(e, c->es, m->cursor, m->max_count, out.view, &n, &next);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		wire.info[i] =
+		    (struct dmac_proto_lease_info){out.view[i].lease_id, out.view[i].generation,
+						   out.view[i].iova,	 out.view[i].length,
+						   out.view[i].reg_id,	 out.view[i].reg_offset,
+						   out.view[i].prot,	 0};
+	return dmac_proto_encode_query_rep(wbuf, sizeof(wbuf), v->tag, next, wire.info, n, len);
+}
+
+static int dmd__stats(struct dmd_engine *e, const struct dmac_proto_view *v, size_t *len)
+{
+	struct dmd_engine_stats st;
+	struct dmac_proto_stats ps;
+
+	dmd_engine_stats(e, &st);
+	ps = (struct dmac_proto_stats){
+	    .cache_hits = st.cache_hits,
+	    .cache_misses = st.cache_misses,
+	    .evictions = st.evictions,
+	    .bytes_pinned = st.bytes_pinned,
+	    .areas = st.areas,
+	    .leases = st.leases,
+	    .tenants = st.tenants,
+	    .sessions = st.sessions,
+	    .registrations = st.registrations,
+	};
+	return dmac_proto_encode_stats_rep(wbuf, sizeof(wbuf), v->tag, &ps, len);
+}
+
+int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
+{
+	int fds[DMAC_PROTO_MAX_FDS];
+	struct dmac_proto_view v;
+	unsigned int nfds = 0;
+	uint32_t opcode = 0;
+	uint64_t tag = 0;
+	size_t len = 0, rlen = 0;
+	int rc;
+
+	rc = dmac_proto_recv(c->sock, rbuf, sizeof(rbuf), &rlen, fds, &nfds);
+	if (rc == -EAGAIN)
+		return 0;
+	if (rc) {
+		/* nothing to close: the fd layer closed what arrived */
+		if (rc != -ECONNRESET) {
+			dmd_warn("session pid %d: %s; session ends", (int)c->pid,
+				 dmac_proto_strerror(rc));
+			dmd__reply_error(c, 0, 0, rc);
+		}
+		return rc;
+	}
+	if (rlen >= sizeof(struct dmac_proto_hdr)) {
+		const struct dmac_proto_hdr *h = (const void *)rbuf;
+
+		opcode = h->opcode;
+		tag = h->tag;
+	}
+	rc = dmac_proto_decode_request(rbuf, rlen, nfds, &v);
+	if (rc) {
+		dmd_info("session pid %d: bad %s request: %s", (int)c->pid,
+			 dmac_proto_op_name(opcode), dmac_proto_strerror(rc));
+		goto out_reply_error;
+	}
+	if (!dmd_engine_session_bound(c->es) && v.opcode != DMAC_OP_HELLO) {
+		rc = -EPERM;
+		goto out_reply_error;
+	}
+	switch (v.opcode) {
+	case DMAC_OP_HELLO:
+		rc = dmd__hello(e, c, &v, &len);
+		break;
+	case DMAC_OP_REGISTER:
+		rc = dmd__register(e, c, &v, fds, &len);
+		break;
+	case DMAC_OP_UNREGISTER:
+		rc = dmd__unregister(e, c, &v, &len);
+		break;
+	case DMAC_OP_LEASE:
+		rc = dmd__lease(e, c, &v, &len);
+		break;
+	case DMAC_OP_RELEASE:
+		rc = dmd__release(e, c, &v, &len);
+		break;
+	case DMAC_OP_QUERY:
+		rc = dmd__query(e, c, &v, &len);
+		break;
+	case DMAC_OP_STATS:
+		rc = dmd__stats(e, &v, &len);
+		break;
+	default:
+		rc = -ENOTTY;
+		break;
+	}
+	if (rc)
+		goto out_reply_error;
+	dmac_proto_close_fds(fds, nfds);
+	return dmd__send(c, len);
+
+out_reply_error:
+	dmac_proto_close_fds(fds, nfds);
+	if (rc < -(int)DMAC_PROTO_MAX_STATUS || rc >= 0)
+		rc = -EIO;
+	dmd_debug("session pid %d: %s -> %s", (int)c->pid, dmac_proto_op_name(opcode),
+		  dmac_proto_strerror(rc));
+	{
+		int frc = dmd__reply_error(c, opcode, tag, rc);
+
+		if (dmac_proto_err_is_fatal(rc)) {
+			dmd_warn("session pid %d: %s; session ends", (int)c->pid,
+				 dmac_proto_strerror(rc));
+			return rc;
+		}
+		return frc;
+	}
+}
