@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A fake dmacached for the libdmacache unit tests: one thread serving one end of
+ * a socketpair(AF_UNIX, SOCK_SEQPACKET) with the real codec and fd layer.
+ *
+ * Invariants:
+ * - IOVAs are deterministic: the lease of [offset, offset + length) of the
+ *   registration with index k (the k-th range ever registered, from 0) gets
+ *   iova = FAKE_IOVA_BASE + k * FAKE_IOVA_STRIDE + offset. So a VA always maps
+ *   to the same IOVA and a reader can check a translation without asking.
+ * - Lease ids are unguessable-looking (an odd multiplier times a counter);
+ *   generations start at 1.
+ * - Every field of struct fake_server below the mutex is read and written with
+ *   the mutex held; the injection fields apply to the next request only.
+ * - The server closes every fd it receives after recording its inode.
+ */
+#ifndef DMAC_TEST_FAKE_SERVER_H
+#define DMAC_TEST_FAKE_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FAKE_IOVA_BASE	 UINT64_C(0x100000000)
+#define FAKE_IOVA_STRIDE UINT64_C(0x100000000)
+#define FAKE_MAX_REGS	 64
+#define FAKE_MAX_LEASES	 4096
+
+struct fake_lease {
+	uint64_t lease_id, generation, iova, length, reg_id, reg_offset;
+	uint32_t prot;
+};
+
+struct fake_server {
+	pthread_t thread;
+	int sock;	 /* the server's end */
+	int client_sock; /* the client's end, handed to dmac_client_connect_fd() */
+	pthread_mutex_t lock;
+	/* counters and state */
+	unsigned int requests;	   /* requests received, HELLO included */
+	unsigned int op_count[16]; /* per opcode */
+	uint32_t max_vec;	   /* announced in HELLO (default 256) */
+	unsigned int nregs;
+	uint64_t reg_ids[FAKE_MAX_REGS];
+	uint64_t reg_len[FAKE_MAX_REGS];
+	bool reg_live[FAKE_MAX_REGS];
+	ino_t last_ino[16]; /* st_ino of the fds of the last REGISTER */
+	unsigned int last_nfds;
+	unsigned int nleases;
+	struct fake_lease leases[FAKE_MAX_LEASES];
+	uint64_t lease_counter;
+	/* injection, for the next request only */
+	int fail_next;	       /* reply with this errno as the status */
+	bool hangup_next;      /* close the socket instead of replying */
+	bool bad_tag_next;     /* reply with a wrong tag */
+	bool short_grant_next; /* LEASE: grant one page less than asked */
+	int item_fail_next;    /* RELEASE/UNREGISTER: this status for item 0 */
+};
+
+/* Create the socketpair and start the thread. Aborts on setup failure. */
+void fake_server_start(struct fake_server *s);
+/* Wait for the thread to end (it ends when the client hangs up) and free. */
+void fake_server_join(struct fake_server *s);
+/* Number of live leases the server holds. */
+unsigned int fake_server_leases(struct fake_server *s);
+/* Requests received so far. */
+unsigned int fake_server_requests(struct fake_server *s);
+/* The IOVA a byte at @p offset of registration index @p k gets. */
+static inline uint64_t fake_iova(unsigned int k, uint64_t offset)
+{
+	return FAKE_IOVA_BASE + k * FAKE_IOVA_STRIDE + offset;
+}
+
+#endif /* DMAC_TEST_FAKE_SERVER_H */

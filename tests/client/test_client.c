@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libdmacache against the fake daemon (fake_server.c): connect/HELLO, register
+ * with a real sealed memfd, lease -> translate at every byte boundary, release,
+ * daemon errors, a lost connection, argument errors, allocation faults.
+ *
+ * Invariants checked throughout: a call that fails changes nothing - no request
+ * reaches the daemon when the arguments are wrong, the daemon's lease count and
+ * the local translations are what they were - and no allocation leaks
+ * (dmac__alloc_outstanding() returns to its baseline after every close).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dmac/dmacache.h"
+#include "dmac_alloc.h"
+#include "fake_server.h"
+
+#define MB (UINT64_C(1) << 20)
+
+#define FS_SET(s, field, val)                                                                      \
+	do {                                                                                       \
+		pthread_mutex_lock(&(s)->lock);                                                    \
+		(s)->field = (val);                                                                \
+		pthread_mutex_unlock(&(s)->lock);                                                  \
+	} while (0)
+
+/* A memfd of @p size bytes, sealed against shrinking when @p seal, mapped at *va. */
+static int make_memfd(size_t size, bool seal, void **va)
+{
+	int fd = memfd_create("dmac-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	FATAL_IF(fd < 0);
+	FATAL_IF(ftruncate(fd, (off_t)size));
+	if (seal)
+		FATAL_IF(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW));
+	*va = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	FATAL_IF(*va == MAP_FAILED);
+	return fd;
+}
+
+static struct dmac_client *connect_fake(struct fake_server *s)
+{
+	struct dmac_client *c = NULL;
+
+	fake_server_start(s);
+	FATAL_IF(dmac_client_connect_fd(s->client_sock, "tenant-a", 0, &c));
+	return c;
+}
+
+static void close_fake(struct fake_server *s, struct dmac_client *c)
+{
+	dmac_client_close(c);
+	fake_server_join(s);
+}
+
+static void test_connect(void)
+{
+	struct dmac_client_info info;
+	struct fake_server s;
+	struct dmac_client *c = NULL;
+
+	fake_server_start(&s);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "bad name", 0, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "", 0, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "-x", 0, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 1, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(-1, "tenant-a", 0, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, NULL, 0, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 0, NULL), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_EQ(fake_server_requests(&s), 0);
+
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 0, &c), 0);
+	CHECK(c != NULL);
+	CHECK_EQ(fake_server_requests(&s), 1);
+	CHECK_EQ(dmac_client_info(c, &info), 0);
+	CHECK_EQ(info.version, 1);
+	CHECK_EQ(info.session_id, 42);
+	CHECK_EQ(info.quota_leases, 1000);
+	CHECK_EQ(info.quota_pinned_bytes, UINT64_C(1) << 30);
+	CHECK_EQ(info.iova_start, FAKE_IOVA_BASE);
+	CHECK_EQ(info.max_vec, 256);
+	CHECK_EQ(info.max_fds, 16);
+	CHECK(!strcmp(info.tenant, "tenant-a"));
+	CHECK_EQ(dmac_client_info(NULL, &info), -EINVAL);
+	CHECK_EQ(dmac_client_info(c, NULL), -EINVAL);
+	close_fake(&s, c);
+
+	/* The daemon refuses the tenant: -EPERM, and the caller keeps its socket. */
+	fake_server_start(&s);
+	FS_SET(&s, fail_next, EPERM);
+	c = NULL;
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 0, &c), -EPERM);
+	CHECK(c == NULL);
+	CHECK(fcntl(s.client_sock, F_GETFD) >= 0);
+	close(s.client_sock);
+	fake_server_join(&s);
+
+	/* Path errors of dmac_client_connect(). */
+	char longpath[200];
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	CHECK_EQ(dmac_client_connect(longpath, "t", 0, &c), -ENAMETOOLONG);
+	CHECK_EQ(dmac_client_connect("/nonexistent/dmacache.sock", "t", 0, &c), -ENOENT);
+	CHECK_EQ(dmac_client_connect("", "t", 0, &c), -EINVAL);
+}
+
+static void test_register(void)
+{
+	struct fake_server s;
+	struct dmac_client *c = connect_fake(&s);
+	void *va, *va2;
+	int fd = make_memfd(4 * MB, true, &va);
+	int fd2 = make_memfd(4 * MB, true, &va2);
+	int unsealed;
+	void *uva;
+	uint64_t id = 0, ids[3] = {0};
+	unsigned int before;
+	struct stat st, st2;
+	int pfd[2];
+
+	FATAL_IF(fstat(fd, &st) || fstat(fd2, &st2));
+	CHECK_EQ(dmac_client_register(c, fd, 0, 4 * MB,
+				      DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, va, &id),
+		 0);
+	CHECK(id != 0);
+	pthread_mutex_lock(&s.lock);
+	CHECK_EQ(s.last_nfds, 1);
+	CHECK_EQ(s.last_ino[0], st.st_ino); /* the daemon got the same file */
+	pthread_mutex_unlock(&s.lock);
+
+	/* Vector: three ranges over two files, the first fd sent once. */
+	struct dmac_client_range r[3] = {
+	    {.fd = fd, .prot = DMAC_CLIENT_PROT_READ, .offset = 0, .length = MB, .va = va},
+	    {.fd = fd2,
+	     .prot = DMAC_CLIENT_PROT_WRITE,
+	     .offset = MB,
+	     .length = MB,
+	     .va = (char *)va2 + MB},
+	    {.fd = fd,
+	     .prot = DMAC_CLIENT_PROT_READ,
+	     .offset = 2 * MB,
+	     .length = MB,
+	     .va = (char *)va + 2 * MB},
+	};
+	CHECK_EQ(dmac_client_register_v(c, r, 3, ids), 0);
+	CHECK(ids[0] && ids[1] && ids[2] && ids[0] != ids[1] && ids[1] != ids[2]);
+	pthread_mutex_lock(&s.lock);
+	CHECK_EQ(s.last_nfds, 2);
+	CHECK_EQ(s.last_ino[0], st.st_ino);
+	CHECK_EQ(s.last_ino[1], st2.st_ino);
+	pthread_mutex_unlock(&s.lock);
+
+	/* Argument errors: refused locally, nothing reaches the daemon. */
+	before = fake_server_requests(&s);
+	unsealed = make_memfd(MB, false, &uva);
+	FATAL_IF(pipe(pfd));
+	id = 77;
+	CHECK_EQ(dmac_client_register(c, unsealed, 0, MB, DMAC_CLIENT_PROT_READ, uva, &id), -EPERM);
+	CHECK_EQ(dmac_client_register(c, pfd[0], 0, 4096, DMAC_CLIENT_PROT_READ, uva, &id),
+		 -EBADFD);
+	CHECK_EQ(dmac_client_register(c, 1000, 0, 4096, DMAC_CLIENT_PROT_READ, uva, &id), -EBADF);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 8 * MB, DMAC_CLIENT_PROT_READ, va, &id), -ERANGE);
+	CHECK_EQ(dmac_client_register(c, fd, 100, 4096, DMAC_CLIENT_PROT_READ, va, &id), -EINVAL);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 0, DMAC_CLIENT_PROT_READ, va, &id), -EINVAL);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 4096, 0, va, &id), -EINVAL);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 4096, 4, va, &id), -EOPNOTSUPP);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 4096, DMAC_CLIENT_PROT_READ, NULL, &id), -EINVAL);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 4096, DMAC_CLIENT_PROT_READ, va, NULL), -EINVAL);
+	CHECK_EQ(dmac_client_register(NULL, fd, 0, 4096, DMAC_CLIENT_PROT_READ, va, &id), -EINVAL);
+	CHECK_EQ(
+	    dmac_client_register(c, fd, UINT64_MAX - 4095, 8192, DMAC_CLIENT_PROT_READ, va, &id),
+	    -EOVERFLOW);
+	CHECK_EQ(dmac_client_register(c, fd, 0, 8192, DMAC_CLIENT_PROT_READ,
+				      (void *)(UINTPTR_MAX - 4095), &id),
+		 -EOVERFLOW);
+	CHECK_EQ(dmac_client_register_v(c, r, 0, ids), -EINVAL);
+	CHECK_EQ(dmac_client_register_v(c, r, 257, ids), -E2BIG);
+	CHECK_EQ(id, 77);
+	CHECK_EQ(fake_server_requests(&s), before);
+
+	/* 17 distinct fds do not fit one message: -E2BIG, nothing sent. */
+	struct dmac_client_range many[17];
+	int mfd[17];
+	void *mva[17];
+
+	for (int i = 0; i < 17; i++) {
+		mfd[i] = make_memfd(4096, true, &mva[i]);
+		many[i] = (struct dmac_client_range){
+		    .fd = mfd[i], .prot = DMAC_CLIENT_PROT_READ, .length = 4096, .va = mva[i]};
+	}
+	CHECK_EQ(dmac_client_register_v(c, many, 17, ids), -E2BIG);
+	CHECK_EQ(fake_server_requests(&s), before);
+	CHECK_EQ(dmac_client_register_v(c, many, 16, ids), 0);
+	for (int i = 0; i < 17; i++) {
+		munmap(mva[i], 4096);
+		close(mfd[i]);
+	}
+
+	/* The daemon's refusal becomes -status. */
+	FS_SET(&s, fail_next, ENOSPC);
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &id), -ENOSPC);
+
+	close(pfd[0]);
+	close(pfd[1]);
+	munmap(uva, MB);
+	close(unsealed);
+	close_fake(&s, c);
+	munmap(va, 4 * MB);
+	munmap(va2, 4 * MB);
+	close(fd);
+	close(fd2);
+}
+
+static void test_lease_translate(void)
+{
+	struct fake_server s;
+	struct dmac_client *c = connect_fake(&s);
+	void *vbase;
+	int fd = make_memfd(4 * MB, true, &vbase);
+	char *va = vbase;
+	struct dmac_client_lease l, lv[2];
+	uint64_t reg, want;
+	unsigned int before;
+	size_t len;
+
+	CHECK_EQ(dmac_client_register(c, fd, 0, 4 * MB,
+				      DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, va, &reg),
+		 0);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+
+	CHECK_EQ(dmac_client_lease(c, reg, 8192, 16384, DMAC_CLIENT_PROT_READ, &l), 0);
+	CHECK(l.lease_id != 0);
+	CHECK_EQ(l.length, 16384);
+	CHECK(l.va == va + 8192);
+	want = fake_iova(0, 8192);
+	CHECK_EQ(l.iova, want);
+	struct dmac_client_lease first = l;
+
+	/* Every byte boundary: first, last, one past, one before. */
+	CHECK_EQ(dmac_client_translate(c, va + 8192, NULL), want);
+	CHECK_EQ(dmac_client_translate(c, va + 8192 + 1, NULL), want + 1);
+	CHECK_EQ(dmac_client_translate(c, va + 8192 + 16383, NULL), want + 16383);
+	CHECK_EQ(dmac_client_translate(c, va + 8192 + 16384, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_translate(c, va + 8191, NULL), DMAC_CLIENT_IOVA_ERROR);
+	for (uint64_t off = 0; off < 16384; off += 4096) {
+		CHECK_EQ(dmac_client_translate(c, va + 8192 + off, NULL), want + off);
+		CHECK_EQ(dmac_client_translate(c, va + 8192 + off + 4095, NULL), want + off + 4095);
+	}
+	/* *len: 0 asks for all, else clipped; 0 on a miss. */
+	len = 0;
+	CHECK_EQ(dmac_client_translate(c, va + 8192, &len), want);
+	CHECK_EQ(len, 16384);
+	len = 100;
+	CHECK_EQ(dmac_client_translate(c, va + 8192 + 10, &len), want + 10);
+	CHECK_EQ(len, 100);
+	len = 1 << 20;
+	CHECK_EQ(dmac_client_translate(c, va + 8192 + 16000, &len), want + 16000);
+	CHECK_EQ(len, 384);
+	len = 5;
+	CHECK_EQ(dmac_client_translate(c, va, &len), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(len, 0);
+	len = 5;
+	CHECK_EQ(dmac_client_translate(NULL, va + 8192, &len), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(len, 0);
+
+	/* Vector: VA-adjacent leases whose IOVAs are contiguous too (same registration). */
+	struct dmac_client_lease_req q[2] = {
+	    {.reg_id = reg, .offset = MB, .length = MB, .prot = DMAC_CLIENT_PROT_WRITE},
+	    {.reg_id = reg, .offset = 2 * MB, .length = MB, .prot = DMAC_CLIENT_PROT_READ},
+	};
+	CHECK_EQ(dmac_client_lease_v(c, q, 2, lv), 0);
+	CHECK_EQ(lv[0].iova, fake_iova(0, MB));
+	CHECK_EQ(lv[1].iova, fake_iova(0, 2 * MB));
+	len = 0;
+	CHECK_EQ(dmac_client_translate(c, va + MB + 4096, &len), fake_iova(0, MB + 4096));
+	CHECK_EQ(len, 2 * MB - 4096); /* runs on through the adjacent lease */
+	CHECK_EQ(fake_server_leases(&s), 3);
+
+	/* Errors checked locally change nothing and send nothing. */
+	before = fake_server_requests(&s);
+	memset(&l, 0xab, sizeof(l));
+	struct dmac_client_lease keep = l;
+
+	CHECK_EQ(dmac_client_lease(c, reg, 8192, 4096, DMAC_CLIENT_PROT_READ, &l), -EEXIST);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 3 * 4096, DMAC_CLIENT_PROT_READ, &l), -EEXIST);
+	CHECK_EQ(dmac_client_lease(c, reg, 4 * MB - 4096, 8192, DMAC_CLIENT_PROT_READ, &l),
+		 -ERANGE);
+	CHECK_EQ(dmac_client_lease(c, reg + 999, 0, 4096, DMAC_CLIENT_PROT_READ, &l), -ENOENT);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, 0, &l), -EINVAL);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, 8, &l), -EOPNOTSUPP);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 100, DMAC_CLIENT_PROT_READ, &l), -EINVAL);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, NULL), -EINVAL);
+	CHECK_EQ(dmac_client_lease(c, 0, 0, 4096, DMAC_CLIENT_PROT_READ, &l), -EINVAL);
+	CHECK_EQ(dmac_client_lease(c, reg, UINT64_MAX - 4095, 8192, DMAC_CLIENT_PROT_READ, &l),
+		 -EOVERFLOW);
+	struct dmac_client_lease_req dup[2] = {
+	    {.reg_id = reg, .offset = 3 * MB, .length = 8192, .prot = DMAC_CLIENT_PROT_READ},
+	    {.reg_id = reg, .offset = 3 * MB + 4096, .length = 8192, .prot = DMAC_CLIENT_PROT_READ},
+	};
+	CHECK_EQ(dmac_client_lease_v(c, dup, 2, lv), -EINVAL);
+	dup[1].offset = 3 * MB + 8192;
+	dup[1].reserved = 1;
+	CHECK_EQ(dmac_client_lease_v(c, dup, 2, lv), -EINVAL);
+	CHECK_EQ(dmac_client_lease_v(c, dup, 0, lv), -EINVAL);
+	CHECK_EQ(dmac_client_lease_v(c, dup, 257, lv), -E2BIG);
+	CHECK(!memcmp(&l, &keep, sizeof(l)));
+	CHECK_EQ(fake_server_requests(&s), before);
+	CHECK_EQ(dmac_client_translate(c, va + 3 * MB, NULL), DMAC_CLIENT_IOVA_ERROR);
+
+	/* A registration with read-only prot refuses a write lease (-EACCES). */
+	uint64_t ro;
+
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &ro), 0);
+	before = fake_server_requests(&s);
+	CHECK_EQ(dmac_client_lease(c, ro, 0, 4096, DMAC_CLIENT_PROT_WRITE, &l), -EACCES);
+	CHECK_EQ(fake_server_requests(&s), before);
+
+	/* A daemon error maps to -errno, and changes nothing here either. */
+	FS_SET(&s, fail_next, EDQUOT);
+	CHECK_EQ(dmac_client_lease(c, reg, 3 * MB, 4096, DMAC_CLIENT_PROT_READ, &l), -EDQUOT);
+	CHECK_EQ(dmac_client_translate(c, va + 3 * MB, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(fake_server_leases(&s), 3);
+	CHECK(!memcmp(&l, &keep, sizeof(l)));
+
+	/* Unregister with leases: -EBUSY locally. */
+	before = fake_server_requests(&s);
+	CHECK_EQ(dmac_client_unregister(c, reg), -EBUSY);
+	CHECK_EQ(dmac_client_unregister(c, 12345), -ENOENT);
+	CHECK_EQ(dmac_client_unregister(c, 0), -EINVAL);
+	CHECK_EQ(fake_server_requests(&s), before);
+
+	/* Release: translation gone first; errors for unknown and duplicate ids. */
+	uint64_t two[2] = {lv[0].lease_id, lv[0].lease_id};
+	int res[2] = {9, 9};
+
+	CHECK_EQ(dmac_client_release_v(c, two, 2, res), -EINVAL);
+	CHECK_EQ(res[0], 9);
+	CHECK_EQ(dmac_client_release(c, 12345), -ENOENT);
+	CHECK_EQ(dmac_client_release_v(c, two, 0, res), -EINVAL);
+	CHECK_EQ(fake_server_requests(&s), before);
+	CHECK_EQ(dmac_client_translate(c, va + MB, NULL), fake_iova(0, MB));
+
+	CHECK_EQ(dmac_client_release(c, lv[1].lease_id), 0);
+	CHECK_EQ(dmac_client_translate(c, va + 2 * MB, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_translate(c, va + MB, NULL), fake_iova(0, MB));
+	CHECK_EQ(fake_server_leases(&s), 2);
+
+	/* A per-lease daemon failure is reported; the translation stays gone. */
+	FS_SET(&s, item_fail_next, EBUSY);
+	two[0] = lv[0].lease_id;
+	two[1] = 0;
+	res[0] = 0;
+	CHECK_EQ(dmac_client_release_v(c, two, 1, res), -EBUSY);
+	CHECK_EQ(res[0], -EBUSY);
+	CHECK_EQ(dmac_client_translate(c, va + MB, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_release(c, lv[0].lease_id), -ENOENT); /* no local record left */
+
+	/* Query pages through what the daemon holds; va filled from local records. */
+	struct dmac_client_lease_info info[2];
+	uint64_t cursor = 0;
+	size_t count = 0, total = 0;
+	int pages = 0;
+
+	CHECK_EQ(dmac_client_lease(c, reg, 3 * MB, 4096, DMAC_CLIENT_PROT_READ, &lv[1]), 0);
+	do {
+		CHECK_EQ(dmac_client_query(c, &cursor, info, 1, &count), 0);
+		CHECK(count <= 1);
+		for (size_t i = 0; i < count; i++) {
+			if (info[i].lease_id == first.lease_id) {
+				CHECK(info[i].va == va + 8192);
+				CHECK_EQ(info[i].iova, want);
+			}
+			if (info[i].lease_id == lv[0].lease_id)
+				CHECK(info[i].va == NULL); /* the daemon kept it; we did not */
+		}
+		total += count;
+		pages++;
+	} while (cursor && pages < 10);
+	CHECK_EQ(total, 3);
+	CHECK_EQ(pages, 3);
+	CHECK_EQ(dmac_client_query(c, &cursor, info, 0, &count), -EINVAL);
+	cursor = 999;
+	CHECK_EQ(dmac_client_query(c, &cursor, info, 2, &count), -EINVAL); /* daemon: stale */
+
+	/* Stats. */
+	struct dmac_client_stats st;
+
+	CHECK_EQ(dmac_client_stats(c, &st), 0);
+	CHECK_EQ(st.cache_hits, 7);
+	CHECK_EQ(st.leases, 3);
+	CHECK_EQ(dmac_client_stats(c, NULL), -EINVAL);
+
+	/* Release the rest; then the registration can go. */
+	CHECK_EQ(dmac_client_release(c, first.lease_id), 0);
+	CHECK_EQ(dmac_client_release(c, lv[1].lease_id), 0);
+	CHECK_EQ(dmac_client_translate(c, va + 8192, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_unregister(c, reg), 0);
+	CHECK_EQ(dmac_client_unregister(c, reg), -ENOENT);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l), -ENOENT);
+
+	close_fake(&s, c);
+	munmap(vbase, 4 * MB);
+	close(fd);
+}
+
+/* Many leases in one call and a release of more than max_vec (split messages). */
+static void test_vectors(void)
+{
+	enum { N = 300 };
+	static struct dmac_client_lease_req q[N];
+	static struct dmac_client_lease out[N];
+	static uint64_t ids[N];
+	static int res[N];
+	struct fake_server s;
+	struct dmac_client *c;
+	void *vbase;
+	int fd = make_memfd(N * 4096, true, &vbase);
+	char *va = vbase;
+	uint64_t reg;
+
+	fake_server_start(&s);
+	FS_SET(&s, max_vec, 100); /* before HELLO */
+	FATAL_IF(dmac_client_connect_fd(s.client_sock, "t", 0, &c));
+	CHECK_EQ(dmac_client_register(c, fd, 0, N * 4096, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	for (int i = 0; i < N; i++)
+		q[i] = (struct dmac_client_lease_req){.reg_id = reg,
+						      .offset = (uint64_t)i * 4096,
+						      .length = 4096,
+						      .prot = DMAC_CLIENT_PROT_READ};
+	CHECK_EQ(dmac_client_lease_v(c, q, 101, out), -E2BIG); /* above the daemon's max_vec */
+	for (int i = 0; i < N; i += 100)
+		CHECK_EQ(dmac_client_lease_v(c, q + i, 100, out + i), 0);
+	CHECK_EQ(fake_server_leases(&s), N);
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(dmac_client_translate(c, va + i * 4096 + 17, NULL),
+			 fake_iova(0, i * 4096 + 17));
+		ids[i] = out[i].lease_id;
+	}
+	CHECK_EQ(dmac_client_release_v(c, ids, N, res), 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(res[i], 0);
+	CHECK_EQ(fake_server_leases(&s), 0);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	pthread_mutex_lock(&s.lock);
+	CHECK_EQ(s.op_count[5], 3); /* RELEASE sent in 3 messages of <= 100 */
+	pthread_mutex_unlock(&s.lock);
+	close_fake(&s, c);
+	munmap(vbase, N * 4096);
+	close(fd);
+}
+
+/* The connection dies mid-session: translations vanish, calls fail cleanly. */
+static void test_connection_loss(void)
+{
+	struct fake_server s;
+	struct dmac_client *c;
+	struct dmac_client_lease l;
+	struct dmac_client_stats st;
+	void *vbase;
+	int fd = make_memfd(MB, true, &vbase);
+	char *va = vbase;
+	uint64_t reg;
+
+	/* The daemon hangs up instead of answering: -ECONNRESET. */
+	c = connect_fake(&s);
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l), 0);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), fake_iova(0, 0));
+	FS_SET(&s, hangup_next, true);
+	CHECK_EQ(dmac_client_lease(c, reg, 4096, 4096, DMAC_CLIENT_PROT_READ, &l), -ECONNRESET);
+	/* The daemon reclaims on hang-up, so the local table is empty now. */
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_stats(c, &st), -ECONNRESET);
+	CHECK_EQ(dmac_client_release(c, l.lease_id), -ECONNRESET);
+	close_fake(&s, c);
+
+	/* The daemon is gone before the request: -EPIPE on send. */
+	c = connect_fake(&s);
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l), 0);
+	FS_SET(&s, hangup_next, true);
+	CHECK_EQ(dmac_client_stats(c, &st), -ECONNRESET);
+	fake_server_join(&s); /* its end is closed now */
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	dmac_client_close(c);
+
+	c = connect_fake(&s);
+	pthread_mutex_lock(&s.lock);
+	shutdown(s.sock, SHUT_RDWR);
+	pthread_mutex_unlock(&s.lock);
+	fake_server_join(&s);
+	CHECK_EQ(dmac_client_stats(c, &st), -EPIPE);
+	CHECK_EQ(dmac_client_stats(c, &st), -ECONNRESET);
+	dmac_client_close(c);
+
+	/* A reply with the wrong tag: -EPROTO, and the session is over. */
+	c = connect_fake(&s);
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l), 0);
+	FS_SET(&s, bad_tag_next, true);
+	CHECK_EQ(dmac_client_stats(c, &st), -EPROTO);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_stats(c, &st), -ECONNRESET);
+	close_fake(&s, c);
+
+	/* A grant of the wrong length: -EPROTO, nothing inserted. */
+	c = connect_fake(&s);
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	FS_SET(&s, short_grant_next, true);
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 8192, DMAC_CLIENT_PROT_READ, &l), -EPROTO);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	close_fake(&s, c);
+
+	munmap(vbase, MB);
+	close(fd);
+}
+
+/*
+ * Fail the Nth allocation of a lease for every N until none fails: each failure
+ * must leave no lease at the daemon (granted ones are given back), no local
+ * translation, and no leaked allocation.
+ */
+static void test_alloc_faults(void)
+{
+	struct fake_server s;
+	struct dmac_client *c = connect_fake(&s);
+	struct dmac_client_lease l;
+	void *vbase;
+	int fd = make_memfd(MB, true, &vbase);
+	char *va = vbase;
+	uint64_t reg;
+	int rc, failures = 0;
+
+	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	/* Warm the table so the baseline counts its steady state. */
+	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l), 0);
+	CHECK_EQ(dmac_client_release(c, l.lease_id), 0);
+	for (uint64_t n = 1; n < 200; n++) {
+		dmac__fault_alloc_arm(n);
+		rc = dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l);
+		bool fired = dmac__fault_alloc_fired();
+
+		dmac__fault_alloc_arm(0);
+		if (!fired) {
+			CHECK_EQ(rc, 0);
+			break;
+		}
+		failures++;
+		CHECK_EQ(rc, -ENOMEM);
+		CHECK_EQ(fake_server_leases(&s), 0);
+		CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	}
+	CHECK(failures >= 3); /* the arrays, the record and the imap batch all allocate */
+	CHECK_EQ(dmac_client_translate(c, va, NULL), fake_iova(0, 0));
+	CHECK_EQ(fake_server_leases(&s), 1);
+
+	/* Same for release: a failure before step 1 keeps the lease. */
+	failures = 0;
+	for (uint64_t n = 1; n < 200; n++) {
+		dmac__fault_alloc_arm(n);
+		rc = dmac_client_release(c, l.lease_id);
+		bool fired = dmac__fault_alloc_fired();
+
+		dmac__fault_alloc_arm(0);
+		if (!fired) {
+			CHECK_EQ(rc, 0);
+			break;
+		}
+		failures++;
+		CHECK_EQ(rc, -ENOMEM);
+		CHECK_EQ(fake_server_leases(&s), 1);
+		CHECK_EQ(dmac_client_translate(c, va, NULL), fake_iova(0, 0));
+	}
+	CHECK(failures >= 1);
+	CHECK_EQ(fake_server_leases(&s), 0);
+	close_fake(&s, c);
+	munmap(vbase, MB);
+	close(fd);
+}
+
+int main(void)
+{
+	int64_t base = dmac__alloc_outstanding();
+
+	test_connect();
+	test_register();
+	test_lease_translate();
+	test_vectors();
+	test_connection_loss();
+	test_alloc_faults();
+	dmac_client_thread_unregister();
+	CHECK_EQ(dmac__alloc_outstanding(), base);
+	return check_report("client");
+}
