@@ -58,11 +58,7 @@ struct dmac_backend;
 /** A VFIO device opened through a backend. */
 struct dmac_device;
 
-/** An IOVA range; 'last' is inclusive. */
-struct dmac_iova_range {
-	uint64_t start;
-	uint64_t last;
-};
+/* IOVA ranges are struct dmac_iova_range (dmac/common.h); 'last' is inclusive. */
 
 /** Feature bits returned by dmac_backend_ops::features(). */
 enum dmac_backend_feature {

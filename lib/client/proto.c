@@ -70,7 +70,7 @@ static bool dmac__is_zero(const void *p, size_t n)
 
 static int dmac__check_prot(uint32_t prot)
 {
-	if (prot & ~DMAC_PROT_ALL)
+	if (prot & ~DMAC_PROTO_PROT_ALL)
 		return -EOPNOTSUPP;
 	if (!prot)
 		return -EINVAL;

@@ -217,8 +217,8 @@ int fuzz_write_seeds(const char *dir)
 {
 	static uint64_t b[DMAC_PROTO_MAX_MSG / 8];
 	const struct dmac_proto_reg_range rr[] = {
-	    {.fd_index = 0, .prot = DMAC_PROT_ALL, .offset = 0, .length = 1 << 21},
-	    {.fd_index = 1, .prot = DMAC_PROT_READ, .offset = 1 << 21, .length = 4096},
+	    {.fd_index = 0, .prot = DMAC_PROTO_PROT_ALL, .offset = 0, .length = 1 << 21},
+	    {.fd_index = 1, .prot = DMAC_PROTO_PROT_READ, .offset = 1 << 21, .length = 4096},
 	};
 	const struct dmac_proto_reg_result res[] = {{.reg_id = 10, .page_shift = 21},
 						    {.reg_id = 11, .page_shift = 12}};
@@ -226,7 +226,7 @@ int fuzz_write_seeds(const char *dir)
 	const struct dmac_proto_item_status st[] = {{.id = 10, .status = 0},
 						    {.id = 11, .status = ESTALE}};
 	const struct dmac_proto_lease_item li[] = {
-	    {.reg_id = 10, .offset = 0, .length = 1 << 21, .prot = DMAC_PROT_READ}};
+	    {.reg_id = 10, .offset = 0, .length = 1 << 21, .prot = DMAC_PROTO_PROT_READ}};
 	const struct dmac_proto_lease_grant lg[] = {
 	    {.lease_id = 99, .generation = 1, .iova = 1ull << 32, .length = 1 << 21}};
 	const struct dmac_proto_release_item ri[] = {{.lease_id = 99, .generation = 1},
@@ -236,7 +236,7 @@ int fuzz_write_seeds(const char *dir)
 						    .iova = 1ull << 32,
 						    .length = 1 << 21,
 						    .reg_id = 10,
-						    .prot = DMAC_PROT_READ}};
+						    .prot = DMAC_PROTO_PROT_READ}};
 	const struct dmac_proto_hello_rep hr = {.version = 1,
 						.max_vec = DMAC_PROTO_MAX_VEC,
 						.session_id = 5,

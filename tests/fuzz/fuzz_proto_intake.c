@@ -233,8 +233,8 @@ int fuzz_write_seeds(const char *dir)
 {
 	static uint64_t b[1024];
 	const struct dmac_proto_reg_range rr[] = {
-	    {.fd_index = 0, .prot = DMAC_PROT_ALL, .offset = 0, .length = 1 << 20},
-	    {.fd_index = 1, .prot = DMAC_PROT_READ, .offset = 4096, .length = 4096},
+	    {.fd_index = 0, .prot = DMAC_PROTO_PROT_ALL, .offset = 0, .length = 1 << 20},
+	    {.fd_index = 1, .prot = DMAC_PROTO_PROT_READ, .offset = 4096, .length = 4096},
 	};
 	/* nfds, ctl_fds - 1, flags, pool indexes... */
 	const uint8_t ok2[] = {2, 15, 0, 0, 1};

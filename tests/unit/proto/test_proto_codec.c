@@ -55,9 +55,9 @@ static void set_len(struct msg *m, size_t len)
 /* ---- samples -------------------------------------------------------------- */
 
 static const struct dmac_proto_reg_range sample_ranges[] = {
-    {.fd_index = 0, .prot = DMAC_PROT_READ | DMAC_PROT_WRITE, .offset = 0, .length = 1 << 21},
-    {.fd_index = 1, .prot = DMAC_PROT_READ, .offset = 4096, .length = 8192},
-    {.fd_index = 0, .prot = DMAC_PROT_WRITE, .offset = 1 << 21, .length = 1 << 21},
+    {.fd_index = 0, .prot = DMAC_PROTO_PROT_READ | DMAC_PROTO_PROT_WRITE, .offset = 0, .length = 1 << 21},
+    {.fd_index = 1, .prot = DMAC_PROTO_PROT_READ, .offset = 4096, .length = 8192},
+    {.fd_index = 0, .prot = DMAC_PROTO_PROT_WRITE, .offset = 1 << 21, .length = 1 << 21},
 };
 static const struct dmac_proto_reg_result sample_regres[] = {
     {.reg_id = 0x1111222233334444ull, .page_shift = 21},
@@ -68,8 +68,8 @@ static const struct dmac_proto_unreg_item sample_unreg[] = {{.reg_id = 7}, {.reg
 static const struct dmac_proto_item_status sample_unreg_st[] = {{.id = 7, .status = 0},
 								{.id = 9, .status = EBUSY}};
 static const struct dmac_proto_lease_item sample_lease[] = {
-    {.reg_id = 42, .offset = 0, .length = 1 << 21, .prot = DMAC_PROT_READ},
-    {.reg_id = 43, .offset = 1 << 21, .length = 4096, .prot = DMAC_PROT_ALL},
+    {.reg_id = 42, .offset = 0, .length = 1 << 21, .prot = DMAC_PROTO_PROT_READ},
+    {.reg_id = 43, .offset = 1 << 21, .length = 4096, .prot = DMAC_PROTO_PROT_ALL},
 };
 static const struct dmac_proto_lease_grant sample_grant[] = {
     {.lease_id = 0xdeadbeefcafef00dull, .generation = 3, .iova = 1ull << 32, .length = 1 << 21},
@@ -90,14 +90,14 @@ static const struct dmac_proto_lease_info sample_info[] = {
      .length = 0x200000,
      .reg_id = 42,
      .reg_offset = 0,
-     .prot = DMAC_PROT_READ},
+     .prot = DMAC_PROTO_PROT_READ},
     {.lease_id = 6,
      .generation = 2,
      .iova = 0x400000,
      .length = 0x1000,
      .reg_id = 43,
      .reg_offset = 0x1000,
-     .prot = DMAC_PROT_ALL},
+     .prot = DMAC_PROTO_PROT_ALL},
 };
 static const struct dmac_proto_hello_rep sample_hello_rep = {
     .version = 1,
@@ -773,14 +773,14 @@ static void test_counts_and_encoders(void)
 	for (uint32_t i = 0; i <= DMAC_PROTO_MAX_VEC; i++) {
 		items[i] = (struct dmac_proto_release_item){.lease_id = i + 1, .generation = i};
 		ranges[i] = (struct dmac_proto_reg_range){.fd_index = i % DMAC_PROTO_MAX_FDS,
-							  .prot = DMAC_PROT_READ,
+							  .prot = DMAC_PROTO_PROT_READ,
 							  .offset = (uint64_t)i << 12,
 							  .length = 4096};
 		infos[i] = (struct dmac_proto_lease_info){.lease_id = i + 1,
 							  .iova = (uint64_t)i << 21,
 							  .length = 1 << 21,
 							  .reg_id = 1,
-							  .prot = DMAC_PROT_WRITE};
+							  .prot = DMAC_PROTO_PROT_WRITE};
 	}
 	CHECK_EQ(dmac_proto_encode_release_req(m.w, sizeof(m.w), 1, items, 0, &m.len), -EINVAL);
 	CHECK_EQ(dmac_proto_encode_release_req(m.w, sizeof(m.w), 1, items, 1, &m.len), 0);

@@ -273,8 +273,8 @@ static void test_register_flow(void)
 	static uint64_t out[DMAC_PROTO_MAX_MSG / 8];
 	int base = count_fds(), sv[2], sent[3], got[DMAC_PROTO_MAX_FDS];
 	const struct dmac_proto_reg_range r[] = {
-	    {.fd_index = 0, .prot = DMAC_PROT_READ, .offset = 0, .length = 8192},
-	    {.fd_index = 1, .prot = DMAC_PROT_ALL, .offset = 4096, .length = 4096},
+	    {.fd_index = 0, .prot = DMAC_PROTO_PROT_READ, .offset = 0, .length = 8192},
+	    {.fd_index = 1, .prot = DMAC_PROTO_PROT_ALL, .offset = 4096, .length = 4096},
 	};
 	struct dmac_proto_view v;
 	unsigned int nfds;

@@ -69,9 +69,9 @@ enum dmac_proto_op {
 #define DMAC_PROTO_F_ALL   DMAC_PROTO_F_REPLY
 
 /** prot bits of REGISTER and LEASE elements (at least one must be set). */
-#define DMAC_PROT_READ	0x1u /**< the device may read the memory */
-#define DMAC_PROT_WRITE 0x2u /**< the device may write the memory */
-#define DMAC_PROT_ALL	(DMAC_PROT_READ | DMAC_PROT_WRITE)
+#define DMAC_PROTO_PROT_READ	0x1u /**< the device may read the memory */
+#define DMAC_PROTO_PROT_WRITE 0x2u /**< the device may write the memory */
+#define DMAC_PROTO_PROT_ALL	(DMAC_PROTO_PROT_READ | DMAC_PROTO_PROT_WRITE)
 
 /** Common header of every request and reply (24 bytes). */
 struct dmac_proto_hdr {

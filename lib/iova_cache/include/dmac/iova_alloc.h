@@ -35,11 +35,7 @@ extern "C" {
 /** Alignment 0: 2 MiB for lengths >= 2 MiB, 4 KiB otherwise. */
 #define DMAC_IOVA_ALIGN_DEFAULT 0
 
-/** One allowed range, inclusive on both ends (IOMMU_IOAS_IOVA_RANGES format). */
-struct dmac_iova_range {
-	uint64_t start;
-	uint64_t last;
-};
+/* One allowed range: struct dmac_iova_range, in dmac/common.h. */
 
 /** Allocator statistics; byte counts saturate at UINT64_MAX. */
 struct dmac_iova_alloc_stats {
