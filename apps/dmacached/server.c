@@ -433,7 +433,7 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 
 	/* drain: stop accepting, reclaim every session, destroy everything */
 	close(srv.lfd);
-	unlink(cfg->socket);
+	unlink(srv.cfg->socket); /* srv.cfg: a SIGHUP may have replaced cfg */
 	while (srv.conns)
 		dmd__conn_end(&srv, srv.conns, "daemon shutting down");
 	dmd_engine_destroy(srv.engine);

@@ -1,0 +1,1019 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The 'daemon' suite: the real dmacached-test over a real socket, with the
+ * in-process test backend. One test per run (argv[1]); each starts its own
+ * daemon on a private socket and stops it at the end.
+ *
+ * How state is observed: STATS over the protocol, plus the dmacached-test
+ * dump (SIGUSR1: engine counters, invariant checks of the cache, lease table
+ * and allocator, dmac__alloc_outstanding(), the test backend's spaces,
+ * mappings and call log) and /proc/<daemon>/fd.
+ *
+ * Invariants: every wait is bounded; nothing here measures time except the
+ * 1 s bound on reclaim after SIGKILL (a correctness bound, polled).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MB (UINT64_C(1) << 20)
+#define RW DMAC_PROTO_PROT_ALL
+
+static char tenants_conf[512];
+
+/* Two tenants a and b for the current uid; extra text appended. */
+static const char *conf(const char *extra)
+{
+	snprintf(tenants_conf, sizeof(tenants_conf),
+		 "[tenant a]\nuids = %u\n[tenant b]\nuids = %u\n%s", (unsigned int)getuid(),
+		 (unsigned int)getuid(), extra ? extra : "");
+	return tenants_conf;
+}
+
+static int hello(const struct tdaemon *d, const char *tenant)
+{
+	int s = tc_connect(d);
+
+	CHECK_EQ(tc_hello(s, tenant), 0);
+	return s;
+}
+
+/* ---- register, lease, release, query, stats -------------------------------- */
+
+static void test_basic(void)
+{
+	struct dmac_proto_lease_grant g1, g2, g3;
+	struct dmac_proto_lease_info info[4];
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	uint64_t reg, reg2, next;
+	uint32_t n;
+	int s, fd, maps;
+
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	CHECK(((const struct dmac_proto_hello_rep *)tc_reply)->session_id != 0);
+	fd = t_memfd(4 * MB, 1);
+
+	CHECK_EQ(tc_register(s, fd, 0, 4 * MB, RW, &reg), 0);
+	CHECK(reg != 0);
+	CHECK_EQ(((const struct dmac_proto_reg_result *)tc_view.vec)->page_shift, 12);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.cache_misses, 1);
+	CHECK_EQ(st.areas, 1);
+	CHECK_EQ(st.bytes_pinned, 4 * MB);
+	CHECK_EQ(st.registrations, 1);
+	CHECK_EQ(st.sessions, 1);
+	CHECK_EQ(st.tenants, 2);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call map "), 1);
+	CHECK_EQ(td_get(&d, "mapped"), 1);
+
+	/* lease the first 2 MiB: one copy into the tenant's space, no pin */
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g1), 0);
+	CHECK(g1.lease_id != 0 && g1.generation != 0);
+	CHECK_EQ(g1.length, 2 * MB);
+	CHECK_EQ(g1.iova % (2 * MB), 0);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call map "), 1);
+	CHECK_EQ(td_count(&d, "call copy "), 1);
+	CHECK_EQ(td_get(&d, "mapped"), 2);
+	CHECK_EQ(td_get(&d, "tenant_copies"), 1);
+
+	/* the same range again: the copy is shared (refcount), no kernel call */
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, DMAC_PROTO_PROT_READ, &g2), 0);
+	CHECK(g2.lease_id != g1.lease_id);
+	CHECK_EQ(g2.iova, g1.iova);
+	CHECK(g2.generation > g1.generation);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call copy "), 1);
+	CHECK_EQ(td_get(&d, "tenant_copies"), 1);
+
+	/* a partial overlap with that copy is refused and changes nothing */
+	CHECK_EQ(tc_lease(s, reg, MB, 2 * MB, RW, NULL), EEXIST);
+	/* beyond the registration, prot beyond the registration */
+	CHECK_EQ(tc_lease(s, reg, 2 * MB, 4 * MB, RW, NULL), ERANGE);
+	CHECK_EQ(tc_lease(s, reg + 1000, 0, 4096, RW, NULL), ENOENT);
+
+	/* the second half: a second copy at the master's IOVA + 2 MiB */
+	CHECK_EQ(tc_lease(s, reg, 2 * MB, 2 * MB, RW, &g3), 0);
+	CHECK_EQ(g3.iova, g1.iova + 2 * MB);
+
+	/* QUERY with paging: 3 leases, pages of 2 */
+	CHECK_EQ(tc_query(s, 0, 2, info, &n, &next), 0);
+	CHECK_EQ(n, 2);
+	CHECK(next != 0);
+	CHECK(info[0].lease_id == g1.lease_id && info[1].lease_id == g2.lease_id);
+	CHECK_EQ(info[0].reg_id, reg);
+	CHECK_EQ(info[1].prot, DMAC_PROTO_PROT_READ);
+	CHECK_EQ(tc_query(s, next, 2, info, &n, &next), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(next, 0);
+	CHECK(info[0].lease_id == g3.lease_id && info[0].reg_offset == 2 * MB);
+
+	/* UNREGISTER with leases: EBUSY */
+	CHECK_EQ(tc_unregister(s, reg), EBUSY);
+	/* RELEASE: wrong generation ESTALE, then right; the copy stays until its last lease */
+	CHECK_EQ(tc_release(s, g1.lease_id, g1.generation + 100), ESTALE);
+	CHECK_EQ(tc_release(s, g1.lease_id, g1.generation), 0);
+	CHECK_EQ(tc_release(s, g1.lease_id, g1.generation), ENOENT);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call unmap "), 0);
+	CHECK_EQ(tc_release(s, g2.lease_id, g2.generation), 0);
+	CHECK_EQ(tc_release(s, g3.lease_id, g3.generation), 0);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call unmap "), 2);
+	CHECK_EQ(td_get(&d, "mapped"), 1); /* the master area stays cached */
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.leases, 0);
+
+	/* unregister, register again: a cache hit, no new pin */
+	CHECK_EQ(tc_unregister(s, reg), 0);
+	CHECK_EQ(tc_unregister(s, reg), ENOENT);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg2), 0);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.cache_hits, 1);
+	CHECK_EQ(st.areas, 1);
+	td_sync(&d, NULL);
+	maps = td_count(&d, "call map ");
+	CHECK_EQ(maps, 1);
+	CHECK_EQ(tc_lease(s, reg2, 0, 2 * MB, RW, &g1), 0);
+	CHECK_EQ(g1.iova, g3.iova - 2 * MB); /* same memory, same IOVA */
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "cache_check"), 0);
+	CHECK_EQ(td_get(&d, "lease_check"), 0);
+	CHECK_EQ(td_get(&d, "alloc_check"), 0);
+
+	/* session end reclaims the lease and the registration */
+	close(s);
+	s = hello(&d, "b");
+	for (int i = 0; i < 500; i++) {
+		CHECK_EQ(tc_stats(s, &st), 0);
+		if (st.sessions == 1)
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ(st.leases, 0);
+	CHECK_EQ(st.registrations, 0);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "mapped"), 1);
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+/* Two ranges of one memfd in one REGISTER are coalesced into one master map. */
+static void test_coalesce(void)
+{
+	struct dmac_proto_reg_range r[2] = {
+	    {.fd_index = 0, .prot = RW, .offset = 2 * MB, .length = 2 * MB},
+	    {.fd_index = 0, .prot = RW, .offset = 0, .length = 2 * MB},
+	};
+	uint64_t buf[64];
+	struct dmac_proto_lease_grant g0, g1;
+	const struct dmac_proto_reg_result *res;
+	uint64_t id0, id1;
+	struct tdaemon d;
+	size_t len;
+	int s, fd;
+
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	fd = t_memfd(4 * MB, 1);
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 1, r, 2, 1, &len), 0);
+	CHECK_EQ(tc_rpc_raw(s, buf, len, &fd, 1), 0);
+	CHECK_EQ(tc_view.count, 2);
+	res = tc_view.vec;
+	id0 = res[0].reg_id;
+	id1 = res[1].reg_id;
+	CHECK(id0 && id1 && id0 != id1);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call map "), 1);
+	CHECK_EQ(td_get(&d, "areas"), 1);
+	CHECK_EQ(td_get(&d, "registrations"), 2);
+	CHECK_EQ(tc_lease(s, id0, 0, 2 * MB, RW, &g0), 0);
+	CHECK_EQ(tc_lease(s, id1, 0, 2 * MB, RW, &g1), 0);
+	CHECK_EQ(g0.iova, g1.iova + 2 * MB); /* offset 2M sits 2M above offset 0 */
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+/* ---- sessions and tenants ------------------------------------------------ */
+
+static void test_hello(void)
+{
+	char extra[128];
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	uint64_t reg;
+	int s, fd;
+
+	snprintf(extra, sizeof(extra), "[tenant other]\nuids = %u\ngids = %u\n",
+		 (unsigned int)getuid() + 4242, (unsigned int)getgid() + 4242);
+	td_start(&d, conf(extra));
+	fd = t_memfd(MB, 1);
+	s = tc_connect(&d);
+	/* before HELLO: everything is EPERM */
+	CHECK_EQ(tc_stats(s, &st), EPERM);
+	CHECK_EQ(tc_register(s, fd, 0, MB, RW, &reg), EPERM);
+	CHECK_EQ(tc_lease(s, 1, 0, 4096, RW, NULL), EPERM);
+	CHECK_EQ(tc_release(s, 1, 1), EPERM);
+	/* unknown tenant, tenant that does not allow us */
+	CHECK_EQ(tc_hello(s, "nosuch"), ENOENT);
+	CHECK_EQ(tc_hello(s, "other"), EACCES);
+	CHECK_EQ(tc_hello(s, "a"), 0);
+	CHECK_EQ(tc_hello(s, "a"), EALREADY);
+	CHECK_EQ(tc_hello(s, "b"), EALREADY);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.registrations, 0);
+	CHECK_EQ(st.tenants, 3);
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+static void test_isolation(void)
+{
+	struct dmac_proto_lease_grant g;
+	struct dmac_proto_lease_info info[4];
+	uint64_t reg_a, reg_b, next;
+	struct tdaemon d;
+	uint32_t n;
+	int sa, sb, sa2, fd;
+
+	td_start(&d, conf(NULL));
+	sa = hello(&d, "a");
+	sb = hello(&d, "b");
+	sa2 = hello(&d, "a");
+	fd = t_memfd(2 * MB, 1);
+	CHECK_EQ(tc_register(sa, fd, 0, 2 * MB, RW, &reg_a), 0);
+	CHECK_EQ(tc_lease(sa, reg_a, 0, 2 * MB, RW, &g), 0);
+
+	/* b sees nothing of a's: no lease in QUERY, ENOENT for its id and its reg */
+	CHECK_EQ(tc_query(sb, 0, 4, info, &n, &next), 0);
+	CHECK_EQ(n, 0);
+	CHECK_EQ(tc_release(sb, g.lease_id, g.generation), ENOENT);
+	CHECK_EQ(tc_lease(sb, reg_a, 0, 2 * MB, RW, NULL), ENOENT);
+	CHECK_EQ(tc_unregister(sb, reg_a), ENOENT);
+	/* another session of the same tenant neither */
+	CHECK_EQ(tc_release(sa2, g.lease_id, g.generation), ENOENT);
+	CHECK_EQ(tc_query(sa2, 0, 4, info, &n, &next), 0);
+	CHECK_EQ(n, 0);
+	/* a's lease is intact */
+	CHECK_EQ(tc_query(sa, 0, 4, info, &n, &next), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(info[0].lease_id, g.lease_id);
+
+	/* b registers the same memory: cache hit, same IOVA, its own space */
+	CHECK_EQ(tc_register(sb, fd, 0, 2 * MB, RW, &reg_b), 0);
+	{
+		struct dmac_proto_lease_grant gb;
+
+		CHECK_EQ(tc_lease(sb, reg_b, 0, 2 * MB, RW, &gb), 0);
+		CHECK_EQ(gb.iova, g.iova);
+		td_sync(&d, NULL);
+		CHECK_EQ(td_count(&d, "call map "), 1);
+		CHECK_EQ(td_count(&d, "call copy "), 2);
+		CHECK_EQ(td_get(&d, "cache_hits"), 1);
+	}
+	close(sa);
+	close(sb);
+	close(sa2);
+	close(fd);
+	td_stop(&d);
+}
+
+static void test_quota(void)
+{
+	char extra[256];
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	uint64_t reg;
+	int s, fd, calls;
+
+	snprintf(extra, sizeof(extra),
+		 "[tenant q]\nuids = %u\nquota_leases = 2\nquota_pinned_bytes = 64K\n",
+		 (unsigned int)getuid());
+	td_start(&d, conf(extra));
+	s = hello(&d, "q");
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases, 2);
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_pinned_bytes, 65536);
+	fd = t_memfd(MB, 1);
+	CHECK_EQ(tc_register(s, fd, 0, MB, RW, &reg), 0);
+	td_sync(&d, NULL);
+	calls = (int)td_get(&d, "calls");
+
+	/* bytes: 128 KiB > 64 KiB, refused before any kernel call */
+	CHECK_EQ(tc_lease(s, reg, 0, 128 * 1024, RW, NULL), EDQUOT);
+	CHECK_EQ(tc_lease(s, reg, 0, 32 * 1024, RW, NULL), 0);
+	CHECK_EQ(tc_lease(s, reg, 32 * 1024, 32 * 1024 + 4096, RW, NULL), EDQUOT);
+	CHECK_EQ(tc_lease(s, reg, 32 * 1024, 16 * 1024, RW, NULL), 0);
+	/* count: the third lease is refused */
+	CHECK_EQ(tc_lease(s, reg, 48 * 1024, 4096, RW, NULL), EDQUOT);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "calls"), calls + 2);
+	CHECK_EQ(td_get(&d, "leases"), 2);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.leases, 2);
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+/* A batch whose second item fails leaves nothing of the first. */
+static void test_batch_atomic(void)
+{
+	struct dmac_proto_lease_item it[2];
+	struct tdaemon d;
+	uint64_t buf[64], reg;
+	size_t len;
+	int s, fd;
+
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	fd = t_memfd(2 * MB, 1);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
+	it[0] = (struct dmac_proto_lease_item){reg, 0, MB, RW, 0};
+	it[1] = (struct dmac_proto_lease_item){reg, MB, 2 * MB, RW, 0}; /* beyond: ERANGE */
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 7, it, 2, &len), 0);
+	CHECK_EQ(tc_rpc_raw(s, buf, len, NULL, 0), ERANGE);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "leases"), 0);
+	CHECK_EQ(td_get(&d, "tenant_copies"), 0);
+	CHECK_EQ(td_count(&d, "call copy "), 1);
+	CHECK_EQ(td_count(&d, "call unmap "), 1); /* the first item, undone */
+	CHECK_EQ(td_get(&d, "mapped"), 1);
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+static void test_window(void)
+{
+	char extra[256];
+	struct tdaemon d;
+	uint64_t reg;
+	int s, fd;
+
+	snprintf(extra, sizeof(extra),
+		 "[tenant w]\nuids = %u\niova_start = 0x40000000\niova_last = 0x7fffffff\n",
+		 (unsigned int)getuid());
+	td_start(&d, conf(extra));
+	/* the master allocator places the first area at the bottom, outside w's window */
+	s = hello(&d, "w");
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->iova_start, 0x40000000);
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->iova_last, 0x7fffffff);
+	fd = t_memfd(2 * MB, 1);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), ENOSPC);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call map "), 0);
+	CHECK_EQ(td_get(&d, "areas"), 0);
+	close(s);
+	/* tenant a registers it (IOVA 0); w may register (hit) but not lease it */
+	s = hello(&d, "a");
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
+	{
+		int sw = hello(&d, "w");
+
+		CHECK_EQ(tc_register(sw, fd, 0, 2 * MB, RW, &reg), 0);
+		CHECK_EQ(tc_lease(sw, reg, 0, 2 * MB, RW, NULL), ENOSPC);
+		td_sync(&d, NULL);
+		CHECK_EQ(td_count(&d, "call copy "), 0);
+		close(sw);
+	}
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+/* ---- the table of bad requests -------------------------------------------- */
+
+struct state {
+	long long calls, mapped, leases, regs, areas, alloc;
+	int fds;
+};
+
+static void snap(struct tdaemon *d, struct state *st)
+{
+	td_sync(d, NULL);
+	st->calls = td_get(d, "calls");
+	st->mapped = td_get(d, "mapped");
+	st->leases = td_get(d, "leases");
+	st->regs = td_get(d, "registrations");
+	st->areas = td_get(d, "areas");
+	st->alloc = td_get(d, "alloc_outstanding");
+	st->fds = td_fds(d);
+}
+
+static void same(struct tdaemon *d, const struct state *a, const char *what)
+{
+	struct state b;
+
+	snap(d, &b);
+	if (a->calls != b.calls || a->mapped != b.mapped || a->leases != b.leases ||
+	    a->regs != b.regs || a->areas != b.areas || a->alloc != b.alloc || a->fds != b.fds) {
+		fprintf(stderr,
+			"%s: state changed: calls %lld->%lld mapped %lld->%lld leases %lld->%lld "
+			"regs %lld->%lld areas %lld->%lld alloc %lld->%lld fds %d->%d\n",
+			what, a->calls, b.calls, a->mapped, b.mapped, a->leases, b.leases, a->regs,
+			b.regs, a->areas, b.areas, a->alloc, b.alloc, a->fds, b.fds);
+		t_failures++;
+	}
+}
+
+/* Send raw bytes; expect status err; state unchanged; session alive or ended. */
+static void bad(struct tdaemon *d, int *s, const void *buf, size_t len, const int *fds,
+		unsigned int nfds, int err, int fatal, const char *what)
+{
+	struct state a;
+	int rc;
+
+	snap(d, &a);
+	rc = tc_rpc_raw(*s, buf, len, fds, nfds);
+	if (rc != err) {
+		fprintf(stderr, "%s: status %d, expected %d\n", what, rc, err);
+		t_failures++;
+	}
+	if (fatal) {
+		if (!tc_closed(*s)) {
+			fprintf(stderr, "%s: session not ended\n", what);
+			t_failures++;
+		}
+		close(*s);
+		*s = hello(d, "a");
+		/* wait until the old session is reclaimed */
+		for (int i = 0; i < 500 && (snap(d, &a), td_get(d, "sessions") != 1); i++)
+			usleep(10000);
+		(void)a;
+	} else {
+		struct dmac_proto_stats st;
+
+		CHECK_EQ(tc_stats(*s, &st), 0); /* still served */
+	}
+	same(d, &a, what);
+}
+
+static int send_fds_raw(int sock, const void *buf, size_t len, const int *fds, unsigned int n)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	mh.msg_control = cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+static void test_bad_requests(const char *self)
+{
+	uint64_t buf[256], reg;
+	struct dmac_proto_lease_item it;
+	struct dmac_proto_reg_range rr;
+	struct dmac_proto_hdr *h = (void *)buf;
+	struct dmac_proto_vec_req *vr = (void *)buf;
+	struct tdaemon d;
+	size_t len;
+	int s, mfd, unsealed, pfd[2], sp[2], reg_file;
+
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	mfd = t_memfd(2 * MB, 1);
+	unsealed = t_memfd(2 * MB, 0);
+	CHECK_EQ(tc_register(s, mfd, 0, 2 * MB, RW, &reg), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, MB, RW, NULL), 0);
+
+	/* size: shorter than the header, shorter than STATS, size field != length */
+	memset(buf, 0, sizeof(buf));
+	h->size = 16;
+	h->opcode = DMAC_OP_STATS;
+	bad(&d, &s, buf, 16, NULL, 0, EINVAL, 0, "short packet");
+	CHECK_EQ(dmac_proto_encode_stats_req(buf, sizeof(buf), 1, &len), 0);
+	h->size = 32;
+	bad(&d, &s, buf, 24, NULL, 0, EINVAL, 0, "size field != length");
+	/* longer than known with a zero tail: accepted; non-zero tail: E2BIG */
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(dmac_proto_encode_stats_req(buf, sizeof(buf), 1, &len), 0);
+	h->size = 40;
+	CHECK_EQ(tc_rpc_raw(s, buf, 40, NULL, 0), 0);
+	buf[4] = 1;
+	bad(&d, &s, buf, 40, NULL, 0, E2BIG, 0, "long with non-zero tail");
+	/* non-zero reserved */
+	it = (struct dmac_proto_lease_item){reg, MB, 4096, RW, 0};
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
+	vr->reserved = 1;
+	bad(&d, &s, buf, len, NULL, 0, EOPNOTSUPP, 0, "reserved field");
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
+	vr->flags = 4;
+	bad(&d, &s, buf, len, NULL, 0, EOPNOTSUPP, 0, "unknown request flag");
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
+	((struct dmac_proto_lease_item *)(vr + 1))->prot = 4;
+	bad(&d, &s, buf, len, NULL, 0, EOPNOTSUPP, 0, "unknown prot bit");
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
+	h->status = 5;
+	bad(&d, &s, buf, len, NULL, 0, EOPNOTSUPP, 0, "status in a request");
+	/* unknown opcodes */
+	CHECK_EQ(dmac_proto_encode_stats_req(buf, sizeof(buf), 1, &len), 0);
+	h->opcode = 99;
+	bad(&d, &s, buf, len, NULL, 0, ENOTTY, 0, "unknown opcode 99");
+	h->opcode = 0;
+	bad(&d, &s, buf, len, NULL, 0, ENOTTY, 0, "opcode 0");
+	/* length 0, offset + length overflow, misalignment */
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
+	((struct dmac_proto_lease_item *)(vr + 1))->length = 0;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "length 0");
+	((struct dmac_proto_lease_item *)(vr + 1))->offset = UINT64_MAX - 4095;
+	((struct dmac_proto_lease_item *)(vr + 1))->length = 8192;
+	bad(&d, &s, buf, len, NULL, 0, EOVERFLOW, 0, "offset + length wraps");
+	((struct dmac_proto_lease_item *)(vr + 1))->offset = 100;
+	((struct dmac_proto_lease_item *)(vr + 1))->length = 4096;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "misaligned offset");
+	((struct dmac_proto_lease_item *)(vr + 1))->offset = 0;
+	((struct dmac_proto_lease_item *)(vr + 1))->length = 4097;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "misaligned length");
+	/* vector count 0 and too many elements */
+	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
+	vr->vec.count = 0;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "count 0 with trailing element");
+	/* register: range beyond the file, misaligned, unsealed memfd */
+	rr =
+	    (struct dmac_proto_reg_range){.fd_index = 0, .prot = RW, .offset = 0, .length = 4 * MB};
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 3, &rr, 1, 1, &len), 0);
+	bad(&d, &s, buf, len, &mfd, 1, ERANGE, 0, "range beyond the file");
+	rr.length = 4096;
+	rr.offset = 2 * MB - 4096;
+	rr.prot = 0;
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 3, &rr, 1, 1, &len), -EINVAL);
+	rr.prot = RW;
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 3, &rr, 1, 1, &len), 0);
+	bad(&d, &s, buf, len, &unsealed, 1, EPERM, 0, "unsealed memfd");
+	/* fd count mismatch: a REGISTER referencing fd 0 sent without fds */
+	bad(&d, &s, buf, len, NULL, 0, EBADR, 1, "REGISTER without its fd");
+	/* wrong fd types end the session */
+	CHECK_EQ(pipe2(pfd, O_CLOEXEC), 0);
+	bad(&d, &s, buf, len, &pfd[0], 1, EBADFD, 1, "pipe");
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	bad(&d, &s, buf, len, &sp[0], 1, EBADFD, 1, "socket");
+	reg_file = open(self, O_RDONLY | O_CLOEXEC);
+	CHECK(reg_file >= 0);
+	bad(&d, &s, buf, len, &reg_file, 1, EBADFD, 1, "regular file");
+	/* 17 fds: MSG_CTRUNC ends the session */
+	{
+		int many[17];
+		struct state a;
+
+		for (int i = 0; i < 17; i++)
+			many[i] = mfd;
+		snap(&d, &a);
+		CHECK_EQ(send_fds_raw(s, buf, len, many, 17), 0);
+		{
+			struct pollfd p = {.fd = s, .events = POLLIN};
+			uint64_t rb[64];
+			ssize_t n;
+
+			CHECK_EQ(poll(&p, 1, 5000), 1);
+			n = recv(s, rb, sizeof(rb), 0);
+			CHECK(n >= (ssize_t)sizeof(struct dmac_proto_hdr));
+			if (n >= (ssize_t)sizeof(struct dmac_proto_hdr))
+				CHECK_EQ(((struct dmac_proto_hdr *)rb)->status, ETOOMANYREFS);
+		}
+		CHECK(tc_closed(s));
+		close(s);
+		s = hello(&d, "a");
+		for (int i = 0; i < 500 && (td_sync(&d, NULL), td_get(&d, "sessions") != 1); i++)
+			usleep(10000);
+		same(&d, &a, "17 fds");
+	}
+	/* REGISTER referencing fd index 1 of a single fd */
+	rr.fd_index = 0;
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 3, &rr, 1, 1, &len), 0);
+	((struct dmac_proto_reg_range *)(vr + 1))->fd_index = 1;
+	bad(&d, &s, buf, len, &mfd, 1, EBADR, 1, "fd index out of range");
+
+	close(pfd[0]);
+	close(pfd[1]);
+	close(sp[0]);
+	close(sp[1]);
+	close(reg_file);
+	close(s);
+	close(mfd);
+	close(unsealed);
+	td_stop(&d);
+}
+
+/* ---- fault injection ------------------------------------------------------ */
+
+/* Register two memfds and lease from both in one batch each; returns the
+ * number of steps that failed (0: both succeeded). */
+static int fault_round(struct tdaemon *d, const char *ctl, int *fired)
+{
+	struct dmac_proto_reg_range rr[3] = {
+	    {.fd_index = 0, .prot = RW, .offset = 0, .length = MB},
+	    {.fd_index = 1, .prot = RW, .offset = 0, .length = 2 * MB},
+	    {.fd_index = 0, .prot = RW, .offset = MB, .length = MB},
+	};
+	struct dmac_proto_lease_item it[3];
+	uint64_t buf[128];
+	int fds[2], s, rc, failed = 0;
+	const struct dmac_proto_reg_result *res;
+	size_t len;
+
+	fds[0] = t_memfd(2 * MB, 1);
+	fds[1] = t_memfd(2 * MB, 1);
+	s = hello(d, "a");
+	td_sync(d, ctl);
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 1, rr, 3, 2, &len), 0);
+	rc = tc_rpc_raw(s, buf, len, fds, 2);
+	if (rc == 0) {
+		res = tc_view.vec;
+		it[0] = (struct dmac_proto_lease_item){res[0].reg_id, 0, MB, RW, 0};
+		it[1] = (struct dmac_proto_lease_item){res[1].reg_id, 0, 2 * MB, RW, 0};
+		it[2] = (struct dmac_proto_lease_item){res[2].reg_id, 0, MB, RW, 0};
+		CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, it, 3, &len), 0);
+		rc = tc_rpc_raw(s, buf, len, NULL, 0);
+		if (rc) {
+			CHECK(rc == ENOMEM || rc == EIO);
+			failed++;
+			/* nothing of the batch stays */
+			td_sync(d, NULL);
+			CHECK_EQ(td_get(d, "leases"), 0);
+			CHECK_EQ(td_get(d, "tenant_copies"), 0);
+		}
+	} else {
+		CHECK(rc == ENOMEM || rc == EIO);
+		failed++;
+		td_sync(d, NULL);
+		CHECK_EQ(td_get(d, "registrations"), 0);
+		CHECK_EQ(td_get(d, "mapped"), 0);
+	}
+	td_sync(d, NULL);
+	*fired = (int)td_get(d, "failed") + (int)td_get(d, "alloc_fired");
+	/* disarm whatever did not fire, then let the client go */
+	td_sync(d, "backend_fail 0 0");
+	td_sync(d, "alloc_fail 0");
+	close(s);
+	close(fds[0]);
+	close(fds[1]);
+	return failed;
+}
+
+static void test_fault(int backend)
+{
+	struct tdaemon d;
+	long long alloc0;
+	int fds0, n, fired_before = 0;
+
+	/* budget 0: unreferenced areas are evicted at once, so "nothing mapped"
+	 * is the baseline once the client is gone */
+	{
+		char extra[512];
+
+		snprintf(extra, sizeof(extra), "pinned_budget = 0\n%s", conf(NULL));
+		td_start(&d, extra);
+	}
+	{
+		int s = hello(&d, "b");
+
+		close(s);
+	}
+	for (int i = 0; i < 500 && (td_sync(&d, NULL), td_get(&d, "sessions") != 0); i++)
+		usleep(10000);
+	alloc0 = td_get(&d, "alloc_outstanding");
+	fds0 = td_fds(&d);
+	for (n = 1; n < 200; n++) {
+		char ctl[64];
+		int failed, fired;
+
+		if (backend)
+			snprintf(ctl, sizeof(ctl), "backend_fail %d %d", n, n % 2 ? ENOMEM : EIO);
+		else
+			snprintf(ctl, sizeof(ctl), "alloc_fail %d", n);
+		failed = fault_round(&d, ctl, &fired);
+		for (int i = 0; i < 500 && (td_sync(&d, NULL), td_get(&d, "sessions") != 0); i++)
+			usleep(10000);
+		CHECK_EQ(td_get(&d, "mapped"), 0);
+		CHECK_EQ(td_get(&d, "leases"), 0);
+		CHECK_EQ(td_get(&d, "registrations"), 0);
+		CHECK_EQ(td_get(&d, "areas"), 0);
+		CHECK_EQ(td_get(&d, "cache_check"), 0);
+		CHECK_EQ(td_get(&d, "alloc_outstanding"), alloc0);
+		CHECK_EQ(td_fds(&d), fds0);
+		if (backend) {
+			int now = (int)td_get(&d, "failed");
+
+			if (now == fired_before && !failed)
+				break; /* the Nth call was never reached: nothing failed */
+			fired_before = now;
+		} else if (!failed) {
+			break;
+		}
+		(void)fired;
+	}
+	fprintf(stderr, "fault (%s): %d injection points\n", backend ? "backend" : "alloc", n - 1);
+	CHECK(n > 2 && n < 200);
+	td_stop(&d);
+}
+
+/* ---- reclaim ---------------------------------------------------------------- */
+
+static void test_sigkill(void)
+{
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	int obs, sync_pipe[2], go_pipe[2], i;
+	pid_t child;
+	char c;
+
+	td_start(&d, conf(NULL));
+	obs = hello(&d, "b");
+	CHECK_EQ(pipe(sync_pipe), 0);
+	CHECK_EQ(pipe(go_pipe), 0);
+	child = fork();
+	if (child == 0) {
+		struct dmac_proto_lease_item it;
+		uint64_t buf[64], reg;
+		size_t len;
+		int s = hello(&d, "a"), fd = t_memfd(4 * MB, 1);
+
+		if (tc_register(s, fd, 0, 4 * MB, RW, &reg) ||
+		    tc_lease(s, reg, 0, 2 * MB, RW, NULL))
+			_exit(1);
+		/* mid-request: send a LEASE and never read the reply */
+		it = (struct dmac_proto_lease_item){reg, 2 * MB, 2 * MB, RW, 0};
+		dmac_proto_encode_lease_req(buf, sizeof(buf), 9, &it, 1, &len);
+		if (write(sync_pipe[1], "x", 1) != 1)
+			_exit(1);
+		if (read(go_pipe[0], &c, 1) != 1)
+			_exit(1);
+		dmac_proto_send(s, buf, len, NULL, 0);
+		pause();
+		_exit(0);
+	}
+	CHECK_EQ(read(sync_pipe[0], &c, 1), 1);
+	CHECK_EQ(tc_stats(obs, &st), 0);
+	CHECK_EQ(st.leases, 1);
+	CHECK_EQ(st.sessions, 2);
+	CHECK_EQ(write(go_pipe[1], "g", 1), 1);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	/* everything reclaimed within 1 s (polled; a bound on correctness) */
+	for (i = 0; i < 100; i++) {
+		CHECK_EQ(tc_stats(obs, &st), 0);
+		if (st.sessions == 1 && st.leases == 0 && st.registrations == 0)
+			break;
+		usleep(10000);
+	}
+	CHECK(i < 100);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "tenant_copies"), 0);
+	CHECK_EQ(td_get(&d, "mapped"), 1); /* the master area stays cached */
+	close(obs);
+	close(sync_pipe[0]);
+	close(sync_pipe[1]);
+	close(go_pipe[0]);
+	close(go_pipe[1]);
+	td_stop(&d);
+}
+
+/* SIGTERM with live sessions and leases: drain and exit 0 (ASan: no leak). */
+static void test_sigterm(void)
+{
+	struct tdaemon d;
+	uint64_t reg;
+	int s, fd;
+
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	fd = t_memfd(2 * MB, 1);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, NULL), 0);
+	td_stop(&d); /* checks exit status 0 and the socket unlinked */
+	CHECK(tc_closed(s));
+	close(s);
+	close(fd);
+}
+
+static void test_sighup(void)
+{
+	char extra[512];
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	int s, sb;
+
+	td_start(&d, conf(NULL));
+	sb = hello(&d, "b");
+	s = tc_connect(&d);
+	CHECK_EQ(tc_hello(s, "c"), ENOENT);
+	/* add c, drop b (which has a live session), change a's quota */
+	snprintf(extra, sizeof(extra),
+		 "[tenant a]\nuids = %u\nquota_leases = 7\n[tenant c]\nuids = %u\n",
+		 (unsigned int)getuid(), (unsigned int)getuid());
+	td_write_conf(&d, extra);
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL); /* signals are handled in order: the reload is done */
+	CHECK_EQ(tc_hello(s, "c"), 0);
+	close(s);
+	s = tc_connect(&d);
+	CHECK_EQ(tc_hello(s, "a"), 0);
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases, 7);
+	close(s);
+	CHECK_EQ(tc_stats(sb, &st), 0);
+	CHECK_EQ(st.tenants, 3); /* b kept while its session lives */
+	s = tc_connect(&d);
+	CHECK_EQ(tc_hello(s, "b"), ENOENT); /* but no new session */
+	close(s);
+	close(sb);
+	s = hello(&d, "a");
+	for (int i = 0; i < 500; i++) {
+		CHECK_EQ(tc_stats(s, &st), 0);
+		if (st.tenants == 2)
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ(st.tenants, 2); /* b gone with its last session */
+	/* a bad file is refused, the running config kept */
+	td_write_conf(&d, "[tenant a]\nbogus = 1\n");
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.tenants, 2);
+	close(s);
+	td_stop(&d);
+}
+
+static void test_socket(void)
+{
+	struct tdaemon d;
+	struct stat st;
+	char dir[160];
+
+	td_start(&d, conf(NULL));
+	snprintf(dir, sizeof(dir), "%s/run", d.dir);
+	CHECK_EQ(stat(dir, &st), 0);
+	CHECK_EQ(st.st_mode & 0777, 0750);
+	CHECK_EQ(lstat(d.sock, &st), 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	/* kill -9 leaves a stale socket; a restart replaces it */
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	CHECK_EQ(lstat(d.sock, &st), 0);
+	{
+		const char *bin = getenv("DMACACHED_TEST");
+		pid_t p = fork();
+		int status;
+
+		if (p == 0) {
+			setenv("DMAC_TEST_DUMP", d.dump, 1);
+			execl(bin, bin, "--foreground", "--config", d.conf, (char *)NULL);
+			_exit(127);
+		}
+		d.pid = p;
+		for (int i = 0; i < 500; i++) {
+			int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+			strcpy(sa.sun_path, d.sock);
+			if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+				close(s);
+				break;
+			}
+			close(s);
+			usleep(10000);
+		}
+		{
+			int s = hello(&d, "a");
+
+			close(s);
+		}
+		kill(p, SIGTERM);
+		CHECK_EQ(waitpid(p, &status, 0), p);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		/* a regular file at the socket path: refused, left alone */
+		{
+			int fd = open(d.sock, O_CREAT | O_WRONLY, 0600);
+
+			close(fd);
+		}
+		p = fork();
+		if (p == 0) {
+			int nul = open("/dev/null", O_WRONLY);
+
+			dup2(nul, 2);
+			execl(bin, bin, "--foreground", "--config", d.conf, (char *)NULL);
+			_exit(127);
+		}
+		CHECK_EQ(waitpid(p, &status, 0), p);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+		CHECK_EQ(lstat(d.sock, &st), 0);
+		CHECK(S_ISREG(st.st_mode));
+		unlink(d.sock);
+	}
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d.dir);
+		CHECK_EQ(system(cmd), 0);
+	}
+}
+
+/* The shipped binary never offers the test backend; --check-config works. */
+static void test_shipped(void)
+{
+	const char *shipped = getenv("DMACACHED");
+	char dir[] = "/tmp/dmacd-ship-XXXXXX", path[128], cmd[512];
+	FILE *f;
+
+	CHECK(shipped != NULL);
+	if (!shipped || !mkdtemp(dir))
+		return;
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	f = fopen(path, "w");
+	fprintf(f, "[daemon]\nsocket = %s/s.sock\nbackend = test\n", dir);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' --check-config %s 2>%s/err", shipped, path, dir);
+	CHECK_EQ(WEXITSTATUS(system(cmd)), 1);
+	snprintf(cmd, sizeof(cmd), "grep -q '%s:3: backend: .test. is not offered' %s/err", path,
+		 dir);
+	CHECK_EQ(WEXITSTATUS(system(cmd)), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' --foreground --config %s 2>/dev/null", shipped, path);
+	CHECK_EQ(WEXITSTATUS(system(cmd)), 1);
+	f = fopen(path, "w");
+	fprintf(f, "[daemon]\nsocket = %s/s.sock\n[tenant a]\nuids = 0\n", dir);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' --check-config %s >/dev/null", shipped, path);
+	CHECK_EQ(WEXITSTATUS(system(cmd)), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' --foreground --backend test --config %s 2>/dev/null",
+		 shipped, path);
+	CHECK_EQ(WEXITSTATUS(system(cmd)), 1);
+	CHECK(access(path, F_OK) == 0);
+	snprintf(cmd, sizeof(cmd), "'%s' --version | grep -q '^dmacached '", shipped);
+	CHECK_EQ(WEXITSTATUS(system(cmd)), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_EQ(system(cmd), 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *t = argc > 1 ? argv[1] : "";
+
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(t, "basic"))
+		test_basic();
+	else if (!strcmp(t, "coalesce"))
+		test_coalesce();
+	else if (!strcmp(t, "hello"))
+		test_hello();
+	else if (!strcmp(t, "isolation"))
+		test_isolation();
+	else if (!strcmp(t, "quota"))
+		test_quota();
+	else if (!strcmp(t, "batch"))
+		test_batch_atomic();
+	else if (!strcmp(t, "window"))
+		test_window();
+	else if (!strcmp(t, "bad-requests"))
+		test_bad_requests(argv[0]);
+	else if (!strcmp(t, "fault-backend"))
+		test_fault(1);
+	else if (!strcmp(t, "fault-alloc"))
+		test_fault(0);
+	else if (!strcmp(t, "sigkill"))
+		test_sigkill();
+	else if (!strcmp(t, "sigterm"))
+		test_sigterm();
+	else if (!strcmp(t, "sighup"))
+		test_sighup();
+	else if (!strcmp(t, "socket"))
+		test_socket();
+	else if (!strcmp(t, "shipped"))
+		test_shipped();
+	else {
+		fprintf(stderr, "unknown test '%s'\n", t);
+		return 2;
+	}
+	if (t_failures) {
+		fprintf(stderr, "%s: %d check(s) failed\n", t, t_failures);
+		return 1;
+	}
+	printf("%s: all checks passed\n", t);
+	return 0;
+}
