@@ -39,8 +39,8 @@
 #include "dmac/proto.h"
 #include "dmac_alloc.h"
 
-_Static_assert(DMAC_CLIENT_PROT_READ == DMAC_PROT_READ, "prot read");
-_Static_assert(DMAC_CLIENT_PROT_WRITE == DMAC_PROT_WRITE, "prot write");
+_Static_assert(DMAC_CLIENT_PROT_READ == DMAC_PROTO_PROT_READ, "prot read");
+_Static_assert(DMAC_CLIENT_PROT_WRITE == DMAC_PROTO_PROT_WRITE, "prot write");
 _Static_assert(DMAC_CLIENT_PAGE == DMAC_PROTO_MIN_PAGE, "page");
 _Static_assert(DMAC_CLIENT_TENANT_MAX == DMAC_PROTO_TENANT_MAX, "tenant");
 _Static_assert(DMAC_CLIENT_MAX_VEC == DMAC_PROTO_MAX_VEC, "vec");

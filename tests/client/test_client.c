@@ -189,6 +189,7 @@ static void test_register(void)
 
 	/* 17 distinct fds do not fit one message: -E2BIG, nothing sent. */
 	struct dmac_client_range many[17];
+	uint64_t mids[17];
 	int mfd[17];
 	void *mva[17];
 
@@ -197,9 +198,9 @@ static void test_register(void)
 		many[i] = (struct dmac_client_range){
 		    .fd = mfd[i], .prot = DMAC_CLIENT_PROT_READ, .length = 4096, .va = mva[i]};
 	}
-	CHECK_EQ(dmac_client_register_v(c, many, 17, ids), -E2BIG);
+	CHECK_EQ(dmac_client_register_v(c, many, 17, mids), -E2BIG);
 	CHECK_EQ(fake_server_requests(&s), before);
-	CHECK_EQ(dmac_client_register_v(c, many, 16, ids), 0);
+	CHECK_EQ(dmac_client_register_v(c, many, 16, mids), 0);
 	for (int i = 0; i < 17; i++) {
 		munmap(mva[i], 4096);
 		close(mfd[i]);
