@@ -150,10 +150,10 @@ struct dmac_client_stats {
  * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, flags),
  *  -ENAMETOOLONG (path too long for a sockaddr_un), -ENOMEM, the -errno of
  *  socket()/connect() (-ENOENT, -ECONNREFUSED, -EACCES, ...), the daemon's
- *  refusal (-EPERM: this uid/gid may not connect as the tenant; -ENOENT: no such
- *  tenant), -EPROTO (a reply that does not answer HELLO), -ECONNRESET (the daemon
- *  closed the connection).
- * Concurrency: any thread; the new client is not shared until this returns.
+ *  refusal (-EACCES: this uid/gid may not act as the tenant; -ENOENT: no such
+ *  tenant; -EPROTONOSUPPORT: no common version), -EPROTO (a reply that does not answer HELLO),
+ * -ECONNRESET (the daemon closed the connection). Concurrency: any thread; the new client is not
+ * shared until this returns.
  */
 DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32_t flags,
 				    struct dmac_client **out);
