@@ -80,6 +80,12 @@ enum dmac_backend_feature {
 	DMAC_BACKEND_F_REPLACE = 1u << 7,
 	/** Many spaces share one kernel context (iommufd: one fd, many IOAS). */
 	DMAC_BACKEND_F_MULTI_SPACE = 1u << 8,
+	/**
+	 * copy() is emulated: the destination maps the same daemon memory again,
+	 * which pins and charges it a second time and uses one kernel mapping
+	 * entry per piece (VFIO type1). Never set together with F_COPY.
+	 */
+	DMAC_BACKEND_F_COPY_REPIN = 1u << 9,
 };
 
 /** Protection bits for map() and copy(). At least one must be set. */
@@ -315,8 +321,14 @@ struct dmac_backend_ops {
 	 * IOMMU refuses (e.g. incompatible reserved regions). */
 	int (*device_attach)(struct dmac_backend *be, struct dmac_device *dev, uint32_t space_id);
 
-	/** Move an attached device to another space atomically (no DMA window
-	 * to a third space). Without DMAC_BACKEND_F_REPLACE: -EOPNOTSUPP. */
+	/**
+	 * Move an attached device to another space. With DMAC_BACKEND_F_REPLACE
+	 * the switch is atomic (iommufd: DMA goes to the old space, then the new
+	 * one, never elsewhere). Without it (type1) the backend detaches and then
+	 * attaches: DMA is blocked in between, never sent to a third space, and
+	 * device state may be reset; on failure the device is back in its old
+	 * space. @return 0; -ENOENT no such space; errors of attach.
+	 */
 	int (*device_replace)(struct dmac_backend *be, struct dmac_device *dev, uint32_t space_id);
 
 	/** Detach a device: its DMA is blocked afterwards. @return 0 or -EINVAL

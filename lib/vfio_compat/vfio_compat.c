@@ -661,6 +661,8 @@ static int vfio_open(const struct dmac_backend_config *cfg, struct dmac_backend 
 	if (ret)
 		goto destroy_lock;
 	be->known_align = PAGE_4K;
+	/* No kernel copy: copy() maps the daemon memory again (see backend.h). */
+	be->features |= DMAC_BACKEND_F_COPY_REPIN;
 	if (ioctl(be->probe_fd, VFIO_CHECK_EXTENSION, DMAC__VFIO_UNMAP_ALL) > 0)
 		be->features |= DMAC_BACKEND_F_UNMAP_ALL;
 	dmac_backend_log(DMAC_LOG_DEBUG, "vfio: opened %s: %s; features 0x%llx", be->path, why,

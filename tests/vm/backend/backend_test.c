@@ -222,11 +222,13 @@ static void test_backend(void)
 	f = ops->features(be);
 	if (is_vfio) {
 		CHECK(!(f & DMAC_BACKEND_F_COPY), "type1 must not claim kernel copy");
+		CHECK(f & DMAC_BACKEND_F_COPY_REPIN, "type1 says its copy re-pins");
 		CHECK(!(f & DMAC_BACKEND_F_REPLACE), "type1 replace is not atomic");
 		CHECK(!(f & DMAC_BACKEND_F_MULTI_SPACE), "type1: one container per space");
 		CHECK(f & DMAC_BACKEND_F_UNMAP_ALL, "6.12 has VFIO_UNMAP_ALL");
 	} else {
 		CHECK(f & DMAC_BACKEND_F_COPY, "iommufd has IOAS_COPY");
+		CHECK(!(f & DMAC_BACKEND_F_COPY_REPIN), "iommufd copy shares pins");
 		CHECK(f & DMAC_BACKEND_F_REPLACE, "iommufd replace");
 	}
 
