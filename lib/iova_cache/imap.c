@@ -380,12 +380,22 @@ DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t add
 					 uint64_t *len)
 {
 	struct dmac__imap_tls *t = &dmac__imap_tls;
+	const struct iver *v;
 
 	if (dmac_unlikely(!m))
 		return DMAC_IMAP_NONE;
-	if (dmac_unlikely(t->slot[0].m != m))
+	if (dmac_likely(t->slot[0].m == m)) {
+		v = t->slot[0].v;
+	} else if (dmac_likely(t->state == 1)) {
+		/* First call of a dmac_imap_read_lock() section: pin (as ver_get()). */
+		v = ver_load(m);
+		t->slot[0].v = v;
+		t->slot[0].m = m;
+		t->state = 2;
+	} else {
 		return translate_unpinned(m, addr, max_len, len);
-	return translate_v(t->slot[0].v, addr, max_len, len);
+	}
+	return translate_v(v, addr, max_len, len);
 }
 
 static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
