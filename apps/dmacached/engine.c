@@ -43,6 +43,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "bk.h"
@@ -125,7 +126,7 @@ struct dmd_engine {
 	uint64_t ntenants, next_tenant_id;
 	struct dmd_session *sessions;
 	uint64_t nsessions, next_session_id;
-	uint64_t nregs, next_reg_id;
+	uint64_t nregs;
 	uint64_t ncopies;
 	uint64_t reg_batch;
 	int numa_bound;
@@ -154,6 +155,54 @@ static void dmd__evict(void *arg, const struct dmac_cache_area_info *a)
 	dmd_debug("evicted area iova 0x%" PRIx64 " length 0x%" PRIx64, a->iova, len);
 }
 
+/*
+ * Master IOVA for a new area registered by tenant t: inside t's window (a
+ * lease must lie there). The whole-space window takes the allocator's best
+ * fit; a narrower one is searched from its start, jumping over allocations
+ * (bounded number of probes). 2 MiB alignment from 2 MiB up (page size if
+ * larger), so the IOMMU can use large entries.
+ */
+static int dmd__iova_alloc(struct dmd_engine *e, const struct dmd_tenant *t, uint64_t length,
+			   uint64_t page_size, uint64_t *iova)
+{
+	uint64_t align = page_size > DMAC_IOVA_ALIGN_2M ? page_size : 0;
+	uint64_t start = t->cfg.iova_start, last = t->cfg.iova_last, cand, end;
+	int rc;
+
+	if (start == 0 && last == UINT64_MAX)
+		return dmac_iova_alloc_alloc(e->alloc, length, align, iova);
+	if (!align)
+		align = length >= DMAC_IOVA_ALIGN_2M ? DMAC_IOVA_ALIGN_2M : DMAC_IOVA_PAGE;
+	if (__builtin_add_overflow(start, align - 1, &cand))
+		return -ENOSPC;
+	cand &= ~(align - 1);
+	for (int probes = 0; probes < 65536; probes++) {
+		uint64_t a_start, a_len;
+
+		if (__builtin_add_overflow(cand, length - 1, &end) || end > last)
+			break;
+		rc = dmac_iova_alloc_reserve(e->alloc, cand, length);
+		if (rc == 0) {
+			*iova = cand;
+			return 0;
+		}
+		if (rc != -EEXIST && rc != -ENOSPC)
+			return rc;
+		/* jump past the allocation at the end or the start, else one step */
+		if (dmac_iova_alloc_lookup(e->alloc, end, &a_start, &a_len) == 0 ||
+		    dmac_iova_alloc_lookup(e->alloc, cand, &a_start, &a_len) == 0) {
+			if (__builtin_add_overflow(a_start, a_len + align - 1, &cand))
+				break;
+			cand &= ~(align - 1);
+		} else if (__builtin_add_overflow(cand, align, &cand)) {
+			break;
+		}
+	}
+	dmd_info("tenant %s: no IOVA for 0x%" PRIx64 " bytes inside its window", t->cfg.name,
+		 length);
+	return -ENOSPC;
+}
+
 static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 			    const struct dmac_cache_range *range, uint64_t page_size,
 			    struct dmac_cache_area **out)
@@ -180,16 +229,9 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 			 r.backing.dev, r.backing.ino, r.offset, r.length, strerror(-rc));
 		goto err_close_fd;
 	}
-	rc = dmac_iova_alloc_alloc(e->alloc, r.length,
-				   page_size > DMAC_IOVA_ALIGN_2M ? page_size : 0, &iova);
+	rc = dmd__iova_alloc(e, t, r.length, page_size, &iova);
 	if (rc)
 		goto err_munmap;
-	if (iova < t->cfg.iova_start || iova + r.length - 1 > t->cfg.iova_last) {
-		rc = -ENOSPC;
-		dmd_info("tenant %s: no IOVA for 0x%" PRIx64 " bytes inside its window",
-			 t->cfg.name, r.length);
-		goto err_free_iova;
-	}
 	rc = dmd_bk_map(e->bk, e->master, p->va, r.length, iova, DMD_PROT_ALL);
 	if (rc)
 		goto err_free_iova;
@@ -584,6 +626,32 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 
 /* ---- register ----------------------------------------------------------- */
 
+/* A fresh registration id: random (protocol.md: unguessable), non-zero,
+ * unique in the session (ids are looked up per session only). */
+static int dmd__reg_id(const struct dmd_session *s, struct dmd_reg *const *batch, uint32_t nbatch,
+		       uint64_t *out)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		const struct dmd_reg *r;
+		uint64_t id;
+		uint32_t i;
+
+		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+			return errno ? -errno : -EIO;
+		if (!id)
+			continue;
+		for (r = s->regs; r && r->id != id; r = r->next)
+			;
+		for (i = 0; i < nbatch && batch[i]->id != id; i++)
+			;
+		if (!r && i == nbatch) {
+			*out = id;
+			return 0;
+		}
+	}
+	return -EIO;
+}
+
 int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struct dmd_reg_in *in,
 			uint32_t n, struct dmd_reg_out *out)
 {
@@ -662,7 +730,12 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 			j = m;
 			goto err_free_new_regs;
 		}
-		r->id = ++e->next_reg_id;
+		rc = dmd__reg_id(s, regs, i, &r->id);
+		if (rc) {
+			dmac__free(r);
+			j = m;
+			goto err_free_new_regs;
+		}
 		r->area = areas[j];
 		r->iova = info.iova + (in[i].offset - info.range.offset);
 		r->offset = in[i].offset;

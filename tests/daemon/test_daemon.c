@@ -372,17 +372,35 @@ static void test_window(void)
 		 "[tenant w]\nuids = %u\niova_start = 0x40000000\niova_last = 0x7fffffff\n",
 		 (unsigned int)getuid());
 	td_start(&d, conf(extra));
-	/* the master allocator places the first area at the bottom, outside w's window */
+	/* w's areas are placed inside its window */
 	s = hello(&d, "w");
 	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->iova_start, 0x40000000);
 	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->iova_last, 0x7fffffff);
-	fd = t_memfd(2 * MB, 1);
-	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), ENOSPC);
+	fd = t_memfd(4 * MB, 1);
+	CHECK_EQ(tc_register(s, fd, 2 * MB, 2 * MB, RW, &reg), 0);
+	{
+		struct dmac_proto_lease_grant g;
+		uint64_t reg2;
+		int fd2 = t_memfd(2 * MB, 1);
+
+		CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g), 0);
+		CHECK_EQ(g.iova, 0x40000000);
+		CHECK_EQ(tc_register(s, fd2, 0, 2 * MB, RW, &reg2), 0);
+		CHECK_EQ(tc_lease(s, reg2, 0, 2 * MB, RW, &g), 0);
+		CHECK_EQ(g.iova, 0x40200000);
+		close(fd2);
+		/* 1 GiB does not fit the 1 GiB window once part of it is used */
+		fd2 = t_memfd(1024 * MB, 1);
+		CHECK_EQ(tc_register(s, fd2, 0, 1024 * MB, RW, &reg2), ENOSPC);
+		close(fd2);
+	}
 	td_sync(&d, NULL);
-	CHECK_EQ(td_count(&d, "call map "), 0);
-	CHECK_EQ(td_get(&d, "areas"), 0);
+	CHECK_EQ(td_count(&d, "call map "), 2);
+	CHECK_EQ(td_get(&d, "areas"), 2);
 	close(s);
-	/* tenant a registers it (IOVA 0); w may register (hit) but not lease it */
+	close(fd);
+	fd = t_memfd(2 * MB, 1);
+	/* tenant a registers other memory (at IOVA 0); w may register it (hit) but not lease it */
 	s = hello(&d, "a");
 	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
 	{
@@ -391,7 +409,8 @@ static void test_window(void)
 		CHECK_EQ(tc_register(sw, fd, 0, 2 * MB, RW, &reg), 0);
 		CHECK_EQ(tc_lease(sw, reg, 0, 2 * MB, RW, NULL), ENOSPC);
 		td_sync(&d, NULL);
-		CHECK_EQ(td_count(&d, "call copy "), 0);
+		CHECK_EQ(td_count(&d, "call copy "), 2); /* w's two leases above only */
+		CHECK_EQ(td_get(&d, "cache_hits"), 1);
 		close(sw);
 	}
 	close(s);
