@@ -99,6 +99,7 @@ struct dmac_imap_batch {
 	uint64_t gen;
 	int err;	     /* first error; poisons the batch */
 	struct irec **work;  /* working sorted array, copied on the first op */
+	size_t hint;	     /* of lower_last_hint() */
 	size_t n, cap;	     /* of work */
 	struct pvec dirty;   /* pairs (start, last) cast to void *, of every op */
 	struct pvec fresh;   /* records allocated by this batch */
@@ -565,13 +566,36 @@ static void ver_free_cb(struct rcu_head *head)
 enum { C_EMPTY, C_FULL, C_ONE, C_MANY };
 
 /*
+ * lower_last() over the batch's working array, starting from the previous answer:
+ * the regions of a node are classified in increasing order, so the answer usually
+ * is the hint or a few records after it (galloping search), which turns building a
+ * node from O(512 log n) into O(512 + records in it).
+ */
+static size_t lower_last_hint(struct dmac_imap_batch *b, uint64_t base)
+{
+	size_t h = b->hint, step = 1, lo, hi;
+
+	if (h > b->n || (h > 0 && b->work[h - 1]->last >= base)) {
+		b->hint = lower_last(b->work, b->n, base);
+		return b->hint;
+	}
+	/* Every record before h ends before base: gallop forward from h. */
+	while (h + step - 1 < b->n && b->work[h + step - 1]->last < base)
+		step *= 2;
+	lo = h + step / 2;
+	hi = h + step - 1 < b->n ? h + step - 1 : b->n;
+	b->hint = lo + lower_last(b->work + lo, hi - lo, base);
+	return b->hint;
+}
+
+/*
  * Which records of the batch's working array intersect [base, rl]; for C_FULL and
  * C_ONE, *rec is the record and *cont tells whether its successor continues it.
  */
-static int classify(const struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec,
+static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec,
 		    bool *cont)
 {
-	size_t i = lower_last(b->work, b->n, base);
+	size_t i = lower_last_hint(b, base);
 	struct irec *r;
 
 	if (i == b->n || b->work[i]->start > rl)
