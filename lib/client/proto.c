@@ -44,6 +44,9 @@ _Static_assert(sizeof(struct dmac_proto_lease_info) == 56, "lease info");
 _Static_assert(sizeof(struct dmac_proto_stats_req) == 24, "stats req");
 _Static_assert(sizeof(struct dmac_proto_stats_rep) == 96, "stats rep");
 _Static_assert(offsetof(struct dmac_proto_hello_req, tenant) == 32, "tenant");
+_Static_assert(sizeof(struct dmac_proto_tenant_info) == 120, "tenant info");
+_Static_assert(sizeof(struct dmac_proto_admin_lease) == 128, "admin lease");
+_Static_assert(offsetof(struct dmac_proto_admin_lease, tenant) == 64, "admin lease tenant");
 _Static_assert(offsetof(struct dmac_proto_vec_req, vec) == 24, "vec offset");
 _Static_assert(offsetof(struct dmac_proto_query_rep, vec) == 24, "vec offset");
 _Static_assert(DMAC_PROTO_MAX_FDS <= 32, "fd bitmap");
@@ -126,6 +129,14 @@ int dmac_proto_check_tenant(const char field[DMAC_PROTO_TENANT_MAX])
 	return 0;
 }
 
+bool dmac_proto_is_admin_tenant(const char field[DMAC_PROTO_TENANT_MAX])
+{
+	const size_t n = sizeof(DMAC_PROTO_ADMIN_TENANT); /* NUL included */
+
+	return !memcmp(field, DMAC_PROTO_ADMIN_TENANT, n) &&
+	       dmac__is_zero(field + n, DMAC_PROTO_TENANT_MAX - n);
+}
+
 /* ---- fixed-part checks ---------------------------------------------------- */
 
 static int dmac__hello_req_fixed(const struct dmac_proto_view *v)
@@ -136,6 +147,8 @@ static int dmac__hello_req_fixed(const struct dmac_proto_view *v)
 		return -EOPNOTSUPP;
 	if (!m->version)
 		return -EINVAL;
+	if (dmac_proto_is_admin_tenant(m->tenant))
+		return 0;
 	return dmac_proto_check_tenant(m->tenant);
 }
 
@@ -267,6 +280,27 @@ static int dmac__lease_info_elem(const void *p)
 	return dmac__check_iova(e->iova, e->length);
 }
 
+static int dmac__tenant_info_elem(const void *p)
+{
+	const struct dmac_proto_tenant_info *e = p;
+
+	if (dmac_proto_check_tenant(e->name))
+		return -EINVAL;
+	return e->iova_start <= e->iova_last ? 0 : -EINVAL;
+}
+
+static int dmac__admin_lease_elem(const void *p)
+{
+	const struct dmac_proto_admin_lease *e = p;
+	int rc = dmac__lease_info_elem(&e->info);
+
+	if (rc)
+		return rc;
+	if (!e->session_id || dmac_proto_check_tenant(e->tenant))
+		return -EINVAL;
+	return 0;
+}
+
 /* ---- tables --------------------------------------------------------------- */
 
 static const struct dmac__msg_desc dmac__req_desc[DMAC_OP__COUNT] = {
@@ -281,6 +315,10 @@ static const struct dmac__msg_desc dmac__req_desc[DMAC_OP__COUNT] = {
 			 1, dmac__vec_req_fixed, dmac__release_item_elem},
     [DMAC_OP_QUERY] = {sizeof(struct dmac_proto_query_req), 0, 0, dmac__query_req_fixed, NULL},
     [DMAC_OP_STATS] = {sizeof(struct dmac_proto_stats_req), 0, 0, NULL, NULL},
+    [DMAC_OP_ADMIN_TENANTS] = {sizeof(struct dmac_proto_query_req), 0, 0, dmac__query_req_fixed,
+			       NULL},
+    [DMAC_OP_ADMIN_LEASES] = {sizeof(struct dmac_proto_query_req), 0, 0, dmac__query_req_fixed,
+			      NULL},
 };
 
 static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
@@ -297,6 +335,12 @@ static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
     [DMAC_OP_QUERY] = {sizeof(struct dmac_proto_query_rep), sizeof(struct dmac_proto_lease_info), 0,
 		       NULL, dmac__lease_info_elem},
     [DMAC_OP_STATS] = {sizeof(struct dmac_proto_stats_rep), 0, 0, NULL, NULL},
+    [DMAC_OP_ADMIN_TENANTS] = {sizeof(struct dmac_proto_query_rep),
+			       sizeof(struct dmac_proto_tenant_info), 0, NULL,
+			       dmac__tenant_info_elem},
+    [DMAC_OP_ADMIN_LEASES] = {sizeof(struct dmac_proto_query_rep),
+			      sizeof(struct dmac_proto_admin_lease), 0, NULL,
+			      dmac__admin_lease_elem},
 };
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -448,7 +492,9 @@ int dmac_proto_reply_matches(const struct dmac_proto_view *req, const struct dma
 				return -EPROTO;
 		}
 		return 0;
-	case DMAC_OP_QUERY: {
+	case DMAC_OP_QUERY:
+	case DMAC_OP_ADMIN_TENANTS:
+	case DMAC_OP_ADMIN_LEASES: {
 		const struct dmac_proto_query_req *q = (const void *)req->hdr;
 
 		return rep->count <= q->max_count ? 0 : -EPROTO;
@@ -666,6 +712,61 @@ int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
 	return dmac__enc_finish(buf, true, 0, rc, len);
 }
 
+/* QUERY-shaped requests: cursor and max_count. */
+static int dmac__enc_paged_req(void *buf, size_t cap, uint32_t op, uint64_t tag, uint64_t cursor,
+			       uint32_t max_count, size_t *len)
+{
+	struct dmac_proto_query_req *m = buf;
+	int rc = dmac__enc_begin(buf, cap, sizeof(*m), op, tag, false);
+
+	if (!rc) {
+		m->cursor = cursor;
+		m->max_count = max_count;
+	}
+	return dmac__enc_finish(buf, false, 0, rc, len);
+}
+
+/* QUERY-shaped replies: vector and next_cursor. */
+static int dmac__enc_paged_rep(void *buf, size_t cap, uint32_t op, uint64_t tag,
+			       uint64_t next_cursor, const void *elems, size_t esz, uint32_t n,
+			       size_t *len)
+{
+	int rc = dmac__enc_vec(buf, cap, op, tag, true, sizeof(struct dmac_proto_query_rep), elems,
+			       esz, n);
+
+	if (!rc)
+		((struct dmac_proto_query_rep *)buf)->next_cursor = next_cursor;
+	return dmac__enc_finish(buf, true, 0, rc, len);
+}
+
+int dmac_proto_encode_admin_tenants_req(void *buf, size_t cap, uint64_t tag, uint64_t cursor,
+					uint32_t max_count, size_t *len)
+{
+	return dmac__enc_paged_req(buf, cap, DMAC_OP_ADMIN_TENANTS, tag, cursor, max_count, len);
+}
+
+int dmac_proto_encode_admin_tenants_rep(void *buf, size_t cap, uint64_t tag, uint64_t next_cursor,
+					const struct dmac_proto_tenant_info *t, uint32_t n,
+					size_t *len)
+{
+	return dmac__enc_paged_rep(buf, cap, DMAC_OP_ADMIN_TENANTS, tag, next_cursor, t, sizeof(*t),
+				   n, len);
+}
+
+int dmac_proto_encode_admin_leases_req(void *buf, size_t cap, uint64_t tag, uint64_t cursor,
+				       uint32_t max_count, size_t *len)
+{
+	return dmac__enc_paged_req(buf, cap, DMAC_OP_ADMIN_LEASES, tag, cursor, max_count, len);
+}
+
+int dmac_proto_encode_admin_leases_rep(void *buf, size_t cap, uint64_t tag, uint64_t next_cursor,
+				       const struct dmac_proto_admin_lease *l, uint32_t n,
+				       size_t *len)
+{
+	return dmac__enc_paged_rep(buf, cap, DMAC_OP_ADMIN_LEASES, tag, next_cursor, l, sizeof(*l),
+				   n, len);
+}
+
 int dmac_proto_encode_error(void *buf, size_t cap, uint32_t opcode, uint64_t tag, int err,
 			    size_t *len)
 {
@@ -685,10 +786,15 @@ int dmac_proto_encode_error(void *buf, size_t cap, uint32_t opcode, uint64_t tag
 const char *dmac_proto_op_name(uint32_t opcode)
 {
 	static const char *const names[DMAC_OP__COUNT] = {
-	    [DMAC_OP_HELLO] = "HELLO",		 [DMAC_OP_REGISTER] = "REGISTER",
-	    [DMAC_OP_UNREGISTER] = "UNREGISTER", [DMAC_OP_LEASE] = "LEASE",
-	    [DMAC_OP_RELEASE] = "RELEASE",	 [DMAC_OP_QUERY] = "QUERY",
+	    [DMAC_OP_HELLO] = "HELLO",
+	    [DMAC_OP_REGISTER] = "REGISTER",
+	    [DMAC_OP_UNREGISTER] = "UNREGISTER",
+	    [DMAC_OP_LEASE] = "LEASE",
+	    [DMAC_OP_RELEASE] = "RELEASE",
+	    [DMAC_OP_QUERY] = "QUERY",
 	    [DMAC_OP_STATS] = "STATS",
+	    [DMAC_OP_ADMIN_TENANTS] = "ADMIN_TENANTS",
+	    [DMAC_OP_ADMIN_LEASES] = "ADMIN_LEASES",
 	};
 
 	if (opcode < DMAC_OP__COUNT && names[opcode])

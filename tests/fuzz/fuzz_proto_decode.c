@@ -95,6 +95,19 @@ static void reencode_request(const struct dmac_proto_view *v, size_t len)
 						 q->max_count, &olen);
 		break;
 	}
+	case DMAC_OP_ADMIN_TENANTS:
+	case DMAC_OP_ADMIN_LEASES: {
+		const struct dmac_proto_query_req *q = (const void *)v->hdr;
+
+		if (len != sizeof(*q))
+			return;
+		rc = v->opcode == DMAC_OP_ADMIN_TENANTS
+			 ? dmac_proto_encode_admin_tenants_req(g_out, sizeof(g_out), v->tag,
+							       q->cursor, q->max_count, &olen)
+			 : dmac_proto_encode_admin_leases_req(g_out, sizeof(g_out), v->tag,
+							      q->cursor, q->max_count, &olen);
+		break;
+	}
 	case DMAC_OP_STATS:
 		if (len != sizeof(struct dmac_proto_stats_req))
 			return;

@@ -61,6 +61,8 @@ enum dmac_proto_op {
 	DMAC_OP_RELEASE = 5,
 	DMAC_OP_QUERY = 6,
 	DMAC_OP_STATS = 7,
+	DMAC_OP_ADMIN_TENANTS = 8, /**< operator view: every tenant (admin sessions only) */
+	DMAC_OP_ADMIN_LEASES = 9,  /**< operator view: every lease (admin sessions only) */
 	DMAC_OP__COUNT
 };
 
@@ -69,9 +71,9 @@ enum dmac_proto_op {
 #define DMAC_PROTO_F_ALL   DMAC_PROTO_F_REPLY
 
 /** prot bits of REGISTER and LEASE elements (at least one must be set). */
-#define DMAC_PROTO_PROT_READ	0x1u /**< the device may read the memory */
+#define DMAC_PROTO_PROT_READ  0x1u /**< the device may read the memory */
 #define DMAC_PROTO_PROT_WRITE 0x2u /**< the device may write the memory */
-#define DMAC_PROTO_PROT_ALL	(DMAC_PROTO_PROT_READ | DMAC_PROTO_PROT_WRITE)
+#define DMAC_PROTO_PROT_ALL   (DMAC_PROTO_PROT_READ | DMAC_PROTO_PROT_WRITE)
 
 /** Common header of every request and reply (24 bytes). */
 struct dmac_proto_hdr {
@@ -232,6 +234,40 @@ struct dmac_proto_stats_rep {
 	struct dmac_proto_stats stats; /**< 24 */
 };
 
+/* ---- ADMIN_TENANTS, ADMIN_LEASES ------------------------------------------ */
+
+/*
+ * The operator's view across tenants. Both requests have the layout of QUERY
+ * (struct dmac_proto_query_req: cursor, max_count 1..DMAC_PROTO_MAX_VEC, flags
+ * 0) and both replies the layout of QUERY's reply (vector at 24, next_cursor at
+ * 32, elements from 40). The daemon answers them only on an admin session: one
+ * that said HELLO as DMAC_PROTO_ADMIN_TENANT and whose peer uid is 0 or whose
+ * gid is one of the daemon's admin groups (else EPERM); a daemon without them
+ * answers ENOTTY.
+ */
+
+/** The reserved tenant name of an admin session (HELLO accepts it as well). */
+#define DMAC_PROTO_ADMIN_TENANT "@admin"
+
+/** ADMIN_TENANTS reply element (120 bytes). */
+struct dmac_proto_tenant_info {
+	char name[DMAC_PROTO_TENANT_MAX]; /**< 0: a valid tenant name, zero-padded */
+	uint64_t sessions;		  /**< 64: sessions bound to it now */
+	uint64_t leases;		  /**< 72: live leases */
+	uint64_t bytes_leased;		  /**< 80: sum of their lengths */
+	uint64_t quota_pinned_bytes;	  /**< 88 */
+	uint64_t quota_leases;		  /**< 96 */
+	uint64_t iova_start;		  /**< 104: IOVA window, first byte */
+	uint64_t iova_last;		  /**< 112: last byte (inclusive), >= iova_start */
+};
+
+/** ADMIN_LEASES reply element (128 bytes): a QUERY element plus its owner. */
+struct dmac_proto_admin_lease {
+	struct dmac_proto_lease_info info;  /**< 0: as QUERY */
+	uint64_t session_id;		    /**< 56: non-zero */
+	char tenant[DMAC_PROTO_TENANT_MAX]; /**< 64: a valid tenant name, zero-padded */
+};
+
 /* ---- decoding ------------------------------------------------------------- */
 
 /**
@@ -295,7 +331,8 @@ DMAC_EXPORT int dmac_proto_decode_reply(const void *buf, size_t len, unsigned in
 /**
  * Check that a validated reply answers a validated request: same opcode and
  * tag and, when the status is 0, one element per request element for
- * REGISTER, UNREGISTER, LEASE and RELEASE, and at most max_count for QUERY.
+ * REGISTER, UNREGISTER, LEASE and RELEASE, and at most max_count for QUERY,
+ * ADMIN_TENANTS and ADMIN_LEASES.
  * @return 0 or -EPROTO. Concurrency: pure function; any thread.
  */
 DMAC_EXPORT int dmac_proto_reply_matches(const struct dmac_proto_view *req,
@@ -308,6 +345,14 @@ DMAC_EXPORT int dmac_proto_reply_matches(const struct dmac_proto_view *req,
  * @return 0 or -EINVAL. Concurrency: pure function; any thread.
  */
 DMAC_EXPORT int dmac_proto_check_tenant(const char field[DMAC_PROTO_TENANT_MAX]);
+
+/**
+ * True when a tenant name field is exactly DMAC_PROTO_ADMIN_TENANT, zero-padded.
+ * HELLO accepts this name besides those dmac_proto_check_tenant() accepts; no
+ * configured tenant can have it (it does not start with a letter or digit).
+ * Concurrency: pure function; any thread.
+ */
+DMAC_EXPORT bool dmac_proto_is_admin_tenant(const char field[DMAC_PROTO_TENANT_MAX]);
 
 /* ---- encoding ------------------------------------------------------------- */
 
@@ -371,6 +416,24 @@ DMAC_EXPORT int dmac_proto_encode_stats_req(void *buf, size_t cap, uint64_t tag,
 /** STATS reply carrying *stats. */
 DMAC_EXPORT int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
 					    const struct dmac_proto_stats *stats, size_t *len);
+/** ADMIN_TENANTS request (layout of QUERY's). */
+DMAC_EXPORT int dmac_proto_encode_admin_tenants_req(void *buf, size_t cap, uint64_t tag,
+						    uint64_t cursor, uint32_t max_count,
+						    size_t *len);
+/** ADMIN_TENANTS reply of n tenants (0..256). */
+DMAC_EXPORT int dmac_proto_encode_admin_tenants_rep(void *buf, size_t cap, uint64_t tag,
+						    uint64_t next_cursor,
+						    const struct dmac_proto_tenant_info *t,
+						    uint32_t n, size_t *len);
+/** ADMIN_LEASES request (layout of QUERY's). */
+DMAC_EXPORT int dmac_proto_encode_admin_leases_req(void *buf, size_t cap, uint64_t tag,
+						   uint64_t cursor, uint32_t max_count,
+						   size_t *len);
+/** ADMIN_LEASES reply of n leases (0..256). */
+DMAC_EXPORT int dmac_proto_encode_admin_leases_rep(void *buf, size_t cap, uint64_t tag,
+						   uint64_t next_cursor,
+						   const struct dmac_proto_admin_lease *l,
+						   uint32_t n, size_t *len);
 /**
  * Error reply: the header alone with status = @p err (positive or negative
  * errno, 1..DMAC_PROTO_MAX_STATUS in magnitude). @p opcode may be any value,
