@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	opts.config_path = config;
+	opts.foreground = foreground;
 	dmd_log_setup(foreground ? cfg->log_target : DMD_LOG_SYSLOG, cfg->log_level);
 	if (!foreground && daemon(0, 0)) {
 		dmd_err("daemon(): %s", strerror(errno));

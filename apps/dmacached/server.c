@@ -265,7 +265,7 @@ static void dmd__reload(struct dmd_server *srv)
 	rc = dmd_engine_reload(srv->engine, ncfg);
 	if (rc)
 		dmd_err("SIGHUP: reload partly applied: %s", strerror(-rc));
-	dmd_log_setup(ncfg->log_target, ncfg->log_level);
+	dmd_log_setup(srv->opts->foreground ? ncfg->log_target : DMD_LOG_SYSLOG, ncfg->log_level);
 	dmd_config_free(srv->cfg);
 	srv->cfg = ncfg;
 	dmd_info("SIGHUP: configuration %s reloaded", srv->opts->config_path);

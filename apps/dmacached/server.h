@@ -13,6 +13,7 @@
 struct dmd_server_opts {
 	const char *config_path; /**< reloaded on SIGHUP (NULL: no reload) */
 	const char *backend;	 /**< overrides the config's backend when non-NULL */
+	int foreground;		 /**< 0: detached, logs always go to syslog */
 };
 
 /**
