@@ -264,6 +264,48 @@ err_free_area:
 	return rc;
 }
 
+struct dmd__overlap {
+	struct dmd_engine *e;
+	const struct dmac_cache_range *r;
+	int busy;
+};
+
+static int dmd__overlap_cb(void *arg, struct dmac_cache_area *area,
+			   const struct dmac_cache_area_info *info)
+{
+	struct dmd__overlap *o = arg;
+	const struct dmac_cache_range *a = &info->range, *r = o->r;
+
+	if (a->backing.dev != r->backing.dev || a->backing.ino != r->backing.ino ||
+	    a->offset >= r->offset + r->length || r->offset >= a->offset + a->length)
+		return 0;
+	if (info->refs)
+		o->busy = 1;
+	else
+		dmac_cache_evict(o->e->cache, area);
+	return 0;
+}
+
+/*
+ * Before mapping a new area: cached areas of the same object that overlap it
+ * but are unused are evicted (a client re-registering a larger range); an
+ * overlapping area in use makes the registration fail with -EEXIST before any
+ * kernel call (areas of one object never overlap).
+ */
+static int dmd__clear_overlaps(struct dmd_engine *e, const struct dmac_cache_range *r)
+{
+	struct dmd__overlap o = {e, r, 0};
+
+	dmac_cache_foreach(e->cache, dmd__overlap_cb, &o);
+	if (o.busy) {
+		dmd_info("object (%" PRIu64 ",%" PRIu64 ") range 0x%" PRIx64 "+0x%" PRIx64
+			 " partially overlaps an area in use",
+			 r->backing.dev, r->backing.ino, r->offset, r->length);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 static int dmd__evict_doomed(void *arg, struct dmac_cache_area *area,
 			     const struct dmac_cache_area_info *info)
 {
@@ -704,8 +746,10 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 				if (in[i].dev == merged[j].backing.dev &&
 				    in[i].ino == merged[j].backing.ino)
 					break;
-			rc = dmd__area_create(e, s->tenant, in[i].fd, &merged[j], in[i].page_size,
-					      &areas[j]);
+			rc = dmd__clear_overlaps(e, &merged[j]);
+			if (!rc)
+				rc = dmd__area_create(e, s->tenant, in[i].fd, &merged[j],
+						      in[i].page_size, &areas[j]);
 		}
 		if (rc)
 			goto err_put_areas;

@@ -211,6 +211,45 @@ static void test_coalesce(void)
 	td_stop(&d);
 }
 
+/* Re-registering a larger range evicts the unused smaller area; a range
+ * partially overlapping an area in use is refused before any kernel call. */
+static void test_overlap(void)
+{
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	uint64_t r1, r2, r3;
+	long long calls;
+	int s, fd;
+
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	fd = t_memfd(8 * MB, 1);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &r1), 0);
+	td_sync(&d, NULL);
+	calls = td_get(&d, "calls");
+	CHECK_EQ(tc_register(s, fd, MB, 2 * MB, RW, &r2), EEXIST);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "calls"), calls); /* refused before any backend call */
+	CHECK_EQ(td_count(&d, "call map "), 1);
+	CHECK_EQ(tc_unregister(s, r1), 0);
+	CHECK_EQ(tc_register(s, fd, 0, 4 * MB, RW, &r2), 0);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.evictions, 1);
+	CHECK_EQ(st.areas, 1);
+	CHECK_EQ(st.bytes_pinned, 4 * MB);
+	/* a sub-range of the area in use: a hit */
+	CHECK_EQ(tc_register(s, fd, 2 * MB, MB, RW, &r3), 0);
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.cache_hits, 1);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call map "), 2);
+	CHECK_EQ(td_count(&d, "call unmap "), 1);
+	CHECK_EQ(td_get(&d, "mapped"), 1);
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
 /* ---- sessions and tenants ------------------------------------------------ */
 
 static void test_hello(void)
@@ -999,6 +1038,8 @@ int main(int argc, char **argv)
 		test_basic();
 	else if (!strcmp(t, "coalesce"))
 		test_coalesce();
+	else if (!strcmp(t, "overlap"))
+		test_overlap();
 	else if (!strcmp(t, "hello"))
 		test_hello();
 	else if (!strcmp(t, "isolation"))
