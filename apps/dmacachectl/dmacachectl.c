@@ -15,8 +15,11 @@
  *   DMACACHE_TENANT, and closes it before exit; the daemon reclaims nothing
  *   because a ctl session never registers or leases.
  * - `leases` lists the leases of THIS session (QUERY), which is empty for the
- *   fresh session the ctl opens; `leases --all` and `tenants` need the admin
- *   messages (docs/client.md, "Operator view") and report the daemon's answer.
+ *   fresh session the ctl opens. `leases --all` and `tenants` open an admin
+ *   session instead (HELLO as "@admin", docs/protocol.md section 6.9) and page
+ *   through ADMIN_LEASES / ADMIN_TENANTS; a daemon without them answers ENOTTY
+ *   (or refuses the name), which is reported as such. In --json mode a failure
+ *   after the listing started still closes the JSON object before exiting 1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -191,52 +194,147 @@ static int cmd_stats(const struct ctl *o)
 	return 0;
 }
 
+/*
+ * Open an admin session (HELLO as "@admin"; --tenant does not apply). A refusal
+ * is explained: the peer must be uid 0 or in an admin group, and a daemon
+ * without admin support does not know the name.
+ */
+static int open_admin(const struct ctl *o, struct dmac_client **c)
+{
+	struct stat st;
+	int rc;
+
+	if (stat(o->socket, &st))
+		return fail(o, "connect as " DMAC_CLIENT_ADMIN_TENANT, -errno);
+	rc = dmac_client_connect(o->socket, DMAC_CLIENT_ADMIN_TENANT, 0, c);
+	if (rc == -EACCES || rc == -ENOENT)
+		fprintf(stderr,
+			"dmacachectl: the daemon refused an admin session (HELLO as %s): run as "
+			"root or a member of an admin group; a daemon without admin support "
+			"does not know the name\n",
+			DMAC_CLIENT_ADMIN_TENANT);
+	if (rc)
+		return fail(o, "connect as " DMAC_CLIENT_ADMIN_TENANT, rc);
+	return 0;
+}
+
+static const char *prot_str(uint32_t prot)
+{
+	static const char *const s[] = {"--", "r-", "-w", "rw"};
+
+	return s[prot & 3];
+}
+
+static void print_lease(const struct ctl *o, const struct dmac_client_lease_info *l,
+			const char *tenant, uint64_t session, bool comma)
+{
+	if (o->json) {
+		bool first = true;
+
+		printf("%s{", comma ? ", " : "");
+		if (tenant) {
+			json_kstr(&first, "tenant", tenant);
+			json_u64(&first, "session_id", session);
+		}
+		json_u64(&first, "lease_id", l->lease_id);
+		json_u64(&first, "generation", l->generation);
+		json_u64(&first, "iova", l->iova);
+		json_u64(&first, "length", l->length);
+		json_u64(&first, "reg_id", l->reg_id);
+		json_u64(&first, "reg_offset", l->reg_offset);
+		json_u64(&first, "prot", l->prot);
+		printf("}");
+		return;
+	}
+	if (tenant)
+		printf("%-16s %-8" PRIu64 " ", tenant, session);
+	printf("0x%016" PRIx64 " %-6" PRIu64 " 0x%016" PRIx64 " %-12" PRIu64 " %-8" PRIu64
+	       " %-12" PRIu64 " %s\n",
+	       l->lease_id, l->generation, l->iova, l->length, l->reg_id, l->reg_offset,
+	       prot_str(l->prot));
+}
+
 static int cmd_leases(const struct ctl *o)
 {
-	struct dmac_client_lease_info info[64];
+	static struct dmac_client_admin_lease all[256];
+	static struct dmac_client_lease_info info[256];
 	struct dmac_client *c = NULL;
 	uint64_t cursor = 0, total = 0;
 	size_t n = 0;
 	int rc;
 
-	if (o->all) {
-		fprintf(stderr, "dmacachectl: leases --all (socket %s): %s\n", o->socket,
-			dmac_client_strerror(-ENOTTY));
-		return 1;
-	}
-	rc = open_session(o, &c);
+	rc = o->all ? open_admin(o, &c) : open_session(o, &c);
 	if (rc)
-		return o->tenant ? fail(o, "connect", rc) : 1;
+		return !o->all && o->tenant ? fail(o, "connect", rc) : 1;
 	if (o->json)
 		printf("{\"leases\": [");
 	else
-		printf("%-18s %-6s %-18s %-12s %-8s %-12s %s\n", "lease", "gen", "iova", "length",
+		printf("%s%-18s %-6s %-18s %-12s %-8s %-12s %s\n",
+		       o->all ? "tenant           session  " : "", "lease", "gen", "iova", "length",
 		       "reg", "reg_offset", "prot");
 	do {
-		rc = dmac_client_query(c, &cursor, info, sizeof(info) / sizeof(info[0]), &n);
+		if (o->all)
+			rc = dmac_client_admin_leases(c, &cursor, all, 256, &n);
+		else
+			rc = dmac_client_query(c, &cursor, info, 256, &n);
 		if (rc)
 			break;
 		for (size_t i = 0; i < n; i++, total++) {
-			const struct dmac_client_lease_info *l = &info[i];
+			if (o->all)
+				print_lease(o, &all[i].info, all[i].tenant, all[i].session_id,
+					    total != 0);
+			else
+				print_lease(o, &info[i], NULL, 0, total != 0);
+		}
+	} while (cursor);
+	dmac_client_close(c);
+	if (o->json)
+		printf("], \"count\": %" PRIu64 "}\n", total);
+	if (rc)
+		return fail(o, o->all ? "ADMIN_LEASES" : "QUERY", rc);
+	return 0;
+}
 
+static int cmd_tenants(const struct ctl *o)
+{
+	static struct dmac_client_tenant_info t[256];
+	struct dmac_client *c = NULL;
+	uint64_t cursor = 0, total = 0;
+	size_t n = 0;
+	int rc = open_admin(o, &c);
+
+	if (rc)
+		return 1;
+	if (o->json)
+		printf("{\"tenants\": [");
+	else
+		printf("%-24s %-8s %-8s %-14s %-14s %-8s %s\n", "tenant", "sessions", "leases",
+		       "bytes_leased", "quota_pinned", "q_leases", "iova window");
+	do {
+		rc = dmac_client_admin_tenants(c, &cursor, t, 256, &n);
+		if (rc)
+			break;
+		for (size_t i = 0; i < n; i++, total++) {
 			if (o->json) {
 				bool first = true;
 
 				printf("%s{", total ? ", " : "");
-				json_u64(&first, "lease_id", l->lease_id);
-				json_u64(&first, "generation", l->generation);
-				json_u64(&first, "iova", l->iova);
-				json_u64(&first, "length", l->length);
-				json_u64(&first, "reg_id", l->reg_id);
-				json_u64(&first, "reg_offset", l->reg_offset);
-				json_u64(&first, "prot", l->prot);
+				json_kstr(&first, "name", t[i].name);
+				json_u64(&first, "sessions", t[i].sessions);
+				json_u64(&first, "leases", t[i].leases);
+				json_u64(&first, "bytes_leased", t[i].bytes_leased);
+				json_u64(&first, "quota_pinned_bytes", t[i].quota_pinned_bytes);
+				json_u64(&first, "quota_leases", t[i].quota_leases);
+				json_u64(&first, "iova_start", t[i].iova_start);
+				json_u64(&first, "iova_last", t[i].iova_last);
 				printf("}");
 			} else {
-				printf("0x%016" PRIx64 " %-6" PRIu64 " 0x%016" PRIx64 " %-12" PRIu64
-				       " %-8" PRIu64 " %-12" PRIu64 " %s%s\n",
-				       l->lease_id, l->generation, l->iova, l->length, l->reg_id,
-				       l->reg_offset, l->prot & DMAC_CLIENT_PROT_READ ? "r" : "-",
-				       l->prot & DMAC_CLIENT_PROT_WRITE ? "w" : "-");
+				printf("%-24s %-8" PRIu64 " %-8" PRIu64 " %-14" PRIu64
+				       " %-14" PRIu64 " %-8" PRIu64 " 0x%" PRIx64 "-0x%" PRIx64
+				       "\n",
+				       t[i].name, t[i].sessions, t[i].leases, t[i].bytes_leased,
+				       t[i].quota_pinned_bytes, t[i].quota_leases, t[i].iova_start,
+				       t[i].iova_last);
 			}
 		}
 	} while (cursor);
@@ -244,16 +342,8 @@ static int cmd_leases(const struct ctl *o)
 	if (o->json)
 		printf("], \"count\": %" PRIu64 "}\n", total);
 	if (rc)
-		return fail(o, "QUERY", rc);
+		return fail(o, "ADMIN_TENANTS", rc);
 	return 0;
-}
-
-static int cmd_tenants(const struct ctl *o)
-{
-	/* The admin messages (ADMIN_TENANTS) are not in protocol version 1 yet. */
-	fprintf(stderr, "dmacachectl: tenants (socket %s): %s\n", o->socket,
-		dmac_client_strerror(-ENOTTY));
-	return 1;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -267,8 +357,9 @@ static void usage(FILE *f)
 		"  status         daemon reachability, protocol version, the tenant's quotas\n"
 		"                 and IOVA window (HELLO)\n"
 		"  stats          the daemon's counters (STATS)\n"
-		"  leases [--all] this session's leases (QUERY); --all: every tenant's\n"
-		"  tenants        every tenant with its sessions, leases and quotas\n"
+		"  leases [--all] this session's leases (QUERY); --all: every session's\n"
+		"                 (admin session: root or an admin group)\n"
+		"  tenants        every tenant with its sessions, leases and quotas (admin)\n"
 		"\n"
 		"options:\n"
 		"  --socket PATH  daemon socket (default %s)\n"

@@ -289,6 +289,8 @@ static int dmac__check_tenant(const char *tenant, char field[DMAC_PROTO_TENANT_M
 		return -EINVAL;
 	memset(field, 0, DMAC_PROTO_TENANT_MAX);
 	memcpy(field, tenant, n);
+	if (dmac_proto_is_admin_tenant(field))
+		return 0;
 	return dmac_proto_check_tenant(field);
 }
 
@@ -1016,6 +1018,100 @@ DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stat
 unlock:
 	dmac__unlock(c);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- admin */
+
+/*
+ * One page of a QUERY-shaped admin request; copies each element out with
+ * @p copy. Same contract as dmac_client_query().
+ */
+static int dmac__admin_page(struct dmac_client *c, uint32_t op, uint64_t *cursor, void *out,
+			    size_t max, size_t *count,
+			    void (*copy)(void *out, size_t i, const void *elem))
+{
+	const struct dmac_proto_query_rep *q;
+	struct dmac_proto_view rep;
+	uint32_t ask;
+	size_t len;
+	int rc;
+
+	if (!c || !cursor || !out || !max || !count)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	ask = max < c->max_vec ? (uint32_t)max : c->max_vec;
+	rc = op == DMAC_OP_ADMIN_TENANTS
+		 ? dmac_proto_encode_admin_tenants_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor,
+						       ask, &len)
+		 : dmac_proto_encode_admin_leases_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor,
+						      ask, &len);
+	if (rc)
+		goto unlock;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		goto unlock;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto unlock;
+	}
+	q = (const void *)rep.hdr;
+	for (uint32_t i = 0; i < rep.count; i++)
+		copy(out, i, dmac_proto_view_elem(&rep, i));
+	*count = rep.count;
+	*cursor = q->next_cursor;
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+static void dmac__copy_tenant(void *out, size_t i, const void *elem)
+{
+	const struct dmac_proto_tenant_info *e = elem;
+	struct dmac_client_tenant_info *t = (struct dmac_client_tenant_info *)out + i;
+
+	memcpy(t->name, e->name, sizeof(t->name));
+	t->sessions = e->sessions;
+	t->leases = e->leases;
+	t->bytes_leased = e->bytes_leased;
+	t->quota_pinned_bytes = e->quota_pinned_bytes;
+	t->quota_leases = e->quota_leases;
+	t->iova_start = e->iova_start;
+	t->iova_last = e->iova_last;
+}
+
+static void dmac__copy_admin_lease(void *out, size_t i, const void *elem)
+{
+	const struct dmac_proto_admin_lease *e = elem;
+	struct dmac_client_admin_lease *l = (struct dmac_client_admin_lease *)out + i;
+
+	memset(l, 0, sizeof(*l));
+	l->info.lease_id = e->info.lease_id;
+	l->info.generation = e->info.generation;
+	l->info.iova = e->info.iova;
+	l->info.length = e->info.length;
+	l->info.reg_id = e->info.reg_id;
+	l->info.reg_offset = e->info.reg_offset;
+	l->info.prot = e->info.prot;
+	l->session_id = e->session_id;
+	memcpy(l->tenant, e->tenant, sizeof(l->tenant));
+}
+
+DMAC_EXPORT int dmac_client_admin_tenants(struct dmac_client *c, uint64_t *cursor,
+					  struct dmac_client_tenant_info *out, size_t max,
+					  size_t *count)
+{
+	return dmac__admin_page(c, DMAC_OP_ADMIN_TENANTS, cursor, out, max, count,
+				dmac__copy_tenant);
+}
+
+DMAC_EXPORT int dmac_client_admin_leases(struct dmac_client *c, uint64_t *cursor,
+					 struct dmac_client_admin_lease *out, size_t max,
+					 size_t *count)
+{
+	return dmac__admin_page(c, DMAC_OP_ADMIN_LEASES, cursor, out, max, count,
+				dmac__copy_admin_lease);
 }
 
 /* ---------------------------------------------------------------- translate */

@@ -59,6 +59,8 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		    .max_fds = DMAC_PROTO_MAX_FDS,
 		    .max_msg = DMAC_PROTO_MAX_MSG,
 		};
+		s->admin = dmac_proto_is_admin_tenant(
+		    ((const struct dmac_proto_hello_req *)v->hdr)->tenant);
 		rc = dmac_proto_encode_hello_rep(txbuf, sizeof(txbuf), v->tag, &h, &len);
 		break;
 	}
@@ -206,6 +208,55 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		    .tenants = 1,
 		};
 		rc = dmac_proto_encode_stats_rep(txbuf, sizeof(txbuf), v->tag, &st, &len);
+		break;
+	}
+	case DMAC_OP_ADMIN_TENANTS:
+	case DMAC_OP_ADMIN_LEASES: {
+		const struct dmac_proto_query_req *q = (const void *)v->hdr;
+		static _Thread_local struct dmac_proto_tenant_info t[DMAC_PROTO_MAX_VEC];
+		static _Thread_local struct dmac_proto_admin_lease a[DMAC_PROTO_MAX_VEC];
+		uint64_t total = v->opcode == DMAC_OP_ADMIN_TENANTS ? FAKE_TENANTS : s->nleases;
+		uint64_t from = q->cursor, next;
+		uint32_t n = 0;
+
+		if (!s->admin || from > total) {
+			rc = dmac_proto_encode_error(txbuf, sizeof(txbuf), v->opcode, v->tag,
+						     s->admin ? EINVAL : EPERM, &len);
+			break;
+		}
+		for (; n < q->max_count && from + n < total; n++) {
+			uint64_t k = from + n;
+
+			if (v->opcode == DMAC_OP_ADMIN_TENANTS) {
+				memset(&t[n], 0, sizeof(t[n]));
+				snprintf(t[n].name, sizeof(t[n].name), "tenant-%u", (unsigned)k);
+				t[n].sessions = k;
+				t[n].quota_leases = 100 + k;
+				t[n].iova_start = 0;
+				t[n].iova_last = UINT64_MAX;
+			} else {
+				const struct fake_lease *l = &s->leases[k];
+
+				memset(&a[n], 0, sizeof(a[n]));
+				a[n].info = (struct dmac_proto_lease_info){
+				    .lease_id = l->lease_id,
+				    .generation = l->generation,
+				    .iova = l->iova,
+				    .length = l->length,
+				    .reg_id = l->reg_id,
+				    .reg_offset = l->reg_offset,
+				    .prot = l->prot,
+				};
+				a[n].session_id = 42;
+				strcpy(a[n].tenant, "tenant-a");
+			}
+		}
+		next = from + n < total ? from + n : 0;
+		rc = v->opcode == DMAC_OP_ADMIN_TENANTS
+			 ? dmac_proto_encode_admin_tenants_rep(txbuf, sizeof(txbuf), v->tag, next,
+							       t, n, &len)
+			 : dmac_proto_encode_admin_leases_rep(txbuf, sizeof(txbuf), v->tag, next, a,
+							      n, &len);
 		break;
 	}
 	default:

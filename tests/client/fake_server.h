@@ -13,6 +13,9 @@
  * - Every field of struct fake_server below the mutex is read and written with
  *   the mutex held; the injection fields apply to the next request only.
  * - The server closes every fd it receives after recording its inode.
+ * - Admin messages: ADMIN_TENANTS lists FAKE_TENANTS tenants "tenant-0".. and
+ *   ADMIN_LEASES every lease the server holds (tenant "tenant-a", session 42),
+ *   both paged by index; EPERM unless HELLO named "@admin".
  */
 #ifndef DMAC_TEST_FAKE_SERVER_H
 #define DMAC_TEST_FAKE_SERVER_H
@@ -26,6 +29,7 @@
 #define FAKE_IOVA_STRIDE UINT64_C(0x100000000)
 #define FAKE_MAX_REGS	 64
 #define FAKE_MAX_LEASES	 4096
+#define FAKE_TENANTS	 5
 
 struct fake_lease {
 	uint64_t lease_id, generation, iova, length, reg_id, reg_offset;
@@ -50,6 +54,7 @@ struct fake_server {
 	unsigned int nleases;
 	struct fake_lease leases[FAKE_MAX_LEASES];
 	uint64_t lease_counter;
+	bool admin; /* HELLO said "@admin": the admin messages are allowed */
 	/* injection, for the next request only */
 	int fail_next;	       /* reply with this errno as the status */
 	bool hangup_next;      /* close the socket instead of replying */

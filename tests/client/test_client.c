@@ -588,6 +588,71 @@ static void test_alloc_faults(void)
 	close(fd);
 }
 
+/* The admin calls: an admin session pages through tenants and all leases. */
+static void test_admin(void)
+{
+	struct dmac_client_tenant_info t[2];
+	struct dmac_client_admin_lease a[3];
+	struct fake_server s;
+	struct dmac_client *c = NULL;
+	uint64_t cursor = 0;
+	size_t n = 0, total = 0;
+	int pages = 0;
+
+	/* A tenant session is refused by the daemon: -EPERM. */
+	c = connect_fake(&s);
+	CHECK_EQ(dmac_client_admin_tenants(c, &cursor, t, 2, &n), -EPERM);
+	CHECK_EQ(dmac_client_admin_leases(c, &cursor, a, 3, &n), -EPERM);
+	CHECK_EQ(dmac_client_admin_tenants(c, &cursor, t, 0, &n), -EINVAL);
+	CHECK_EQ(dmac_client_admin_tenants(c, NULL, t, 2, &n), -EINVAL);
+	close_fake(&s, c);
+
+	fake_server_start(&s);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "@admin2", 0, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, DMAC_CLIENT_ADMIN_TENANT, 0, &c), 0);
+	do {
+		CHECK_EQ(dmac_client_admin_tenants(c, &cursor, t, 2, &n), 0);
+		CHECK(n <= 2);
+		for (size_t i = 0; i < n; i++) {
+			char want[16];
+
+			snprintf(want, sizeof(want), "tenant-%zu", total + i);
+			CHECK(!strcmp(t[i].name, want));
+			CHECK_EQ(t[i].quota_leases, 100 + total + i);
+		}
+		total += n;
+	} while (cursor && ++pages < 10);
+	CHECK_EQ(total, FAKE_TENANTS);
+	CHECK_EQ(pages, 2); /* 2 + 2 + 1 */
+
+	/* Leases of every session: preload the fake daemon's table. */
+	pthread_mutex_lock(&s.lock);
+	for (unsigned int i = 0; i < 4; i++)
+		s.leases[s.nleases++] = (struct fake_lease){.lease_id = 100 + i,
+							    .generation = 1,
+							    .iova = fake_iova(0, i * 4096),
+							    .length = 4096,
+							    .reg_id = 7,
+							    .prot = DMAC_CLIENT_PROT_READ};
+	pthread_mutex_unlock(&s.lock);
+	cursor = 0;
+	total = 0;
+	do {
+		CHECK_EQ(dmac_client_admin_leases(c, &cursor, a, 3, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			CHECK_EQ(a[i].info.lease_id, 100 + total + i);
+			CHECK_EQ(a[i].session_id, 42);
+			CHECK(!strcmp(a[i].tenant, "tenant-a"));
+			CHECK(a[i].info.va == NULL);
+		}
+		total += n;
+	} while (cursor && total < 100);
+	CHECK_EQ(total, 4);
+	cursor = 99;
+	CHECK_EQ(dmac_client_admin_leases(c, &cursor, a, 3, &n), -EINVAL);
+	close_fake(&s, c);
+}
+
 int main(void)
 {
 	int64_t base = dmac__alloc_outstanding();
@@ -598,6 +663,7 @@ int main(void)
 	test_vectors();
 	test_connection_loss();
 	test_alloc_faults();
+	test_admin();
 	dmac_client_thread_unregister();
 	CHECK_EQ(dmac__alloc_outstanding(), base);
 	return check_report("client");

@@ -41,7 +41,8 @@ python3 -m json.tool "$tmp/json" >/dev/null || { echo "test_ctl: status --json i
 grep -q '"reachable": false' "$tmp/json" || { echo "test_ctl: status --json does not say unreachable" >&2; failures=$((failures + 1)); }
 grep -q 'No such file or directory' "$tmp/err" || { echo "test_ctl: no errno text on stderr: $(cat "$tmp/err")" >&2; failures=$((failures + 1)); }
 
-for cmd in stats leases; do
+for cmd in stats leases tenants "leases --all"; do
+	# shellcheck disable=SC2086 # "leases --all" is two words on purpose
 	"$ctl" --socket "$tmp/none.sock" --tenant t --json $cmd >/dev/null 2>"$tmp/err"
 	expect "$cmd of an unreachable daemon" 1 $?
 	[ -s "$tmp/err" ] || { echo "test_ctl: $cmd: no message on stderr" >&2; failures=$((failures + 1)); }

@@ -123,6 +123,28 @@ struct dmac_client_lease_info {
 	void *va; /**< local VA, or NULL when this client has no record of it */
 };
 
+/** Tenant name that opens an admin session (see dmac_client_admin_tenants()). */
+#define DMAC_CLIENT_ADMIN_TENANT "@admin"
+
+/** One tenant as dmac_client_admin_tenants() reports it. */
+struct dmac_client_tenant_info {
+	char name[DMAC_CLIENT_TENANT_MAX];
+	uint64_t sessions;     /**< sessions bound to it now */
+	uint64_t leases;       /**< live leases */
+	uint64_t bytes_leased; /**< sum of their lengths */
+	uint64_t quota_pinned_bytes;
+	uint64_t quota_leases;
+	uint64_t iova_start; /**< IOVA window, first byte */
+	uint64_t iova_last;  /**< last byte (inclusive) */
+};
+
+/** One lease of any session, as dmac_client_admin_leases() reports it. */
+struct dmac_client_admin_lease {
+	struct dmac_client_lease_info info;  /**< info.va is always NULL */
+	uint64_t session_id;		     /**< the owning session */
+	char tenant[DMAC_CLIENT_TENANT_MAX]; /**< the owning tenant */
+};
+
 /** The daemon's counters (STATS). */
 struct dmac_client_stats {
 	uint64_t cache_hits;
@@ -144,7 +166,8 @@ struct dmac_client_stats {
  * dmac_client_info()).
  * @param path   socket path, or NULL for DMAC_CLIENT_DEFAULT_SOCKET
  * @param tenant tenant name, 1..63 characters of [A-Za-z0-9._-], starting with a
- *               letter or digit
+ *               letter or digit; or DMAC_CLIENT_ADMIN_TENANT for an admin session
+ *               (operator tools: no register or lease, but the admin calls)
  * @param flags  none defined: must be 0
  * @param out    receives the client
  * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, flags),
@@ -323,6 +346,31 @@ DMAC_EXPORT int dmac_client_query(struct dmac_client *c, uint64_t *cursor,
  * Concurrency: any thread; serialized by the client mutex.
  */
 DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stats *out);
+
+/**
+ * Operator view: every configured tenant (ADMIN_TENANTS), one page per call.
+ *
+ * Only on an admin session: connected with tenant DMAC_CLIENT_ADMIN_TENANT by a
+ * process whose uid is 0 or whose gid is one of the daemon's admin groups.
+ * @param cursor, out, max, count  as dmac_client_query()
+ * @return 0, or -EINVAL (NULL args, max 0), -EPERM (not an admin session),
+ *  -ENOTTY (the daemon does not implement the admin messages), the daemon's
+ *  status, -ECONNRESET, -EPIPE, -EPROTO.
+ * Concurrency: any thread; serialized by the client mutex.
+ */
+DMAC_EXPORT int dmac_client_admin_tenants(struct dmac_client *c, uint64_t *cursor,
+					  struct dmac_client_tenant_info *out, size_t max,
+					  size_t *count);
+
+/**
+ * Operator view: every lease of every session (ADMIN_LEASES), one page per call.
+ * @return as dmac_client_admin_tenants().
+ * Concurrency: any thread; serialized by the client mutex. Pages are not a
+ *  snapshot.
+ */
+DMAC_EXPORT int dmac_client_admin_leases(struct dmac_client *c, uint64_t *cursor,
+					 struct dmac_client_admin_lease *out, size_t max,
+					 size_t *count);
 
 /**
  * Translate a virtual address to its IOVA: the hot path.
