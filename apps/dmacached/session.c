@@ -72,8 +72,6 @@ static int dmd__hello(struct dmd_engine *e, struct dmd_conn *c, const struct dma
 	struct dmd_hello_out ho;
 	int rc;
 
-	if (!c->es)
-		return -EPERM;
 	rc = dmd_engine_hello(e, c->es, m->tenant, &ho);
 	if (rc)
 		return rc;

@@ -460,7 +460,7 @@ static void test_window(void)
 /* ---- the table of bad requests -------------------------------------------- */
 
 struct state {
-	long long calls, mapped, leases, regs, areas, alloc;
+	long long calls, mapped, leases, regs, areas, alloc, sessions;
 	int fds;
 };
 
@@ -473,6 +473,7 @@ static void snap(struct tdaemon *d, struct state *st)
 	st->regs = td_get(d, "registrations");
 	st->areas = td_get(d, "areas");
 	st->alloc = td_get(d, "alloc_outstanding");
+	st->sessions = td_get(d, "sessions");
 	st->fds = td_fds(d);
 }
 
@@ -482,7 +483,8 @@ static void same(struct tdaemon *d, const struct state *a, const char *what)
 
 	snap(d, &b);
 	if (a->calls != b.calls || a->mapped != b.mapped || a->leases != b.leases ||
-	    a->regs != b.regs || a->areas != b.areas || a->alloc != b.alloc || a->fds != b.fds) {
+	    a->regs != b.regs || a->areas != b.areas || a->alloc != b.alloc || a->fds != b.fds ||
+	    a->sessions != b.sessions) {
 		fprintf(stderr,
 			"%s: state changed: calls %lld->%lld mapped %lld->%lld leases %lld->%lld "
 			"regs %lld->%lld areas %lld->%lld alloc %lld->%lld fds %d->%d\n",
@@ -513,9 +515,10 @@ static void bad(struct tdaemon *d, int *s, const void *buf, size_t len, const in
 		close(*s);
 		*s = hello(d, "a");
 		/* wait until the old session is reclaimed */
-		for (int i = 0; i < 500 && (snap(d, &a), td_get(d, "sessions") != 1); i++)
+		/* the new session replaces the old one once it is reclaimed */
+		for (int i = 0; i < 500 && (td_sync(d, NULL), td_get(d, "sessions") != a.sessions);
+		     i++)
 			usleep(10000);
-		(void)a;
 	} else {
 		struct dmac_proto_stats st;
 
@@ -551,14 +554,17 @@ static void test_bad_requests(const char *self)
 	struct dmac_proto_vec_req *vr = (void *)buf;
 	struct tdaemon d;
 	size_t len;
-	int s, mfd, unsealed, pfd[2], sp[2], reg_file;
+	int s, holder, mfd, unsealed, pfd[2], sp[2], reg_file;
 
 	td_start(&d, conf(NULL));
+	/* a holder session keeps a registration and a lease throughout; the bad
+	 * requests go on another session, which sessions-ending errors replace */
+	holder = hello(&d, "a");
 	s = hello(&d, "a");
 	mfd = t_memfd(2 * MB, 1);
 	unsealed = t_memfd(2 * MB, 0);
-	CHECK_EQ(tc_register(s, mfd, 0, 2 * MB, RW, &reg), 0);
-	CHECK_EQ(tc_lease(s, reg, 0, MB, RW, NULL), 0);
+	CHECK_EQ(tc_register(holder, mfd, 0, 2 * MB, RW, &reg), 0);
+	CHECK_EQ(tc_lease(holder, reg, 0, MB, RW, NULL), 0);
 
 	/* size: shorter than the header, shorter than STATS, size field != length */
 	memset(buf, 0, sizeof(buf));
@@ -657,7 +663,8 @@ static void test_bad_requests(const char *self)
 		CHECK(tc_closed(s));
 		close(s);
 		s = hello(&d, "a");
-		for (int i = 0; i < 500 && (td_sync(&d, NULL), td_get(&d, "sessions") != 1); i++)
+		for (int i = 0;
+		     i < 500 && (td_sync(&d, NULL), td_get(&d, "sessions") != a.sessions); i++)
 			usleep(10000);
 		same(&d, &a, "17 fds");
 	}
@@ -672,6 +679,10 @@ static void test_bad_requests(const char *self)
 	close(sp[0]);
 	close(sp[1]);
 	close(reg_file);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "leases"), 1);
+	CHECK_EQ(td_get(&d, "registrations"), 1);
+	close(holder);
 	close(s);
 	close(mfd);
 	close(unsealed);
