@@ -136,7 +136,8 @@ def main():
         if ov and all(o is not None for o in ov):
             note = " / ".join(f"{o:.2f}" for o in ov)
             if min(ov) < 1.8:
-                note += " (threads not concurrent: not a contention measurement)"
+                note += (" (threads mostly not concurrent: the lock saw little"
+                         " contention; the ratio is likely a lower bound)")
         print(f"| {name} | {target} | {n} | {t} | {val} | {met} | {note} |")
     print()
 
@@ -161,17 +162,21 @@ def main():
               "depends on the previous result), ns:")
         print()
         print("| intervals | threads | imap | radix2 | rwlock_tree | imap / radix2 "
-              "| rwlock_tree / imap |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+              "| rwlock_tree / imap | overlap (rwlock_tree / imap) |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---|")
         for n in intervals:
             for t in threads:
                 i = get("translate_chained", "imap", n, t)
                 x = get("translate_chained", "radix2", n, t)
                 w = get("translate_chained", "rwlock_tree", n, t)
                 r1, r2 = ratio(i, x), ratio(w, i)
+                ov = [overlap.get(("translate_chained", p, n, t))
+                      for p in ("rwlock_tree", "imap")]
+                ovs = ("" if t == 1 or None in ov
+                       else " / ".join(f"{o:.2f}" for o in ov))
                 print(f"| {n} | {t} | {fmt(i)} | {fmt(x)} | {fmt(w)} "
                       f"| {'-' if r1 is None else f'{r1:.2f}x'} "
-                      f"| {'-' if r2 is None else f'{r2:.2f}x'} |")
+                      f"| {'-' if r2 is None else f'{r2:.2f}x'} | {ovs} |")
     if not any(k[0] == "translate_locked64" for k in ns):
         return
     print()
