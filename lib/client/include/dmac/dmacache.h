@@ -37,6 +37,8 @@
  * - dmac_client_info() reads data fixed at connect time: any thread, no lock.
  * - dmac_client_close() must be the last call on a client: no other thread may be
  *   inside, or later enter, any call on it (translate included).
+ * - fork(): the child shares the parent's connection. It must not make any call
+ *   on a client created before the fork (not even close); it connects anew.
  */
 #ifndef DMAC_DMACACHE_H
 #define DMAC_DMACACHE_H
