@@ -29,6 +29,9 @@
  *   in its session's list (creation order, seq increasing), holds one
  *   reference on its copy and counts in its registration's nleases (a
  *   registration with leases cannot be dropped).
+ * - Tenant quotas: quota_pinned_bytes bounds both the bytes the tenant's
+ *   sessions have registered (checked at REGISTER, before any kernel call)
+ *   and the bytes it holds leased (lease table); quota_leases the lease count.
  * - Every failing call unwinds in reverse order what it did (labels named for
  *   what they undo): a batch is all or nothing, and a REGISTER batch that fails
  *   evicts the areas it created, so nothing stays half-mapped.
@@ -81,7 +84,8 @@ struct dmd_tenant {
 	uint64_t id;
 	uint32_t space;
 	uint64_t nsessions;
-	int removed; /* gone from the config; freed when its last session ends */
+	int removed;	    /* gone from the config; freed when its last session ends */
+	uint64_t reg_bytes; /* bytes registered by its sessions (quota_pinned_bytes) */
 	struct dmd_copy *copies;
 };
 
@@ -604,6 +608,7 @@ static void dmd__reg_drop(struct dmd_engine *e, struct dmd_session *s, struct dm
 		;
 	*pp = r->next;
 	e->nregs--;
+	s->tenant->reg_bytes -= r->length;
 	dmac_cache_put(e->cache, r->area);
 	dmac__free(r);
 }
@@ -708,6 +713,20 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		return -EPERM;
 	if (n == 0)
 		return -EINVAL;
+	{
+		uint64_t total = 0;
+
+		for (i = 0; i < n; i++)
+			if (__builtin_add_overflow(total, in[i].length, &total))
+				return -EDQUOT;
+		if (total > s->tenant->cfg.quota_pinned_bytes ||
+		    s->tenant->reg_bytes > s->tenant->cfg.quota_pinned_bytes - total) {
+			dmd_info("tenant %s: REGISTER of 0x%" PRIx64
+				 " bytes over its pinned-bytes quota",
+				 s->tenant->cfg.name, total);
+			return -EDQUOT;
+		}
+	}
 	e->reg_batch++;
 	ranges = dmac__calloc(n, sizeof(*ranges));
 	if (!ranges)
@@ -793,6 +812,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		regs[i]->next = s->regs;
 		s->regs = regs[i];
 		e->nregs++;
+		s->tenant->reg_bytes += regs[i]->length;
 		out[i].reg_id = regs[i]->id;
 		out[i].page_shift = regs[i]->page_shift;
 	}

@@ -118,7 +118,8 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 /**
  * Register @p n ranges (coalescing adjacent ranges of one object; a cache hit
  * pins nothing). All or nothing.
- * @return 0 and out[0..n-1]; -EPERM not bound; -EINVAL ranges of one object
+ * @return 0 and out[0..n-1]; -EPERM not bound; -EDQUOT the tenant's registered
+ * bytes would pass quota_pinned_bytes; -EINVAL ranges of one object
  * overlap; -EEXIST a range partially overlaps an area already cached;
  * -ENOSPC no IOVA (or none in the tenant's window); -EACCES/-ENODEV... mmap;
  * backend errors; -ENOMEM.

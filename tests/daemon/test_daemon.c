@@ -337,38 +337,67 @@ static void test_isolation(void)
 
 static void test_quota(void)
 {
+	struct dmac_proto_lease_grant ga, gb;
 	char extra[256];
 	struct dmac_proto_stats st;
 	struct tdaemon d;
-	uint64_t reg;
-	int s, fd, calls;
+	uint64_t reg, reg2;
+	long long calls;
+	int s, fd, fd2;
 
 	snprintf(extra, sizeof(extra),
-		 "[tenant q]\nuids = %u\nquota_leases = 2\nquota_pinned_bytes = 64K\n",
+		 "[tenant q]\nuids = %u\nquota_leases = 3\nquota_pinned_bytes = 1M\n",
 		 (unsigned int)getuid());
 	td_start(&d, conf(extra));
 	s = hello(&d, "q");
-	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases, 2);
-	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_pinned_bytes, 65536);
-	fd = t_memfd(MB, 1);
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases, 3);
+	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_pinned_bytes, MB);
+	fd = t_memfd(2 * MB, 1);
+	fd2 = t_memfd(MB, 1);
+	/* registered bytes: 2 MiB > 1 MiB refused before any backend call */
+	td_sync(&d, NULL);
+	calls = td_get(&d, "calls");
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), EDQUOT);
 	CHECK_EQ(tc_register(s, fd, 0, MB, RW, &reg), 0);
+	CHECK_EQ(tc_register(s, fd2, 0, 4096, RW, &reg2), EDQUOT);
 	td_sync(&d, NULL);
-	calls = (int)td_get(&d, "calls");
+	CHECK_EQ(td_get(&d, "calls"), calls + 1); /* the one map */
+	CHECK_EQ(td_get(&d, "registrations"), 1);
 
-	/* bytes: 128 KiB > 64 KiB, refused before any kernel call */
-	CHECK_EQ(tc_lease(s, reg, 0, 128 * 1024, RW, NULL), EDQUOT);
-	CHECK_EQ(tc_lease(s, reg, 0, 32 * 1024, RW, NULL), 0);
-	CHECK_EQ(tc_lease(s, reg, 32 * 1024, 32 * 1024 + 4096, RW, NULL), EDQUOT);
-	CHECK_EQ(tc_lease(s, reg, 32 * 1024, 16 * 1024, RW, NULL), 0);
-	/* count: the third lease is refused */
-	CHECK_EQ(tc_lease(s, reg, 48 * 1024, 4096, RW, NULL), EDQUOT);
+	/* leased bytes: two leases of the same 512 KiB fill the 1 MiB quota */
+	CHECK_EQ(tc_lease(s, reg, 0, 512 * 1024, RW, &ga), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, 512 * 1024, RW, &gb), 0);
 	td_sync(&d, NULL);
-	CHECK_EQ(td_get(&d, "calls"), calls + 2);
+	calls = td_get(&d, "calls");
+	CHECK_EQ(tc_lease(s, reg, 512 * 1024, 4096, RW, NULL), EDQUOT);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "calls"), calls);
 	CHECK_EQ(td_get(&d, "leases"), 2);
+	CHECK_EQ(tc_release(s, gb.lease_id, gb.generation), 0);
+	/* lease count: the fourth lease is refused */
+	CHECK_EQ(tc_lease(s, reg, 512 * 1024, 4096, RW, NULL), 0);
+	CHECK_EQ(tc_lease(s, reg, 516 * 1024, 4096, RW, NULL), 0);
+	td_sync(&d, NULL);
+	calls = td_get(&d, "calls");
+	CHECK_EQ(tc_lease(s, reg, 520 * 1024, 4096, RW, NULL), EDQUOT);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "calls"), calls);
+	CHECK_EQ(td_get(&d, "leases"), 3);
 	CHECK_EQ(tc_stats(s, &st), 0);
-	CHECK_EQ(st.leases, 2);
+	CHECK_EQ(st.leases, 3);
+	/* the quota frees up with the session: a new session registers again */
+	close(s);
+	s = hello(&d, "q");
+	for (int i = 0; i < 500; i++) {
+		CHECK_EQ(tc_stats(s, &st), 0);
+		if (st.sessions == 1)
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ(tc_register(s, fd2, 0, MB, RW, &reg2), 0);
 	close(s);
 	close(fd);
+	close(fd2);
 	td_stop(&d);
 }
 
