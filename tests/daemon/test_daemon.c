@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -245,6 +246,37 @@ static void test_overlap(void)
 	CHECK_EQ(td_count(&d, "call map "), 2);
 	CHECK_EQ(td_count(&d, "call unmap "), 1);
 	CHECK_EQ(td_get(&d, "mapped"), 1);
+	close(s);
+	close(fd);
+	td_stop(&d);
+}
+
+/* A MFD_HUGETLB memfd: 2 MiB granule for offsets, lengths and IOVAs. */
+static void test_hugetlb(void)
+{
+	struct dmac_proto_lease_grant g;
+	struct tdaemon d;
+	uint64_t reg;
+	int s, fd;
+
+	fd = memfd_create("dmacd-huge", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_EQ(ftruncate(fd, 4 * MB), 0);
+	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	td_start(&d, conf(NULL));
+	s = hello(&d, "a");
+	/* 4 KiB-aligned but not 2 MiB-aligned: refused by the fd layer */
+	CHECK_EQ(tc_register(s, fd, 4096, 2 * MB, RW, &reg), EINVAL);
+	CHECK_EQ(tc_register(s, fd, 0, 4096, RW, &reg), EINVAL);
+	CHECK_EQ(tc_register(s, fd, 2 * MB, 2 * MB, RW, &reg), 0);
+	CHECK_EQ(((const struct dmac_proto_reg_result *)tc_view.vec)->page_shift, 21);
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g), 0);
+	CHECK_EQ(g.iova % (2 * MB), 0);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "call map "), 1);
+	CHECK_EQ(td_get(&d, "mapped"), 2);
 	close(s);
 	close(fd);
 	td_stop(&d);
@@ -1080,6 +1112,8 @@ int main(int argc, char **argv)
 		test_coalesce();
 	else if (!strcmp(t, "overlap"))
 		test_overlap();
+	else if (!strcmp(t, "hugetlb"))
+		test_hugetlb();
 	else if (!strcmp(t, "hello"))
 		test_hello();
 	else if (!strcmp(t, "isolation"))
