@@ -60,11 +60,29 @@ mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose hostroo
 for d in proc sys dev; do
 	mount -o bind /$d $root/$d || fail "cannot bind /$d into the host root"
 done
+# Keep the host's /tmp and /run reachable under /mnt/host-{tmp,run} before
+# tmpfs covers them: paths listed in the control share's 'keep' file (the
+# checkout, the working directory) are bound back into the tmpfs.
+mkdir -p /mnt/host-tmp /mnt/host-run
+mount -o bind $root/tmp /mnt/host-tmp || fail "cannot bind the host's /tmp"
+mount -o bind $root/run /mnt/host-run || fail "cannot bind the host's /run"
 mount -t tmpfs -o mode=1777 tmpfs $root/tmp || fail "cannot mount tmpfs on /tmp"
 mount -t tmpfs -o mode=755 tmpfs $root/run || fail "cannot mount tmpfs on /run"
 mkdir -p $root/run/dmac-vm $root/dev/shm $root/dev/pts $root/dev/hugepages
 mount -t 9p -o trans=virtio,version=9p2000.L dmacctl $root/run/dmac-vm ||
 	fail "cannot mount the control share (9p tag dmacctl)"
+if [ -f $root/run/dmac-vm/keep ]; then
+	while read -r p; do
+		case "$p" in
+		/tmp/*) src=/mnt/host-tmp/${p#/tmp/} ;;
+		/run/*) src=/mnt/host-run/${p#/run/} ;;
+		*) continue ;;
+		esac
+		[ -d "$src" ] || continue
+		mkdir -p "$root$p" && mount -o bind "$src" "$root$p" ||
+			fail "cannot bind the host's $p into the guest"
+	done <$root/run/dmac-vm/keep
+fi
 mount -t tmpfs -o mode=1777 tmpfs $root/dev/shm || fail "cannot mount /dev/shm"
 mount -t devpts -o gid=5,mode=620 devpts $root/dev/pts || fail "cannot mount /dev/pts"
 mount -t hugetlbfs -o pagesize=2M hugetlbfs $root/dev/hugepages || fail "cannot mount hugetlbfs"
