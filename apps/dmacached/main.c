@@ -62,6 +62,7 @@ int main(int argc, char **argv)
 	struct dmd_server_opts opts = {0};
 	const char *config = NULL, *check = NULL;
 	struct dmd_config *cfg = NULL;
+	char *config_abs = NULL;
 	int foreground = 0, opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "c:C:fb:Vh", longopts, NULL)) != -1) {
@@ -124,16 +125,20 @@ int main(int argc, char **argv)
 		dmd_config_free(cfg);
 		return 1;
 	}
-	opts.config_path = config;
+	/* daemon() changes to /: keep an absolute path for SIGHUP reloads */
+	config_abs = realpath(config, NULL);
+	opts.config_path = config_abs ? config_abs : config;
 	opts.foreground = foreground;
 	dmd_log_setup(foreground ? cfg->log_target : DMD_LOG_SYSLOG, cfg->log_level);
 	if (!foreground && daemon(0, 0)) {
 		dmd_err("daemon(): %s", strerror(errno));
 		dmd_config_free(cfg);
+		free(config_abs);
 		return 1;
 	}
 	dmd_numa_init();
 	rc = dmd_server_run(cfg, &opts);
 	dmd_numa_fini();
+	free(config_abs); /* realpath()'s buffer: libc malloc */
 	return rc ? 1 : 0;
 }
