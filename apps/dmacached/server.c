@@ -113,11 +113,11 @@ static int dmd__listen(const char *path)
 			dmd_err("%s exists and is not a socket; refusing to replace it", path);
 			return -EEXIST;
 		}
+		dmd_info("replacing stale socket %s", path);
 		if (unlink(path)) {
 			dmd_err("cannot unlink stale socket %s: %s", path, strerror(errno));
 			return -errno;
 		}
-		dmd_info("unlinked stale socket %s", path);
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
