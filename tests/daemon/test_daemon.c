@@ -662,6 +662,64 @@ static void test_bad_requests(const char *self)
 	bad(&d, &s, buf, len, NULL, 0, ENOTTY, 0, "unknown opcode 99");
 	h->opcode = 0;
 	bad(&d, &s, buf, len, NULL, 0, ENOTTY, 0, "opcode 0");
+	/* HELLO fields (checked before the session's state): version 0, bad name */
+	CHECK_EQ(dmac_proto_encode_hello_req(buf, sizeof(buf), 4, "a", &len), 0);
+	((struct dmac_proto_hello_req *)buf)->version = 0;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "HELLO version 0");
+	CHECK_EQ(dmac_proto_encode_hello_req(buf, sizeof(buf), 4, "a", &len), 0);
+	((struct dmac_proto_hello_req *)buf)->tenant[0] = '/';
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "HELLO bad tenant name");
+	/* QUERY max_count 0 and DMAC_PROTO_MAX_VEC + 1 */
+	CHECK_EQ(dmac_proto_encode_query_req(buf, sizeof(buf), 5, 0, 1, &len), 0);
+	((struct dmac_proto_query_req *)buf)->max_count = 0;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "QUERY max_count 0");
+	((struct dmac_proto_query_req *)buf)->max_count = DMAC_PROTO_MAX_VEC + 1;
+	bad(&d, &s, buf, len, NULL, 0, EINVAL, 0, "QUERY max_count 257");
+	/* a vector of DMAC_PROTO_MAX_VEC + 1 elements */
+	{
+		static uint64_t
+		    big[(sizeof(struct dmac_proto_vec_req) +
+			 (DMAC_PROTO_MAX_VEC + 1) * sizeof(struct dmac_proto_release_item)) /
+			8];
+		struct dmac_proto_vec_req *bv = (void *)big;
+		struct dmac_proto_release_item *items = (void *)(bv + 1);
+
+		memset(big, 0, sizeof(big));
+		bv->hdr.size = sizeof(big);
+		bv->hdr.opcode = DMAC_OP_RELEASE;
+		bv->vec.count = DMAC_PROTO_MAX_VEC + 1;
+		bv->vec.elem_size = sizeof(*items);
+		bv->vec.vec_offset = sizeof(*bv);
+		for (unsigned int i = 0; i <= DMAC_PROTO_MAX_VEC; i++)
+			items[i] = (struct dmac_proto_release_item){i + 1, 1};
+		bad(&d, &s, big, sizeof(big), NULL, 0, EINVAL, 0, "257 elements");
+	}
+	/* a packet longer than DMAC_PROTO_MAX_MSG: MSG_TRUNC ends the session */
+	{
+		static uint64_t huge[DMAC_PROTO_MAX_MSG / 8 + 8];
+		struct state a;
+
+		memset(huge, 0, sizeof(huge));
+		((struct dmac_proto_hdr *)huge)->size = sizeof(huge);
+		((struct dmac_proto_hdr *)huge)->opcode = DMAC_OP_STATS;
+		snap(&d, &a);
+		CHECK_EQ(send(s, huge, sizeof(huge), MSG_NOSIGNAL), (ssize_t)sizeof(huge));
+		{
+			struct pollfd p = {.fd = s, .events = POLLIN};
+			uint64_t rb[8];
+
+			CHECK_EQ(poll(&p, 1, 5000), 1);
+			CHECK_EQ(recv(s, rb, sizeof(rb), 0), sizeof(struct dmac_proto_hdr));
+			CHECK_EQ(((struct dmac_proto_hdr *)rb)->status, EMSGSIZE);
+			CHECK(tc_closed(s));
+		}
+		close(s);
+		s = hello(&d, "a");
+		for (int i = 0;
+		     i < 500 && (td_sync(&d, NULL), td_get(&d, "sessions") != a.sessions); i++)
+			usleep(10000);
+		same(&d, &a, "packet > 64 KiB");
+	}
 	/* length 0, offset + length overflow, misalignment */
 	CHECK_EQ(dmac_proto_encode_lease_req(buf, sizeof(buf), 2, &it, 1, &len), 0);
 	((struct dmac_proto_lease_item *)(vr + 1))->length = 0;
