@@ -921,6 +921,58 @@ static void test_fault(int backend)
 	td_stop(&d);
 }
 
+/* Start-up fails cleanly (exit 1, nothing listening, no leak under ASan) when
+ * any backend call of the engine's creation fails: open, master space,
+ * IOVA ranges, each tenant's space. */
+static void test_startup_fault(void)
+{
+	const char *bin = getenv("DMACACHED_TEST");
+	struct tdaemon d;
+	int n;
+
+	/* a first run only to get a directory, config and socket path */
+	td_start(&d, conf(NULL));
+	kill(d.pid, SIGTERM);
+	waitpid(d.pid, NULL, 0);
+	for (n = 1; n <= 6; n++) {
+		char env[32];
+		int status = 0, i;
+		pid_t p;
+
+		snprintf(env, sizeof(env), "%d:%d", n, ENOMEM);
+		p = fork();
+		if (p == 0) {
+			int nul = open("/dev/null", O_WRONLY);
+
+			dup2(nul, 2);
+			setenv("DMAC_TEST_BACKEND_FAIL", env, 1);
+			execl(bin, bin, "--foreground", "--config", d.conf, (char *)NULL);
+			_exit(127);
+		}
+		/* calls 1..5 fail start-up; call 6 is the first map: never reached */
+		for (i = 0; i < 500; i++) {
+			if (waitpid(p, &status, WNOHANG) == p)
+				break;
+			if (n == 6 && access(d.sock, F_OK) == 0)
+				break;
+			usleep(10000);
+		}
+		CHECK(i < 500);
+		if (n < 6) {
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+			CHECK(access(d.sock, F_OK) != 0);
+		} else {
+			d.pid = p;
+			{
+				int s = hello(&d, "a");
+
+				close(s);
+			}
+			td_stop(&d);
+		}
+	}
+}
+
 /* ---- reclaim ---------------------------------------------------------------- */
 
 static void test_sigkill(void)
@@ -1188,6 +1240,8 @@ int main(int argc, char **argv)
 		test_fault(1);
 	else if (!strcmp(t, "fault-alloc"))
 		test_fault(0);
+	else if (!strcmp(t, "startup-fault"))
+		test_startup_fault();
 	else if (!strcmp(t, "sigkill"))
 		test_sigkill();
 	else if (!strcmp(t, "sigterm"))
