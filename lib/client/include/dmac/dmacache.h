@@ -185,7 +185,8 @@ DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32
 
 /**
  * dmac_client_connect() over an already connected SOCK_SEQPACKET socket (socket
- * activation, tests). On success the client owns @p sock and closes it in
+ * activation, tests). The socket must be in blocking mode (a would-block
+ * receive counts as a broken connection). On success the client owns @p sock and closes it in
  * dmac_client_close(); on error the caller still owns it.
  * @return as dmac_client_connect(); -EINVAL also for sock < 0.
  * Concurrency: any thread.
