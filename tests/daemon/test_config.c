@@ -210,6 +210,21 @@ static void test_errors(void)
 	expect_error("socket = /x\n", 1, "key 'socket' outside any section");
 	expect_error("[daemon]\njust words\n", 2, "expected 'key = value'");
 	expect_error("[daemon\n", 1, "section header without ']'");
+	{
+		char text[1024];
+		char longpath[200];
+		int o = snprintf(text, sizeof(text), "[tenant a]\nuids =");
+
+		for (int i = 0; i < 33; i++)
+			o += snprintf(text + o, sizeof(text) - (size_t)o, " %d", i);
+		snprintf(text + o, sizeof(text) - (size_t)o, "\n");
+		expect_error(text, 2, "uids: more than 32 entries");
+		memset(longpath, 'x', sizeof(longpath));
+		longpath[0] = '/';
+		longpath[150] = '\0';
+		snprintf(text, sizeof(text), "[daemon]\nsocket = %s\n", longpath);
+		expect_error(text, 2, "socket: path longer than 107 bytes");
+	}
 	/* every error of one file is reported, not only the first */
 	expect_error("[daemon]\nfoo = 1\nlog_level = x\n", 2, "unknown key 'foo'");
 	expect_error("[daemon]\nfoo = 1\nlog_level = x\n", 3, "log_level: 'x'");
