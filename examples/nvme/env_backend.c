@@ -4,9 +4,11 @@
  * bus mastering and interrupts for the NVMe driver, without the daemon.
  *
  * Invariants:
- * - e->map (dmac_imap) holds exactly the mappings of the space: the pool,
- *   [pool_va, pool_va + pool_len - 1] -> pool_iova, plus every extra mapping
- *   of dmac_nvme_env_map() (also listed in e->extra[]). 'last' is inclusive.
+ * - e->map (dmac_imap) holds the translations of the pool,
+ *   [pool_va, pool_va + pool_len - 1] -> pool_iova, and of every extra mapping
+ *   of dmac_nvme_env_map() (also listed in e->extra[]); 'last' is inclusive.
+ *   Each is mapped in the space too, unless dmac_nvme_env_block_dma() took it
+ *   out of the IOMMU (pool_mapped false / extra[i].blocked).
  * - The pool bitmap has one byte per 4 KiB page; 1 = handed out.
  * - Interrupt eventfds e->efd[0 .. e->nr_efd) are registered with the
  *   device for vectors 0 .. nr_efd - 1 while e->irq_index >= 0.
@@ -48,6 +50,7 @@ struct env_extra {
 	void *va;
 	size_t len;
 	uint64_t iova;
+	bool blocked; /* unmapped from the space by block_dma(), still translated */
 };
 
 struct dmac_nvme_env {
@@ -55,7 +58,6 @@ struct dmac_nvme_env {
 	struct dmac_backend *be;
 	struct dmac_device *dev;
 	uint32_t space;
-	bool attached;
 	int devfd;
 	char bdf[32];
 
@@ -493,11 +495,8 @@ void dmac_nvme_env_close(struct dmac_nvme_env *e)
 	for (int i = 0; i < ENV_MAX_EXTRA; i++)
 		if (e->extra[i].len)
 			(void)dmac_nvme_env_unmap(e, e->extra[i].va, e->extra[i].len);
-	if (e->pool_mapped) {
-		(void)dmac_imap_remove(e->map, (uint64_t)(uintptr_t)e->pool,
-				       (uint64_t)(uintptr_t)e->pool + e->pool_len - 1);
+	if (e->pool_mapped)
 		(void)e->bops->unmap(e->be, e->space, e->pool_iova, e->pool_len, NULL);
-	}
 	if (e->dev)
 		e->bops->device_close(e->be, e->dev); /* detaches: DMA blocked */
 	if (e->space)
@@ -643,8 +642,9 @@ int dmac_nvme_env_unmap(struct dmac_nvme_env *e, void *va, size_t len)
 				       (uint64_t)(uintptr_t)va + len - 1);
 		if (ret)
 			return ret;
-		ret = e->bops->unmap(e->be, e->space, x->iova, len, NULL);
+		ret = x->blocked ? 0 : e->bops->unmap(e->be, e->space, x->iova, len, NULL);
 		x->len = 0;
+		x->blocked = false;
 		return ret;
 	}
 	return -ENOENT;
@@ -677,4 +677,27 @@ void dmac_nvme_env_info(const struct dmac_nvme_env *e, struct dmac_nvme_env_info
 int dmac_nvme_env_device_fd(const struct dmac_nvme_env *e)
 {
 	return e->devfd;
+}
+
+int dmac_nvme_env_block_dma(struct dmac_nvme_env *e)
+{
+	int ret = 0, r;
+
+	if (e->pool_mapped) {
+		ret = e->bops->unmap(e->be, e->space, e->pool_iova, e->pool_len, NULL);
+		if (!ret)
+			e->pool_mapped = false;
+	}
+	for (int i = 0; i < ENV_MAX_EXTRA; i++) {
+		struct env_extra *x = &e->extra[i];
+
+		if (!x->len || x->blocked)
+			continue;
+		r = e->bops->unmap(e->be, e->space, x->iova, x->len, NULL);
+		if (!r)
+			x->blocked = true;
+		else if (!ret)
+			ret = r;
+	}
+	return ret;
 }

@@ -125,6 +125,16 @@ struct dmac_nvme_env_info {
 /** Fill *out. Never fails for a valid environment. */
 void dmac_nvme_env_info(const struct dmac_nvme_env *e, struct dmac_nvme_env_info *out);
 
+/**
+ * Unmap the DMA pool and every extra mapping from the space, keeping the
+ * translation table: the driver still programs those IOVAs and every DMA the
+ * device then does faults in the IOMMU. For tests of the driver's timeout and
+ * fatal-status paths. (Detaching the device would not do on type1: there a
+ * detach closes the device fd, which a BAR0 mapping keeps busy.)
+ * @return 0 or the backend's unmap error (the first one).
+ */
+int dmac_nvme_env_block_dma(struct dmac_nvme_env *e);
+
 /** The backend's VFIO device fd (borrowed; tests). */
 int dmac_nvme_env_device_fd(const struct dmac_nvme_env *e);
 

@@ -41,6 +41,7 @@
 #define NVME_DEFAULT_TMO_MS 10000u
 #define NVME_MAX_XFER_CAP   (2u << 20)
 #define NVME_IO_QID	    1u
+#define NVME_CFS_CHECK_MS   100 /* fatal status checked this often while waiting */
 
 struct nvme_queue {
 	volatile struct nvme_sqe *sq;
@@ -301,10 +302,14 @@ static int ctrl_disable(struct dmac_nvme_ctrl *c)
 	uint32_t cc = rd32(c, NVME_REG_CC);
 
 	if (cc & NVME_CC_EN) {
-		/* Clearing EN while RDY is still 0 (enable in progress) is not
-		 * allowed: let a pending enable finish (or fail) first. */
-		(void)wait_csts(c, NVME_CSTS_RDY | NVME_CSTS_CFS, NVME_CSTS_RDY, false,
-				"reset: pending enable");
+		/* Clearing EN while an enable is still in progress (RDY 0, no
+		 * fatal status) is not allowed: let it finish or fail first. */
+		uint64_t deadline = now_ms() + c->to_ms;
+		uint32_t csts;
+
+		while (!((csts = rd32(c, NVME_REG_CSTS)) & (NVME_CSTS_RDY | NVME_CSTS_CFS)) &&
+		       now_ms() <= deadline)
+			usleep(1000);
 		wr32(c, NVME_REG_CC, cc & ~NVME_CC_EN);
 	}
 	return wait_csts(c, NVME_CSTS_RDY, 0, false, "reset: CC.EN=0");
@@ -875,16 +880,20 @@ static int io_wait(struct dmac_nvme_ctrl *c, uint64_t deadline)
 			return -ETIMEDOUT;
 		if (c->ops.irq_eventfd >= 0) {
 			struct pollfd pfd = {.fd = c->ops.irq_eventfd, .events = POLLIN};
-			uint64_t cnt;
-			int r = poll(&pfd, 1, (int)(deadline - now) + 1);
+			uint64_t cnt, left = deadline - now + 1;
+			int r =
+			    poll(&pfd, 1, left < NVME_CFS_CHECK_MS ? (int)left : NVME_CFS_CHECK_MS);
 
 			if (r < 0) {
 				if (errno == EINTR)
 					continue;
 				return -errno;
 			}
-			if (r == 0)
+			if (r == 0) {
+				if (rd32(c, NVME_REG_CSTS) & NVME_CSTS_CFS)
+					return -EIO;
 				continue;
+			}
 			if (read(c->ops.irq_eventfd, &cnt, sizeof(cnt)) != sizeof(cnt)) {
 				if (errno == EAGAIN || errno == EINTR)
 					continue;
@@ -901,8 +910,11 @@ static int io_wait(struct dmac_nvme_ctrl *c, uint64_t deadline)
 				return 0;
 			c->stats.empty_wakeups++;
 		} else if (++spins > 64) {
-			/* polled: spin briefly, then yield the (shared) CPU */
+			/* polled: spin briefly, then yield the (shared) CPU and
+			 * look at the fatal status now and then */
 			usleep(20);
+			if (!(spins & 1023) && (rd32(c, NVME_REG_CSTS) & NVME_CSTS_CFS))
+				return -EIO;
 		}
 	}
 }
@@ -974,8 +986,11 @@ static int do_io(struct dmac_nvme_ctrl *c, uint8_t opc, uint8_t *buf, uint64_t l
 			continue;
 		ret = io_wait(c, deadline);
 		if (ret) {
-			nvme_log("%s: %u command(s) without completion: %s (CSTS 0x%x)", what,
-				 inflight, strerrorname_np(-ret), rd32(c, NVME_REG_CSTS));
+			uint32_t csts = rd32(c, NVME_REG_CSTS);
+
+			nvme_log("%s: %u command(s) without completion: %s (CSTS 0x%x%s)", what,
+				 inflight, strerrorname_np(-ret), csts,
+				 csts & NVME_CSTS_CFS ? ": controller fatal status" : "");
 			c->failed = true;
 			return ret == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
 		}

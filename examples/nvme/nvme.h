@@ -20,9 +20,10 @@
  *   whole duration of the I/O; the buffer must be 4-byte aligned (PRP rule).
  * - Queue memory and PRP list pages come from ops->dma_alloc() and are
  *   returned with ops->dma_free() at dmac_nvme_ctrl_close().
- * - A command that gets no completion within the timeout leaves the
- *   controller "failed": every later I/O returns -EIO (the device may still
- *   own that command's buffers; only a reset, i.e. close and open, ends that).
+ * - A command that gets no completion within the timeout, or a controller
+ *   fatal status (CSTS.CFS, checked while waiting) leaves the controller
+ *   "failed": every later I/O returns -EIO (the device may still own that
+ *   command's buffers; only a reset, i.e. close and open, ends that).
  *
  * Concurrency: a controller is single-threaded: every call on one controller
  * must be serialized by the caller (SPDK's qpair rule). Controllers opened on
@@ -171,7 +172,8 @@ int dmac_nvme_ctrl_stats(const struct dmac_nvme_ctrl *c, struct dmac_nvme_stats 
  * queue depth) and waited for (eventfd or polling, per the environment).
  * @return 0; -EINVAL (c/buf NULL, nlb 0, buf not 4-byte aligned); -ERANGE
  *  (outside the namespace); -EFAULT (a page of buf does not translate:
- *  nothing of that command was submitted); -ETIMEDOUT; -EIO (controller
+ *  nothing of that command was submitted); -ETIMEDOUT (no completion within
+ *  the timeout); -EIO (controller fatal status while waiting, controller
  *  failed earlier, or a media/transfer error); the -errno of the command's
  *  status (see dmac_nvme_status_errno()). On error some of the commands of a
  *  split request may have completed.

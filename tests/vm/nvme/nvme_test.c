@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dmac_alloc.h"
 #include "env_backend.h"
 #include "nvme.h"
 
@@ -350,6 +351,185 @@ out:
 	ops->dma_free(ops->ctx, w, len);
 }
 
+/* ---- open/close unwinding, a tiny queue, the timeout path ---------------------- */
+
+/* ops wrapper: counts outstanding DMA allocations, fails the Nth one */
+struct counting {
+	const struct dmac_nvme_ops *real;
+	long outstanding, calls, fail_at;
+	int lie; /* 1: every translation misses */
+};
+
+static void *cnt_alloc(void *ctx, size_t len, size_t align)
+{
+	struct counting *k = ctx;
+	void *p;
+
+	if (++k->calls == k->fail_at)
+		return NULL;
+	p = k->real->dma_alloc(k->real->ctx, len, align);
+	k->outstanding += p != NULL;
+	return p;
+}
+
+static void cnt_free(void *ctx, void *va, size_t len)
+{
+	struct counting *k = ctx;
+
+	if (!va)
+		return;
+	k->outstanding--;
+	k->real->dma_free(k->real->ctx, va, len);
+}
+
+static uint64_t cnt_vtophys(void *ctx, const void *va, uint64_t *len)
+{
+	struct counting *k = ctx;
+
+	if (k->lie)
+		return DMAC_VTOPHYS_ERROR;
+	return k->real->vtophys(k->real->ctx, va, len);
+}
+
+static struct dmac_nvme_ops counting_ops(struct counting *k)
+{
+	struct dmac_nvme_ops o = *k->real;
+
+	o.ctx = k;
+	o.dma_alloc = cnt_alloc;
+	o.dma_free = cnt_free;
+	o.vtophys = cnt_vtophys;
+	return o;
+}
+
+static void test_open_unwind(void)
+{
+	struct counting k = {.real = ops};
+	struct dmac_nvme_ops o = counting_ops(&k), bad;
+	struct dmac_nvme_opts opts = {0};
+	struct dmac_nvme_ctrl *c = NULL;
+	int64_t heap0 = dmac__alloc_outstanding();
+	long n, dma_allocs = 0;
+	int ret;
+
+	/* arguments refused before touching the device */
+	bad = o;
+	bad.vtophys = NULL;
+	CHECK_RET(dmac_nvme_ctrl_open(&bad, NULL, &c), -EINVAL);
+	bad = o;
+	bad.bar0_len = 0x1000;
+	CHECK_RET(dmac_nvme_ctrl_open(&bad, NULL, &c), -EINVAL);
+	opts.io_queue_depth = 1;
+	CHECK_RET(dmac_nvme_ctrl_open(&o, &opts, &c), -EINVAL);
+	CHECK_RET(dmac_nvme_ctrl_open(&o, NULL, NULL), -EINVAL);
+
+	/* queue memory that does not translate */
+	k.lie = 1;
+	CHECK_RET(dmac_nvme_ctrl_open(&o, NULL, &c), -EFAULT);
+	CHECK(k.outstanding == 0, "%ld DMA allocations leaked after -EFAULT", k.outstanding);
+	k.lie = 0;
+
+	/* fail the Nth DMA allocation for every N until none fails */
+	opts.io_queue_depth = 8; /* 7 trackers: fewer reopen cycles */
+	for (n = 1;; n++) {
+		k.calls = 0;
+		k.fail_at = n;
+		ret = dmac_nvme_ctrl_open(&o, &opts, &c);
+		if (!ret)
+			break;
+		CHECK_RET(ret, -ENOMEM);
+		CHECK(k.outstanding == 0, "DMA fault %ld: %ld allocations leaked", n,
+		      k.outstanding);
+		if (ret != -ENOMEM || n > 100)
+			break;
+	}
+	dma_allocs = k.calls;
+	CHECK(ret == 0 && n > 5, "open succeeded at DMA allocation %ld (ret %d)", n, ret);
+	if (!ret) {
+		CHECK_RET(dmac_nvme_read(c, ops->dma_alloc(ops->ctx, 4096, 4096), 0, 1), 0);
+		dmac_nvme_ctrl_close(c);
+	}
+	CHECK(k.outstanding == 0, "%ld DMA allocations leaked after close", k.outstanding);
+	k.fail_at = 0;
+
+	/* fail the Nth heap allocation for every N until none fails */
+	for (n = 1;; n++) {
+		dmac__fault_alloc_arm((uint64_t)n);
+		ret = dmac_nvme_ctrl_open(&o, &opts, &c);
+		dmac__fault_alloc_arm(0);
+		if (!ret)
+			break;
+		CHECK_RET(ret, -ENOMEM);
+		CHECK(dmac__alloc_outstanding() == heap0 && k.outstanding == 0,
+		      "heap fault %ld: %lld heap, %ld DMA allocations leaked", n,
+		      (long long)(dmac__alloc_outstanding() - heap0), k.outstanding);
+		if (ret != -ENOMEM || n > 20)
+			break;
+	}
+	CHECK(ret == 0 && n > 1, "open succeeded at heap allocation %ld (ret %d)", n, ret);
+	if (!ret)
+		dmac_nvme_ctrl_close(c);
+	CHECK(dmac__alloc_outstanding() == heap0 && k.outstanding == 0,
+	      "leaks after close: %lld heap, %ld DMA",
+	      (long long)(dmac__alloc_outstanding() - heap0), k.outstanding);
+	printf("  open unwinding: %ld DMA allocations, %ld heap allocations per open, "
+	       "each failure undone\n",
+	       dma_allocs, n - 1);
+}
+
+/* A 4-entry I/O queue and 4 KiB commands: 256 commands per MiB wrap the
+ * queues (phase flips) dozens of times and reuse every tracker. */
+static void test_small_queue(void)
+{
+	struct dmac_nvme_opts opts = {.io_queue_depth = 4, .max_xfer = 4096};
+	struct dmac_nvme_stats st;
+	struct dmac_nvme_ctrl *saved = ctrl;
+	int ret = dmac_nvme_ctrl_open(ops, &opts, &ctrl);
+
+	CHECK_RET(ret, 0);
+	if (ret) {
+		ctrl = saved;
+		return;
+	}
+	dmac_nvme_ctrl_info(ctrl, &info);
+	CHECK(info.io_depth == 4 && info.max_xfer == 4096, "depth %u max_xfer %u", info.io_depth,
+	      info.max_xfer);
+	round_trip("depth 4, 1 MiB at offset 1024", 50000, 1u << 20, 1024, 801);
+	dmac_nvme_ctrl_stats(ctrl, &st);
+	CHECK(st.commands == 512 && st.splits == 2 * 255 && st.prp_lists == 0,
+	      "commands %llu splits %llu lists %llu", (unsigned long long)st.commands,
+	      (unsigned long long)st.splits, (unsigned long long)st.prp_lists);
+	dmac_nvme_ctrl_close(ctrl);
+	ctrl = saved;
+}
+
+/* With the device's DMA blocked, a command never completes: -ETIMEDOUT, then
+ * the controller refuses I/O (-EIO) until it is closed. */
+static void test_timeout(struct dmac_nvme_env *env)
+{
+	struct dmac_nvme_opts opts = {.timeout_ms = 5000};
+	struct dmac_nvme_ctrl *c = NULL;
+	uint8_t *b = dma_buf(PAGE);
+	int ret = dmac_nvme_ctrl_open(ops, &opts, &c);
+
+	CHECK_RET(ret, 0);
+	CHECK(b != NULL, "pool");
+	if (ret || !b)
+		goto out;
+	CHECK_RET(dmac_nvme_read(c, b, 0, 1), 0);
+	CHECK_RET(dmac_nvme_env_block_dma(env), 0);
+	/* QEMU's controller raises CSTS.CFS when it cannot fetch the command:
+	 * the driver notices (-EIO) before the timeout (-ETIMEDOUT) */
+	ret = dmac_nvme_read(c, b, 0, 1);
+	printf("  read with DMA blocked: %s\n", strerrorname_np(-ret));
+	CHECK(ret == -ETIMEDOUT || ret == -EIO, "got %d", ret);
+	CHECK_RET(dmac_nvme_read(c, b, 0, 1), -EIO);
+	CHECK_RET(dmac_nvme_write(c, b, 0, 1), -EIO);
+out:
+	dmac_nvme_ctrl_close(c); /* bounded: no admin command on a failed controller */
+	ops->dma_free(ops->ctx, b, PAGE);
+}
+
 /* ---- variants --------------------------------------------------------------------- */
 
 #define SIG_LBA 40000u
@@ -442,6 +622,12 @@ static void run_variant(size_t vi)
 		CHECK(st.interrupts > 0, "no interrupt was delivered");
 	dmac_nvme_ctrl_close(ctrl);
 	ctrl = NULL;
+	if (vi == 0) {
+		test_open_unwind();
+		test_small_queue();
+	}
+	if (vi == sizeof(variants) / sizeof(variants[0]) - 1)
+		test_timeout(env);
 close_env:
 	dmac_nvme_env_close(env);
 }
