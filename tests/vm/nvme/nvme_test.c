@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -632,6 +633,96 @@ close_env:
 	dmac_nvme_env_close(env);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Environment errors, the interrupt fallback, and open unwinding under heap
+ * allocation faults (every N until none fails; no fd, pin or byte left). */
+static void test_env(void)
+{
+	const char *bdf = getenv("DMAC_VM_NVME_BDF");
+	struct dmac_nvme_env_cfg cfg = {.bdf = bdf, .backend = backend};
+	struct dmac_nvme_env *env = NULL;
+	struct dmac_nvme_env_info ei;
+	int64_t heap0;
+	int fds0, ret, n;
+
+	printf("environment\n");
+	cfg.bdf = NULL;
+	CHECK_RET(dmac_nvme_env_open(&cfg, &env), -EINVAL);
+	cfg.bdf = "0000:00:1f.7x";
+	CHECK_RET(dmac_nvme_env_open(&cfg, &env), -EINVAL);
+	cfg.bdf = "0000:00:1f.7"; /* well formed, no such device */
+	CHECK_RET(dmac_nvme_env_open(&cfg, &env), -ENODEV);
+	cfg.bdf = bdf;
+	cfg.backend = "bogus";
+	CHECK_RET(dmac_nvme_env_open(&cfg, &env), -EINVAL);
+	cfg.backend = backend;
+	cfg.irq = 99;
+	CHECK_RET(dmac_nvme_env_open(&cfg, &env), -EINVAL);
+	/* QEMU's NVMe has MSI-X and INTx, no MSI capability */
+	cfg.irq = DMAC_NVME_ENV_IRQ_MSI;
+	CHECK_RET(dmac_nvme_env_open(&cfg, &env), -EOPNOTSUPP);
+	/* AUTO takes MSI-X, with 2 vectors; the anonymous-memory pool works */
+	cfg.irq = DMAC_NVME_ENV_IRQ_AUTO;
+	cfg.anon = 1;
+	fds0 = count_fds();
+	heap0 = dmac__alloc_outstanding();
+	ret = dmac_nvme_env_open(&cfg, &env);
+	CHECK_RET(ret, 0);
+	if (!ret) {
+		dmac_nvme_env_info(env, &ei);
+		CHECK(!strcmp(ei.irq, "msix") && !ei.pool_huge, "irq %s huge %d", ei.irq,
+		      ei.pool_huge);
+		ops = dmac_nvme_env_ops(env);
+		ret = dmac_nvme_ctrl_open(ops, NULL, &ctrl);
+		CHECK_RET(ret, 0);
+		if (!ret) {
+			dmac_nvme_ctrl_info(ctrl, &info);
+			round_trip("anonymous pool, 1 MiB", 60000, 1u << 20, 0, 901);
+			dmac_nvme_ctrl_close(ctrl);
+			ctrl = NULL;
+		}
+		dmac_nvme_env_close(env);
+	}
+	CHECK(count_fds() == fds0 && dmac__alloc_outstanding() == heap0,
+	      "after close: %d fds (was %d), %lld heap allocations left", count_fds(), fds0,
+	      (long long)(dmac__alloc_outstanding() - heap0));
+
+	cfg.anon = 0;
+	for (n = 1;; n++) {
+		env = NULL;
+		dmac__fault_alloc_arm((uint64_t)n);
+		ret = dmac_nvme_env_open(&cfg, &env);
+		dmac__fault_alloc_arm(0);
+		if (!ret)
+			break;
+		CHECK_RET(ret, -ENOMEM);
+		CHECK(count_fds() == fds0 && dmac__alloc_outstanding() == heap0,
+		      "heap fault %d: %d fds (was %d), %lld heap allocations left", n, count_fds(),
+		      fds0, (long long)(dmac__alloc_outstanding() - heap0));
+		if (ret != -ENOMEM || n > 200)
+			break;
+	}
+	CHECK(ret == 0 && n > 1, "env open succeeded at heap allocation %d (ret %d)", n, ret);
+	if (!ret)
+		dmac_nvme_env_close(env);
+	CHECK(count_fds() == fds0 && dmac__alloc_outstanding() == heap0,
+	      "after the fault loop: %d fds (was %d), %lld heap allocations left", count_fds(),
+	      fds0, (long long)(dmac__alloc_outstanding() - heap0));
+	printf("  env open: %d heap allocations, each failure undone\n", n - 1);
+}
+
 /* Run the example program once; it must succeed and say so. */
 static void run_example(const char *path)
 {
@@ -675,6 +766,7 @@ int main(int argc, char **argv)
 	CHECK(getenv("DMAC_VM_NVME_BDF") && *getenv("DMAC_VM_NVME_BDF"), "DMAC_VM_NVME_BDF unset");
 	if (!getenv("DMAC_VM_NVME_BDF"))
 		return 1;
+	test_env();
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
 		run_variant(i);
 	if (argc == 3)
