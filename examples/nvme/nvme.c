@@ -448,9 +448,7 @@ static int identify(struct dmac_nvme_ctrl *c, uint8_t cns, uint32_t nsid, const 
 	struct nvme_sqe cmd = {.opc = NVME_ADM_IDENTIFY, .nsid = nsid};
 
 	memset(c->scratch, 0, NVME_IDENTIFY_LEN);
-	cmd.prp1 = c->scratch_iova;
-	if (c->page_size < NVME_IDENTIFY_LEN)
-		cmd.prp2 = c->scratch_iova + c->page_size;
+	cmd.prp1 = c->scratch_iova; /* page_size >= 4 KiB: one aligned page holds it */
 	cmd.cdw10 = cns;
 	return admin_cmd(c, &cmd, NULL, what);
 }

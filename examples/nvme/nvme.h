@@ -186,7 +186,8 @@ int dmac_nvme_write(struct dmac_nvme_ctrl *c, const void *buf, uint64_t lba, uin
 
 /**
  * Replace the translation callback (tests: a translation that lies for one
- * page). Takes effect for the next command. Never fails.
+ * page). Takes effect for the next command. Never fails; @p c must be an
+ * open controller. Concurrency: the controller's thread, no I/O in flight.
  */
 void dmac_nvme_ctrl_set_vtophys(struct dmac_nvme_ctrl *c,
 				uint64_t (*vtophys)(void *ctx, const void *va, uint64_t *len),

@@ -142,7 +142,7 @@ static void round_trip(const char *tag, uint64_t lba, uint32_t len, uint32_t bof
 	CHECK(bad < 0, "%s: %u bytes at LBA %llu (buffer offset %u) differ at byte %ld", tag, len,
 	      (unsigned long long)lba, boff, bad);
 	/* the read touched nothing outside its range */
-	CHECK(r[boff - (boff ? 1 : 0)] == (boff ? 0xa5 : r[0]) && r[boff + len] == 0xa5,
+	CHECK((!boff || r[boff - 1] == 0xa5) && r[boff + len] == 0xa5,
 	      "%s: read wrote outside its buffer", tag);
 out:
 	ops->dma_free(ops->ctx, w, alloc);
