@@ -98,10 +98,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dmac_nvme_env_info(env, &ei);
-	printf("device %s: backend %s, BAR0 via %s (%zu of %llu bytes mapped), interrupts %s, "
-	       "DMA pool %zu bytes at IOVA 0x%llx (%s)\n",
+	printf("device %s: backend %s, BAR0 via %s (%zu of %llu bytes mapped), interrupts %s "
+	       "(%u MSI-X vectors), DMA pool %zu bytes at IOVA 0x%llx (%s)\n",
 	       cfg.bdf, ei.backend, ei.bar, ei.bar_len, (unsigned long long)ei.bar_size, ei.irq,
-	       ei.pool_len, (unsigned long long)ei.pool_iova, ei.pool_huge ? "hugepages" : "4 KiB");
+	       ei.msix_count, ei.pool_len, (unsigned long long)ei.pool_iova,
+	       ei.pool_huge ? "hugepages" : "4 KiB");
 	ops = dmac_nvme_env_ops(env);
 	ret = dmac_nvme_ctrl_open(ops, NULL, &ctrl);
 	if (ret) {
