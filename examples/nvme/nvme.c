@@ -707,8 +707,10 @@ int dmac_nvme_ctrl_open(const struct dmac_nvme_ops *ops, const struct dmac_nvme_
 	if (ret)
 		goto free_ctrl;
 	ret = ctrl_enable(c);
-	if (ret)
+	if (ret) {
+		c->failed = true; /* no shutdown handshake with a controller that never came up */
 		goto free_ctrl;
+	}
 	ret = identify_all(c);
 	if (ret)
 		goto free_ctrl;
