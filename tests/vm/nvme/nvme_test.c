@@ -344,7 +344,7 @@ static void test_unmapped_iova(struct dmac_nvme_env *env)
 	/* the kernel logs the fault from its DMAR interrupt, after the command
 	 * may already have completed: look for a bounded while */
 	faults = kmsg_count(kfd, "DMAR");
-	for (int i = 0; i < 300 && !faults && kfd >= 0; i++) {
+	for (int i = 0; i < 500 && !faults && kfd >= 0; i++) {
 		usleep(10000);
 		faults = kmsg_count(kfd, "DMAR");
 	}
