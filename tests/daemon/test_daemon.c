@@ -1034,6 +1034,58 @@ static void test_sigkill(void)
 	td_stop(&d);
 }
 
+/* The session ends when its process exits even while another process still
+ * holds the socket (inherited across fork): the pidfd, not the hang-up. */
+static void test_pidfd(void)
+{
+	struct dmac_proto_stats st;
+	struct tdaemon d;
+	int obs, ready[2], i;
+	pid_t a, b = 0;
+
+	td_start(&d, conf(NULL));
+	obs = hello(&d, "b");
+	CHECK_EQ(pipe(ready), 0);
+	a = fork();
+	if (a == 0) {
+		uint64_t reg;
+		int s = hello(&d, "a"), fd = t_memfd(2 * MB, 1);
+		pid_t holder;
+
+		if (tc_register(s, fd, 0, 2 * MB, RW, &reg) ||
+		    tc_lease(s, reg, 0, 2 * MB, RW, NULL))
+			_exit(1);
+		holder = fork(); /* keeps the socket open after a dies */
+		if (holder == 0) {
+			pause();
+			_exit(0);
+		}
+		if (write(ready[1], &holder, sizeof(holder)) != sizeof(holder))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	CHECK_EQ(read(ready[0], &b, sizeof(b)), sizeof(b));
+	CHECK_EQ(tc_stats(obs, &st), 0);
+	CHECK_EQ(st.leases, 1);
+	kill(a, SIGKILL);
+	waitpid(a, NULL, 0);
+	for (i = 0; i < 100; i++) {
+		CHECK_EQ(tc_stats(obs, &st), 0);
+		if (st.sessions == 1 && st.leases == 0 && st.registrations == 0)
+			break;
+		usleep(10000);
+	}
+	CHECK(i < 100);
+	/* the holder still has the socket: it was the pidfd that ended the session */
+	CHECK_EQ(kill(b, 0), 0);
+	kill(b, SIGKILL);
+	close(obs);
+	close(ready[0]);
+	close(ready[1]);
+	td_stop(&d);
+}
+
 /* SIGTERM with live sessions and leases: drain and exit 0 (ASan: no leak). */
 static void test_sigterm(void)
 {
@@ -1244,6 +1296,8 @@ int main(int argc, char **argv)
 		test_startup_fault();
 	else if (!strcmp(t, "sigkill"))
 		test_sigkill();
+	else if (!strcmp(t, "pidfd"))
+		test_pidfd();
 	else if (!strcmp(t, "sigterm"))
 		test_sigterm();
 	else if (!strcmp(t, "sighup"))
