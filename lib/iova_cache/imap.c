@@ -5,7 +5,7 @@
  * Invariants:
  * - Intervals are [start, last], 'last' inclusive; records never overlap; a record
  *   is immutable once created and is shared by every version that contains it.
- * - A version is immutable once published in m->cur. It holds:
+ * - A version is immutable once published in m->h.cur. It holds:
  *   (a) 'sorted': the record pointers ordered by start (so also by last), n of them;
  *   (b) 'top': level 0 of a radix index over keys < 2^48 (IMAP_WINDOW_BITS).
  *   Level 0 entries cover 2^39 bytes, level 1 entries 2^30, level 2 entries 2^21
@@ -16,11 +16,15 @@
  *     NODE   (levels 0 and 1 only) two or more records: 'p' is a child node;
  *     MANY   (level 2 only) two or more records: binary search 'sorted'.
  *   FULL and ONE entries carry CONT exactly when the record's successor starts at
- *   last + 1 with a value that continues it; so an op on a record also dirties the
- *   range of an adjacent predecessor. Keys >= 2^48 are found by binary search of
- *   'sorted'.
- * - Readers pin a version per map for their dmac_imap_read_lock() section in the
- *   per-thread dmac__imap_tls (slot[0].m is NULL outside such a section).
+ *   last + 1 with a value that continues it, and 'run' = the last byte of the run of
+ *   records that continue one another (key and value) starting at or before the
+ *   record and holding it; so a ranged translate needs no walk. Keys >= 2^48 are
+ *   found by binary search of 'sorted'.
+ * - At commit, each op's range [start, last] is dirty and is extended back over the
+ *   run (in the new sorted array) holding the record that contains start - 1: those
+ *   are exactly the records whose CONT or 'run' may have changed. Dirty ranges are
+ *   sorted and merged first, so every index entry is recomputed at most once.
+ * - Readers load m->h.cur once per call (acquire); a snapshot is that pointer.
  * - Index nodes are copy-on-write: a node reachable from a published version is never
  *   written again. A node whose 'gen' equals the open batch's generation was allocated
  *   by that batch and is not published yet, so the batch may write it in place.
@@ -28,12 +32,13 @@
  *   sorted array, the version itself) is freed by a call_rcu() callback, after a grace
  *   period; memory allocated by a batch and never published is freed at once.
  * - The writer mutex is held from batch_begin to commit/abort; only its holder touches
- *   m->batch, m->gen and writes m->cur.
+ *   m->batch, m->gen and writes m->h.cur.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <urcu/urcu-memb.h>
@@ -49,12 +54,12 @@
 #define IMAP_LEVELS	 3
 
 /* Entry tags, in the low 4 bits of ient.p (records are 32-, nodes 64-byte aligned). */
-#define T_NODE	0 /* p is a struct inode * (non-NULL) */
-#define T_FULL	1
+#define T_NODE	DMAC__IMAP_T_NODE /* p is a struct inode * (non-NULL) */
+#define T_FULL	DMAC__IMAP_T_FULL
 #define T_ONE	2
 #define T_MANY	3
-#define T_EMPTY 4
-#define T_KIND	7
+#define T_EMPTY DMAC__IMAP_T_EMPTY
+#define T_KIND	DMAC__IMAP_T_KIND
 #define T_CONT	8 /* T_FULL, T_ONE: the record's successor continues it (key and value) */
 #define T_PTR	(~(uintptr_t)15)
 
@@ -69,10 +74,11 @@ _Static_assert(sizeof(struct irec) <= 64, "an interval record must fit in 64 byt
 _Static_assert(sizeof(struct irec) <= IREC_ALIGN, "a record must not straddle cache lines");
 _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "keys are stored in pointer vectors");
 
-struct ient {
-	uintptr_t p; /* tag | pointer */
-	uint64_t v;  /* T_FULL, T_ONE: value - start of the record (mod 2^64) */
-};
+/* p: tag | pointer; v (T_FULL, T_ONE): value - start of the record (mod 2^64);
+ * run (T_FULL, T_ONE): last byte of the contiguous run holding the record. */
+#define ient dmac__imap_ient
+_Static_assert(IMAP_WINDOW_BITS == DMAC__IMAP_WINDOW_BITS, "header and index agree");
+_Static_assert(IMAP_FANOUT_BITS == DMAC__IMAP_FANOUT_BITS, "header and index agree");
 
 struct inode {
 	struct ient e[IMAP_FANOUT];
@@ -85,6 +91,8 @@ struct pvec {
 	size_t n, cap;
 };
 
+/* The version is what readers see as a struct dmac_imap_snap. */
+#define iver dmac_imap_snap
 struct iver {
 	struct ient top[IMAP_FANOUT];
 	struct irec **sorted;
@@ -100,6 +108,8 @@ struct dmac_imap_batch {
 	int err;	     /* first error; poisons the batch */
 	struct irec **work;  /* working sorted array, copied on the first op */
 	size_t hint;	     /* of lower_last_hint() */
+	size_t run_i, run_j; /* of run_last(): work[run_i..run_j] is one whole run */
+	bool run_ok;	     /* run_i, run_j are valid (reset at commit) */
 	size_t n, cap;	     /* of work */
 	struct pvec dirty;   /* pairs (start, last) cast to void *, of every op */
 	struct pvec fresh;   /* records allocated by this batch */
@@ -108,8 +118,11 @@ struct dmac_imap_batch {
 	struct pvec retire;  /* old-version nodes no longer reachable */
 };
 
+_Static_assert(offsetof(struct iver, top) == 0, "the inline walk reads top first");
+_Static_assert(offsetof(struct inode, e) == 0, "the inline walk reads e first");
+
 struct dmac_imap {
-	_Atomic(struct iver *) cur;
+	struct dmac__imap_head h; /* h.cur: the published version; atomic accesses only */
 	pthread_mutex_t lock;
 	uint64_t gen;
 	struct dmac_imap_batch batch;
@@ -143,56 +156,17 @@ void dmac__imap_tsan_reader_exit(void)
 
 /* ---------------------------------------------------------------- readers */
 
-/* The latest published version, outside the section cache. */
+/* The latest published version. */
 static inline struct iver *ver_load(const struct dmac_imap *m)
 {
 	/* Acquire pairs with the release store of commit: the version is complete. */
-	return atomic_load_explicit(&((struct dmac_imap *)m)->cur, memory_order_acquire);
+	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_ACQUIRE);
 }
 
-DMAC_EXPORT __thread struct dmac__imap_tls dmac__imap_tls
-    __attribute__((tls_model("initial-exec")));
-
-static __attribute__((noinline)) struct iver *ver_get_slow(const struct dmac_imap *m)
+/* The writer's own view of m->h.cur (only the writer stores it). */
+static inline struct iver *ver_cur_w(const struct dmac_imap *m)
 {
-	struct dmac__imap_tls *t = &dmac__imap_tls;
-	unsigned int st = t->state;
-	struct iver *v;
-
-	for (unsigned int i = 0; i + 1 < st; i++)
-		if (t->slot[i].m == m)
-			return (struct iver *)t->slot[i].v;
-	v = ver_load(m);
-	/* Pin it for the rest of a dmac_imap_read_lock() section, if there is room. */
-	if (st >= 1 && st <= DMAC_IMAP_SECTION_MAPS) {
-		t->slot[st - 1].v = v;
-		t->slot[st - 1].m = m;
-		t->state = st + 1;
-	}
-	return v;
-}
-
-/*
- * The version this read-side section reads: the one pinned by its first call on m
- * (slot 0 is the hot case), else the latest one, then pinned. slot[0].m is NULL
- * outside a dmac_imap_read_lock() section, so nothing stale is ever returned.
- */
-static inline struct iver *ver_get(const struct dmac_imap *m)
-{
-	struct dmac__imap_tls *t = &dmac__imap_tls;
-	struct iver *v;
-
-	if (dmac_likely(t->slot[0].m == m))
-		return (struct iver *)t->slot[0].v;
-	if (dmac_likely(t->state == 1)) {
-		/* First call of a section opened by dmac_imap_read_lock(). */
-		v = ver_load(m);
-		t->slot[0].v = v;
-		t->slot[0].m = m;
-		t->state = 2;
-		return v;
-	}
-	return ver_get_slow(m);
+	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_RELAXED);
 }
 
 static inline const struct irec *ent_rec(uintptr_t p)
@@ -241,7 +215,16 @@ static inline bool continues(const struct irec *r, const struct irec *nx)
 	       nx->value == end_val + 1;
 }
 
-static const struct irec *slow_find(const struct iver *v, uint64_t addr, bool *cont)
+/*
+ * What find() knows about the record it returns: cont (its successor continues it)
+ * and, when the index entry said so (known), run = the last byte of its run.
+ */
+struct found {
+	bool cont, known;
+	uint64_t run;
+};
+
+static const struct irec *slow_find(const struct iver *v, uint64_t addr, struct found *f)
 {
 	size_t i = upper_start(v->sorted, v->n, addr);
 	const struct irec *r;
@@ -251,7 +234,8 @@ static const struct irec *slow_find(const struct iver *v, uint64_t addr, bool *c
 	r = v->sorted[i - 1];
 	if (addr > r->last)
 		return NULL;
-	*cont = i < v->n && continues(r, v->sorted[i]);
+	f->cont = i < v->n && continues(r, v->sorted[i]);
+	f->known = false;
 	return r;
 }
 
@@ -268,22 +252,23 @@ static inline const struct ient *walk(const struct iver *v, uint64_t addr)
 	return &((const struct inode *)e->p)->e[(addr >> 21) & (IMAP_FANOUT - 1)];
 }
 
-/* The record containing addr, or NULL; *cont: its successor continues it. */
-static inline const struct irec *find(const struct iver *v, uint64_t addr, bool *cont)
+/* The record containing addr, or NULL; *f: what is known about its run. */
+static inline const struct irec *find(const struct iver *v, uint64_t addr, struct found *f)
 {
 	if (dmac_likely(addr < IMAP_WINDOW)) {
-		uintptr_t p = walk(v, addr)->p;
+		const struct ient *e = walk(v, addr);
+		uintptr_t p = e->p;
 		const struct irec *r;
 
 		switch (p & T_KIND) {
 		case T_FULL:
-			*cont = p & T_CONT;
-			return ent_rec(p);
 		case T_ONE:
 			r = ent_rec(p);
 			if (addr < r->start || addr > r->last)
 				return NULL;
-			*cont = p & T_CONT;
+			f->cont = p & T_CONT;
+			f->known = true;
+			f->run = e->run;
 			return r;
 		case T_EMPTY:
 			return NULL;
@@ -291,23 +276,25 @@ static inline const struct irec *find(const struct iver *v, uint64_t addr, bool 
 			break;
 		}
 	}
-	return slow_find(v, addr, cont);
+	return slow_find(v, addr, f);
 }
 
 /*
  * Bytes - 1 contiguous in key and value from addr inside r, following successors
- * that continue it (cont: r's does), clipped to max_len - 1 when max_len != 0.
+ * that continue it (f: what find() said of r), clipped to max_len - 1 when
+ * max_len != 0. Only records found by binary search (MANY slots, keys >= 2^48) are
+ * followed one by one; an index entry ends the walk with its 'run'.
  */
-static uint64_t contig_from(const struct iver *v, const struct irec *r, bool cont, uint64_t addr,
-			    uint64_t max_len)
+static uint64_t contig_from(const struct iver *v, const struct irec *r, struct found f,
+			    uint64_t addr, uint64_t max_len)
 {
-	uint64_t c = r->last - addr;
+	uint64_t c = (f.known ? f.run : r->last) - addr;
 
-	while (cont && (max_len == 0 || c < max_len - 1)) {
-		r = find(v, r->last + 1, &cont);
+	while (!f.known && f.cont && (max_len == 0 || c < max_len - 1)) {
+		r = find(v, r->last + 1, &f);
 		if (!r) /* cannot happen in an immutable version; be defensive */
 			break;
-		c = r->last - addr;
+		c = (f.known ? f.run : r->last) - addr;
 	}
 	if (max_len != 0 && c > max_len - 1)
 		c = max_len - 1;
@@ -319,84 +306,20 @@ static inline uint64_t contig_len(uint64_t c)
 	return c == UINT64_MAX ? UINT64_MAX : c + 1;
 }
 
-static __attribute__((noinline)) uint64_t translate_slow(const struct iver *v, uint64_t addr,
-							 uint64_t max_len, uint64_t *len)
+DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
+					       uint64_t max_len, uint64_t *len)
 {
-	bool cont = false;
-	const struct irec *r = find(v, addr, &cont);
+	struct found f;
+	const struct irec *r;
 
+	if (!s)
+		return DMAC_IMAP_NONE;
+	r = find(s, addr, &f);
 	if (!r)
 		return DMAC_IMAP_NONE;
 	if (len)
-		*len = contig_len(contig_from(v, r, cont, addr, max_len));
+		*len = contig_len(contig_from(s, r, f, addr, max_len));
 	return r->value + (addr - r->start);
-}
-
-/* translate of a FULL entry whose record's successor continues it. */
-static __attribute__((noinline)) uint64_t translate_full_cont(const struct iver *v, uintptr_t p,
-							      uint64_t val, uint64_t addr,
-							      uint64_t max_len, uint64_t *len)
-{
-	*len = contig_len(contig_from(v, ent_rec(p), true, addr, max_len));
-	return val;
-}
-
-/* Every branch ends in a return or a tail call: the hot path saves no register. */
-static inline uint64_t translate_v(const struct iver *v, uint64_t addr, uint64_t max_len,
-				   uint64_t *len)
-{
-	if (dmac_likely(addr < IMAP_WINDOW)) {
-		const struct ient *e = walk(v, addr);
-		uintptr_t p = e->p;
-
-		/* The hot path: a region wholly inside one interval, translation inline. */
-		if (dmac_likely((p & T_KIND) == T_FULL)) {
-			uint64_t val = addr + e->v, c, lim;
-
-			if (dmac_likely(!len))
-				return val;
-			if (dmac_unlikely(p & T_CONT))
-				return translate_full_cont(v, p, val, addr, max_len, len);
-			/* Branch-free: lim is UINT64_MAX when max_len is 0 (no clip). */
-			c = ent_rec(p)->last - addr;
-			lim = max_len - 1;
-			c = c < lim ? c : lim;
-			*len = c + (c != UINT64_MAX);
-			return val;
-		}
-		if ((p & T_KIND) == T_EMPTY)
-			return DMAC_IMAP_NONE;
-	}
-	return translate_slow(v, addr, max_len, len);
-}
-
-/* First call on m in this section (or no section of ours): pin, then translate. */
-static __attribute__((noinline)) uint64_t
-translate_unpinned(const struct dmac_imap *m, uint64_t addr, uint64_t max_len, uint64_t *len)
-{
-	return translate_v(ver_get(m), addr, max_len, len);
-}
-
-DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
-					 uint64_t *len)
-{
-	struct dmac__imap_tls *t = &dmac__imap_tls;
-	const struct iver *v;
-
-	if (dmac_unlikely(!m))
-		return DMAC_IMAP_NONE;
-	if (dmac_likely(t->slot[0].m == m)) {
-		v = t->slot[0].v;
-	} else if (dmac_likely(t->state == 1)) {
-		/* First call of a dmac_imap_read_lock() section: pin (as ver_get()). */
-		v = ver_load(m);
-		t->slot[0].v = v;
-		t->slot[0].m = m;
-		t->state = 2;
-	} else {
-		return translate_unpinned(m, addr, max_len, len);
-	}
-	return translate_v(v, addr, max_len, len);
 }
 
 static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
@@ -406,62 +329,82 @@ static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
 	out->value = r->value;
 }
 
-DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
-				 struct dmac_imap_entry *out)
+DMAC_EXPORT int dmac_imap_snap_lookup(const struct dmac_imap_snap *s, uint64_t addr,
+				      struct dmac_imap_entry *out)
 {
 	const struct irec *r;
-	bool cont;
+	struct found f;
 
-	if (!m || !out)
+	if (!s || !out)
 		return -EINVAL;
-	r = find(ver_get(m), addr, &cont);
+	r = find(s, addr, &f);
 	if (!r)
 		return -ENOENT;
 	rec_out(r, out);
+	return 0;
+}
+
+DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
+				 struct dmac_imap_entry *out)
+{
+	return dmac_imap_snap_lookup(dmac_imap_snapshot(m), addr, out);
+}
+
+DMAC_EXPORT int dmac_imap_snap_lookup_range(const struct dmac_imap_snap *s, uint64_t addr,
+					    uint64_t max_len, struct dmac_imap_entry *out,
+					    uint64_t *contig)
+{
+	const struct irec *r;
+	struct found f;
+
+	if (!s || !out)
+		return -EINVAL;
+	r = find(s, addr, &f);
+	if (!r)
+		return -ENOENT;
+	rec_out(r, out);
+	if (contig)
+		*contig = contig_len(contig_from(s, r, f, addr, max_len));
 	return 0;
 }
 
 DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
 				       struct dmac_imap_entry *out, uint64_t *contig)
 {
-	const struct iver *v;
-	const struct irec *r;
-	bool cont = false;
+	return dmac_imap_snap_lookup_range(dmac_imap_snapshot(m), addr, max_len, out, contig);
+}
 
-	if (!m || !out)
+DMAC_EXPORT int dmac_imap_snap_next(const struct dmac_imap_snap *s, uint64_t addr,
+				    struct dmac_imap_entry *out)
+{
+	size_t i;
+
+	if (!s || !out)
 		return -EINVAL;
-	v = ver_get(m);
-	r = find(v, addr, &cont);
-	if (!r)
+	/* First record with start >= addr: first with last >= addr, or the one after. */
+	i = lower_last(s->sorted, s->n, addr);
+	if (i < s->n && s->sorted[i]->start < addr)
+		i++;
+	if (i >= s->n)
 		return -ENOENT;
-	rec_out(r, out);
-	if (contig)
-		*contig = contig_len(contig_from(v, r, cont, addr, max_len));
+	rec_out(s->sorted[i], out);
 	return 0;
 }
 
 DMAC_EXPORT int dmac_imap_next(const struct dmac_imap *m, uint64_t addr,
 			       struct dmac_imap_entry *out)
 {
-	const struct iver *v;
-	size_t i;
+	return dmac_imap_snap_next(dmac_imap_snapshot(m), addr, out);
+}
 
-	if (!m || !out)
-		return -EINVAL;
-	v = ver_get(m);
-	/* First record with start >= addr: first with last >= addr, or the one after. */
-	i = lower_last(v->sorted, v->n, addr);
-	if (i < v->n && v->sorted[i]->start < addr)
-		i++;
-	if (i >= v->n)
-		return -ENOENT;
-	rec_out(v->sorted[i], out);
-	return 0;
+DMAC_EXPORT size_t dmac_imap_snap_count(const struct dmac_imap_snap *s)
+{
+	return s ? s->n : 0;
 }
 
 DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m)
 {
-	return m ? ver_get(m)->n : 0;
+	return dmac_imap_snap_count(dmac_imap_snapshot(m));
 }
 
 static void ver_stats(const struct iver *v, struct dmac_imap_stats *s)
@@ -478,7 +421,7 @@ DMAC_EXPORT int dmac_imap_stats(const struct dmac_imap *m, struct dmac_imap_stat
 {
 	if (!m || !out)
 		return -EINVAL;
-	ver_stats(ver_get(m), out);
+	ver_stats(ver_load(m), out);
 	return 0;
 }
 
@@ -488,7 +431,7 @@ DMAC_EXPORT size_t dmac_imap_memory(const struct dmac_imap *m)
 
 	if (!m)
 		return 0;
-	ver_stats(ver_get(m), &s);
+	ver_stats(ver_load(m), &s);
 	return s.record_bytes + s.index_bytes + s.sorted_bytes + s.version_bytes;
 }
 
@@ -530,6 +473,7 @@ static void ient_set_empty(struct ient *e, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		e[i].p = T_EMPTY;
 		e[i].v = 0;
+		e[i].run = 0;
 	}
 }
 
@@ -592,8 +536,28 @@ static size_t lower_last_hint(struct dmac_imap_batch *b, uint64_t base)
  * Which records of the batch's working array intersect [base, rl]; for C_FULL and
  * C_ONE, *rec is the record and *cont tells whether its successor continues it.
  */
+/*
+ * The last byte of the run holding work[i] (records continuing one another from a
+ * record that does not continue its predecessor). The last answer is cached, so the
+ * slots of one run cost one walk over its records at each commit.
+ */
+static uint64_t run_last(struct dmac_imap_batch *b, size_t i)
+{
+	size_t j;
+
+	if (b->run_ok && i >= b->run_i && i <= b->run_j)
+		return b->work[b->run_j]->last;
+	for (j = i; j + 1 < b->n && continues(b->work[j], b->work[j + 1]);)
+		j++;
+	/* i may not be its run's first record: only [i, j] is known to be one run's tail. */
+	b->run_i = i;
+	b->run_j = j;
+	b->run_ok = true;
+	return b->work[j]->last;
+}
+
 static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec,
-		    bool *cont)
+		    bool *cont, uint64_t *run)
 {
 	size_t i = lower_last_hint(b, base);
 	struct irec *r;
@@ -602,6 +566,7 @@ static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struc
 		return C_EMPTY;
 	r = b->work[i];
 	*rec = r;
+	*run = run_last(b, i);
 	*cont = i + 1 < b->n && continues(r, b->work[i + 1]);
 	if (r->start <= base && r->last >= rl)
 		return C_FULL;
@@ -663,9 +628,10 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 	uint64_t cs, cl;
 	unsigned cshift;
 	bool cont = false;
+	uint64_t run = 0;
 	int cls, rc;
 
-	cls = classify(b, base, rl, &r, &cont);
+	cls = classify(b, base, rl, &r, &cont, &run);
 	if (cls != C_MANY || level == IMAP_LEVELS - 1) {
 		struct ient ne;
 
@@ -673,16 +639,19 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 		case C_EMPTY:
 			ne.p = T_EMPTY;
 			ne.v = 0;
+			ne.run = 0;
 			break;
 		case C_FULL:
 		case C_ONE:
 			ne.p =
 			    (uintptr_t)r | (cls == C_FULL ? T_FULL : T_ONE) | (cont ? T_CONT : 0);
 			ne.v = r->value - r->start; /* translation = addr + v, mod 2^64 */
+			ne.run = run;
 			break;
 		default:
 			ne.p = T_MANY;
 			ne.v = 0;
+			ne.run = 0;
 			break;
 		}
 		if ((e->p & T_KIND) == T_NODE) {
@@ -715,6 +684,7 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 		ient_set_empty(nd->e, IMAP_FANOUT);
 		e->p = (uintptr_t)nd;
 		e->v = 0;
+		e->run = 0;
 		ds = base;
 		dl = rl;
 	}
@@ -785,7 +755,7 @@ static int batch_work(struct dmac_imap_batch *b)
 
 	if (b->work)
 		return 0;
-	v = atomic_load_explicit(&b->m->cur, memory_order_relaxed); /* we are the writer */
+	v = ver_cur_w(b->m);
 	cap = v->n < 8 ? 16 : v->n + v->n / 8;
 	b->work = dmac__malloc(cap * sizeof(*b->work));
 	if (!b->work)
@@ -802,23 +772,6 @@ static void dirty_push(struct dmac_imap_batch *b, uint64_t start, uint64_t last)
 {
 	pvec_push(&b->dirty, (void *)(uintptr_t)start);
 	pvec_push(&b->dirty, (void *)(uintptr_t)last);
-}
-
-/*
- * The record at work[i] was inserted or is being removed: if work[i - 1] ends right
- * before it, whether work[i - 1]'s successor continues it may change, and every
- * index entry of work[i - 1] carries that (T_CONT), so its whole range is dirty.
- * Only after pvec_reserve(&b->dirty, 4) made room for both pushes of an op.
- */
-static void dirty_pred(struct dmac_imap_batch *b, size_t i)
-{
-	struct irec *p;
-
-	if (i == 0)
-		return;
-	p = b->work[i - 1];
-	if (p->last != UINT64_MAX && p->last + 1 == b->work[i]->start)
-		dirty_push(b, p->start, p->last);
 }
 
 static int batch_fail(struct dmac_imap_batch *b, int err)
@@ -853,7 +806,7 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 		b->work = a;
 		b->cap = cap;
 	}
-	if (pvec_reserve(&b->dirty, 4) || pvec_reserve(&b->fresh, 1))
+	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->fresh, 1))
 		return batch_fail(b, -ENOMEM);
 	r = dmac__aligned_alloc(IREC_ALIGN, sizeof(*r));
 	if (!r)
@@ -867,7 +820,6 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 	b->work[i] = r;
 	b->n++;
 	dirty_push(b, start, last);
-	dirty_pred(b, i);
 	return 0;
 }
 
@@ -889,14 +841,66 @@ DMAC_EXPORT int dmac_imap_batch_remove(struct dmac_imap_batch *b, uint64_t start
 		return batch_fail(b, -ENOENT);
 	i--;
 	r = b->work[i];
-	if (pvec_reserve(&b->dirty, 4) || pvec_reserve(&b->removed, 1))
+	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->removed, 1))
 		return batch_fail(b, -ENOMEM);
 	pvec_push(&b->removed, r);
-	dirty_pred(b, i); /* before the memmove: work[i - 1] is still r's predecessor */
 	memmove(&b->work[i], &b->work[i + 1], (b->n - i - 1) * sizeof(*b->work));
 	b->n--;
 	dirty_push(b, start, last);
 	return 0;
+}
+
+static int dirty_cmp(const void *x, const void *y)
+{
+	uintptr_t a = *(const uintptr_t *)x, b = *(const uintptr_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Sort the dirty ranges, extend each back over the run (in the final working array)
+ * of the record containing its start - 1, and merge those that overlap or touch, so
+ * that commit recomputes each index entry once. The walk back stops at the previous
+ * merged range: the walks of one commit visit each record at most once.
+ */
+static void dirty_merge(struct dmac_imap_batch *b)
+{
+	uintptr_t *d = (uintptr_t *)b->dirty.a;
+	size_t nd = b->dirty.n / 2, out = 0;
+
+	qsort(d, nd, 2 * sizeof(*d), dirty_cmp);
+	for (size_t i = 0; i < nd; i++) {
+		uint64_t ds = d[2 * i], dl = d[2 * i + 1];
+		bool have_prev = out > 0;
+		uint64_t pl = have_prev ? d[2 * out - 1] : 0;
+		size_t k;
+
+		if (have_prev && (pl == UINT64_MAX || ds <= pl + 1)) {
+			if (dl > pl)
+				d[2 * out - 1] = dl;
+			continue;
+		}
+		if (ds > 0) {
+			k = upper_start(b->work, b->n, ds - 1);
+			if (k > 0 && b->work[k - 1]->last >= ds - 1) {
+				k--;
+				while (k > 0 && !(have_prev && b->work[k]->start <= pl + 1) &&
+				       continues(b->work[k - 1], b->work[k]))
+					k--;
+				if (b->work[k]->start < ds)
+					ds = b->work[k]->start;
+			}
+		}
+		if (have_prev && ds <= pl + 1) {
+			if (dl > pl)
+				d[2 * out - 1] = dl;
+			continue;
+		}
+		d[2 * out] = ds;
+		d[2 * out + 1] = dl;
+		out++;
+	}
+	b->dirty.n = 2 * out;
 }
 
 DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
@@ -918,13 +922,15 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		return 0;
 	}
 	m = b->m;
-	old = atomic_load_explicit(&m->cur, memory_order_relaxed); /* we are the writer */
+	old = ver_cur_w(m);
 	nv = ver_alloc();
 	if (!nv) {
 		rc = -ENOMEM;
 		goto fail_discard;
 	}
 	memcpy(nv->top, old->top, sizeof(nv->top));
+	dirty_merge(b);
+	b->run_ok = false;
 	for (size_t i = 0; i < b->dirty.n; i += 2) {
 		uint64_t ds = (uintptr_t)b->dirty.a[i], dl = (uintptr_t)b->dirty.a[i + 1];
 
@@ -972,7 +978,8 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	nv->retired.n = nv->retired.cap = 0;
 	b->work = NULL;
 
-	atomic_store_explicit(&m->cur, nv, memory_order_release);
+	/* Release pairs with the readers' acquire load: nv is complete before it shows. */
+	__atomic_store_n(&m->h.cur, nv, __ATOMIC_RELEASE);
 
 	old->retired = b->retire; /* readers never look at 'retired' */
 	b->retire.a = NULL;
@@ -1046,7 +1053,7 @@ DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
 		rc = -rc;
 		goto free_version;
 	}
-	atomic_init(&m->cur, v);
+	__atomic_store_n(&m->h.cur, v, __ATOMIC_RELAXED); /* not shared yet */
 	*out = m;
 	return 0;
 
@@ -1065,7 +1072,7 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 		return;
 	/* Every version but the current one is in a pending call_rcu callback. */
 	urcu_memb_barrier();
-	v = atomic_load_explicit(&m->cur, memory_order_relaxed);
+	v = ver_cur_w(m);
 	for (unsigned i = 0; i < IMAP_FANOUT; i++)
 		if ((v->top[i].p & T_KIND) == T_NODE)
 			node_free_tree((struct inode *)v->top[i].p, 1);

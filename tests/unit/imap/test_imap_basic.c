@@ -489,51 +489,68 @@ static int hits(struct dmac_imap *m, uint64_t addr)
 	return dmac_imap_translate(m, addr, 0, NULL) != DMAC_IMAP_NONE;
 }
 
-/* A dmac_imap_read_lock() section reads one version of each map (up to 4 maps). */
-static void test_section_pinning(void)
+/*
+ * A snapshot reads one version for as long as its read-side section lasts; the
+ * dmac_imap_* calls each read the latest version.
+ */
+static void test_snapshot(void)
 {
-	struct dmac_imap *m[DMAC_IMAP_SECTION_MAPS + 1];
-	size_t n = DMAC_IMAP_SECTION_MAPS + 1;
+	struct dmac_imap *m[2];
+	const struct dmac_imap_snap *s[2], *s2;
+	struct dmac_imap_entry e;
+	uint64_t len = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < 2; i++)
 		FATAL_IF(dmac_imap_create(&m[i]) != 0);
+	CHECK_EQ(dmac_imap_insert(m[0], 0x200000, 0x3fffff, 0x1000000), 0);
 
 	dmac_imap_read_lock();
-	for (size_t i = 0; i < n; i++)
-		CHECK(!hits(m[i], 0x1000));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < 2; i++)
+		s[i] = dmac_imap_snapshot(m[i]);
+	CHECK(s[0] != NULL && s[1] != NULL && s[0] != s[1]);
+	CHECK(!hits(m[1], 0x1000));
+	for (size_t i = 0; i < 2; i++)
 		CHECK_EQ(insert_elsewhere(m[i], 0x1000), 0);
-	/* Pinned: the first DMAC_IMAP_SECTION_MAPS maps still read their old version. */
-	for (size_t i = 0; i < n - 1; i++) {
-		CHECK(!hits(m[i], 0x1000));
-		CHECK_EQ(dmac_imap_count(m[i]), 0);
-	}
-	CHECK(hits(m[n - 1], 0x1000)); /* no slot left: reads the latest */
-	/* Nested sections share the outer pin. */
+	/* The calls on the maps see the new versions ... */
+	CHECK(hits(m[0], 0x1000));
+	CHECK(hits(m[1], 0x1000));
+	CHECK_EQ(dmac_imap_count(m[0]), 2);
+	/* ... the snapshots still the old ones, through every reader. */
+	CHECK_EQ(dmac_imap_snap_translate(s[0], 0x1000, 0, NULL), DMAC_IMAP_NONE);
+	CHECK_EQ(dmac_imap_snap_translate(s[1], 0x1000, 0, NULL), DMAC_IMAP_NONE);
+	CHECK_EQ(dmac_imap_snap_lookup(s[0], 0x1000, &e), -ENOENT);
+	CHECK_EQ(dmac_imap_snap_lookup_range(s[1], 0x1000, 0, &e, &len), -ENOENT);
+	CHECK_EQ(dmac_imap_snap_count(s[0]), 1);
+	CHECK_EQ(dmac_imap_snap_count(s[1]), 0);
+	CHECK_EQ(dmac_imap_snap_next(s[0], 0, &e), 0);
+	CHECK_EQ(e.start, 0x200000);
+	CHECK_EQ(dmac_imap_snap_next(s[0], 0x200001, &e), -ENOENT);
+	CHECK_EQ(dmac_imap_snap_translate(s[0], 0x200010, 0x100, &len), 0x1000010);
+	CHECK_EQ(len, 0x100);
+	CHECK_EQ(dmac_imap_snap_lookup_range(s[0], 0x200010, 0, &e, &len), 0);
+	CHECK_EQ(len, 0x200000 - 0x10);
+	/* A nested section shares the outer one: the snapshot stays valid in it. */
 	dmac_imap_read_lock();
-	CHECK(!hits(m[0], 0x1000));
+	s2 = dmac_imap_snapshot(m[0]);
+	CHECK(s2 != s[0]);
+	CHECK_EQ(dmac_imap_snap_count(s2), 2);
 	dmac_imap_read_unlock();
-	CHECK(!hits(m[0], 0x1000));
+	CHECK_EQ(dmac_imap_snap_count(s[0]), 1);
 	dmac_imap_read_unlock();
 
+	/* NULL snapshots (of a NULL map) miss or fail cleanly. */
+	CHECK(dmac_imap_snapshot(NULL) == NULL);
+	CHECK_EQ(dmac_imap_snap_translate(NULL, 0, 0, &len), DMAC_IMAP_NONE);
+	CHECK_EQ(dmac_imap_snap_lookup(NULL, 0, &e), -EINVAL);
+	CHECK_EQ(dmac_imap_snap_lookup_range(NULL, 0, 0, &e, NULL), -EINVAL);
+	CHECK_EQ(dmac_imap_snap_next(NULL, 0, &e), -EINVAL);
+	CHECK_EQ(dmac_imap_snap_count(NULL), 0);
 	dmac_imap_read_lock();
-	for (size_t i = 0; i < n; i++)
-		CHECK(hits(m[i], 0x1000));
+	s2 = dmac_imap_snapshot(m[0]);
+	CHECK_EQ(dmac_imap_snap_lookup(s2, 0, NULL), -EINVAL);
+	CHECK_EQ(dmac_imap_snap_next(s2, 0, NULL), -EINVAL);
 	dmac_imap_read_unlock();
-
-	/* A bare urcu section pins nothing: each call reads the latest version. */
-	urcu_memb_read_lock();
-	CHECK(!hits(m[0], 0x9000));
-	CHECK_EQ(insert_elsewhere(m[0], 0x9000), 0);
-	CHECK(hits(m[0], 0x9000));
-	/* ... and a dmac_imap_read_lock() nested in it does not start pinning either. */
-	dmac_imap_read_lock();
-	CHECK(!hits(m[0], 0x20000));
-	CHECK_EQ(insert_elsewhere(m[0], 0x20000), 0);
-	CHECK(hits(m[0], 0x20000));
-	dmac_imap_read_unlock();
-	urcu_memb_read_unlock();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < 2; i++)
 		dmac_imap_destroy(m[i]);
 }
 
@@ -548,7 +565,7 @@ int main(void)
 	test_index_shapes();
 	test_next();
 	test_memory();
-	test_section_pinning();
+	test_snapshot();
 	CHECK_EQ(dmac__alloc_outstanding(), base);
 	urcu_memb_unregister_thread();
 	return check_report("imap_basic");

@@ -9,12 +9,19 @@
  * interval of generation g and inserts every interval of g + 1, so the index nodes are
  * built, copied and dropped on every commit and the old ones are freed by call_rcu.
  *
- * Invariants checked by every reader in every read-side section: all translations,
- * lookups, the contiguous length of each run and the count come from ONE generation
- * (a torn batch would mix two), generations never go backwards, and each run is
- * contiguous over its whole length. Freed memory touched by a reader is caught by
- * the ASan build; the TSan build checks the ordering (see the TSan model in imap.c).
- * Bounded: the writer stops after 2 seconds or 20000 batches, whichever comes first.
+ * Invariants checked by every reader in every read-side section:
+ * - through one snapshot (dmac_imap_snapshot()), all translations, lookups, the
+ *   contiguous length of each run and the count come from ONE generation (a torn
+ *   batch would mix two);
+ * - every single call on the map (translate with a length, lookup_range) is
+ *   consistent in itself: its value, its interval's bounds and the contiguous length
+ *   of the whole run (which spans many intervals of one batch in even generations,
+ *   and would break at any interval of the other generation) come from one
+ *   generation, never older than the section's snapshot;
+ * - generations never go backwards, and each run is contiguous over its whole length. Freed memory
+ * touched by a reader is caught by the ASan build; the TSan build checks the ordering (see the TSan
+ * model in imap.c). Bounded: the writer stops after 2 seconds or 20000 batches, whichever comes
+ * first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -97,13 +104,50 @@ static void reader_fail(int id, const char *what, uint64_t a, uint64_t b)
 	atomic_fetch_add(&reader_errors, 1);
 }
 
+/*
+ * One call on the map itself (not the snapshot) at addr of run r: translate with a
+ * length and lookup_range must each be consistent in themselves (one generation,
+ * whole run contiguous) and not older than the snapshot's generation 'gen'.
+ */
+static int check_single_calls(struct dmac_imap *m, int id, size_t r, uint64_t addr, uint64_t gen)
+{
+	struct dmac_imap_entry e;
+	uint64_t len = 0, contig = 0, t, g, p;
+
+	t = dmac_imap_translate(m, addr, 0, &len);
+	g = t >> 44;
+	if (t == DMAC_IMAP_NONE || t != val(g, r, addr) || g < gen) {
+		reader_fail(id, "single translate: bad or old translation", addr, t);
+		return 1;
+	}
+	if (len != runs[r].base + runs[r].len - addr) {
+		reader_fail(id, "single translate: torn batch (run not contiguous)", addr, len);
+		return 1;
+	}
+	if (dmac_imap_lookup_range(m, addr, 0, &e, &contig) != 0) {
+		reader_fail(id, "single lookup_range: miss", addr, 0);
+		return 1;
+	}
+	g = e.value >> 44;
+	p = runs[r].piece[g & 1];
+	if (g < gen || e.start != runs[r].base + (addr - runs[r].base) / p * p ||
+	    e.last != e.start + p - 1 || e.value != val(g, r, e.start) ||
+	    contig != runs[r].base + runs[r].len - addr) {
+		reader_fail(id, "single lookup_range: torn batch", addr, e.value);
+		return 1;
+	}
+	return 0;
+}
+
 /* One read-side section; returns the generation it saw, or UINT64_MAX on error. */
 static uint64_t read_section(struct dmac_imap *m, int id, uint64_t *rs)
 {
+	const struct dmac_imap_snap *s;
 	uint64_t gen = UINT64_MAX;
 	int bad = 0;
 
 	dmac_imap_read_lock();
+	s = dmac_imap_snapshot(m);
 	for (size_t r = 0; r < NRUNS && !bad; r++) {
 		struct dmac_imap_entry e;
 		uint64_t len = 0, contig = 0, t, g;
@@ -111,13 +155,13 @@ static uint64_t read_section(struct dmac_imap *m, int id, uint64_t *rs)
 		for (int k = 0; k < 4 && !bad; k++) {
 			uint64_t addr = runs[r].base + xs(rs) % runs[r].len;
 
-			t = dmac_imap_translate(m, addr, 0, k == 0 ? &len : NULL);
+			t = dmac_imap_snap_translate(s, addr, 0, k == 0 ? &len : NULL);
 			g = t >> 44;
 			if (t == DMAC_IMAP_NONE || t != val(g, r, addr)) {
 				reader_fail(id, "bad translation", addr, t);
 				bad = 1;
 			} else if (gen != UINT64_MAX && g != gen) {
-				reader_fail(id, "torn batch: two generations in one section", gen,
+				reader_fail(id, "torn batch: two generations in one snapshot", gen,
 					    g);
 				bad = 1;
 			} else if (k == 0 && len != runs[r].base + runs[r].len - addr) {
@@ -125,10 +169,12 @@ static uint64_t read_section(struct dmac_imap *m, int id, uint64_t *rs)
 				bad = 1;
 			}
 			gen = g;
+			if (!bad && k == 1)
+				bad = check_single_calls(m, id, r, addr, gen);
 		}
 		if (bad)
 			break;
-		if (dmac_imap_lookup_range(m, runs[r].base, 0, &e, &contig) != 0 ||
+		if (dmac_imap_snap_lookup_range(s, runs[r].base, 0, &e, &contig) != 0 ||
 		    e.start != runs[r].base ||
 		    e.last != runs[r].base + runs[r].piece[gen & 1] - 1 ||
 		    e.value != val(gen, r, runs[r].base) || contig != runs[r].len) {
@@ -136,8 +182,8 @@ static uint64_t read_section(struct dmac_imap *m, int id, uint64_t *rs)
 			bad = 1;
 		}
 	}
-	if (!bad && dmac_imap_count(m) != layout_count(gen)) {
-		reader_fail(id, "count of another generation", gen, dmac_imap_count(m));
+	if (!bad && dmac_imap_snap_count(s) != layout_count(gen)) {
+		reader_fail(id, "count of another generation", gen, dmac_imap_snap_count(s));
 		bad = 1;
 	}
 	dmac_imap_read_unlock();

@@ -224,9 +224,11 @@ static int fail_step(const char *what, uint64_t step, uint64_t addr)
 
 static int verify_addr(struct dmac_imap *m, const struct model *md, uint64_t step, uint64_t addr)
 {
-	struct dmac_imap_entry e, rng;
-	uint64_t t, t2, len = 0, contig = 0, max_len = below(3) ? 0 : 1 + below(16ULL << 20);
-	int i = model_find(md, addr), rc, rc2, rc3;
+	struct dmac_imap_entry e, rng, se, srng;
+	const struct dmac_imap_snap *sn;
+	uint64_t t, t2, st, slen = 0, scontig = 0, len = 0, contig = 0,
+			    max_len = below(3) ? 0 : 1 + below(16ULL << 20);
+	int i = model_find(md, addr), rc, rc2, rc3, src, src2;
 	struct dmac_imap_entry nx;
 	int expect_next = -1;
 
@@ -236,8 +238,17 @@ static int verify_addr(struct dmac_imap *m, const struct model *md, uint64_t ste
 	t2 = dmac_imap_translate(m, addr, max_len, &len);
 	rc2 = dmac_imap_lookup_range(m, addr, max_len, &rng, &contig);
 	rc3 = dmac_imap_next(m, addr, &nx);
+	/* The same reads through a snapshot (no writer runs here: same answers). */
+	sn = dmac_imap_snapshot(m);
+	src = dmac_imap_snap_lookup(sn, addr, &se);
+	st = dmac_imap_snap_translate(sn, addr, max_len, &slen);
+	src2 = dmac_imap_snap_lookup_range(sn, addr, max_len, &srng, &scontig);
 	dmac_imap_read_unlock();
-	check_count += 5;
+	check_count += 8;
+	if (src != rc || st != t2 || src2 != rc2 ||
+	    (rc == 0 && (se.start != e.start || se.last != e.last || se.value != e.value)) ||
+	    (rc2 == 0 && (srng.start != rng.start || scontig != contig || slen != len)))
+		return fail_step("snapshot reads differ", step, addr);
 
 	for (size_t j = 0; j < md->n; j++)
 		if (md->a[j].start >= addr &&

@@ -8,12 +8,14 @@
  *   interval cannot be expressed; [0, UINT64_MAX] (2^64 bytes) can.
  * - Intervals of one map never overlap. The value of a byte addr inside [start, last]
  *   is value + (addr - start); an insert is refused if that would wrap past UINT64_MAX.
- * - Published versions are immutable and each call reads one version, so it sees all
- *   of a committed batch or none of it; inside one dmac_imap_read_lock() section all
- *   calls on a map read the same version (see dmac_imap_read_lock()).
+ * - Published versions are immutable. Every read call loads the current version once
+ *   (one atomic acquire load), so one call sees all of a committed batch or none of
+ *   it. Several calls see one version when they go through one snapshot
+ *   (dmac_imap_snapshot() and the dmac_imap_snap_* readers).
  *
  * Concurrency contract:
- * - Readers (lookup, translate, lookup_range, next, count, memory) are lock-free and
+ * - Readers (lookup, translate, lookup_range, next, count, memory, snapshot and the
+ *   dmac_imap_snap_* calls) are lock-free and
  *   must run inside dmac_imap_read_lock()/dmac_imap_read_unlock(), an urcu-memb
  *   read-side section, on a thread registered with rcu_register_thread(). Any number
  *   of reader threads may run concurrently with one writer. Results (including the
@@ -162,30 +164,41 @@ DMAC_EXPORT void dmac_imap_batch_abort(struct dmac_imap_batch *b);
 DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
 #endif
 
-/** How many maps one read-side section pins a version of (see dmac_imap_read_lock()). */
-#define DMAC_IMAP_SECTION_MAPS 4
-
 /*
- * Per-thread read-side state, private to imap.c and the inline wrappers below. Outside
- * a section opened by dmac_imap_read_lock(), state is 0 and slot[0].m is NULL; inside,
- * state - 1 slots hold the version pinned for each map read so far.
+ * Private layout, shared by imap.c and the inline readers below; not API (names with
+ * dmac__ may change at any time). See imap.c for the invariants of the index.
  */
-struct dmac__imap_tls {
-	unsigned int state;
-	struct {
-		const struct dmac_imap *m;
-		const void *v;
-	} slot[DMAC_IMAP_SECTION_MAPS];
+#define DMAC__IMAP_WINDOW_BITS 48 /* keys below 2^48 are indexed */
+#define DMAC__IMAP_FANOUT_BITS 9
+#define DMAC__IMAP_T_KIND      7 /* tag bits of dmac__imap_ient.p */
+#define DMAC__IMAP_T_NODE      0
+#define DMAC__IMAP_T_FULL      1
+#define DMAC__IMAP_T_EMPTY     4
+
+/* An index entry: p = tag | pointer; v = value - start (FULL, ONE); run = last byte
+ * of the key-and-value-contiguous run holding the entry's record (FULL, ONE). */
+struct dmac__imap_ient {
+	uintptr_t p;
+	uint64_t v;
+	uint64_t run;
 };
-DMAC_EXPORT extern __thread struct dmac__imap_tls dmac__imap_tls
-    __attribute__((tls_model("initial-exec")));
+
+/* First member of struct dmac_imap: the published version (a dmac_imap_snap). */
+struct dmac__imap_head {
+	const struct dmac_imap_snap *cur;
+};
+
+/* First member of every version and index node: its entries. */
+struct dmac__imap_node_head {
+	struct dmac__imap_ient e[1U << DMAC__IMAP_FANOUT_BITS];
+};
+
+/** A published version of a map, as returned by dmac_imap_snapshot(). Opaque. */
+struct dmac_imap_snap;
 
 /**
  * Enter an urcu-memb read-side section (nests). The thread must be registered with
- * rcu_register_thread(). Inside the outermost such section every call on the same map
- * reads the same version, so several lookups see all of a batch or none of it; this
- * holds for up to DMAC_IMAP_SECTION_MAPS maps per section. Calls on further maps, or
- * inside a section opened with a bare rcu_read_lock(), each read the latest version.
+ * rcu_register_thread(). Equivalent to rcu_read_lock() of the memb flavour.
  */
 static inline void dmac_imap_read_lock(void)
 {
@@ -196,17 +209,11 @@ static inline void dmac_imap_read_lock(void)
 #else
 	_urcu_memb_read_lock();
 #endif
-	if (_urcu_memb_read_ongoing() == 1) /* outermost */
-		dmac__imap_tls.state = 1;
 }
 
 /** Leave the read-side section entered by dmac_imap_read_lock(). */
 static inline void dmac_imap_read_unlock(void)
 {
-	if (_urcu_memb_read_ongoing() == 1) { /* outermost: unpin */
-		dmac__imap_tls.state = 0;
-		dmac__imap_tls.slot[0].m = NULL;
-	}
 #ifdef DMAC_IMAP_TSAN
 	dmac__imap_tsan_reader_exit();
 	urcu_memb_read_unlock();
@@ -216,15 +223,80 @@ static inline void dmac_imap_read_unlock(void)
 }
 
 /**
- * Find the interval containing addr.
- * @return 0 and *out filled; -ENOENT (no interval contains addr); -EINVAL (NULL args).
- * Concurrency: reader, inside dmac_imap_read_lock().
+ * The current version of m, for several reads that must all see the same version
+ * (all of a committed batch or none of it). One atomic acquire load.
+ * @return the snapshot, or NULL if m is NULL.
+ * Concurrency: reader, inside dmac_imap_read_lock(); the snapshot (and everything
+ * read through it) may be used only until that read-side section ends: after it,
+ * the version may be freed at any time.
  */
-DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
-				 struct dmac_imap_entry *out);
+static inline const struct dmac_imap_snap *dmac_imap_snapshot(const struct dmac_imap *m)
+{
+	if (dmac_unlikely(!m))
+		return NULL;
+	/* Acquire pairs with the release store of commit: the version is complete. */
+	return __atomic_load_n(&((const struct dmac__imap_head *)m)->cur, __ATOMIC_ACQUIRE);
+}
+
+/* The out-of-line rest of dmac_imap_snap_translate(); not for direct use. */
+DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
+					       uint64_t max_len, uint64_t *len);
+
+/* dmac_imap_snap_translate() of a non-NULL snapshot; not for direct use. */
+static inline uint64_t dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr,
+					      uint64_t max_len, uint64_t *len)
+{
+	const struct dmac__imap_ient *e;
+	uintptr_t p;
+
+	if (dmac_likely(!(addr >> DMAC__IMAP_WINDOW_BITS))) {
+		const unsigned mask = (1U << DMAC__IMAP_FANOUT_BITS) - 1;
+
+		/* Levels of 2^39, 2^30 and 2^21 (2 MiB) bytes; see imap.c. */
+		e = &((const struct dmac__imap_node_head *)s)->e[addr >> 39];
+		p = e->p;
+		if (dmac_likely((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
+			e = &((const struct dmac__imap_node_head *)p)->e[(addr >> 30) & mask];
+			p = e->p;
+			if (dmac_likely((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
+				e = &((const struct dmac__imap_node_head *)p)
+					 ->e[(addr >> 21) & mask];
+				p = e->p;
+			}
+		}
+		/* The hot path: a 2 MiB slot wholly inside one interval. */
+		if (dmac_likely((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_FULL)) {
+			if (len) {
+				/* Branch-free: lim is UINT64_MAX when max_len is 0 (no clip). */
+				uint64_t c = e->run - addr, lim = max_len - 1;
+
+				c = c < lim ? c : lim;
+				*len = c + (c != UINT64_MAX);
+			}
+			return addr + e->v;
+		}
+		if ((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_EMPTY)
+			return DMAC_IMAP_NONE;
+	}
+	return dmac__imap_translate_slow(s, addr, max_len, len);
+}
 
 /**
- * Translate addr: value + (addr - start) of the interval containing it. The hot path.
+ * dmac_imap_translate() on a snapshot (see there for the arguments and result).
+ * @param s a snapshot from dmac_imap_snapshot(), or NULL (a miss).
+ * Concurrency: reader, inside the read-side section that took the snapshot.
+ */
+static inline uint64_t dmac_imap_snap_translate(const struct dmac_imap_snap *s, uint64_t addr,
+						uint64_t max_len, uint64_t *len)
+{
+	if (dmac_unlikely(!s))
+		return DMAC_IMAP_NONE;
+	return dmac__imap_translate_v(s, addr, max_len, len);
+}
+
+/**
+ * Translate addr: value + (addr - start) of the interval containing it. The hot path
+ * (inline: one acquire load of the current version, then the index walk).
  * @param max_len if nonzero, *len is clipped to it.
  * @param len if not NULL, receives the number of bytes from addr that are contiguous
  *        both in key and in value (following adjacent intervals whose value continues
@@ -232,10 +304,28 @@ DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
  * @return the translation, or DMAC_IMAP_NONE on a miss (m NULL included). Note that a
  * byte that legitimately translates to UINT64_MAX is indistinguishable from a miss;
  * use dmac_imap_lookup_range() when that matters.
+ * Concurrency: reader, inside dmac_imap_read_lock(). The call reads one version: the
+ * translation and the contiguous length see all of a committed batch or none of it.
+ * Two calls may see two versions; use a snapshot when they must not.
+ */
+static inline uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr,
+					   uint64_t max_len, uint64_t *len)
+{
+	if (dmac_unlikely(!m))
+		return DMAC_IMAP_NONE;
+	/* A published version is never NULL. Acquire: see dmac_imap_snapshot(). */
+	return dmac__imap_translate_v(
+	    __atomic_load_n(&((const struct dmac__imap_head *)m)->cur, __ATOMIC_ACQUIRE), addr,
+	    max_len, len);
+}
+
+/**
+ * Find the interval containing addr.
+ * @return 0 and *out filled; -ENOENT (no interval contains addr); -EINVAL (NULL args).
  * Concurrency: reader, inside dmac_imap_read_lock().
  */
-DMAC_EXPORT uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
-					 uint64_t *len);
+DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
+				 struct dmac_imap_entry *out);
 
 /**
  * Find the interval containing addr and the contiguous length from addr (same rule as
@@ -256,6 +346,32 @@ DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr,
  */
 DMAC_EXPORT int dmac_imap_next(const struct dmac_imap *m, uint64_t addr,
 			       struct dmac_imap_entry *out);
+
+/**
+ * dmac_imap_lookup() on a snapshot. @return 0, -ENOENT, -EINVAL (s or out NULL).
+ * Concurrency: reader, inside the read-side section that took the snapshot.
+ */
+DMAC_EXPORT int dmac_imap_snap_lookup(const struct dmac_imap_snap *s, uint64_t addr,
+				      struct dmac_imap_entry *out);
+
+/**
+ * dmac_imap_lookup_range() on a snapshot. @return 0, -ENOENT, -EINVAL (s or out NULL).
+ * Concurrency: reader, inside the read-side section that took the snapshot.
+ */
+DMAC_EXPORT int dmac_imap_snap_lookup_range(const struct dmac_imap_snap *s, uint64_t addr,
+					    uint64_t max_len, struct dmac_imap_entry *out,
+					    uint64_t *contig);
+
+/**
+ * dmac_imap_next() on a snapshot: iterating with one snapshot visits one version.
+ * @return 0, -ENOENT, -EINVAL (s or out NULL).
+ * Concurrency: reader, inside the read-side section that took the snapshot.
+ */
+DMAC_EXPORT int dmac_imap_snap_next(const struct dmac_imap_snap *s, uint64_t addr,
+				    struct dmac_imap_entry *out);
+
+/** Number of intervals of the snapshot (0 for NULL). Reader, as dmac_imap_snap_lookup(). */
+DMAC_EXPORT size_t dmac_imap_snap_count(const struct dmac_imap_snap *s);
 
 /** Number of intervals of the current version (0 for NULL). Reader. */
 DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m);
