@@ -28,6 +28,7 @@
  * without it (an atomic pointer that goes from NULL to a client once).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,7 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <rte_eal_memconfig.h>
 #include <rte_errno.h>
@@ -164,7 +168,8 @@ static int dmac__get_client(const struct rte_mempool *mp, struct dmac_client **o
 	}
 	rc = dmac_client_connect(sock, tenant, 0, &c);
 	if (rc) {
-		if (rc == -EPERM || rc == -ENOENT)
+		/* -ENOENT is also connect()'s "no such socket" */
+		if (rc == -EPERM || (rc == -ENOENT && access(sock, F_OK) == 0))
 			DMAC__LOG(ERR,
 				  "pool %s: dmacached at %s refused tenant '%s': %s (%s); "
 				  "set " DMAC_DPDK_ENV_TENANT
@@ -187,39 +192,73 @@ unlock:
 	return rc;
 }
 
-/* rte_memseg_walk callback: the fd of the first heap segment, or its errno. */
+/* What dmac__probe_seg() found. */
+enum dmac__mem_kind { DMAC__MEM_OK, DMAC__MEM_NO_FD, DMAC__MEM_UNSEALED };
+
+struct dmac__probe {
+	enum dmac__mem_kind kind;
+	int err; /* rte_errno of the fd lookup (NO_FD) */
+};
+
+/*
+ * rte_memseg_walk callback (the walk holds the memory read lock, hence the
+ * _thread_unsafe variant): classify the fd of the first heap segment as
+ * libdmacache will (hugetlbfs file, or memfd sealed against shrinking).
+ */
 static int dmac__probe_seg(const struct rte_memseg_list *msl, const struct rte_memseg *ms,
 			   void *arg)
 {
-	int *err = arg;
+	struct dmac__probe *pr = arg;
+	struct statfs sfs;
+	int fd, seals;
 
 	if (msl->external)
 		return 0;
-	*err = rte_memseg_get_fd_thread_unsafe(ms) < 0 ? rte_errno : 0;
+	fd = rte_memseg_get_fd_thread_unsafe(ms);
+	if (fd < 0) {
+		pr->kind = DMAC__MEM_NO_FD;
+		pr->err = rte_errno;
+		return 1;
+	}
+	if (fstatfs(fd, &sfs) == 0 && (unsigned long)sfs.f_type == (unsigned long)TMPFS_MAGIC) {
+		seals = fcntl(fd, F_GET_SEALS);
+		if (seals < 0 || !(seals & F_SEAL_SHRINK))
+			pr->kind = DMAC__MEM_UNSEALED;
+	}
 	return 1;
 }
 
 static const char *dmac__fd_hint(int err)
 {
-	return err == ENOTSUP ? "DPDK keeps no segment fds in this mode (--legacy-mem, --no-huge)"
+	return err == ENOTSUP ? "DPDK keeps no segment fds in this mode (--legacy-mem?)"
 			      : "this segment has no fd";
 }
 
-/* Fail early, before any daemon call, when DPDK's memory has no fds. */
+/* Fail early, before any daemon call, when DPDK's memory cannot be leased. */
 static int dmac__probe_memory(const struct rte_mempool *mp)
 {
-	int err = 0;
+	struct dmac__probe pr = {DMAC__MEM_OK, 0};
 
-	if (rte_memseg_walk(dmac__probe_seg, &err) < 0)
+	if (rte_memseg_walk(dmac__probe_seg, &pr) < 0)
 		return -EINVAL;
-	if (err) {
+	switch (pr.kind) {
+	case DMAC__MEM_NO_FD:
 		DMAC__LOG(ERR,
 			  "pool %s: DPDK memory is not fd-backed (%s: %s); start EAL with "
 			  "hugepages and --in-memory or --single-file-segments\n",
-			  mp->name, dmac__fd_hint(err), strerror(err));
+			  mp->name, dmac__fd_hint(pr.err), strerror(pr.err));
 		return -ENOTSUP;
+	case DMAC__MEM_UNSEALED:
+		DMAC__LOG(ERR,
+			  "pool %s: DPDK memory is an unsealed memfd, not hugepages (EAL "
+			  "--no-huge?); dmacached leases hugepage memory only: drop --no-huge "
+			  "and start EAL with hugepages and --in-memory or "
+			  "--single-file-segments\n",
+			  mp->name);
+		return -ENOTSUP;
+	default:
+		return 0;
 	}
-	return 0;
 }
 
 static int dmac__alloc(struct rte_mempool *mp)
@@ -322,14 +361,44 @@ static unsigned int dmac__get_count(const struct rte_mempool *mp)
 	return rte_ring_count(st->ring);
 }
 
-/* rte_memseg_list_walk callback: largest page size of the heap lists. */
-static int dmac__max_page(const struct rte_memseg_list *msl, void *arg)
-{
-	uint64_t *pg = arg;
+struct dmac__pg_walk {
+	int socket;	   /* the pool's socket, or SOCKET_ID_ANY */
+	uint64_t used_max; /* largest page size of lists holding memory */
+	uint64_t min;	   /* smallest page size of all lists */
+};
 
-	if (!msl->external && msl->heap && msl->page_sz > *pg)
-		*pg = msl->page_sz;
+/* rte_memseg_list_walk callback for dmac__page_size(). */
+static int dmac__pg_walk(const struct rte_memseg_list *msl, void *arg)
+{
+	struct dmac__pg_walk *w = arg;
+
+	if (msl->external || !msl->heap)
+		return 0;
+	if (w->socket != SOCKET_ID_ANY && msl->socket_id != w->socket)
+		return 0;
+	if (msl->memseg_arr.count && msl->page_sz > w->used_max)
+		w->used_max = msl->page_sz;
+	if (!w->min || msl->page_sz < w->min)
+		w->min = msl->page_sz;
 	return 0;
+}
+
+/*
+ * The page size chunks are aligned to: the largest page size DPDK's heap on
+ * the pool's socket holds memory in (memory grows in the page sizes it already
+ * uses; a list of 1 GiB pages with no page allocated does not count), else the
+ * smallest page size of its lists, else the system page size.
+ */
+static uint64_t dmac__page_size(const struct rte_mempool *mp)
+{
+	struct dmac__pg_walk w = {.socket = mp->socket_id};
+
+	rte_memseg_list_walk(dmac__pg_walk, &w);
+	if (w.used_max)
+		return w.used_max;
+	if (w.min)
+		return w.min;
+	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 /*
@@ -341,14 +410,11 @@ static int dmac__max_page(const struct rte_memseg_list *msl, void *arg)
 static ssize_t dmac__calc_mem_size(const struct rte_mempool *mp, uint32_t obj_num,
 				   uint32_t pg_shift, size_t *min_chunk_size, size_t *align)
 {
-	uint64_t pg = 0;
+	uint64_t pg = dmac__page_size(mp);
 	ssize_t sz;
 
-	rte_memseg_list_walk(dmac__max_page, &pg);
-	if (!pg)
-		pg = (uint64_t)sysconf(_SC_PAGESIZE);
 	/* Objects never cross a piece, and a piece may be one page. */
-	if (!pg_shift)
+	if (!pg_shift || ((uint64_t)1 << pg_shift) > pg)
 		pg_shift = rte_bsf64(pg);
 	sz = rte_mempool_op_calc_mem_size_default(mp, obj_num, pg_shift, min_chunk_size, align);
 	if (sz < 0)

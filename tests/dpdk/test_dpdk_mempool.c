@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The "dmacache" DPDK mempool driver against a real dmacached-test daemon and
+ * a real EAL on real hugepages: `test_dpdk_mempool <case>`, one case per
+ * process (EAL initializes once per process).
+ *
+ * Invariants:
+ * - The driver is loaded only through EAL's `-d $DMAC_DPDK_PLUGIN`; the test
+ *   does not link it and reaches its public functions with dlopen(RTLD_NOLOAD).
+ * - Every daemon started here runs in a fresh mkdtemp() directory, is stopped
+ *   with SIGTERM and must exit with status 0; every wait is bounded (5 s).
+ * - EAL's log goes to a memory stream, so the cases can check what the driver
+ *   told the user; the whole log is copied to stderr at exit.
+ * - Expected values come from libdmacache (translate, QUERY, STATS) on the
+ *   driver's own connection, never from the driver's state.
+ * Concurrency: single-threaded.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_memory.h>
+#include <rte_mempool.h>
+
+#include "dmac/dmacache.h"
+#include "rte_mempool_dmacache.h"
+
+static int failures;
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a != _b) {                                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
+				__FILE__, __LINE__, #a, #b, _a, _b);                               \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static void die(const char *what)
+{
+	fprintf(stderr, "test_dpdk_mempool: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+static struct {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+} dmn;
+
+/* exit() on a fatal path: do not leave the daemon behind. */
+static void daemon_kill(void)
+{
+	if (dmn.pid > 0) {
+		kill(dmn.pid, SIGKILL);
+		waitpid(dmn.pid, NULL, 0);
+		dmn.pid = 0;
+	}
+}
+
+static void daemon_start(const char *tenants)
+{
+	const char *bin = getenv("DMACACHED_TEST");
+	char conf[128];
+	FILE *f;
+	int i;
+
+	if (!bin) {
+		fprintf(stderr, "DMACACHED_TEST is not set\n");
+		exit(1);
+	}
+	snprintf(dmn.dir, sizeof(dmn.dir), "/tmp/dmac-dpdk-XXXXXX");
+	if (!mkdtemp(dmn.dir))
+		die("mkdtemp");
+	snprintf(dmn.sock, sizeof(dmn.sock), "%s/dmacached.sock", dmn.dir);
+	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dmn.dir);
+	f = fopen(conf, "w");
+	if (!f)
+		die("write config");
+	fprintf(f, "[daemon]\nsocket = %s\nbackend = test\nlog_level = info\n%s", dmn.sock,
+		tenants);
+	fclose(f);
+	atexit(daemon_kill);
+	dmn.pid = fork();
+	if (dmn.pid < 0)
+		die("fork");
+	if (dmn.pid == 0) {
+		/* never outlive the test, whatever way it ends */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		strcpy(sa.sun_path, dmn.sock);
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(s);
+			return;
+		}
+		close(s);
+		if (waitpid(dmn.pid, NULL, WNOHANG) == dmn.pid) {
+			fprintf(stderr, "dmacached-test exited at start\n");
+			exit(1);
+		}
+		msleep(10);
+	}
+	fprintf(stderr, "dmacached-test did not listen within 5 s\n");
+	kill(dmn.pid, SIGKILL);
+	exit(1);
+}
+
+static void daemon_stop(void)
+{
+	char cmd[128];
+	int status = 0, i;
+
+	if (!dmn.pid)
+		return;
+	kill(dmn.pid, SIGTERM);
+	for (i = 0; i < 500; i++) {
+		if (waitpid(dmn.pid, &status, WNOHANG) == dmn.pid)
+			break;
+		msleep(10);
+	}
+	if (i == 500) {
+		fprintf(stderr, "dmacached-test did not exit within 5 s of SIGTERM\n");
+		kill(dmn.pid, SIGKILL);
+		waitpid(dmn.pid, &status, 0);
+		failures++;
+	} else {
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	dmn.pid = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dmn.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dmn.dir);
+}
+
+/* Two tenants, a and b, for our uid; extra text appended. */
+static const char *tenants(const char *extra)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf), "[tenant a]\nuids = %u\n[tenant b]\nuids = %u\n%s",
+		 (unsigned int)getuid(), (unsigned int)getuid(), extra ? extra : "");
+	return buf;
+}
+
+/* ---- EAL ------------------------------------------------------------------- */
+
+static char *log_buf;
+static size_t log_len;
+static FILE *log_f;
+
+/* Whether the EAL log so far contains s. */
+static int log_has(const char *s)
+{
+	fflush(log_f);
+	return log_buf && strstr(log_buf, s) != NULL;
+}
+
+static void log_dump(void)
+{
+	if (!log_f)
+		return;
+	fflush(log_f);
+	fprintf(stderr, "---- EAL log ----\n%s---- end of EAL log ----\n", log_buf ? log_buf : "");
+}
+
+/* Enough free 2 MiB hugepages for the cases, reserving more as root may. */
+static void need_hugepages(long want)
+{
+	char line[128];
+	long free_pages = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		die("/proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	fclose(f);
+	if (free_pages >= want)
+		return;
+	f = fopen("/proc/sys/vm/nr_hugepages", "r+");
+	if (f) {
+		long total = 0;
+
+		if (fscanf(f, "%ld", &total) == 1) {
+			rewind(f);
+			fprintf(f, "%ld\n", total + want - (free_pages < 0 ? 0 : free_pages));
+		}
+		fclose(f);
+	}
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		die("/proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	fclose(f);
+	if (free_pages < want) {
+		fprintf(stderr,
+			"need %ld free 2 MiB hugepages, have %ld (reserve them through "
+			"/proc/sys/vm/nr_hugepages)\n",
+			want, free_pages);
+		exit(1);
+	}
+}
+
+/* Start EAL with the plugin and the given memory options (NULL-terminated). */
+static void eal_start(const char *const *mem_opts)
+{
+	const char *plugin = getenv("DMAC_DPDK_PLUGIN");
+	char prefix[64];
+	char *argv[32];
+	int argc = 0;
+
+	if (!plugin) {
+		fprintf(stderr, "DMAC_DPDK_PLUGIN is not set\n");
+		exit(1);
+	}
+	log_f = open_memstream(&log_buf, &log_len);
+	if (!log_f || rte_openlog_stream(log_f))
+		die("log stream");
+	snprintf(prefix, sizeof(prefix), "--file-prefix=dmacdpdk%d", (int)getpid());
+	argv[argc++] = "test_dpdk_mempool";
+	argv[argc++] = "-d";
+	argv[argc++] = (char *)plugin;
+	argv[argc++] = "-l";
+	argv[argc++] = "0";
+	argv[argc++] = "--no-pci";
+	argv[argc++] = "--no-telemetry";
+	argv[argc++] = "--iova-mode=va";
+	argv[argc++] = prefix;
+	if (getenv("DMAC_TEST_EAL_DEBUG"))
+		argv[argc++] = "--log-level=lib.eal:debug";
+	while (*mem_opts)
+		argv[argc++] = (char *)*mem_opts++;
+	argv[argc] = NULL;
+	if (rte_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+		log_dump();
+		exit(1);
+	}
+}
+
+/* EAL leaves its (empty, with --in-memory) runtime directory behind. */
+static void eal_remove_runtime_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/dmacdpdk%d'", getuid() ? "/tmp" : "/var/run/dpdk",
+		 (int)getpid());
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove EAL's runtime directory\n");
+}
+
+/* The driver's functions, from the object EAL loaded. */
+static struct dmac_client *plugin_client(void)
+{
+	struct dmac_client *(*fn)(void);
+	void *h = dlopen(getenv("DMAC_DPDK_PLUGIN"), RTLD_NOW | RTLD_NOLOAD);
+
+	if (!h) {
+		fprintf(stderr, "the plugin is not loaded: %s\n", dlerror());
+		exit(1);
+	}
+	*(void **)&fn = dlsym(h, "dmac_dpdk_mempool_client");
+	dlclose(h);
+	if (!fn) {
+		fprintf(stderr, "dmac_dpdk_mempool_client: %s\n", dlerror());
+		exit(1);
+	}
+	return fn();
+}
+
+static int ops_registered(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < rte_mempool_ops_table.num_ops; i++)
+		if (!strcmp(rte_mempool_ops_table.ops[i].name, DMAC_DPDK_MEMPOOL_OPS))
+			return 1;
+	return 0;
+}
+
+/* ---- checks on a pool ------------------------------------------------------ */
+
+struct iter_ctx {
+	struct dmac_client *c;
+	unsigned int n, bad_iova, bad_len, dpdk_iova;
+};
+
+static void check_mbuf(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct iter_ctx *x = arg;
+	struct rte_mbuf *m = obj;
+	size_t len = m->buf_len;
+	uint64_t iova = dmac_client_translate(x->c, m->buf_addr, &len);
+
+	x->n++;
+	if (iova == DMAC_CLIENT_IOVA_ERROR || m->buf_iova != iova)
+		x->bad_iova++;
+	if (len != m->buf_len)
+		x->bad_len++;
+	/* --iova-mode=va: DPDK's IOVA would be the VA itself. */
+	if (m->buf_iova == (uint64_t)(uintptr_t)m->buf_addr ||
+	    m->buf_iova == rte_mem_virt2iova(m->buf_addr))
+		x->dpdk_iova++;
+	/* The object's own IOVA (mempool header) agrees as well. */
+	if (rte_mempool_virt2iova(obj) != dmac_client_translate(x->c, obj, NULL))
+		x->bad_iova++;
+}
+
+struct chunk_ctx {
+	uintptr_t start[64], end[64];
+	unsigned int n;
+};
+
+static void note_chunk(struct rte_mempool *mp, void *arg, struct rte_mempool_memhdr *h,
+		       unsigned int idx)
+{
+	struct chunk_ctx *x = arg;
+
+	if (x->n < 64) {
+		x->start[x->n] = (uintptr_t)h->addr;
+		x->end[x->n] = (uintptr_t)h->addr + h->len;
+	}
+	x->n++;
+}
+
+/* Leases of the session (QUERY, all pages); checks each lies in a chunk. */
+static size_t count_leases(struct dmac_client *c, const struct chunk_ctx *ch, unsigned int *outside)
+{
+	struct dmac_client_lease_info li[64];
+	uint64_t cursor = 0;
+	size_t total = 0, n, i;
+	unsigned int k;
+
+	do {
+		int rc = dmac_client_query(c, &cursor, li, 64, &n);
+
+		CHECK_EQ(rc, 0);
+		if (rc)
+			return total;
+		for (i = 0; i < n; i++) {
+			uintptr_t va = (uintptr_t)li[i].va;
+			int in = 0;
+
+			for (k = 0; ch && k < ch->n && k < 64; k++)
+				if (va >= ch->start[k] && va + li[i].length <= ch->end[k])
+					in = 1;
+			if (ch && !in && outside)
+				(*outside)++;
+		}
+		total += n;
+	} while (cursor);
+	return total;
+}
+
+static struct rte_mempool *make_pool(const char *name, unsigned int n)
+{
+	return rte_pktmbuf_pool_create_by_ops(name, n, 32, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					      SOCKET_ID_ANY, DMAC_DPDK_MEMPOOL_OPS);
+}
+
+/* Create, check every mbuf, get/put, free, check the daemon let go. */
+static void full_pool_check(unsigned int n, int expect_one_piece_per_chunk)
+{
+	struct iter_ctx it = {0};
+	struct chunk_ctx ch = {0};
+	struct dmac_client_stats st;
+	struct rte_mbuf **mb;
+	struct rte_mempool *mp;
+	struct dmac_client *c;
+	unsigned int outside = 0, i, got;
+	size_t leases;
+
+	CHECK(ops_registered());
+	mp = make_pool("dmac_pool", n);
+	if (!mp) {
+		fprintf(stderr, "pool creation failed: %s\n", rte_strerror(rte_errno));
+		failures++;
+		return;
+	}
+	c = plugin_client();
+	CHECK(c != NULL);
+	it.c = c;
+	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), n);
+	CHECK_EQ(it.n, n);
+	CHECK_EQ(it.bad_iova, 0);
+	CHECK_EQ(it.bad_len, 0);
+	CHECK_EQ(it.dpdk_iova, 0);
+
+	rte_mempool_mem_iter(mp, note_chunk, &ch);
+	CHECK(ch.n >= 1);
+	leases = count_leases(c, &ch, &outside);
+	CHECK(leases >= ch.n);
+	CHECK_EQ(outside, 0);
+	if (expect_one_piece_per_chunk)
+		CHECK_EQ(leases, ch.n);
+	CHECK_EQ(dmac_client_stats(c, &st), 0);
+	CHECK_EQ(st.leases, leases);
+	CHECK_EQ(st.registrations, leases);
+	fprintf(stderr, "pool of %u mbufs: %u chunks, %zu leases\n", n, ch.n, leases);
+
+	/* get/put: every mbuf once, then none left, then all back */
+	mb = calloc(n + 1, sizeof(*mb));
+	if (!mb)
+		die("calloc");
+	for (got = 0; got < n + 1; got++) {
+		mb[got] = rte_pktmbuf_alloc(mp);
+		if (!mb[got])
+			break;
+		/* an mbuf from the pool carries its leased IOVA */
+		if (mb[got]->buf_iova != dmac_client_translate(c, mb[got]->buf_addr, NULL))
+			it.bad_iova++;
+	}
+	CHECK_EQ(got, n);
+	CHECK_EQ(it.bad_iova, 0);
+	CHECK_EQ(rte_mempool_avail_count(mp), 0);
+	/* as DPDK's ring driver: the dequeue error of an empty ring */
+	CHECK_EQ(rte_mempool_get_bulk(mp, (void **)&mb[n], 1), -ENOBUFS);
+	for (i = 0; i < got; i++)
+		rte_pktmbuf_free(mb[i]);
+	CHECK_EQ(rte_mempool_avail_count(mp), n);
+	CHECK_EQ(rte_mempool_get_bulk(mp, (void **)mb, 16), 0);
+	CHECK_EQ(rte_mempool_in_use_count(mp), 16);
+	rte_mempool_put_bulk(mp, (void **)mb, 16);
+	CHECK_EQ(rte_mempool_in_use_count(mp), 0);
+	free(mb);
+
+	/* freeing the pool releases its leases and registrations */
+	rte_mempool_free(mp);
+	CHECK_EQ(count_leases(c, NULL, NULL), 0);
+	CHECK_EQ(dmac_client_stats(c, &st), 0);
+	CHECK_EQ(st.leases, 0);
+	CHECK_EQ(st.registrations, 0);
+
+	/* the same memory can be pooled and leased again */
+	mp = make_pool("dmac_pool2", n);
+	CHECK(mp != NULL);
+	if (mp) {
+		memset(&it, 0, sizeof(it));
+		it.c = c;
+		CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), n);
+		CHECK_EQ(it.bad_iova, 0);
+		rte_mempool_free(mp);
+	}
+	CHECK_EQ(count_leases(c, NULL, NULL), 0);
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static const char *const in_memory[] = {"--in-memory", NULL};
+
+static void case_pool(void)
+{
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(in_memory);
+	full_pool_check(8191, 0);
+}
+
+static void case_pool_sfs(void)
+{
+	static const char *const opts[] = {"--in-memory", "--single-file-segments", NULL};
+
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(opts);
+	full_pool_check(8191, 1);
+}
+
+/* Config struct over the environment; one tenant per process. */
+static void case_config(void)
+{
+	struct dmac_dpdk_mempool_config cfg, other;
+	struct rte_mempool *mp, *mp2;
+	struct iter_ctx it = {0};
+	struct dmac_client_info info;
+
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, "/nonexistent/dmacached.sock", 1);
+	unsetenv(DMAC_DPDK_ENV_TENANT);
+	eal_start(in_memory);
+	cfg = (struct dmac_dpdk_mempool_config){.socket_path = dmn.sock, .tenant = "b"};
+
+	mp = rte_mempool_create_empty("dmac_cfg", 1023, sizeof(struct rte_mbuf) + 2048, 0,
+				      sizeof(struct rte_pktmbuf_pool_private), SOCKET_ID_ANY, 0);
+	CHECK(mp != NULL);
+	if (!mp)
+		return;
+	CHECK_EQ(rte_mempool_set_ops_byname(mp, DMAC_DPDK_MEMPOOL_OPS, &cfg), 0);
+	rte_pktmbuf_pool_init(mp, NULL);
+	CHECK_EQ(rte_mempool_populate_default(mp), 1023);
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	CHECK(plugin_client() != NULL);
+	CHECK_EQ(dmac_client_info(plugin_client(), &info), 0);
+	CHECK(!strcmp(info.tenant, "b"));
+	it.c = plugin_client();
+	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), 1023);
+	CHECK_EQ(it.bad_iova, 0);
+	CHECK_EQ(it.dpdk_iova, 0);
+
+	/* another tenant in the same process is refused, with the reason */
+	other = (struct dmac_dpdk_mempool_config){.socket_path = dmn.sock, .tenant = "a"};
+	mp2 = rte_mempool_create_empty("dmac_cfg2", 63, 2048, 0, 0, SOCKET_ID_ANY, 0);
+	CHECK(mp2 != NULL);
+	if (mp2) {
+		CHECK_EQ(rte_mempool_set_ops_byname(mp2, DMAC_DPDK_MEMPOOL_OPS, &other), 0);
+		CHECK_EQ(rte_mempool_populate_default(mp2), -EINVAL);
+		CHECK(log_has("one tenant per process"));
+		rte_mempool_free(mp2);
+	}
+	rte_mempool_free(mp);
+	CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+}
+
+/* No daemon at the socket: a clear error naming DMACACHE_SOCKET. */
+static void case_no_daemon(void)
+{
+	char dir[] = "/tmp/dmac-dpdk-nd-XXXXXX", sock[64];
+
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	snprintf(sock, sizeof(sock), "%s/none.sock", dir);
+	setenv(DMAC_DPDK_ENV_SOCKET, sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(in_memory);
+	CHECK(ops_registered());
+	CHECK(make_pool("dmac_nd", 511) == NULL);
+	CHECK_EQ(rte_errno, ENOENT);
+	CHECK(log_has("cannot reach dmacached at"));
+	CHECK(log_has(sock));
+	CHECK(log_has("DMACACHE_SOCKET"));
+	CHECK(plugin_client() == NULL);
+	CHECK(rte_mempool_lookup("dmac_nd") == NULL);
+	rmdir(dir);
+}
+
+/* No tenant anywhere: a clear error naming DMACACHE_TENANT. */
+static void case_no_tenant(void)
+{
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	unsetenv(DMAC_DPDK_ENV_TENANT);
+	eal_start(in_memory);
+	CHECK(make_pool("dmac_nt", 511) == NULL);
+	CHECK_EQ(rte_errno, EINVAL);
+	CHECK(log_has("no tenant: set DMACACHE_TENANT"));
+	/* a tenant the daemon does not know */
+	setenv(DMAC_DPDK_ENV_TENANT, "nosuch", 1);
+	CHECK(make_pool("dmac_nt2", 511) == NULL);
+	CHECK(rte_errno == ENOENT || rte_errno == EPERM);
+	CHECK(log_has("refused tenant 'nosuch'"));
+	CHECK(plugin_client() == NULL);
+}
+
+/* Memory that is no hugepage (--no-huge: DPDK 22.11 backs it with an unsealed
+ * memfd): refused before the daemon is asked. */
+static void case_no_fd(void)
+{
+	static const char *const opts[] = {"--no-huge", "--no-shconf", "-m", "64", NULL};
+
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(opts);
+	CHECK(make_pool("dmac_nf", 511) == NULL);
+	CHECK_EQ(rte_errno, ENOTSUP);
+	CHECK(log_has("is an unsealed memfd, not hugepages (EAL --no-huge?)"));
+	CHECK(log_has("--in-memory or --single-file-segments"));
+	CHECK(plugin_client() == NULL);
+}
+
+/* The tenant's lease quota runs out mid-pool: nothing is left held. */
+static void case_quota(void)
+{
+	char extra[128];
+	struct dmac_client_stats st;
+
+	snprintf(extra, sizeof(extra), "[tenant q]\nuids = %u\nquota_leases = 2\n",
+		 (unsigned int)getuid());
+	daemon_start(tenants(extra));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "q", 1);
+	eal_start(in_memory);
+	/* 8191 mbufs span about ten 2 MiB pages: ten pieces without
+	 * --single-file-segments, more than two leases */
+	CHECK(make_pool("dmac_q", 8191) == NULL);
+	CHECK_EQ(rte_errno, EDQUOT);
+	CHECK(log_has("raise the tenant's quota"));
+	CHECK(plugin_client() != NULL);
+	if (plugin_client()) {
+		CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+		CHECK_EQ(dmac_client_stats(plugin_client(), &st), 0);
+		CHECK_EQ(st.leases, 0);
+		CHECK_EQ(st.registrations, 0);
+	}
+	/* a pool within the quota still works afterwards */
+	{
+		struct rte_mempool *mp = make_pool("dmac_q2", 255);
+
+		CHECK(mp != NULL);
+		rte_mempool_free(mp);
+	}
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+    {"pool", case_pool},	   {"pool-sfs", case_pool_sfs},	  {"config", case_config},
+    {"no-daemon", case_no_daemon}, {"no-tenant", case_no_tenant}, {"no-fd", case_no_fd},
+    {"quota", case_quota},
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s <case>\n", argv[0]);
+		return 2;
+	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(argv[1], cases[i].name))
+			break;
+	if (i == sizeof(cases) / sizeof(cases[0])) {
+		fprintf(stderr, "unknown case %s\n", argv[1]);
+		return 2;
+	}
+	need_hugepages(64);
+	cases[i].fn();
+	if (rte_eal_cleanup())
+		fprintf(stderr, "rte_eal_cleanup failed\n");
+	eal_remove_runtime_dir();
+	daemon_stop();
+	log_dump();
+	fprintf(stderr, "%s: %s (%d failed checks)\n", argv[1], failures ? "FAIL" : "ok", failures);
+	return failures ? 1 : 0;
+}
