@@ -333,12 +333,28 @@ static int detach_locked(struct dmac_backend *be, struct dmac_device *dev, const
 	sp = dmac__vfio_space(be, g->space);
 	ret = xioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER, NULL);
 	if (ret) {
-		/* The device fd is closed already; the group stays counted in
-		 * its container so that state and kernel agree. */
+		/*
+		 * The kernel still counts a user of the device (EBUSY: e.g. a BAR
+		 * mmap keeps the device file open), so the group stays in its
+		 * container. Undo the park: the group is still in a container
+		 * with an IOMMU set, so the device fd can be had again, and the
+		 * device stays attached with a working fd (nothing changed).
+		 */
+		int fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
+
 		g->nr_attached++;
 		dev->space = g->space;
+		if (fd < 0 || dup3(fd, dev->fd, O_CLOEXEC) < 0)
+			dmac_backend_log(DMAC_LOG_ERR,
+					 "vfio: %s: could not get the device fd back after a "
+					 "refused detach (%s); the device stays attached without it",
+					 dev->bdf, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return dmac__vfio_fail("VFIO_GROUP_UNSET_CONTAINER", -ret,
-				       "%s (group %u), space %u", dev->bdf, g->num, g->space);
+				       "%s (group %u), space %u: the device is still in use "
+				       "(unmap its BARs and close other fds of it first)",
+				       dev->bdf, g->num, g->space);
 	}
 	g->space = 0;
 	if (sp && !--sp->nr_groups)

@@ -462,6 +462,34 @@ static void test_backend(void)
 	CHECK_RET(ops->unmap(be, t, 0x100000, SZ_64K, &un), 0);
 	CHECK_RET(ops->unmap_all(be, 999, &un), -ENOENT);
 
+	/*
+	 * Detach while BAR0 is mmapped through the device fd: type1 cannot let
+	 * the group leave its container while the mapping keeps the device file
+	 * open, so it refuses with EBUSY and changes nothing — the device stays
+	 * attached with a working fd. iommufd detaches regardless.
+	 */
+	{
+		struct vfio_region_info ri = {.argsz = sizeof(ri),
+					      .index = VFIO_PCI_BAR0_REGION_INDEX};
+		struct vfio_device_info di = {.argsz = sizeof(di)};
+		void *bar = MAP_FAILED;
+
+		CHECK(ioctl(ops->device_fd(dev), VFIO_DEVICE_GET_REGION_INFO, &ri) == 0,
+		      "BAR0 region info: %s", strerror(errno));
+		if (ri.size)
+			bar = mmap(NULL, ri.size, PROT_READ, MAP_SHARED, ops->device_fd(dev),
+				   (off_t)ri.offset);
+		CHECK(bar != MAP_FAILED, "mmap BAR0: %s", strerror(errno));
+		if (is_vfio && bar != MAP_FAILED) {
+			CHECK_RET(ops->device_detach(be, dev), -EBUSY);
+			CHECK(ops->device_space(dev) == t, "still attached after a refused detach");
+			CHECK(ioctl(ops->device_fd(dev), VFIO_DEVICE_GET_INFO, &di) == 0,
+			      "device fd works after a refused detach: %s", strerror(errno));
+		}
+		if (bar != MAP_FAILED)
+			munmap(bar, ri.size);
+	}
+
 	/* Detach, destroy. */
 	CHECK_RET(ops->device_detach(be, dev), 0);
 	CHECK(ops->device_space(dev) == 0, "detached");
