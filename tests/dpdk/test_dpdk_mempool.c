@@ -4,6 +4,9 @@
  * a real EAL on real hugepages: `test_dpdk_mempool <case>`, one case per
  * process (EAL initializes once per process).
  *
+ * The daemon is $DMACACHED_TEST with "backend = $DMAC_DPDK_TEST_BACKEND" (default
+ * "test"); the vm tier runs the real dmacached with backend iommufd or vfio.
+ *
  * Invariants:
  * - The driver is loaded only through EAL's `-d $DMAC_DPDK_PLUGIN`; the test
  *   does not link it and reaches its public functions with dlopen(RTLD_NOLOAD).
@@ -93,6 +96,7 @@ static void daemon_kill(void)
 static void daemon_start(const char *tenants)
 {
 	const char *bin = getenv("DMACACHED_TEST");
+	const char *backend = getenv("DMAC_DPDK_TEST_BACKEND");
 	char conf[128];
 	FILE *f;
 	int i;
@@ -109,8 +113,8 @@ static void daemon_start(const char *tenants)
 	f = fopen(conf, "w");
 	if (!f)
 		die("write config");
-	fprintf(f, "[daemon]\nsocket = %s\nbackend = test\nlog_level = info\n%s", dmn.sock,
-		tenants);
+	fprintf(f, "[daemon]\nsocket = %s\nbackend = %s\nlog_level = info\n%s", dmn.sock,
+		backend ? backend : "test", tenants);
 	fclose(f);
 	atexit(daemon_kill);
 	dmn.pid = fork();
