@@ -582,9 +582,9 @@ static int dmac__populate(struct rte_mempool *mp, unsigned int max_objs, void *v
 	msl = rte_mem_virt2memseg_list(vaddr);
 	if (!msl || msl->external) {
 		DMAC__LOG(ERR,
-			  "pool %s: chunk %p is not DPDK heap memory: only pools populated "
-			  "from DPDK's hugepage heap (rte_mempool_populate_default) are "
-			  "supported\n",
+			  "pool %s: chunk %p is not DPDK heap memory: only memory of DPDK's "
+			  "hugepage heap (memzones, rte_mempool_populate_default) can be "
+			  "leased\n",
 			  mp->name, vaddr);
 		rc = -ENOTSUP;
 		goto fail;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@
 #include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_memory.h>
+#include <rte_memzone.h>
 #include <rte_mempool.h>
 
 #include "dmac/dmacache.h"
@@ -648,13 +650,119 @@ static void case_quota(void)
 	}
 }
 
+struct obj_ctx {
+	struct dmac_client *c;
+	uintptr_t lo, hi1, lo2, hi2; /* the leasable pages of the two chunks */
+	unsigned int n, bad_iova, outside;
+};
+
+static void check_obj(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct obj_ctx *x = arg;
+	uintptr_t a = (uintptr_t)obj;
+	size_t len = mp->elt_size;
+	uint64_t iova = dmac_client_translate(x->c, obj, &len);
+
+	x->n++;
+	if (iova == DMAC_CLIENT_IOVA_ERROR || rte_mempool_virt2iova(obj) != iova ||
+	    len != mp->elt_size)
+		x->bad_iova++;
+	if (!((a >= x->lo && a + mp->elt_size <= x->hi1) ||
+	      (a >= x->lo2 && a + mp->elt_size <= x->hi2)))
+		x->outside++;
+}
+
+/*
+ * Chunks the application hands over itself (rte_mempool_populate_iova): two
+ * memzones of 3 MiB on 2 MiB pages, so each has one whole page (leased, objects
+ * placed) and a partial one (neither); anonymous memory is refused.
+ */
+static void case_chunks(void)
+{
+	const size_t pg = 2u << 20, sz = 3u << 20;
+	const struct rte_memzone *mz1, *mz2;
+	struct chunk_ctx ch = {0};
+	struct obj_ctx x = {0};
+	struct dmac_client_lease_info li[8];
+	struct rte_mempool *mp, *mpa;
+	uint64_t cursor = 0;
+	size_t n = 0, i;
+	void *anon;
+	int r1, r2;
+
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(in_memory);
+	mp = rte_mempool_create_empty("dmac_chunks", 4000, 2048, 0, 0, SOCKET_ID_ANY, 0);
+	CHECK(mp != NULL);
+	if (!mp)
+		return;
+	CHECK_EQ(rte_mempool_set_ops_byname(mp, DMAC_DPDK_MEMPOOL_OPS, NULL), 0);
+
+	/* anonymous memory, in a pool of its own: DPDK 22.11 keeps the refused
+	 * chunk's header in the pool's chunk list */
+	mpa = rte_mempool_create_empty("dmac_anon", 100, 2048, 0, 0, SOCKET_ID_ANY, 0);
+	CHECK(mpa != NULL);
+	anon = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(anon != MAP_FAILED);
+	if (mpa && anon != MAP_FAILED) {
+		CHECK_EQ(rte_mempool_set_ops_byname(mpa, DMAC_DPDK_MEMPOOL_OPS, NULL), 0);
+		CHECK_EQ(rte_mempool_populate_iova(mpa, anon, RTE_BAD_IOVA, pg, NULL, NULL),
+			 -ENOTSUP);
+		CHECK(log_has("is not DPDK heap memory: only memory of DPDK's hugepage heap"));
+		CHECK_EQ(mpa->populated_size, 0);
+		CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+		rte_mempool_free(mpa);
+	}
+
+	mz1 = rte_memzone_reserve_aligned("dmac_mz1", sz, SOCKET_ID_ANY, 0, pg);
+	mz2 = rte_memzone_reserve_aligned("dmac_mz2", sz, SOCKET_ID_ANY, 0, pg);
+	CHECK(mz1 && mz2);
+	if (!mz1 || !mz2)
+		return;
+	r1 = rte_mempool_populate_iova(mp, mz1->addr, RTE_BAD_IOVA, mz1->len, NULL, NULL);
+	r2 = rte_mempool_populate_iova(mp, mz2->addr, RTE_BAD_IOVA, mz2->len, NULL, NULL);
+	CHECK(r1 > 0 && r2 > 0);
+	/* as many objects as one page holds, in each */
+	CHECK_EQ(r1, pg / (mp->header_size + mp->elt_size + mp->trailer_size));
+	CHECK_EQ(r2, r1);
+	CHECK_EQ(mp->populated_size, (unsigned int)(r1 + r2));
+
+	x.c = plugin_client();
+	x.lo = (uintptr_t)mz1->addr;
+	x.hi1 = x.lo + pg;
+	x.lo2 = (uintptr_t)mz2->addr;
+	x.hi2 = x.lo2 + pg;
+	CHECK_EQ(rte_mempool_obj_iter(mp, check_obj, &x), r1 + r2);
+	CHECK_EQ(x.bad_iova, 0);
+	CHECK_EQ(x.outside, 0);
+
+	/* one lease per chunk, of its one whole page */
+	rte_mempool_mem_iter(mp, note_chunk, &ch);
+	CHECK_EQ(ch.n, 2);
+	CHECK_EQ(dmac_client_query(x.c, &cursor, li, 8, &n), 0);
+	CHECK_EQ(n, 2);
+	for (i = 0; i < n && i < 8; i++) {
+		CHECK_EQ(li[i].length, pg);
+		CHECK(li[i].va == mz1->addr || li[i].va == mz2->addr);
+	}
+
+	rte_mempool_free(mp);
+	CHECK_EQ(count_leases(x.c, NULL, NULL), 0);
+	rte_memzone_free(mz1);
+	rte_memzone_free(mz2);
+	if (anon != MAP_FAILED)
+		munmap(anon, pg);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
     {"pool", case_pool},	   {"pool-sfs", case_pool_sfs},	  {"config", case_config},
     {"no-daemon", case_no_daemon}, {"no-tenant", case_no_tenant}, {"no-fd", case_no_fd},
-    {"quota", case_quota},
+    {"quota", case_quota},	   {"chunks", case_chunks},
 };
 
 int main(int argc, char **argv)
