@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -75,6 +76,11 @@ void td_start(struct tdaemon *d, const char *extra)
 	if (d->pid < 0)
 		die("fork");
 	if (d->pid == 0) {
+		/* The daemon dies with the test, even if the test crashes: an
+		 * orphaned daemon would hold the test's output pipes open and
+		 * turn a failure into a meson timeout. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+			_exit(127);
 		setenv("DMAC_TEST_DUMP", d->dump, 1);
 		setenv("DMAC_TEST_CTL", d->ctl, 1);
 		execl(bin, bin, "--foreground", "--config", d->conf, (char *)NULL);
