@@ -9,21 +9,25 @@
  *   (a) 'sorted': the record pointers ordered by start (so also by last), n of them;
  *   (b) 'top': level 0 of a radix index over keys < 2^48 (IMAP_WINDOW_BITS).
  *   Level 0 entries cover 2^39 bytes, level 1 entries 2^30, level 2 entries 2^21
- *   (a 2 MiB slot). Each entry describes exactly the records intersecting its region:
+ *   (a 2 MiB slot). A level is three parallel arrays (struct ilevel: e, run, rec).
+ *   Each entry describes exactly the records intersecting its region:
  *     EMPTY  no record intersects it;
- *     FULL   one record covers all of it; translation = addr + 'v' (value - start);
+ *     FULL   one record covers all of it and value - start is a multiple of 8:
+ *            e = (value - start) | 1, translation = addr + e - 1;
+ *     FULLR  one record covers all of it, value - start not a multiple of 8;
  *     ONE    one record intersects part of it (check the record's bounds);
- *     NODE   (levels 0 and 1 only) two or more records: 'p' is a child node;
+ *     NODE   (levels 0 and 1 only) two or more records: e is a child node;
  *     MANY   (level 2 only) two or more records: binary search 'sorted'.
- *   FULL and ONE entries carry CONT exactly when the record's successor starts at
- *   last + 1 with a value that continues it, and 'run' = the last byte of the run of
- *   records that continue one another (key and value) starting at or before the
- *   record and holding it; so a ranged translate needs no walk. Keys >= 2^48 are
- *   found by binary search of 'sorted'.
+ *   FULL, FULLR and ONE entries have rec = the record and run = the last byte of the
+ *   run of records that continue one another (key and value; see continues())
+ *   holding it, so a ranged translate needs no walk. Keys >= 2^48 are found by
+ *   binary search of 'sorted'.
  * - At commit, each op's range [start, last] is dirty and is extended back over the
  *   run (in the new sorted array) holding the record that contains start - 1: those
- *   are exactly the records whose CONT or 'run' may have changed. Dirty ranges are
- *   sorted and merged first, so every index entry is recomputed at most once.
+ *   are exactly the records whose 'run' may have changed (the first record of the
+ *   two versions' runs from X that differ is followed, in one version, by a record
+ *   an op inserted or removed at its last + 1). Dirty ranges are sorted and merged
+ *   first, so every index entry is recomputed at most once per commit.
  * - Readers load m->h.cur once per call (acquire); a snapshot is that pointer.
  * - Index nodes are copy-on-write: a node reachable from a published version is never
  *   written again. A node whose 'gen' equals the open batch's generation was allocated
@@ -36,9 +40,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <urcu/urcu-memb.h>
@@ -53,15 +57,21 @@
 #define IMAP_FANOUT	 (1U << IMAP_FANOUT_BITS)
 #define IMAP_LEVELS	 3
 
-/* Entry tags, in the low 4 bits of ient.p (records are 32-, nodes 64-byte aligned). */
-#define T_NODE	DMAC__IMAP_T_NODE /* p is a struct inode * (non-NULL) */
+/*
+ * Entry kinds, in the low 3 bits of an entry word e[i] (see struct ilevel):
+ *   T_NODE  e is a struct inode * (non-NULL, 64-byte aligned);
+ *   T_FULL  e = (value - start) | 1, when value - start is a multiple of 8:
+ *           translation = addr + e - 1 (mod 2^64), with no other load;
+ *   T_FULLR a FULL slot whose value - start is not a multiple of 8: see rec[i];
+ *   T_ONE, T_MANY, T_EMPTY as in the file comment.
+ */
+#define T_NODE	DMAC__IMAP_T_NODE
 #define T_FULL	DMAC__IMAP_T_FULL
-#define T_ONE	2
-#define T_MANY	3
+#define T_FULLR 2
+#define T_ONE	3
 #define T_EMPTY DMAC__IMAP_T_EMPTY
+#define T_MANY	5
 #define T_KIND	DMAC__IMAP_T_KIND
-#define T_CONT	8 /* T_FULL, T_ONE: the record's successor continues it (key and value) */
-#define T_PTR	(~(uintptr_t)15)
 
 struct irec {
 	uint64_t start, last, value;
@@ -74,14 +84,25 @@ _Static_assert(sizeof(struct irec) <= 64, "an interval record must fit in 64 byt
 _Static_assert(sizeof(struct irec) <= IREC_ALIGN, "a record must not straddle cache lines");
 _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "keys are stored in pointer vectors");
 
-/* p: tag | pointer; v (T_FULL, T_ONE): value - start of the record (mod 2^64);
- * run (T_FULL, T_ONE): last byte of the contiguous run holding the record. */
-#define ient dmac__imap_ient
+/*
+ * One level of the index (the version's top, or a node): three parallel arrays, so
+ * that the single translate reads only e[] (8 bytes a slot, as dense as a plain
+ * radix table), the ranged one also run[], and lookup rec[].
+ *   e[i]    kind and, for T_FULL, the translation delta (see T_NODE..T_MANY);
+ *   run[i]  T_FULL, T_FULLR, T_ONE: the last byte of the contiguous run holding
+ *           rec[i]; otherwise 0;
+ *   rec[i]  T_FULL, T_FULLR, T_ONE: the record; otherwise NULL.
+ */
+struct ilevel {
+	uint64_t e[IMAP_FANOUT];
+	uint64_t run[IMAP_FANOUT];
+	struct irec *rec[IMAP_FANOUT];
+};
 _Static_assert(IMAP_WINDOW_BITS == DMAC__IMAP_WINDOW_BITS, "header and index agree");
 _Static_assert(IMAP_FANOUT_BITS == DMAC__IMAP_FANOUT_BITS, "header and index agree");
 
 struct inode {
-	struct ient e[IMAP_FANOUT];
+	struct ilevel l;
 	uint64_t gen; /* generation of the batch that allocated it */
 	bool dead;    /* allocated by the open batch, then dropped from its tree */
 };
@@ -94,7 +115,7 @@ struct pvec {
 /* The version is what readers see as a struct dmac_imap_snap. */
 #define iver dmac_imap_snap
 struct iver {
-	struct ient top[IMAP_FANOUT];
+	struct ilevel top;
 	struct irec **sorted;
 	size_t n, cap;
 	size_t nnodes;
@@ -119,7 +140,9 @@ struct dmac_imap_batch {
 };
 
 _Static_assert(offsetof(struct iver, top) == 0, "the inline walk reads top first");
-_Static_assert(offsetof(struct inode, e) == 0, "the inline walk reads e first");
+_Static_assert(offsetof(struct inode, l) == 0, "the inline walk reads e first");
+_Static_assert(offsetof(struct ilevel, run) == offsetof(struct dmac__imap_node_head, run),
+	       "header and index agree");
 
 struct dmac_imap {
 	struct dmac__imap_head h; /* h.cur: the published version; atomic accesses only */
@@ -169,9 +192,10 @@ static inline struct iver *ver_cur_w(const struct dmac_imap *m)
 	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_RELAXED);
 }
 
-static inline const struct irec *ent_rec(uintptr_t p)
+/* The level a T_NODE entry word points to. */
+static inline const struct ilevel *child(uint64_t e)
 {
-	return (const struct irec *)(p & T_PTR);
+	return &((const struct inode *)(uintptr_t)e)->l;
 }
 
 /* Index of the first record with start > addr. */
@@ -239,36 +263,43 @@ static const struct irec *slow_find(const struct iver *v, uint64_t addr, struct 
 	return r;
 }
 
-/* The leaf-most index entry for addr (< IMAP_WINDOW). */
-static inline const struct ient *walk(const struct iver *v, uint64_t addr)
+/* The leaf-most level holding addr (< IMAP_WINDOW); *idx: the entry's index. */
+static inline const struct ilevel *walk(const struct iver *v, uint64_t addr, unsigned *idx)
 {
-	const struct ient *e = &v->top[addr >> 39];
+	const struct ilevel *l = &v->top;
+	unsigned i = addr >> 39;
 
-	if (e->p & T_KIND)
-		return e;
-	e = &((const struct inode *)e->p)->e[(addr >> 30) & (IMAP_FANOUT - 1)];
-	if (e->p & T_KIND)
-		return e;
-	return &((const struct inode *)e->p)->e[(addr >> 21) & (IMAP_FANOUT - 1)];
+	if (l->e[i] & T_KIND)
+		goto out;
+	l = child(l->e[i]);
+	i = (addr >> 30) & (IMAP_FANOUT - 1);
+	if (l->e[i] & T_KIND)
+		goto out;
+	l = child(l->e[i]);
+	i = (addr >> 21) & (IMAP_FANOUT - 1);
+out:
+	*idx = i;
+	return l;
 }
 
 /* The record containing addr, or NULL; *f: what is known about its run. */
 static inline const struct irec *find(const struct iver *v, uint64_t addr, struct found *f)
 {
 	if (dmac_likely(addr < IMAP_WINDOW)) {
-		const struct ient *e = walk(v, addr);
-		uintptr_t p = e->p;
+		unsigned i;
+		const struct ilevel *l = walk(v, addr, &i);
 		const struct irec *r;
 
-		switch (p & T_KIND) {
+		switch (l->e[i] & T_KIND) {
 		case T_FULL:
+		case T_FULLR:
 		case T_ONE:
-			r = ent_rec(p);
+			r = l->rec[i];
 			if (addr < r->start || addr > r->last)
 				return NULL;
-			f->cont = p & T_CONT;
+			f->cont = false; /* not needed: run is known */
 			f->known = true;
-			f->run = e->run;
+			f->run = l->run[i];
 			return r;
 		case T_EMPTY:
 			return NULL;
@@ -468,12 +499,12 @@ static void pvec_free(struct pvec *pv)
 	pv->n = pv->cap = 0;
 }
 
-static void ient_set_empty(struct ient *e, size_t n)
+static void level_set_empty(struct ilevel *l)
 {
-	for (size_t i = 0; i < n; i++) {
-		e[i].p = T_EMPTY;
-		e[i].v = 0;
-		e[i].run = 0;
+	for (size_t i = 0; i < IMAP_FANOUT; i++) {
+		l->e[i] = T_EMPTY;
+		l->run[i] = 0;
+		l->rec[i] = NULL;
 	}
 }
 
@@ -487,8 +518,8 @@ static void node_free_tree(struct inode *nd, unsigned level)
 {
 	if (level < IMAP_LEVELS - 1) {
 		for (unsigned i = 0; i < IMAP_FANOUT; i++)
-			if ((nd->e[i].p & T_KIND) == T_NODE)
-				node_free_tree((struct inode *)nd->e[i].p, level + 1);
+			if ((nd->l.e[i] & T_KIND) == T_NODE)
+				node_free_tree((struct inode *)(uintptr_t)nd->l.e[i], level + 1);
 	}
 	dmac__free(nd);
 }
@@ -557,7 +588,7 @@ static uint64_t run_last(struct dmac_imap_batch *b, size_t i)
 }
 
 static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec,
-		    bool *cont, uint64_t *run)
+		    uint64_t *run)
 {
 	size_t i = lower_last_hint(b, base);
 	struct irec *r;
@@ -567,7 +598,6 @@ static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struc
 	r = b->work[i];
 	*rec = r;
 	*run = run_last(b, i);
-	*cont = i + 1 < b->n && continues(r, b->work[i + 1]);
 	if (r->start <= base && r->last >= rl)
 		return C_FULL;
 	if (i + 1 < b->n && b->work[i + 1]->start <= rl)
@@ -597,9 +627,9 @@ static int node_drop(struct dmac_imap_batch *b, struct inode *nd, unsigned level
 
 	if (level < IMAP_LEVELS - 1) {
 		for (unsigned i = 0; i < IMAP_FANOUT; i++) {
-			if ((nd->e[i].p & T_KIND) != T_NODE)
+			if ((nd->l.e[i] & T_KIND) != T_NODE)
 				continue;
-			rc = node_drop(b, (struct inode *)nd->e[i].p, level + 1);
+			rc = node_drop(b, (struct inode *)(uintptr_t)nd->l.e[i], level + 1);
 			if (rc)
 				return rc;
 		}
@@ -615,11 +645,12 @@ static int node_drop(struct dmac_imap_batch *b, struct inode *nd, unsigned level
 }
 
 /*
- * Recompute entry e of the given level (region [base, base + 2^shift - 1]) for the
- * dirty range [ds, dl], which intersects the region. e belongs to the new version.
+ * Recompute entry i of level l, at the given depth (region [base, base + 2^shift - 1])
+ * for the dirty range [ds, dl], which intersects the region. l belongs to the new
+ * version.
  */
-static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level, uint64_t base,
-		      uint64_t ds, uint64_t dl)
+static int ent_update(struct dmac_imap_batch *b, struct ilevel *l, unsigned i, unsigned level,
+		      uint64_t base, uint64_t ds, uint64_t dl)
 {
 	unsigned shift = level_shift[level];
 	uint64_t rl = base + ((1ULL << shift) - 1);
@@ -627,43 +658,44 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 	struct inode *nd;
 	uint64_t cs, cl;
 	unsigned cshift;
-	bool cont = false;
 	uint64_t run = 0;
 	int cls, rc;
 
-	cls = classify(b, base, rl, &r, &cont, &run);
+	cls = classify(b, base, rl, &r, &run);
 	if (cls != C_MANY || level == IMAP_LEVELS - 1) {
-		struct ient ne;
+		uint64_t ne, nrun = 0, d;
+		struct irec *nrec = NULL;
 
 		switch (cls) {
 		case C_EMPTY:
-			ne.p = T_EMPTY;
-			ne.v = 0;
-			ne.run = 0;
+			ne = T_EMPTY;
 			break;
 		case C_FULL:
 		case C_ONE:
-			ne.p =
-			    (uintptr_t)r | (cls == C_FULL ? T_FULL : T_ONE) | (cont ? T_CONT : 0);
-			ne.v = r->value - r->start; /* translation = addr + v, mod 2^64 */
-			ne.run = run;
+			d = r->value - r->start; /* translation = addr + d, mod 2^64 */
+			if (cls == C_FULL)
+				ne = (d & T_KIND) == 0 ? d | T_FULL : T_FULLR;
+			else
+				ne = T_ONE;
+			nrun = run;
+			nrec = r;
 			break;
 		default:
-			ne.p = T_MANY;
-			ne.v = 0;
-			ne.run = 0;
+			ne = T_MANY;
 			break;
 		}
-		if ((e->p & T_KIND) == T_NODE) {
-			rc = node_drop(b, (struct inode *)e->p, level + 1);
+		if ((l->e[i] & T_KIND) == T_NODE) {
+			rc = node_drop(b, (struct inode *)(uintptr_t)l->e[i], level + 1);
 			if (rc)
 				return rc;
 		}
-		*e = ne;
+		l->e[i] = ne;
+		l->run[i] = nrun;
+		l->rec[i] = nrec;
 		return 0;
 	}
-	if ((e->p & T_KIND) == T_NODE) {
-		nd = (struct inode *)e->p;
+	if ((l->e[i] & T_KIND) == T_NODE) {
+		nd = (struct inode *)(uintptr_t)l->e[i];
 		if (nd->gen != b->gen) {
 			struct inode *old = nd;
 
@@ -672,27 +704,27 @@ static int ent_update(struct dmac_imap_batch *b, struct ient *e, unsigned level,
 			nd = node_new(b);
 			if (!nd)
 				return -ENOMEM;
-			memcpy(nd->e, old->e, sizeof(nd->e));
+			memcpy(&nd->l, &old->l, sizeof(nd->l));
 			pvec_push(&b->retire, old); /* the node only: its children move to nd */
-			e->p = (uintptr_t)nd;
+			l->e[i] = (uintptr_t)nd;
 		}
 	} else {
 		/* The region had a summary entry: build all of its children. */
 		nd = node_new(b);
 		if (!nd)
 			return -ENOMEM;
-		ient_set_empty(nd->e, IMAP_FANOUT);
-		e->p = (uintptr_t)nd;
-		e->v = 0;
-		e->run = 0;
+		level_set_empty(&nd->l);
+		l->e[i] = (uintptr_t)nd;
+		l->run[i] = 0;
+		l->rec[i] = NULL;
 		ds = base;
 		dl = rl;
 	}
 	cs = ds > base ? ds : base;
 	cl = dl < rl ? dl : rl;
 	cshift = level_shift[level + 1];
-	for (uint64_t i = (cs - base) >> cshift; i <= (cl - base) >> cshift; i++) {
-		rc = ent_update(b, &nd->e[i], level + 1, base + (i << cshift), cs, cl);
+	for (uint64_t j = (cs - base) >> cshift; j <= (cl - base) >> cshift; j++) {
+		rc = ent_update(b, &nd->l, j, level + 1, base + (j << cshift), cs, cl);
 		if (rc)
 			return rc;
 	}
@@ -928,7 +960,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		rc = -ENOMEM;
 		goto fail_discard;
 	}
-	memcpy(nv->top, old->top, sizeof(nv->top));
+	memcpy(&nv->top, &old->top, sizeof(nv->top));
 	dirty_merge(b);
 	b->run_ok = false;
 	for (size_t i = 0; i < b->dirty.n; i += 2) {
@@ -939,7 +971,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		if (dl >= IMAP_WINDOW)
 			dl = IMAP_WINDOW - 1;
 		for (uint64_t j = ds >> 39; j <= dl >> 39; j++) {
-			rc = ent_update(b, &nv->top[j], 0, j << 39, ds, dl);
+			rc = ent_update(b, &nv->top, j, 0, j << 39, ds, dl);
 			if (rc)
 				goto fail_version;
 		}
@@ -1047,7 +1079,7 @@ DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
 		goto free_map;
 	}
 	memset(v, 0, sizeof(*v));
-	ient_set_empty(v->top, IMAP_FANOUT);
+	level_set_empty(&v->top);
 	rc = pthread_mutex_init(&m->lock, NULL);
 	if (rc) {
 		rc = -rc;
@@ -1074,8 +1106,8 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 	urcu_memb_barrier();
 	v = ver_cur_w(m);
 	for (unsigned i = 0; i < IMAP_FANOUT; i++)
-		if ((v->top[i].p & T_KIND) == T_NODE)
-			node_free_tree((struct inode *)v->top[i].p, 1);
+		if ((v->top.e[i] & T_KIND) == T_NODE)
+			node_free_tree((struct inode *)(uintptr_t)v->top.e[i], 1);
 	for (size_t i = 0; i < v->n; i++)
 		dmac__free(v->sorted[i]);
 	dmac__free(v->sorted);

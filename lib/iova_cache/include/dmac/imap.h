@@ -175,22 +175,19 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
 #define DMAC__IMAP_T_FULL      1
 #define DMAC__IMAP_T_EMPTY     4
 
-/* An index entry: p = tag | pointer; v = value - start (FULL, ONE); run = last byte
- * of the key-and-value-contiguous run holding the entry's record (FULL, ONE). */
-struct dmac__imap_ient {
-	uintptr_t p;
-	uint64_t v;
-	uint64_t run;
-};
-
 /* First member of struct dmac_imap: the published version (a dmac_imap_snap). */
 struct dmac__imap_head {
 	const struct dmac_imap_snap *cur;
 };
 
-/* First member of every version and index node: its entries. */
+/*
+ * First member of every version and index node. e[i]: kind in the low 3 bits; a
+ * child node (T_NODE), or for T_FULL (value - start) | 1. run[i] (T_FULL): the last
+ * byte of the key-and-value-contiguous run holding the slot's interval.
+ */
 struct dmac__imap_node_head {
-	struct dmac__imap_ient e[1U << DMAC__IMAP_FANOUT_BITS];
+	uint64_t e[1U << DMAC__IMAP_FANOUT_BITS];
+	uint64_t run[1U << DMAC__IMAP_FANOUT_BITS];
 };
 
 /** A published version of a map, as returned by dmac_imap_snapshot(). Opaque. */
@@ -246,36 +243,37 @@ DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, u
 static inline uint64_t dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr,
 					      uint64_t max_len, uint64_t *len)
 {
-	const struct dmac__imap_ient *e;
-	uintptr_t p;
+	const struct dmac__imap_node_head *l = (const struct dmac__imap_node_head *)s;
+	const unsigned mask = (1U << DMAC__IMAP_FANOUT_BITS) - 1;
+	unsigned i;
+	uint64_t e;
 
 	if (dmac_likely(!(addr >> DMAC__IMAP_WINDOW_BITS))) {
-		const unsigned mask = (1U << DMAC__IMAP_FANOUT_BITS) - 1;
-
 		/* Levels of 2^39, 2^30 and 2^21 (2 MiB) bytes; see imap.c. */
-		e = &((const struct dmac__imap_node_head *)s)->e[addr >> 39];
-		p = e->p;
-		if (dmac_likely((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
-			e = &((const struct dmac__imap_node_head *)p)->e[(addr >> 30) & mask];
-			p = e->p;
-			if (dmac_likely((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
-				e = &((const struct dmac__imap_node_head *)p)
-					 ->e[(addr >> 21) & mask];
-				p = e->p;
+		i = addr >> 39;
+		e = l->e[i];
+		if (dmac_likely((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
+			l = (const struct dmac__imap_node_head *)(uintptr_t)e;
+			i = (addr >> 30) & mask;
+			e = l->e[i];
+			if (dmac_likely((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
+				l = (const struct dmac__imap_node_head *)(uintptr_t)e;
+				i = (addr >> 21) & mask;
+				e = l->e[i];
 			}
 		}
 		/* The hot path: a 2 MiB slot wholly inside one interval. */
-		if (dmac_likely((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_FULL)) {
+		if (dmac_likely((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_FULL)) {
 			if (len) {
 				/* Branch-free: lim is UINT64_MAX when max_len is 0 (no clip). */
-				uint64_t c = e->run - addr, lim = max_len - 1;
+				uint64_t c = l->run[i] - addr, lim = max_len - 1;
 
 				c = c < lim ? c : lim;
 				*len = c + (c != UINT64_MAX);
 			}
-			return addr + e->v;
+			return addr + (e - DMAC__IMAP_T_FULL);
 		}
-		if ((p & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_EMPTY)
+		if ((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_EMPTY)
 			return DMAC_IMAP_NONE;
 	}
 	return dmac__imap_translate_slow(s, addr, max_len, len);
