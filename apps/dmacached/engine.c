@@ -444,11 +444,19 @@ err_free_copy:
 
 /* ---- engine ------------------------------------------------------------- */
 
+/*
+ * No IOVA below 2 MiB is ever handed out, in any space (tenant copies sit at
+ * the master IOVA, so clipping the master allocator covers them): many
+ * drivers treat IOVA 0 as NULL (an NVMe PRP entry of 0, DPDK code testing an
+ * IOVA against 0), and a whole 2 MiB keeps the first area 2 MiB aligned.
+ */
+#define DMD_IOVA_FLOOR (2ULL << 20)
+
 int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out)
 {
 	struct dmd_bk_range br[DMD_MAX_RANGES];
 	struct dmac_iova_range ir[DMD_MAX_RANGES];
-	uint32_t nr = DMD_MAX_RANGES;
+	uint32_t nr = DMD_MAX_RANGES, nir = 0;
 	struct dmd_engine *e;
 	int rc;
 
@@ -464,11 +472,15 @@ int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out)
 	rc = dmd_bk_iova_ranges(e->bk, e->master, br, &nr);
 	if (rc)
 		goto err_destroy_master;
+	/* Clip [0, DMD_IOVA_FLOOR) out of the usable ranges: see DMD_IOVA_FLOOR. */
 	for (uint32_t i = 0; i < nr; i++) {
-		ir[i].start = br[i].start;
-		ir[i].last = br[i].last;
+		if (br[i].last < DMD_IOVA_FLOOR)
+			continue;
+		ir[nir].start = br[i].start < DMD_IOVA_FLOOR ? DMD_IOVA_FLOOR : br[i].start;
+		ir[nir].last = br[i].last;
+		nir++;
 	}
-	rc = dmac_iova_alloc_create(ir, nr, &e->alloc);
+	rc = nir ? dmac_iova_alloc_create(ir, nir, &e->alloc) : -ENOSPC;
 	if (rc)
 		goto err_destroy_master;
 	rc = dmac_cache_create(cfg->pinned_budget, dmd__evict, e, &e->cache);
@@ -484,7 +496,7 @@ int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out)
 	}
 	dmd_info("engine: backend %s, master space %u, %u IOVA range(s), budget %" PRIu64
 		 " bytes, %u tenant(s)",
-		 dmd_bk_name(e->bk), e->master, nr, cfg->pinned_budget, cfg->ntenants);
+		 dmd_bk_name(e->bk), e->master, nir, cfg->pinned_budget, cfg->ntenants);
 	*out = e;
 	return 0;
 
