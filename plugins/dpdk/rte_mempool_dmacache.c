@@ -665,6 +665,32 @@ fail:
 	return rc;
 }
 
+#ifdef DMAC_DPDK_TEST_HOOKS
+/*
+ * Test build only (librte_mempool_dmacache_test.so, never installed): the
+ * allocation fault hooks of this object's copy of dmac_alloc, for tests that
+ * load the driver with -d and cannot reach its hidden symbols otherwise.
+ */
+DMAC_EXPORT void dmac_dpdk_test_fault_arm(uint64_t n);
+DMAC_EXPORT int dmac_dpdk_test_fault_fired(void);
+DMAC_EXPORT int64_t dmac_dpdk_test_outstanding(void);
+
+void dmac_dpdk_test_fault_arm(uint64_t n)
+{
+	dmac__fault_alloc_arm(n);
+}
+
+int dmac_dpdk_test_fault_fired(void)
+{
+	return dmac__fault_alloc_fired();
+}
+
+int64_t dmac_dpdk_test_outstanding(void)
+{
+	return dmac__alloc_outstanding();
+}
+#endif
+
 static struct rte_mempool_ops dmac__ops = {
     .name = DMAC_DPDK_MEMPOOL_OPS,
     .alloc = dmac__alloc,

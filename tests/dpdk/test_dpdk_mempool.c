@@ -756,13 +756,83 @@ static void case_chunks(void)
 		munmap(anon, pg);
 }
 
+static void *plugin_sym(const char *name)
+{
+	void *h = dlopen(getenv("DMAC_DPDK_PLUGIN"), RTLD_NOW | RTLD_NOLOAD);
+	void *sym;
+
+	if (!h) {
+		fprintf(stderr, "the plugin is not loaded: %s\n", dlerror());
+		exit(1);
+	}
+	sym = dlsym(h, name);
+	dlclose(h);
+	if (!sym) {
+		fprintf(stderr, "%s: %s (DMAC_DPDK_PLUGIN must be the test build)\n", name,
+			dlerror());
+		exit(1);
+	}
+	return sym;
+}
+
+/*
+ * Fail the driver's Nth allocation for every N until none fails: pool
+ * creation fails with ENOMEM, nothing stays leased or registered at the daemon
+ * and every allocation of the driver is freed (test build of the driver).
+ */
+static void case_fault_alloc(void)
+{
+	void (*arm)(uint64_t);
+	int (*fired)(void);
+	int64_t (*outstanding)(void);
+	struct dmac_client_stats st;
+	struct rte_mempool *mp;
+	int64_t base;
+	uint64_t n;
+	int did_fire = 1;
+
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(in_memory);
+	*(void **)&arm = plugin_sym("dmac_dpdk_test_fault_arm");
+	*(void **)&fired = plugin_sym("dmac_dpdk_test_fault_fired");
+	*(void **)&outstanding = plugin_sym("dmac_dpdk_test_outstanding");
+	base = outstanding();
+	for (n = 1; n < 100 && did_fire; n++) {
+		arm(n);
+		mp = make_pool("dmac_fault", 8191);
+		did_fire = fired();
+		arm(0);
+		if (!did_fire) {
+			CHECK(mp != NULL);
+			rte_mempool_free(mp);
+		} else {
+			CHECK(mp == NULL);
+			CHECK_EQ(rte_errno, ENOMEM);
+			if (mp)
+				rte_mempool_free(mp);
+		}
+		CHECK_EQ(outstanding(), base);
+		if (plugin_client()) {
+			CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+			CHECK_EQ(dmac_client_stats(plugin_client(), &st), 0);
+			CHECK_EQ(st.registrations, 0);
+		}
+	}
+	fprintf(stderr, "fault-alloc: %llu allocations failed in turn\n",
+		(unsigned long long)(n - 2));
+	CHECK(!did_fire);
+	CHECK(n > 3); /* the driver allocates at least 2 times per pool */
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
     {"pool", case_pool},	   {"pool-sfs", case_pool_sfs},	  {"config", case_config},
     {"no-daemon", case_no_daemon}, {"no-tenant", case_no_tenant}, {"no-fd", case_no_fd},
-    {"quota", case_quota},	   {"chunks", case_chunks},
+    {"quota", case_quota},	   {"chunks", case_chunks},	  {"fault-alloc", case_fault_alloc},
 };
 
 int main(int argc, char **argv)
