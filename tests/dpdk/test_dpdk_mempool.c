@@ -826,6 +826,45 @@ static void case_fault_alloc(void)
 	CHECK(n > 3); /* the driver allocates at least 2 times per pool */
 }
 
+/* The process-wide configuration, for pools without a config pointer. */
+static void case_configure(void)
+{
+	int (*configure)(const struct dmac_dpdk_mempool_config *);
+	struct dmac_dpdk_mempool_config cfg;
+	struct dmac_client_info info;
+	struct rte_mempool *mp;
+	struct iter_ctx it = {0};
+	char longpath[200];
+
+	daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, "/nonexistent/dmacached.sock", 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(in_memory);
+	*(void **)&configure = plugin_sym("dmac_dpdk_mempool_configure");
+
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = 0;
+	cfg = (struct dmac_dpdk_mempool_config){.socket_path = longpath};
+	CHECK_EQ(configure(&cfg), -ENAMETOOLONG);
+	/* socket from configure(), tenant from configure() over the environment */
+	cfg = (struct dmac_dpdk_mempool_config){.socket_path = dmn.sock, .tenant = "b"};
+	CHECK_EQ(configure(&cfg), 0);
+	mp = make_pool("dmac_conf", 2047);
+	CHECK(mp != NULL);
+	CHECK(plugin_client() != NULL);
+	if (!mp || !plugin_client())
+		return;
+	CHECK_EQ(dmac_client_info(plugin_client(), &info), 0);
+	CHECK(!strcmp(info.tenant, "b"));
+	it.c = plugin_client();
+	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), 2047);
+	CHECK_EQ(it.bad_iova, 0);
+	/* once connected, the configuration is fixed */
+	CHECK_EQ(configure(NULL), -EBUSY);
+	rte_mempool_free(mp);
+	CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -833,6 +872,7 @@ static const struct {
     {"pool", case_pool},	   {"pool-sfs", case_pool_sfs},	  {"config", case_config},
     {"no-daemon", case_no_daemon}, {"no-tenant", case_no_tenant}, {"no-fd", case_no_fd},
     {"quota", case_quota},	   {"chunks", case_chunks},	  {"fault-alloc", case_fault_alloc},
+    {"configure", case_configure},
 };
 
 int main(int argc, char **argv)
