@@ -77,14 +77,8 @@ uint64_t dmac__bench_layout_translate(const struct dmac__bench_layout *l, uint64
 void dmac__bench_layout_addrs(const struct dmac__bench_layout *l, uint64_t seed, uint64_t *out,
 			      size_t n);
 
-/* radix2.c: the two-level radix table of the SPDK kind (see radix2.c). */
+/* radix2.h / radix2.c: the two-level radix table of the SPDK kind. */
 struct dmac__radix2;
-int dmac__radix2_create(struct dmac__radix2 **out);
-int dmac__radix2_map(struct dmac__radix2 *m, uint64_t va, uint64_t len, uint64_t iova);
-uint64_t dmac__radix2_translate(const struct dmac__radix2 *m, uint64_t va);
-uint64_t dmac__radix2_translate_range(const struct dmac__radix2 *m, uint64_t va, uint64_t max_len,
-				      uint64_t *len);
-void dmac__radix2_destroy(struct dmac__radix2 *m);
 
 /* rwlock_tree.c: a sorted array under a pthread rwlock (see rwlock_tree.c). */
 struct dmac__rwtree;

@@ -12,7 +12,8 @@
  * - Iterations are counted in lookups (gbench_state_keep_running_batch), so the
  *   reported time per iteration is the time per lookup on one thread.
  * - The lookup is a compile-time constant function pointer given to an
- *   always-inline loop, so the call that remains is the peer's own entry point.
+ *   always-inline loop, so what remains is the peer's own code: inline for imap
+ *   (dmac/imap.h) and radix2 (radix2.h), a call for rwlock_tree and DPDK.
  */
 #ifndef DMAC_BENCH_BENCH_LOOP_H
 #define DMAC_BENCH_BENCH_LOOP_H

@@ -34,6 +34,7 @@
 
 #include "bench_loop.h"
 #include "dmac_alloc.h"
+#include "radix2.h"
 
 #define NLAYOUTS    3
 #define CHECK_HITS  4096
