@@ -13,6 +13,9 @@
  *   order and never overlap.
  * - Only whole pages inside a chunk are leased, so no two pools (and nothing
  *   else) share a leased page: a VA is covered by at most one lease.
+ * - Segment fds are DPDK's own: read under rte_mcfg_mem_read_lock(), used only
+ *   while the chunk (and so each of its segments) stays allocated, never closed
+ *   here; the daemon keeps its own reference once REGISTER returns.
  * - No object crosses a piece, so one lease covers each object and its IOVA range
  *   is contiguous; an object's IOVA is never DPDK's (ms->iova is not read).
  * - Every registration and lease taken for a pool is in its 'held' array until
