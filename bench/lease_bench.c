@@ -25,7 +25,6 @@
  * 'iters' entries per series; the daemon and the ping-pong child are killed
  * and reaped on every exit path after they were started.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

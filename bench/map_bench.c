@@ -26,7 +26,6 @@
  * mapping made is unmapped before the next repetition; on any error the
  * program prints it and exits non-zero (the backends undo on close).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,9 +41,9 @@
 #include "dmac/backend.h"
 #include "dmac/iommufd_backend.h"
 
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define GiB (UINT64_C(1) << 30)
+#define KiB	 (UINT64_C(1) << 10)
+#define MiB	 (UINT64_C(1) << 20)
+#define GiB	 (UINT64_C(1) << 30)
 #define MAX_REPS 32
 #define RW	 (DMAC_PROT_READ | DMAC_PROT_WRITE)
 
@@ -80,10 +79,10 @@ static double median(uint64_t *v, int n, double *min)
 	return n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
 }
 
-#define FAIL(what, rc)                                                                            \
-	do {                                                                                      \
-		fprintf(stderr, "map-bench: %s: %s\n", what, strerror(-(rc)));                    \
-		return rc;                                                                        \
+#define FAIL(what, rc)                                                                             \
+	do {                                                                                       \
+		fprintf(stderr, "map-bench: %s: %s\n", what, strerror(-(rc)));                     \
+		return rc;                                                                         \
 	} while (0)
 
 /* A real VT-d domain for @p ioas, allocated for @p dev_id, not attached. */
@@ -102,8 +101,8 @@ static int hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t ioas, uint32_t *hwp
 	return 0;
 }
 
-static int iommufd_phase(const char *bdf, void *buf, uint64_t buf_len, struct row *rows,
-			 int nrows, double *master_ns, double *nodomain_ns)
+static int iommufd_phase(const char *bdf, void *buf, uint64_t buf_len, struct row *rows, int nrows,
+			 double *master_ns, double *nodomain_ns)
 {
 	const struct dmac_backend_ops *ops = &dmac_iommufd_backend_ops;
 	struct dmac_backend *be = NULL;
@@ -249,7 +248,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--max-mib") && i + 1 < argc) {
 			max = strtoull(argv[++i], NULL, 0) * MiB;
 		} else {
-			fprintf(stderr, "usage: %s [--max-mib N]  (in the VM: bench/run-map-bench.sh)\n",
+			fprintf(stderr,
+				"usage: %s [--max-mib N]  (in the VM: bench/run-map-bench.sh)\n",
 				argv[0]);
 			return 2;
 		}
@@ -263,14 +263,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "map-bench: --max-mib must be an even number >= 64\n");
 		return 2;
 	}
-	rows[nrows++] = (struct row){.size = 4 * KiB, .reps = 15};
-	rows[nrows++] = (struct row){.size = 2 * MiB, .reps = 9};
-	rows[nrows++] = (struct row){.size = 64 * MiB, .reps = 5};
+	rows[nrows++] = (struct row){.size = 4 * KiB, .reps = 21};
+	rows[nrows++] = (struct row){.size = 2 * MiB, .reps = 11};
+	rows[nrows++] = (struct row){.size = 64 * MiB, .reps = 7};
 	if (max > 64 * MiB)
 		rows[nrows++] = (struct row){.size = max, .reps = 3};
 
-	buf = mmap(NULL, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
-		   -1, 0);
+	buf = mmap(NULL, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
+		   0);
 	if (buf == MAP_FAILED) {
 		perror("map-bench: mmap MAP_HUGETLB (reserve pages: vmrun --hugepages)");
 		return 1;
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < nrows; r++) {
 		struct row *w = &rows[r];
 		double med[C_N], mn[C_N];
-		char sz[16], s[C_N][16], rv[16] = "n/a", rt[16] = "n/a";
+		char sz[32], s[C_N][16], rv[16] = "n/a", rt[16] = "n/a";
 
 		for (int c = 0; c < C_N; c++) {
 			if ((c == C_VFIO || c == C_VFIO_UN) && !w->have_vfio) {
@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 	       "| VFIO MAP_DMA | unmap |\n|---|---:|---:|---:|---:|---:|---:|\n");
 	for (int r = 0; r < nrows; r++) {
 		struct row *w = &rows[r];
-		char sz[16], s[C_N][16];
+		char sz[32], s[C_N][16];
 
 		size_name(w->size, sz, sizeof(sz));
 		for (int c = 0; c < C_N; c++) {
