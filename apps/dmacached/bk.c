@@ -16,6 +16,10 @@
 #include "dmac/backend.h"
 #include "dmac_alloc.h"
 #include "log.h"
+#ifdef DMACD_TEST_BUILD
+#include "dmac/iommufd_backend.h"
+#include "test_hooks.h"
+#endif
 
 _Static_assert(DMD_PROT_READ == (unsigned int)DMAC_PROT_READ, "prot read");
 _Static_assert(DMD_PROT_WRITE == (unsigned int)DMAC_PROT_WRITE, "prot write");
@@ -25,6 +29,14 @@ struct dmd_bk {
 	const struct dmac_backend_ops *ops;
 	struct dmac_backend *be;
 };
+
+#ifdef DMACD_TEST_BUILD
+/* The iommufd of the iommufd backend, else -1 (test hooks only). */
+static int dmd__bk_test_iommufd(const struct dmd_bk *bk)
+{
+	return bk->ops == &dmac_iommufd_backend_ops ? dmac_iommufd_backend_fd(bk->be) : -1;
+}
+#endif
 
 void dmd_bk_register_builtin(void)
 {
@@ -91,12 +103,24 @@ int dmd_bk_space_alloc(struct dmd_bk *bk, uint32_t *id)
 
 	if (rc)
 		dmd_err("space_alloc: %s", dmd_bk_strerror(bk, rc));
+#ifdef DMACD_TEST_BUILD
+	if (!rc) {
+		rc = dmd_test_hooks_space_alloc(dmd__bk_test_iommufd(bk), *id);
+		if (rc)
+			bk->ops->space_destroy(bk->be, *id);
+	}
+#endif
 	return rc;
 }
 
 void dmd_bk_space_destroy(struct dmd_bk *bk, uint32_t id)
 {
-	int rc = bk->ops->space_destroy(bk->be, id);
+	int rc;
+
+#ifdef DMACD_TEST_BUILD
+	dmd_test_hooks_space_destroy(dmd__bk_test_iommufd(bk), id);
+#endif
+	rc = bk->ops->space_destroy(bk->be, id);
 
 	if (rc)
 		dmd_err("space_destroy(%u): %s", id, dmd_bk_strerror(bk, rc));

@@ -49,6 +49,7 @@
 #include "session.h"
 #ifdef DMACD_TEST_BUILD
 #include "test_backend.h"
+#include "test_hooks.h"
 #endif
 
 #ifndef SO_PEERPIDFD
@@ -292,6 +293,8 @@ static void dmd__test_control(struct dmd_server *srv)
 			else if (sscanf(line, "alloc_fail %llu", &nth) == 1) {
 				alloc_arm = nth;
 				arm_alloc = 1;
+			} else {
+				dmd_test_hooks_ctl(line);
 			}
 		}
 		fclose(f);
@@ -305,6 +308,7 @@ static void dmd__test_control(struct dmd_server *srv)
 			fprintf(f, "alloc_outstanding %" PRId64 "\n", dmac__alloc_outstanding());
 			fprintf(f, "alloc_fired %d\n", dmac__fault_alloc_fired());
 			dmd_test_backend_dump(f);
+			dmd_test_hooks_dump(f);
 			fclose(f);
 			rename(tmp, dump);
 		}
