@@ -40,11 +40,14 @@ enum {
 	K_QLEASES = 1u << 8,
 	K_START = 1u << 9,
 	K_LAST = 1u << 10,
+	K_ADMIN = 1u << 11,
 };
 
 struct dmd__parse {
 	const char *path;
-	FILE *file;
+	FILE *file;	     /* NULL: read from mem */
+	const char *mem;     /* dmd_config_parse_mem(): [mem, mem + mem_len) */
+	size_t mem_len, mem_pos;
 	FILE *errs;
 	dmd_backend_known_fn known;
 	unsigned int line;
@@ -298,8 +301,24 @@ static char *dmd__reader(char *str, int num, void *stream)
 	char copy[512];
 	char *s, *end;
 
-	if (!fgets(str, num, p->file))
-		return NULL;
+	if (p->file) {
+		if (!fgets(str, num, p->file))
+			return NULL;
+	} else {
+		/* fgets() on the buffer: up to num - 1 bytes, through the newline */
+		size_t n = 0;
+
+		if (p->mem_pos >= p->mem_len || num < 2)
+			return NULL;
+		while (n < (size_t)num - 1 && p->mem_pos < p->mem_len) {
+			char ch = p->mem[p->mem_pos++];
+
+			str[n++] = ch;
+			if (ch == '\n')
+				break;
+		}
+		str[n] = '\0';
+	}
 	p->line++;
 	snprintf(copy, sizeof(copy), "%s", str);
 	s = dmd__trim(copy);
@@ -382,6 +401,9 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 			if (dmd_log_target_parse(value, &cfg->log_target))
 				dmd__perr(p, p->line,
 					  "log_target: '%s' (expected stderr or syslog)", value);
+		} else if (!strcmp(key, "admin_gids")) {
+			bit = K_ADMIN;
+			dmd__parse_ids(p, key, value, true, cfg->admin_gids, &cfg->nadmin_gids);
 		} else {
 			dmd__perr(p, p->line, "unknown key '%s' in [daemon]", key);
 			return 1;
@@ -478,10 +500,12 @@ static void dmd__validate(struct dmd__parse *p)
 	}
 }
 
-int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
-		    struct dmd_config **out)
+/* Parse from p->file (opened here from p->path) or from p->mem. */
+static int dmd__parse(struct dmd__parse *pp, struct dmd_config **out)
 {
-	struct dmd__parse p = {.path = path, .errs = errs, .known = known, .tenant = -1};
+	struct dmd__parse p = *pp;
+	const char *path = p.path;
+	FILE *errs = p.errs;
 	struct dmd_config *cfg;
 	int rc;
 
@@ -495,15 +519,19 @@ int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
 	cfg->log_target = DMD_LOG_STDERR;
 	p.cfg = cfg;
 
-	p.file = fopen(path, "re");
-	if (!p.file) {
-		rc = -errno;
-		if (errs)
-			fprintf(errs, "%s: cannot open: %s\n", path, strerror(-rc));
-		goto err_free_cfg;
+	if (p.mem) {
+		rc = ini_parse_stream(dmd__reader, &p, dmd__handler, &p);
+	} else {
+		p.file = fopen(path, "re");
+		if (!p.file) {
+			rc = -errno;
+			if (errs)
+				fprintf(errs, "%s: cannot open: %s\n", path, strerror(-rc));
+			goto err_free_cfg;
+		}
+		rc = ini_parse_stream(dmd__reader, &p, dmd__handler, &p);
+		fclose(p.file);
 	}
-	rc = ini_parse_stream(dmd__reader, &p, dmd__handler, &p);
-	fclose(p.file);
 	if (p.oom) {
 		rc = -ENOMEM;
 		goto err_free_cfg;
@@ -527,6 +555,37 @@ err_free_cfg:
 	dmac__free(p.tenant_keys);
 	dmd_config_free(cfg);
 	return rc;
+}
+
+int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
+		    struct dmd_config **out)
+{
+	struct dmd__parse p = {.path = path, .errs = errs, .known = known, .tenant = -1};
+
+	return dmd__parse(&p, out);
+}
+
+int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_backend_known_fn known,
+			 FILE *errs, struct dmd_config **out)
+{
+	struct dmd__parse p = {.path = name,
+			       .errs = errs,
+			       .known = known,
+			       .tenant = -1,
+			       .mem = buf ? buf : "",
+			       .mem_len = buf ? len : 0};
+
+	return dmd__parse(&p, out);
+}
+
+bool dmd_config_is_admin(const struct dmd_config *cfg, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	for (unsigned int i = 0; i < cfg->nadmin_gids; i++)
+		if (cfg->admin_gids[i] == gid)
+			return true;
+	return false;
 }
 
 void dmd_config_free(struct dmd_config *cfg)

@@ -48,6 +48,8 @@ struct dmd_config {
 	uint64_t pinned_budget; /**< UINT64_MAX: unlimited */
 	enum dmd_log_level log_level;
 	enum dmd_log_target log_target;
+	gid_t admin_gids[DMD_CONFIG_MAX_IDS]; /**< admin_gids: may open admin sessions */
+	unsigned int nadmin_gids;
 	struct dmd_tenant_config *tenants;
 	unsigned int ntenants;
 };
@@ -70,6 +72,17 @@ typedef bool (*dmd_backend_known_fn)(const char *name);
 int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
 		    struct dmd_config **out);
 
+/**
+ * Parse and validate a configuration held in memory: same rules, errors and
+ * result as dmd_config_load(), with @p name standing for the file name in
+ * messages. @p buf needs no terminating NUL; a NUL byte inside it ends the line
+ * it is on (the rest of that line is ignored).
+ * @return 0 and *out, -EINVAL (errors reported), -ENOMEM.
+ * Concurrency: any thread; reads the user/group databases.
+ */
+int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_backend_known_fn known,
+			 FILE *errs, struct dmd_config **out);
+
 /** Free a config. NULL is a no-op. Never fails. */
 void dmd_config_free(struct dmd_config *cfg);
 
@@ -78,6 +91,12 @@ const struct dmd_tenant_config *dmd_config_tenant(const struct dmd_config *cfg, 
 
 /** Whether (uid, gid) may connect as tenant @p t. */
 bool dmd_config_allows(const struct dmd_tenant_config *t, uid_t uid, gid_t gid);
+
+/**
+ * Whether a peer (uid, gid from SO_PEERCRED) may open an admin session: uid 0,
+ * or gid listed in admin_gids.
+ */
+bool dmd_config_is_admin(const struct dmd_config *cfg, uid_t uid, gid_t gid);
 
 /**
  * Parse a byte count: decimal or 0x-hex, optional suffix K, M, G, T (powers of

@@ -40,6 +40,14 @@
  *   registrations (master references dropped; areas stay cached, LRU, until
  *   the pinned budget evicts them).
  * - All heap memory goes through dmac__* so tests can fail the Nth allocation.
+ * - Every lease is also on the engine's list of all leases (ahead..atail), in
+ *   creation order with aseq strictly increasing: the stable cursor of
+ *   ADMIN_LEASES (a cursor is the aseq of the next lease to list; leases
+ *   created after a page was read appear later, released ones just vanish).
+ *   Tenants are listed by id (increasing, never reused) for the same reason.
+ * - An admin session (HELLO as "@admin" from uid 0 or an admin gid) has no
+ *   tenant, hence no registration and no lease: everything that takes a
+ *   tenant refuses it with -EPERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,9 +108,11 @@ struct dmd_reg {
 };
 
 struct dmd_lease {
-	struct dmd_lease *prev, *next;
+	struct dmd_lease *prev, *next;	 /* session's list */
+	struct dmd_lease *aprev, *anext; /* engine's list of all leases */
 	struct dmd_session *session;
 	uint64_t id, generation, iova, length, seq, reg_offset;
+	uint64_t aseq; /* position in the engine's list (ADMIN_LEASES cursor) */
 	uint32_t prot;
 	struct dmd_reg *reg;
 	struct dmd_copy *copy;
@@ -115,6 +125,7 @@ struct dmd_session {
 	gid_t gid;
 	pid_t pid;
 	struct dmd_tenant *tenant;
+	int admin; /* HELLO as "@admin" accepted: no tenant */
 	struct dmd_reg *regs;
 	struct dmd_lease *lhead, *ltail;
 	uint64_t next_seq;
@@ -134,7 +145,17 @@ struct dmd_engine {
 	uint64_t ncopies;
 	uint64_t reg_batch;
 	int numa_bound;
+	struct dmd_lease *ahead, *atail; /* every lease, creation order */
+	uint64_t next_aseq;
+	gid_t admin_gids[DMD_CONFIG_MAX_IDS];
+	unsigned int nadmin_gids;
 };
+
+static void dmd__admin_set(struct dmd_engine *e, const struct dmd_config *cfg)
+{
+	memcpy(e->admin_gids, cfg->admin_gids, sizeof(e->admin_gids));
+	e->nadmin_gids = cfg->nadmin_gids;
+}
 
 /* ---- master areas ------------------------------------------------------- */
 
@@ -489,6 +510,7 @@ int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out)
 	rc = dmac_lease_table_create(&e->leases);
 	if (rc)
 		goto err_destroy_cache;
+	dmd__admin_set(e, cfg);
 	for (unsigned int i = 0; i < cfg->ntenants; i++) {
 		rc = dmd__tenant_add(e, &cfg->tenants[i]);
 		if (rc)
@@ -540,6 +562,7 @@ int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg)
 	int rc;
 
 	dmac_cache_set_budget(e->cache, cfg->pinned_budget);
+	dmd__admin_set(e, cfg);
 	for (unsigned int i = 0; i < cfg->ntenants; i++) {
 		const struct dmd_tenant_config *tc = &cfg->tenants[i];
 
@@ -607,6 +630,14 @@ static void dmd__lease_drop(struct dmd_engine *e, struct dmd_session *s, struct 
 		l->next->prev = l->prev;
 	else
 		s->ltail = l->prev;
+	if (l->aprev)
+		l->aprev->anext = l->anext;
+	else
+		e->ahead = l->anext;
+	if (l->anext)
+		l->anext->aprev = l->aprev;
+	else
+		e->atail = l->aprev;
 	l->reg->nleases--;
 	dmd__copy_put(e, s->tenant, l->copy);
 	dmac__free(l);
@@ -648,7 +679,7 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 
 int dmd_engine_session_bound(const struct dmd_session *s)
 {
-	return s->tenant != NULL;
+	return s->tenant != NULL || s->admin;
 }
 
 uint64_t dmd_engine_session_id(const struct dmd_session *s)
@@ -661,8 +692,25 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 {
 	struct dmd_tenant *t;
 
-	if (s->tenant)
+	if (s->tenant || s->admin)
 		return -EALREADY;
+	if (!strcmp(tenant, DMD_ADMIN_TENANT)) {
+		unsigned int i;
+
+		for (i = 0; i < e->nadmin_gids && e->admin_gids[i] != s->gid; i++)
+			;
+		if (s->uid != 0 && i == e->nadmin_gids) {
+			dmd_warn("session %" PRIu64 ": uid %u gid %u (pid %d) refused an admin "
+				 "session (not root, gid not in admin_gids)",
+				 s->id, (unsigned int)s->uid, (unsigned int)s->gid, (int)s->pid);
+			return -EACCES;
+		}
+		s->admin = 1;
+		*out = (struct dmd_hello_out){.session_id = s->id, .iova_last = UINT64_MAX};
+		dmd_info("session %" PRIu64 ": pid %d uid %u opened an admin session", s->id,
+			 (int)s->pid, (unsigned int)s->uid);
+		return 0;
+	}
 	t = dmd__tenant_find(e, tenant);
 	if (!t || t->removed)
 		return -ENOENT;
@@ -932,6 +980,13 @@ static int dmd__lease_one(struct dmd_engine *e, struct dmd_session *s,
 	l->reg = r;
 	l->reg_offset = in->offset;
 	l->seq = s->next_seq++;
+	l->aseq = ++e->next_aseq;
+	l->aprev = e->atail;
+	if (e->atail)
+		e->atail->anext = l;
+	else
+		e->ahead = l;
+	e->atail = l;
 	l->prev = s->ltail;
 	if (s->ltail)
 		s->ltail->next = l;
@@ -995,27 +1050,94 @@ int dmd_engine_release(struct dmd_engine *e, struct dmd_session *s, uint64_t lea
 	return 0;
 }
 
+static void dmd__lease_view(const struct dmd_lease *l, struct dmd_lease_view *v)
+{
+	v->lease_id = l->id;
+	v->generation = l->generation;
+	v->iova = l->iova;
+	v->length = l->length;
+	v->reg_id = l->reg->id;
+	v->reg_offset = l->reg_offset;
+	v->prot = l->prot;
+}
+
 int dmd_engine_query(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor, uint32_t max,
 		     struct dmd_lease_view *out, uint32_t *n, uint64_t *next)
 {
 	struct dmd_lease *l;
 	uint32_t k = 0;
 
-	if (!s->tenant)
+	if (!s->tenant && !s->admin)
 		return -EPERM;
 	for (l = s->lhead; l && l->seq < cursor; l = l->next)
 		;
-	for (; l && k < max; l = l->next, k++) {
-		out[k].lease_id = l->id;
-		out[k].generation = l->generation;
-		out[k].iova = l->iova;
-		out[k].length = l->length;
-		out[k].reg_id = l->reg->id;
-		out[k].reg_offset = l->reg_offset;
-		out[k].prot = l->prot;
-	}
+	for (; l && k < max; l = l->next, k++)
+		dmd__lease_view(l, &out[k]);
 	*n = k;
 	*next = l ? l->seq : 0;
+	return 0;
+}
+
+int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
+			     uint32_t max, struct dmd_tenant_view *out, uint32_t *n, uint64_t *next)
+{
+	uint64_t from = cursor;
+	uint32_t k = 0;
+
+	if (!s->admin)
+		return -EPERM;
+	*next = 0;
+	/* The list is newest first; list by id, increasing: pick the smallest id
+	 * >= from each time (a handful of configured tenants). */
+	for (;;) {
+		const struct dmd_tenant *best = NULL;
+		struct dmac_lease_tenant_stats ts;
+
+		for (const struct dmd_tenant *t = e->tenants; t; t = t->next)
+			if (t->id >= from && (!best || t->id < best->id))
+				best = t;
+		if (!best)
+			break;
+		if (k == max) {
+			*next = best->id;
+			break;
+		}
+		memset(&out[k], 0, sizeof(out[k]));
+		memcpy(out[k].name, best->cfg.name, sizeof(out[k].name));
+		out[k].sessions = best->nsessions;
+		if (dmac_lease_tenant_stats(e->leases, best->id, &ts) == 0) {
+			out[k].leases = ts.leases;
+			out[k].bytes_leased = ts.bytes;
+		}
+		out[k].quota_pinned_bytes = best->cfg.quota_pinned_bytes;
+		out[k].quota_leases = best->cfg.quota_leases;
+		out[k].iova_start = best->cfg.iova_start;
+		out[k].iova_last = best->cfg.iova_last;
+		k++;
+		from = best->id + 1;
+	}
+	*n = k;
+	return 0;
+}
+
+int dmd_engine_admin_leases(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
+			    uint32_t max, struct dmd_admin_lease_view *out, uint32_t *n,
+			    uint64_t *next)
+{
+	const struct dmd_lease *l;
+	uint32_t k = 0;
+
+	if (!s->admin)
+		return -EPERM;
+	for (l = e->ahead; l && l->aseq < cursor; l = l->anext)
+		;
+	for (; l && k < max; l = l->anext, k++) {
+		dmd__lease_view(l, &out[k].lease);
+		out[k].session_id = l->session->id;
+		memcpy(out[k].tenant, l->session->tenant->cfg.name, sizeof(out[k].tenant));
+	}
+	*n = k;
+	*next = l ? l->aseq : 0;
 	return 0;
 }
 

@@ -54,6 +54,24 @@ struct dmd_lease_view {
 	uint32_t prot;
 };
 
+/** The reserved tenant name of an admin session (protocol.md 6.9). */
+#define DMD_ADMIN_TENANT "@admin"
+
+/** One tenant as ADMIN_TENANTS lists it. */
+struct dmd_tenant_view {
+	char name[DMD_CONFIG_NAME_MAX]; /**< zero-padded */
+	uint64_t sessions, leases, bytes_leased;
+	uint64_t quota_pinned_bytes, quota_leases;
+	uint64_t iova_start, iova_last; /**< last inclusive */
+};
+
+/** One lease as ADMIN_LEASES lists it. */
+struct dmd_admin_lease_view {
+	struct dmd_lease_view lease;
+	uint64_t session_id;
+	char tenant[DMD_CONFIG_NAME_MAX]; /**< zero-padded */
+};
+
 struct dmd_hello_out {
 	uint64_t session_id;
 	uint64_t quota_pinned_bytes, quota_leases;
@@ -101,16 +119,19 @@ int dmd_engine_session_open(struct dmd_engine *e, uid_t uid, gid_t gid, pid_t pi
  */
 void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s);
 
-/** Whether HELLO has bound the session to a tenant. */
+/** Whether HELLO has bound the session (to a tenant, or as an admin session). */
 int dmd_engine_session_bound(const struct dmd_session *s);
 
 /** Session id (non-zero). */
 uint64_t dmd_engine_session_id(const struct dmd_session *s);
 
 /**
- * Bind a session to a tenant.
+ * Bind a session to a tenant, or, for the name DMD_ADMIN_TENANT, make it an
+ * admin session when the peer's uid is 0 or its gid is in the configuration's
+ * admin_gids (the reply then carries quotas 0 and the whole IOVA space).
  * @return 0; -EALREADY (already bound); -ENOENT (no such tenant, or being
- * removed); -EACCES (the peer's uid and gid are not allowed for it).
+ * removed); -EACCES (the peer's uid and gid are not allowed for it, or not an
+ * admin peer for DMD_ADMIN_TENANT).
  */
 int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *tenant,
 		     struct dmd_hello_out *out);
@@ -155,11 +176,35 @@ int dmd_engine_release(struct dmd_engine *e, struct dmd_session *s, uint64_t lea
 		       uint64_t generation);
 
 /**
- * The session's leases in creation order, from @p cursor (0: the first).
+ * The session's leases in creation order, from @p cursor (0: the first). An
+ * admin session has none.
  * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not bound.
  */
 int dmd_engine_query(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor, uint32_t max,
 		     struct dmd_lease_view *out, uint32_t *n, uint64_t *next);
+
+/**
+ * Every tenant (those removed from the config but kept for live sessions
+ * included), by tenant id increasing, from @p cursor (0: the first; else a
+ * *next of an earlier call). The cursor is stable: a tenant added later
+ * comes after every existing one, a removed one is skipped.
+ * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not an admin
+ * session.
+ */
+int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
+			     uint32_t max, struct dmd_tenant_view *out, uint32_t *n,
+			     uint64_t *next);
+
+/**
+ * Every lease of every session, in creation order, from @p cursor (0: the
+ * first; else a *next of an earlier call). Stable: a lease created between
+ * two pages comes after every lease listed before; a released one is skipped.
+ * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not an admin
+ * session.
+ */
+int dmd_engine_admin_leases(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
+			    uint32_t max, struct dmd_admin_lease_view *out, uint32_t *n,
+			    uint64_t *next);
 
 /** Counters. Never fails. */
 void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st);

@@ -106,8 +106,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: invalid configuration\n", check);
 			return 1;
 		}
-		printf("%s: OK (%u tenant(s), socket %s, backend %s)\n", check, cfg->ntenants,
-		       cfg->socket, cfg->backend);
+		printf("%s: OK (%u tenant(s), socket %s, backend %s, admin gids", check,
+		       cfg->ntenants, cfg->socket, cfg->backend);
+		for (unsigned int i = 0; i < cfg->nadmin_gids; i++)
+			printf("%s%u", i ? "," : " ", (unsigned int)cfg->admin_gids[i]);
+		printf("%s)\n", cfg->nadmin_gids ? "" : " none: root only");
 		dmd_config_free(cfg);
 		return 0;
 	}

@@ -8,7 +8,9 @@
  * - Every request gets exactly one reply unless the session ends first (peer
  *   gone). Session-ending errors (dmac_proto_err_is_fatal()) are answered with
  *   an error reply when the socket still works, then the session ends.
- * - Before HELLO every opcode but HELLO is refused with EPERM.
+ * - Before HELLO every opcode but HELLO is refused with EPERM; ADMIN_TENANTS
+ *   and ADMIN_LEASES are refused with EPERM on any but an admin session, and
+ *   an admin session gets EPERM for REGISTER and LEASE (the engine decides).
  * - Every fd that arrived with a message is closed on every path before
  *   dmd_conn_handle() returns; the engine dups the fds it keeps.
  * - A failed request changes nothing (the engine's batches are all or
@@ -35,13 +37,21 @@ static union {
 	struct dmd_reg_out reg[DMAC_PROTO_MAX_VEC];
 	struct dmd_lease_out lease[DMAC_PROTO_MAX_VEC];
 	struct dmd_lease_view view[DMAC_PROTO_MAX_VEC];
+	struct dmd_tenant_view tenant[DMAC_PROTO_MAX_VEC];
+	struct dmd_admin_lease_view alease[DMAC_PROTO_MAX_VEC];
 } out;
 static union {
 	struct dmac_proto_reg_result reg[DMAC_PROTO_MAX_VEC];
 	struct dmac_proto_lease_grant grant[DMAC_PROTO_MAX_VEC];
 	struct dmac_proto_item_status st[DMAC_PROTO_MAX_VEC];
 	struct dmac_proto_lease_info info[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_tenant_info tenant[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_admin_lease alease[DMAC_PROTO_MAX_VEC];
 } wire;
+
+_Static_assert(sizeof(((struct dmd_tenant_view *)0)->name) ==
+		   sizeof(((struct dmac_proto_tenant_info *)0)->name),
+	       "tenant name field");
 
 static int dmd__send(struct dmd_conn *c, size_t len)
 {
@@ -175,6 +185,12 @@ static int dmd__unregister(struct dmd_engine *e, struct dmd_conn *c,
 	return dmac_proto_encode_unregister_rep(wbuf, sizeof(wbuf), v->tag, wire.st, v->count, len);
 }
 
+static struct dmac_proto_lease_info dmd__info(const struct dmd_lease_view *v)
+{
+	return (struct dmac_proto_lease_info){v->lease_id, v->generation, v->iova, v->length,
+					      v->reg_id,   v->reg_offset, v->prot, 0};
+}
+
 static int dmd__query(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
 		      size_t *len)
 {
@@ -187,12 +203,60 @@ static int dmd__query(struct dmd_engine *e, struct dmd_conn *c, const struct dma
 	if (rc)
 		return rc;
 	for (uint32_t i = 0; i < n; i++)
-		wire.info[i] =
-		    (struct dmac_proto_lease_info){out.view[i].lease_id, out.view[i].generation,
-						   out.view[i].iova,	 out.view[i].length,
-						   out.view[i].reg_id,	 out.view[i].reg_offset,
-						   out.view[i].prot,	 0};
+		wire.info[i] = dmd__info(&out.view[i]);
 	return dmac_proto_encode_query_rep(wbuf, sizeof(wbuf), v->tag, next, wire.info, n, len);
+}
+
+static int dmd__admin_tenants(struct dmd_engine *e, struct dmd_conn *c,
+			      const struct dmac_proto_view *v, size_t *len)
+{
+	const struct dmac_proto_query_req *m = (const void *)v->hdr;
+	uint64_t next;
+	uint32_t n;
+	int rc;
+
+	rc = dmd_engine_admin_tenants(e, c->es, m->cursor, m->max_count, out.tenant, &n, &next);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct dmd_tenant_view *t = &out.tenant[i];
+		struct dmac_proto_tenant_info *w = &wire.tenant[i];
+
+		memset(w, 0, sizeof(*w));
+		memcpy(w->name, t->name, sizeof(w->name));
+		w->sessions = t->sessions;
+		w->leases = t->leases;
+		w->bytes_leased = t->bytes_leased;
+		w->quota_pinned_bytes = t->quota_pinned_bytes;
+		w->quota_leases = t->quota_leases;
+		w->iova_start = t->iova_start;
+		w->iova_last = t->iova_last;
+	}
+	return dmac_proto_encode_admin_tenants_rep(wbuf, sizeof(wbuf), v->tag, next, wire.tenant, n,
+						   len);
+}
+
+static int dmd__admin_leases(struct dmd_engine *e, struct dmd_conn *c,
+			     const struct dmac_proto_view *v, size_t *len)
+{
+	const struct dmac_proto_query_req *m = (const void *)v->hdr;
+	uint64_t next;
+	uint32_t n;
+	int rc;
+
+	rc = dmd_engine_admin_leases(e, c->es, m->cursor, m->max_count, out.alease, &n, &next);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dmac_proto_admin_lease *w = &wire.alease[i];
+
+		memset(w, 0, sizeof(*w));
+		w->info = dmd__info(&out.alease[i].lease);
+		w->session_id = out.alease[i].session_id;
+		memcpy(w->tenant, out.alease[i].tenant, sizeof(w->tenant));
+	}
+	return dmac_proto_encode_admin_leases_rep(wbuf, sizeof(wbuf), v->tag, next, wire.alease, n,
+						  len);
 }
 
 static int dmd__stats(struct dmd_engine *e, const struct dmac_proto_view *v, size_t *len)
@@ -274,6 +338,12 @@ int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
 		break;
 	case DMAC_OP_STATS:
 		rc = dmd__stats(e, &v, &len);
+		break;
+	case DMAC_OP_ADMIN_TENANTS:
+		rc = dmd__admin_tenants(e, c, &v, &len);
+		break;
+	case DMAC_OP_ADMIN_LEASES:
+		rc = dmd__admin_leases(e, c, &v, &len);
 		break;
 	default:
 		rc = -ENOTTY;
