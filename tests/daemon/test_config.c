@@ -269,6 +269,80 @@ static void test_alloc_faults(void)
 	CHECK(dmac__alloc_outstanding() == base);
 }
 
+/* admin_gids: numbers and names, validated, duplicates and bad names refused. */
+static void test_admin_gids(void)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	int rc = load("[daemon]\nadmin_gids = 7, root 65534\n", &cfg, &report);
+
+	CHECK(rc == 0);
+	free(report);
+	if (rc == 0) {
+		CHECK(cfg->nadmin_gids == 3);
+		CHECK(cfg->admin_gids[0] == 7 && cfg->admin_gids[1] == 0 &&
+		      cfg->admin_gids[2] == 65534);
+		CHECK(dmd_config_is_admin(cfg, 0, 12345));
+		CHECK(dmd_config_is_admin(cfg, 1000, 7));
+		CHECK(dmd_config_is_admin(cfg, 1000, 65534));
+		CHECK(!dmd_config_is_admin(cfg, 1000, 1000));
+		dmd_config_free(cfg);
+	}
+	rc = load("", &cfg, &report);
+	free(report);
+	CHECK(rc == 0);
+	if (rc == 0) {
+		CHECK(cfg->nadmin_gids == 0);
+		CHECK(dmd_config_is_admin(cfg, 0, 0));
+		CHECK(!dmd_config_is_admin(cfg, 1, 0));
+		dmd_config_free(cfg);
+	}
+	expect_error("[daemon]\nadmin_gids = no-such-group-x\n", 2,
+		     "admin_gids: no such group 'no-such-group-x'");
+	expect_error("[daemon]\nadmin_gids = 4294967295\n", 2, "admin_gids: bad group id");
+	expect_error("[daemon]\nadmin_gids = 1\nadmin_gids = 2\n", 3, "duplicate key 'admin_gids'");
+	expect_error("[daemon]\nadmin_gids = ,\n", 2, "admin_gids: empty list");
+	expect_error("[tenant a]\nuids = 1\nadmin_gids = 1\n", 3,
+		     "unknown key 'admin_gids' in [tenant a]");
+}
+
+/* dmd_config_parse_mem(): same results and messages as from a file. */
+static void test_mem(void)
+{
+	static const char text[] = "[daemon]\nsocket = /tmp/s\n[tenant a]\nuids = 1\n"
+				   "quota_leases = 5";
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	size_t n = 0;
+	FILE *errs;
+	int rc;
+
+	rc = dmd_config_parse_mem("mem", text, sizeof(text) - 1, NULL, NULL, &cfg);
+	CHECK(rc == 0);
+	if (rc == 0) {
+		CHECK(!strcmp(cfg->socket, "/tmp/s"));
+		CHECK(cfg->ntenants == 1 && cfg->tenants[0].quota_leases == 5);
+		dmd_config_free(cfg);
+	}
+	/* the length bounds the text: cut before the last line */
+	rc = dmd_config_parse_mem("mem", text, (size_t)(strstr(text, "quota") - text), NULL, NULL,
+				  &cfg);
+	CHECK(rc == 0);
+	if (rc == 0) {
+		CHECK(cfg->tenants[0].quota_leases == UINT64_MAX);
+		dmd_config_free(cfg);
+	}
+	rc = dmd_config_parse_mem("mem", NULL, 0, NULL, NULL, &cfg);
+	CHECK(rc == 0);
+	dmd_config_free(rc == 0 ? cfg : NULL);
+	errs = open_memstream(&report, &n);
+	rc = dmd_config_parse_mem("mem", "[daemon]\nx = 1\n\0[tenant", 24, NULL, errs, &cfg);
+	fclose(errs);
+	CHECK(rc == -EINVAL);
+	CHECK(strstr(report, "mem:2: unknown key 'x' in [daemon]") != NULL);
+	free(report);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/dmac-config-XXXXXX");
@@ -283,6 +357,8 @@ int main(void)
 	test_errors();
 	test_missing_file();
 	test_alloc_faults();
+	test_admin_gids();
+	test_mem();
 	unlink(path);
 	rmdir(dir);
 	if (failures) {
