@@ -11,6 +11,8 @@
  *                     with the sizes of a 1-element LEASE (72 B out, 72 B back)
  *   lease             dmac_client_lease() of 4 KiB of the registration (memory
  *                     already in the daemon's master cache)
+ *   pingpong_epoll    informative: the same round trip with a peer that waits
+ *                     in epoll_wait() first, as the daemon's loop does
  *   pingpong_release  the same raw round trip with RELEASE sizes (56 B, 56 B)
  *   release           dmac_client_release() of that lease (includes the
  *                     client's RCU grace period, urcu_memb_synchronize_rcu())
@@ -32,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -49,13 +53,15 @@
 #define REG_LEN	  (2u << 20)
 #define LEASE_LEN 4096u
 #define BLOCK	  500u
+#define NLEASE	  500u /* distinct pages per CPU-time batch, <= REG_LEN / LEASE_LEN */
 
-enum { S_PP_LEASE, S_LEASE, S_PP_REL, S_REL, S_N };
-static const char *const s_name[S_N] = {"pingpong_lease(72B/72B)", "lease(4KiB,cached)",
-					"pingpong_release(56B/56B)", "release(4KiB)"};
+enum { S_PP_LEASE, S_PP_EPOLL, S_LEASE, S_PP_REL, S_REL, S_N };
+static const char *const s_name[S_N] = {"pingpong_lease(72B/72B)", "pingpong_epoll(72B/72B)",
+					"lease(4KiB,cached)", "pingpong_release(56B/56B)",
+					"release(4KiB)"};
 
 static char dir[64], sock_path[128], conf[128];
-static pid_t daemon_pid = -1, pp_pid = -1;
+static pid_t daemon_pid = -1, pp_pid = -1, pe_pid = -1;
 
 static uint64_t now_ns(void)
 {
@@ -73,6 +79,11 @@ static void cleanup(void)
 		kill(pp_pid, SIGKILL);
 		waitpid(pp_pid, NULL, 0);
 		pp_pid = -1;
+	}
+	if (pe_pid > 0) {
+		kill(pe_pid, SIGKILL);
+		waitpid(pe_pid, NULL, 0);
+		pe_pid = -1;
 	}
 	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGTERM);
@@ -149,6 +160,33 @@ static void pp_child(int s)
 	}
 }
 
+/*
+ * The same peer shaped like the daemon's loop: wait in epoll_wait(), then a
+ * non-blocking recv() and the send(); one syscall more per request than pp_child.
+ */
+static void pe_child(int s)
+{
+	unsigned char buf[256];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev))
+		_exit(1);
+	for (;;) {
+		ssize_t n;
+
+		if (epoll_wait(ep, &ev, 1, -1) < 0)
+			continue;
+		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			_exit(0);
+		if (n < 0)
+			continue;
+		if (send(s, buf, buf[0], 0) < 0)
+			_exit(1);
+	}
+}
+
 /* One round trip of @p out bytes asking for @p back bytes; 0 or -errno. */
 static int pp_round(int s, unsigned char out, unsigned char back)
 {
@@ -160,6 +198,36 @@ static int pp_round(int s, unsigned char out, unsigned char back)
 		return -EIO;
 	n = recv(s, buf, sizeof(buf), 0);
 	return n == back ? 0 : -EIO;
+}
+
+/* CPU time (ns) all threads of @p pid have run, from /proc/PID/task/N/schedstat. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64], line[384];
+	struct dirent *e;
+	uint64_t sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		unsigned long long ns;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(line, sizeof(line), "%s/%s/schedstat", path, e->d_name);
+		f = fopen(line, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -201,8 +269,9 @@ int main(int argc, char **argv)
 	struct dmac_client *c = NULL;
 	struct summary sum[S_N];
 	uint64_t *samp[S_N] = {0};
-	uint64_t reg = 0;
-	int sv[2] = {-1, -1}, fd = -1, rc = 1, err;
+	uint64_t reg = 0, cpu_lease = 0, cpu_release = 0, cpu_echo = 0;
+	unsigned long ncpu = 0;
+	int sv[2] = {-1, -1}, se[2] = {-1, -1}, fd = -1, rc = 1, err;
 	void *va = MAP_FAILED;
 
 	for (int i = 1; i < argc; i++) {
@@ -242,6 +311,21 @@ int main(int argc, char **argv)
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, se)) {
+		perror("socketpair");
+		goto out;
+	}
+	pe_pid = fork();
+	if (pe_pid < 0) {
+		perror("fork");
+		goto out;
+	}
+	if (pe_pid == 0) {
+		close(se[0]);
+		pe_child(se[1]);
+	}
+	close(se[1]);
+	se[1] = -1;
 
 	err = start_daemon(bin);
 	if (err) {
@@ -276,7 +360,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 2000; i++) {
 		struct dmac_client_lease l;
 
-		if (pp_round(sv[0], 72, 72) || pp_round(sv[0], 56, 56))
+		if (pp_round(sv[0], 72, 72) || pp_round(sv[0], 56, 56) || pp_round(se[0], 72, 72))
 			goto pp_fail;
 		err = dmac_client_lease(c, reg, 0, LEASE_LEN, DMAC_CLIENT_PROT_READ, &l);
 		if (!err)
@@ -293,6 +377,13 @@ int main(int argc, char **argv)
 			if (pp_round(sv[0], 72, 72))
 				goto pp_fail;
 			samp[S_PP_LEASE][b + i] = now_ns() - t0;
+		}
+		for (unsigned i = 0; i < BLOCK; i++) {
+			uint64_t t0 = now_ns();
+
+			if (pp_round(se[0], 72, 72))
+				goto pp_fail;
+			samp[S_PP_EPOLL][b + i] = now_ns() - t0;
 		}
 		for (unsigned i = 0; i < BLOCK; i++) {
 			struct dmac_client_lease l;
@@ -318,6 +409,42 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/*
+	 * CPU time per request, read from the scheduler (no daemon hook): batches
+	 * of NLEASE leases of distinct pages, then their releases, with the
+	 * daemon's CPU time taken around each batch; the epoll echo peer's CPU
+	 * time per round trip is the same for a process doing only the syscalls.
+	 */
+	for (unsigned long b = 0; b < iters; b += NLEASE) {
+		static struct dmac_client_lease l[NLEASE];
+		uint64_t c0 = proc_cpu_ns(daemon_pid), c1, c2;
+
+		for (unsigned i = 0; i < NLEASE; i++) {
+			err = dmac_client_lease(c, reg, (uint64_t)i * LEASE_LEN, LEASE_LEN,
+						DMAC_CLIENT_PROT_READ, &l[i]);
+			if (err)
+				goto lease_fail;
+		}
+		c1 = proc_cpu_ns(daemon_pid);
+		for (unsigned i = 0; i < NLEASE; i++) {
+			err = dmac_client_release(c, l[i].lease_id);
+			if (err)
+				goto lease_fail;
+		}
+		c2 = proc_cpu_ns(daemon_pid);
+		cpu_lease += c1 - c0;
+		cpu_release += c2 - c1;
+		ncpu += NLEASE;
+	}
+	{
+		uint64_t c0 = proc_cpu_ns(pe_pid);
+
+		for (unsigned long i = 0; i < iters; i++)
+			if (pp_round(se[0], 72, 72))
+				goto pp_fail;
+		cpu_echo = proc_cpu_ns(pe_pid) - c0;
+	}
+
 	for (int s = 0; s < S_N; s++)
 		sum[s] = summarize(samp[s], iters);
 	printf("# dmacache-lease-bench: %lu iterations per series, ns per round trip\n", iters);
@@ -327,11 +454,20 @@ int main(int argc, char **argv)
 		       sum[s].p90, sum[s].p99, sum[s].mean);
 	printf("ratio lease/pingpong       p50 %.2fx  p99 %.2fx  (target p50 <= 1.30x)\n",
 	       sum[S_LEASE].p50 / sum[S_PP_LEASE].p50, sum[S_LEASE].p99 / sum[S_PP_LEASE].p99);
+	printf("ratio lease/pingpong_epoll p50 %.2fx  p99 %.2fx\n",
+	       sum[S_LEASE].p50 / sum[S_PP_EPOLL].p50, sum[S_LEASE].p99 / sum[S_PP_EPOLL].p99);
 	printf("ratio release/pingpong     p50 %.2fx  p99 %.2fx\n",
 	       sum[S_REL].p50 / sum[S_PP_REL].p50, sum[S_REL].p99 / sum[S_PP_REL].p99);
 	printf("lease p50 - pingpong p50 = %.0f ns (daemon service + codec + client library; "
 	       "target service <= 1000 ns)\n",
 	       sum[S_LEASE].p50 - sum[S_PP_LEASE].p50);
+	printf("daemon CPU per LEASE   %.0f ns, per RELEASE %.0f ns (all its threads, user + "
+	       "kernel, /proc schedstat, %lu each)\n",
+	       (double)cpu_lease / ncpu, (double)cpu_release / ncpu, ncpu);
+	printf("epoll echo peer CPU per round trip %.0f ns (the same syscalls, no work)\n",
+	       (double)cpu_echo / iters);
+	printf("daemon CPU per LEASE beyond the echo peer: %.0f ns (target service <= 1000 ns)\n",
+	       (double)cpu_lease / ncpu - (double)cpu_echo / iters);
 	rc = 0;
 	goto out;
 
@@ -349,6 +485,8 @@ out:
 		close(fd);
 	if (sv[0] >= 0)
 		close(sv[0]);
+	if (se[0] >= 0)
+		close(se[0]);
 	cleanup();
 	for (int s = 0; s < S_N; s++)
 		dmac__free(samp[s]);
