@@ -19,7 +19,9 @@
  *     IOVAs (MD_CHECK_MAP fails); the master area stays cached and pinned.
  *  4. pinned_budget = 0 and SIGHUP: every area is evicted and the pins are
  *     back to the baseline (0) measured before the daemon saw the memory.
- *  5. SIGTERM: the daemon exits 0.
+ *  5. budget back to unlimited (SIGHUP): a new client pins the memory again
+ *     (MD_CHECK_MAP, one pin); it dies, the areas stay cached and pinned;
+ *     SIGTERM: the daemon exits 0 and the pins are back to 0.
  *
  * Who checks what, and why:
  * - MD_CHECK_MAP needs the mock domain's id, an object of the daemon's
@@ -359,10 +361,10 @@ static long long wait_dump(const char *key, long long want)
 
 int main(int argc, char **argv)
 {
-	struct client ca, cb;
-	struct grant ga, gb;
+	struct client ca, cb, cc;
+	struct grant ga, gb, gc;
 	long long sa, sb, v;
-	int status, rc;
+	int status = 0, rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 2) {
@@ -476,14 +478,29 @@ int main(int argc, char **argv)
 	CHECK((v = dump_get("lease_check")) == 0, "lease_check %lld", v);
 	CHECK((v = dump_get("alloc_check")) == 0, "alloc_check %lld", v);
 
-	/* 5. SIGTERM */
-	printf("== 5. SIGTERM\n");
+	/* 5. back to an unlimited budget: the memory pins again; SIGTERM unpins */
+	printf("== 5. re-register after eviction, then SIGTERM with a cached area\n");
+	write_conf("unlimited");
+	kill(dpid, SIGHUP);
+	/* a dump taken after it means the reload is done: the signalfd hands
+	 * pending signals over lowest number first, SIGHUP before SIGUSR1 */
+	sync_dump(NULL);
+	cc = client_start("ta", &gc);
+	CHECK(gc.rc == 0, "ta again: %s: %s", gc.where, strerror(-gc.rc));
+	CHECK((rc = md_check_map(sa, gc.iova[2], SHM_LEN, sfd, 0)) == 0, "ta shm again: %d", rc);
+	CHECK((rc = check_refs(sva, SHM_LEN, 1)) == 0, "re-registered: not pinned once (%d)", rc);
+	client_let_go(&cc);
+	client_reap(&cc);
+	CHECK((v = wait_dump("sessions", 0)) == 0, "sessions %lld", v);
+	CHECK((v = dump_get("areas")) == 2, "areas %lld (cached again)", v);
+	CHECK((rc = check_refs(sva, SHM_LEN, 1)) == 0, "cached again: not pinned (%d)", rc);
 	kill(dpid, SIGTERM);
 	for (int i = 0; i < 600 && waitpid(dpid, &status, WNOHANG) != dpid; i++)
 		msleep(50);
 	CHECK(kill(dpid, 0) != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "daemon exit status 0x%x", status);
-	CHECK((rc = check_refs(sva, SHM_LEN, 0)) == 0, "pins after exit (%d)", rc);
+	CHECK((rc = check_refs(sva, SHM_LEN, 0)) == 0, "pins left after the daemon's exit (%d)",
+	      rc);
 
 	printf("vm-daemon: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
