@@ -21,11 +21,16 @@
  * min and mean are computed from the stored samples. The difference of the
  * lease and ping-pong medians is the daemon's service time plus the codec and
  * client-library cost (an upper bound on the service time; no hook in the
- * daemon is used).
+ * daemon is used). A second phase reads the daemon's CPU time per LEASE and
+ * per RELEASE from /proc/PID/task/N/schedstat around batches of NLEASE leases
+ * of distinct pages (then their releases), interleaved with batches of the
+ * epoll peer's round trips, whose CPU time per round trip is what the same
+ * syscalls cost with no work; medians of the batches are printed.
  *
  * Invariants: every sample is in nanoseconds; sample arrays hold exactly
- * 'iters' entries per series; the daemon and the ping-pong child are killed
- * and reaped on every exit path after they were started.
+ * 'iters' entries per series (iters a multiple of BLOCK and of NLEASE); the
+ * daemon and both ping-pong children are killed and reaped on every exit path
+ * after they were started; the temp directory is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
