@@ -14,6 +14,9 @@
  * tenant (destination) IOAS the NVMe itself attached (device_attach). A COPY
  * then shares the pages the master already pinned; a MAP pins them again. The
  * type1 container holds the NVMe's group, so MAP_DMA pins and programs VT-d too.
+ * With --mock (guest booted vmrun --no-iommu) both IOASes get a CONFIG_IOMMUFD_TEST
+ * mock domain instead (a software page table in the kernel), and there is no
+ * type1 phase: it separates iommufd's own work from the VT-d driver's.
  *
  * Memory: one anonymous MAP_HUGETLB buffer (2 MiB pages) of the largest size,
  * faulted in before anything is timed. Times are CLOCK_MONOTONIC around the
@@ -40,6 +43,7 @@
 
 #include "dmac/backend.h"
 #include "dmac/iommufd_backend.h"
+#include "iommufd_test_abi.h"
 
 #define KiB	 (UINT64_C(1) << 10)
 #define MiB	 (UINT64_C(1) << 20)
@@ -101,6 +105,19 @@ static int hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t ioas, uint32_t *hwp
 	return 0;
 }
 
+/* A CONFIG_IOMMUFD_TEST mock device + mock domain attached to @p ioas. */
+static int mock_domain(int iommufd, uint32_t ioas)
+{
+	struct dmac_test_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.op = DMAC_TEST_OP_MOCK_DOMAIN;
+	c.id = ioas;
+	return ioctl(iommufd, DMAC_TEST_IOMMU_TEST_CMD, &c) ? -errno : 0;
+}
+
+/* @p bdf NULL: mock domains on both IOASes instead of the NVMe (--mock). */
 static int iommufd_phase(const char *bdf, void *buf, uint64_t buf_len, struct row *rows, int nrows,
 			 double *master_ns, double *nodomain_ns)
 {
@@ -114,18 +131,25 @@ static int iommufd_phase(const char *bdf, void *buf, uint64_t buf_len, struct ro
 	rc = ops->open(NULL, &be);
 	if (rc)
 		FAIL("iommufd open", rc);
-	rc = ops->device_open(be, bdf, &dev);
-	if (rc)
-		FAIL("iommufd device_open", rc);
 	if ((rc = ops->space_alloc(be, &src)) || (rc = ops->space_alloc(be, &dst)) ||
 	    (rc = ops->space_alloc(be, &bare)))
 		FAIL("space_alloc", rc);
-	rc = hwpt_alloc(dmac_iommufd_backend_fd(be), dmac_iommufd_device_id(dev), src, &hwpt);
-	if (rc)
-		FAIL("IOMMU_HWPT_ALLOC for the master IOAS", rc);
-	rc = ops->device_attach(be, dev, dst);
-	if (rc)
-		FAIL("attach the NVMe to the tenant IOAS", rc);
+	if (!bdf) {
+		if ((rc = mock_domain(dmac_iommufd_backend_fd(be), src)) ||
+		    (rc = mock_domain(dmac_iommufd_backend_fd(be), dst)))
+			FAIL("IOMMU_TEST_OP_MOCK_DOMAIN (boot with vmrun --no-iommu)", rc);
+	} else {
+		rc = ops->device_open(be, bdf, &dev);
+		if (rc)
+			FAIL("iommufd device_open", rc);
+		rc = hwpt_alloc(dmac_iommufd_backend_fd(be), dmac_iommufd_device_id(dev), src,
+				&hwpt);
+		if (rc)
+			FAIL("IOMMU_HWPT_ALLOC for the master IOAS", rc);
+		rc = ops->device_attach(be, dev, dst);
+		if (rc)
+			FAIL("attach the NVMe to the tenant IOAS", rc);
+	}
 
 	/* The master: the whole buffer pinned once (the cache's one-time cost). */
 	t0 = now_ns();
@@ -240,21 +264,26 @@ int main(int argc, char **argv)
 	static struct row rows[4];
 	const char *bdf = getenv("DMAC_VM_NVME_BDF");
 	uint64_t max = GiB;
-	int nrows = 0, rc;
+	int nrows = 0, rc, mock = 0;
 	double master_ns, nodomain_ns;
 	void *buf;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--max-mib") && i + 1 < argc) {
 			max = strtoull(argv[++i], NULL, 0) * MiB;
+		} else if (!strcmp(argv[i], "--mock")) {
+			mock = 1;
 		} else {
 			fprintf(stderr,
-				"usage: %s [--max-mib N]  (in the VM: bench/run-map-bench.sh)\n",
+				"usage: %s [--max-mib N] [--mock]  (in the VM: "
+				"bench/run-map-bench.sh)\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (!bdf || !*bdf) {
+	if (mock) {
+		bdf = NULL;
+	} else if (!bdf || !*bdf) {
 		fprintf(stderr, "map-bench: DMAC_VM_NVME_BDF is not set: run it in the VM "
 				"(bench/run-map-bench.sh)\n");
 		return 2;
@@ -281,13 +310,14 @@ int main(int argc, char **argv)
 	rc = iommufd_phase(bdf, buf, max, rows, nrows, &master_ns, &nodomain_ns);
 	if (rc)
 		return 1;
-	rc = vfio_phase(bdf, buf, rows, nrows);
+	rc = mock ? -ENODEV : vfio_phase(bdf, buf, rows, nrows);
 	if (rc)
-		fprintf(stderr, "map-bench: type1 phase failed; its columns are left empty\n");
+		fprintf(stderr, "map-bench: no type1 phase%s; its columns are n/a\n",
+			mock ? " with --mock" : " (it failed)");
 
-	printf("# dmacache-map-bench: NVMe %s, hugetlb 2 MiB pages, times in us "
+	printf("# dmacache-map-bench: %s%s, hugetlb 2 MiB pages, times in us "
 	       "(median of reps; min in the second table)\n",
-	       bdf);
+	       mock ? "IOMMUFD_TEST mock domains" : "VT-d domains, NVMe ", mock ? "" : bdf);
 	printf("# master IOAS_MAP of the whole %llu MiB buffer (one-time pin): %.0f us; "
 	       "IOAS_MAP of %llu MiB into an IOAS with no domain: %.0f us\n",
 	       (unsigned long long)(max / MiB), master_ns / 1000,
