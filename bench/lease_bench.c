@@ -335,7 +335,8 @@ int main(int argc, char **argv)
 
 	err = start_daemon(bin);
 	if (err) {
-		fprintf(stderr, "starting %s: %s\n", bin, strerror(-err));
+		fprintf(stderr, "starting %s: %s\n", bin,
+			err == -ECHILD ? "it exited before listening" : strerror(-err));
 		goto out;
 	}
 	err = dmac_client_connect(sock_path, "bench", 0, &c);
