@@ -180,15 +180,28 @@ static int iofd_probe(char *reason, size_t len)
 			 DEFAULT_IOMMU_PATH);
 		return -ENODEV;
 	}
-	if (stat("/dev/vfio/devices", &st) || !S_ISDIR(st.st_mode)) {
-		snprintf(reason, len,
-			 "%s exists but /dev/vfio/devices does not (kernel without "
-			 "CONFIG_VFIO_DEVICE_CDEV)",
-			 DEFAULT_IOMMU_PATH);
-		return -ENODEV;
+	/*
+	 * VFIO device cdevs: /dev/vfio/devices appears only once some device
+	 * is bound to vfio-pci, while the vfio-dev class exists as soon as the
+	 * kernel has CONFIG_VFIO_DEVICE_CDEV. Either one says devices can be
+	 * used through this backend; a daemon may start before any binding.
+	 */
+	if (!stat("/dev/vfio/devices", &st) && S_ISDIR(st.st_mode)) {
+		snprintf(reason, len, "%s and /dev/vfio/devices present", DEFAULT_IOMMU_PATH);
+		return 0;
 	}
-	snprintf(reason, len, "%s and /dev/vfio/devices present", DEFAULT_IOMMU_PATH);
-	return 0;
+	if (!stat("/sys/class/vfio-dev", &st) && S_ISDIR(st.st_mode)) {
+		snprintf(reason, len,
+			 "%s present, VFIO device cdevs supported (/sys/class/vfio-dev; no "
+			 "device bound to vfio-pci yet)",
+			 DEFAULT_IOMMU_PATH);
+		return 0;
+	}
+	snprintf(reason, len,
+		 "%s exists but neither /dev/vfio/devices nor /sys/class/vfio-dev does "
+		 "(kernel without CONFIG_VFIO_DEVICE_CDEV)",
+		 DEFAULT_IOMMU_PATH);
+	return -ENODEV;
 }
 
 /* 1 if the kernel knows this iommufd command, 0 if ENOTTY. A zero size field

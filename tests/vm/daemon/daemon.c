@@ -372,15 +372,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/*
-	 * Without an IOMMU no device is bound to vfio-pci, so devtmpfs never
-	 * creates /dev/vfio/devices, and the iommufd backend's probe reads its
-	 * absence as "no VFIO cdev support". This daemon never opens a device:
-	 * make the directory so the probe passes on the kernel it is about.
+	 * Without an IOMMU no device is bound to vfio-pci, so /dev/vfio/devices
+	 * does not exist here: the daemon must still choose iommufd (its probe
+	 * reads VFIO cdev support from /sys/class/vfio-dev).
 	 */
-	if (mkdir("/dev/vfio", 0755) && errno != EEXIST)
-		die("mkdir /dev/vfio");
-	if (mkdir("/dev/vfio/devices", 0755) && errno != EEXIST)
-		die("mkdir /dev/vfio/devices");
 	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (iommufd < 0)
 		die("open /dev/iommu");
