@@ -1086,6 +1086,8 @@ int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64
 
 	if (!s->admin)
 		return -EPERM;
+	if (cursor > e->next_tenant_id)
+		return -EINVAL; /* never issued */
 	*next = 0;
 	/* The list is newest first; list by id, increasing: pick the smallest id
 	 * >= from each time (a handful of configured tenants). */
@@ -1129,6 +1131,8 @@ int dmd_engine_admin_leases(struct dmd_engine *e, struct dmd_session *s, uint64_
 
 	if (!s->admin)
 		return -EPERM;
+	if (cursor > e->next_aseq)
+		return -EINVAL; /* never issued */
 	for (l = e->ahead; l && l->aseq < cursor; l = l->anext)
 		;
 	for (; l && k < max; l = l->anext, k++) {

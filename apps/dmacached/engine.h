@@ -189,7 +189,7 @@ int dmd_engine_query(struct dmd_engine *e, struct dmd_session *s, uint64_t curso
  * *next of an earlier call). The cursor is stable: a tenant added later
  * comes after every existing one, a removed one is skipped.
  * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not an admin
- * session.
+ * session; -EINVAL a cursor beyond any the engine issued.
  */
 int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
 			     uint32_t max, struct dmd_tenant_view *out, uint32_t *n,
@@ -200,7 +200,7 @@ int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64
  * first; else a *next of an earlier call). Stable: a lease created between
  * two pages comes after every lease listed before; a released one is skipped.
  * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not an admin
- * session.
+ * session; -EINVAL a cursor beyond any the engine issued.
  */
 int dmd_engine_admin_leases(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
 			    uint32_t max, struct dmd_admin_lease_view *out, uint32_t *n,

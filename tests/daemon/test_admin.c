@@ -326,6 +326,9 @@ static void test_lists(void)
 
 	check_leases(adm, rec, nrec, 256);
 	check_leases(adm, rec, nrec, 1);
+	/* cursors the daemon never issued */
+	CHECK_EQ(admin_page(adm, 1, UINT64_C(1) << 40, 4, all, &n, &next), EINVAL);
+	CHECK_EQ(admin_page(adm, 0, UINT64_C(1) << 40, 4, ti, &n, &next), EINVAL);
 	check_leases(adm, rec, nrec, 4);
 
 	/* many leases, several pages: 40 more of a, 4 KiB each */
