@@ -45,8 +45,8 @@ enum {
 
 struct dmd__parse {
 	const char *path;
-	FILE *file;	     /* NULL: read from mem */
-	const char *mem;     /* dmd_config_parse_mem(): [mem, mem + mem_len) */
+	FILE *file;	 /* NULL: read from mem */
+	const char *mem; /* dmd_config_parse_mem(): [mem, mem + mem_len) */
 	size_t mem_len, mem_pos;
 	FILE *errs;
 	dmd_backend_known_fn known;
