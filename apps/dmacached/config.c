@@ -7,7 +7,9 @@
  *   as "FILE:LINE: message" and counted; the load fails if the count is not 0.
  * - Line numbers come from our own line reader (ini_parse_stream), which also
  *   sees every section header, so empty and duplicate sections are caught even
- *   though inih only calls back for keys.
+ *   though inih only calls back for keys. It reads a FILE (dmd_config_load) or
+ *   a memory buffer [mem, mem + mem_len) (dmd_config_parse_mem, the fuzz
+ *   target's entry point) with the same line semantics as fgets().
  * - All heap memory goes through dmac__* (fault injection); on error nothing
  *   is returned and nothing leaks.
  * Concurrency: any thread; no global state (getpwnam/getgrnam are called from
