@@ -457,6 +457,136 @@ static void test_memory(void)
 	dmac_imap_destroy(m);
 }
 
+/*
+ * Precomputed run ends: one long run of pieces of mixed sizes (4 KiB .. 1 GiB, so
+ * FULL, ONE, MANY entries and several levels hold them), built by one-op commits
+ * and by batches in both orders, split and joined again. After every step the
+ * contiguous length of translate and lookup_range at the start, a middle byte and
+ * the last byte of every piece must equal a direct walk over the pieces.
+ */
+#define RUN_N 48
+
+struct run_model {
+	uint64_t st[RUN_N], ln[RUN_N], val[RUN_N];
+	int present[RUN_N];
+};
+
+static uint64_t run_model_len(const struct run_model *md, int k, uint64_t addr)
+{
+	uint64_t end = md->st[k] + md->ln[k] - 1, vend = md->val[k] + md->ln[k] - 1;
+
+	for (int j = k + 1; j < RUN_N; j++) {
+		if (!md->present[j] || md->st[j] != end + 1 || md->val[j] != vend + 1)
+			break;
+		end += md->ln[j];
+		vend += md->ln[j];
+	}
+	return end - addr + 1;
+}
+
+static void run_check(struct dmac_imap *m, const struct run_model *md, int step)
+{
+	for (int k = 0; k < RUN_N; k++) {
+		uint64_t probe[3] = {md->st[k], md->st[k] + md->ln[k] / 2,
+				     md->st[k] + md->ln[k] - 1};
+
+		for (int q = 0; q < 3; q++) {
+			uint64_t a = probe[q], t, want;
+			int rc;
+
+			if (!md->present[k]) {
+				CHECK_EQ(tlen(m, a, 0, &t), 0xdead);
+				CHECK_EQ(t, DMAC_IMAP_NONE);
+				continue;
+			}
+			want = run_model_len(md, k, a);
+			if (tlen(m, a, 0, &t) != want || rlen(m, a, 0, &rc) != want) {
+				fprintf(stderr,
+					"run_ends step %d piece %d probe %d: len %" PRIu64
+					" want %" PRIu64 "\n",
+					step, k, q, tlen(m, a, 0, &t), want);
+				CHECK(0);
+			}
+			CHECK_EQ(t, md->val[k] + (a - md->st[k]));
+			CHECK_EQ(tlen(m, a, 8 * MIB, &t), want < 8 * MIB ? want : 8 * MIB);
+		}
+	}
+}
+
+static void test_run_ends(void)
+{
+	static const uint64_t sizes[] = {2 * MIB,	4 * KIB,  6 * MIB,	     64 * KIB,
+					 GIB + 2 * MIB, 12 * KIB, 2 * MIB - 4 * KIB, 4 * MIB};
+	struct run_model md;
+	struct dmac_imap *m;
+	struct dmac_imap_batch *b;
+	uint64_t a = 0x7f4000000000ULL - 8 * KIB, v = 0x200000000ULL;
+	int step = 0;
+
+	for (int k = 0; k < RUN_N; k++) {
+		md.st[k] = a;
+		md.ln[k] = sizes[k % 8];
+		md.val[k] = v;
+		md.present[k] = 0;
+		a += md.ln[k];
+		v += md.ln[k];
+	}
+	FATAL_IF(dmac_imap_create(&m) != 0);
+	/* Appended one by one: each commit extends the run of every piece before. */
+	for (int k = 0; k < RUN_N; k++) {
+		CHECK_EQ(dmac_imap_insert(m, md.st[k], md.st[k] + md.ln[k] - 1, md.val[k]), 0);
+		md.present[k] = 1;
+		if (k % 6 == 5 || k == RUN_N - 1)
+			run_check(m, &md, step++);
+	}
+	/* Split in the middle, rejoined with a value that does not continue, then does. */
+	CHECK_EQ(dmac_imap_remove(m, md.st[20], md.st[20] + md.ln[20] - 1), 0);
+	md.present[20] = 0;
+	run_check(m, &md, step++);
+	md.val[20] += 4096;
+	CHECK_EQ(dmac_imap_insert(m, md.st[20], md.st[20] + md.ln[20] - 1, md.val[20]), 0);
+	md.present[20] = 1;
+	run_check(m, &md, step++);
+	CHECK_EQ(dmac_imap_remove(m, md.st[20], md.st[20] + md.ln[20] - 1), 0);
+	md.val[20] -= 4096;
+	CHECK_EQ(dmac_imap_insert(m, md.st[20], md.st[20] + md.ln[20] - 1, md.val[20]), 0);
+	run_check(m, &md, step++);
+	/* One batch: everything out, back in in reverse order with piece 30 broken. */
+	FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
+	for (int k = 0; k < RUN_N; k++)
+		CHECK_EQ(dmac_imap_batch_remove(b, md.st[k], md.st[k] + md.ln[k] - 1), 0);
+	md.val[30] += 8192;
+	for (int k = RUN_N - 1; k >= 0; k--)
+		CHECK_EQ(dmac_imap_batch_insert(b, md.st[k], md.st[k] + md.ln[k] - 1, md.val[k]),
+			 0);
+	CHECK_EQ(dmac_imap_batch_commit(b), 0);
+	run_check(m, &md, step++);
+	/* One batch: piece 30 repaired, pieces 10..15 removed, then 12 alone back. */
+	FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
+	CHECK_EQ(dmac_imap_batch_remove(b, md.st[30], md.st[30] + md.ln[30] - 1), 0);
+	md.val[30] -= 8192;
+	CHECK_EQ(dmac_imap_batch_insert(b, md.st[30], md.st[30] + md.ln[30] - 1, md.val[30]), 0);
+	for (int k = 10; k <= 15; k++) {
+		CHECK_EQ(dmac_imap_batch_remove(b, md.st[k], md.st[k] + md.ln[k] - 1), 0);
+		md.present[k] = 0;
+	}
+	CHECK_EQ(dmac_imap_batch_insert(b, md.st[12], md.st[12] + md.ln[12] - 1, md.val[12]), 0);
+	md.present[12] = 1;
+	CHECK_EQ(dmac_imap_batch_commit(b), 0);
+	run_check(m, &md, step++);
+	/* A failing batch that would have joined everything publishes nothing. */
+	FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
+	for (int k = 10; k <= 15; k++)
+		if (k != 12)
+			CHECK_EQ(
+			    dmac_imap_batch_insert(b, md.st[k], md.st[k] + md.ln[k] - 1, md.val[k]),
+			    0);
+	CHECK_EQ(dmac_imap_batch_insert(b, md.st[0], md.st[0], 0), -EEXIST);
+	CHECK_EQ(dmac_imap_batch_commit(b), -EEXIST);
+	run_check(m, &md, step++);
+	dmac_imap_destroy(m);
+}
+
 struct writer_arg {
 	struct dmac_imap *m;
 	uint64_t start;
@@ -566,6 +696,7 @@ int main(void)
 	test_next();
 	test_memory();
 	test_snapshot();
+	test_run_ends();
 	CHECK_EQ(dmac__alloc_outstanding(), base);
 	urcu_memb_unregister_thread();
 	return check_report("imap_basic");
