@@ -170,7 +170,7 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
  */
 #define DMAC__IMAP_WINDOW_BITS 48 /* keys below 2^48 are indexed */
 #define DMAC__IMAP_FANOUT_BITS 9
-#define DMAC__IMAP_T_KIND      7 /* tag bits of dmac__imap_ient.p */
+#define DMAC__IMAP_T_KIND      7 /* kind bits of an entry word e[i] */
 #define DMAC__IMAP_T_NODE      0
 #define DMAC__IMAP_T_FULL      1
 #define DMAC__IMAP_T_EMPTY     4
@@ -320,7 +320,7 @@ static inline uint64_t dmac_imap_translate(const struct dmac_imap *m, uint64_t a
 /**
  * Find the interval containing addr.
  * @return 0 and *out filled; -ENOENT (no interval contains addr); -EINVAL (NULL args).
- * Concurrency: reader, inside dmac_imap_read_lock().
+ * Concurrency: reader, inside dmac_imap_read_lock(); the call reads one version.
  */
 DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
 				 struct dmac_imap_entry *out);
@@ -330,7 +330,8 @@ DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
  * dmac_imap_translate(), clipped to max_len when nonzero, saturated at UINT64_MAX).
  * @param contig may be NULL.
  * @return 0, -ENOENT, -EINVAL (m or out NULL).
- * Concurrency: reader, inside dmac_imap_read_lock().
+ * Concurrency: reader, inside dmac_imap_read_lock(); the call (entry and contiguous
+ * length) reads one version.
  */
 DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
 				       struct dmac_imap_entry *out, uint64_t *contig);
@@ -339,8 +340,9 @@ DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr,
  * The first interval with start >= addr, for ordered iteration
  * (addr = out->last + 1 until -ENOENT, stopping after last == UINT64_MAX).
  * @return 0, -ENOENT (none), -EINVAL (NULL args).
- * Concurrency: reader; successive calls in different read-side sections may see
- * different versions.
+ * Concurrency: reader, inside dmac_imap_read_lock(). Each call reads one version;
+ * successive calls may see different versions (iterate with dmac_imap_snap_next() on
+ * one snapshot to visit exactly one version).
  */
 DMAC_EXPORT int dmac_imap_next(const struct dmac_imap *m, uint64_t addr,
 			       struct dmac_imap_entry *out);
