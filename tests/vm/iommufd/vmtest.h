@@ -167,9 +167,11 @@ static inline void *vt_huge(size_t len)
 
 /*
  * Open the iommufd backend. With 'choose', the way the daemon does (register +
- * dmac_backend_choose(), which needs /dev/vfio/devices, i.e. a VFIO device);
- * without, directly through the ops table (guests booted --no-iommu have no
- * VFIO device, and the selector must then refuse: checked here too).
+ * dmac_backend_choose()) in a guest with the NVMe bound to vfio-pci; without,
+ * in a guest booted --no-iommu, where no device is bound and /dev/vfio/devices
+ * does not exist: the selector must still choose iommufd, from the kernel's
+ * VFIO cdev support (/sys/class/vfio-dev), as a daemon started before any
+ * device binding needs (checked here too); the ops table is then used directly.
  */
 static inline struct dmac_backend *vt_open_backend(const struct dmac_backend_ops **ops, int choose)
 {
@@ -187,8 +189,8 @@ static inline struct dmac_backend *vt_open_backend(const struct dmac_backend_ops
 		CHECK(*ops == &dmac_iommufd_backend_ops, "chose %s", (*ops)->name);
 		CHECK(strstr(reason, "/dev/iommu"), "reason '%s'", reason);
 	} else {
-		CHECK(ret == -ENODEV, "choose without VFIO devices: %d (%s)", ret, reason);
-		CHECK(strstr(reason, "/dev/vfio/devices"), "reason '%s'", reason);
+		CHECK(ret == 0, "choose without bound VFIO devices: %d (%s)", ret, reason);
+		CHECK(strstr(reason, "/sys/class/vfio-dev"), "reason '%s'", reason);
 		*ops = &dmac_iommufd_backend_ops;
 	}
 	ret = (*ops)->open(NULL, &be);
