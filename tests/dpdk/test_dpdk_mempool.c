@@ -20,6 +20,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,10 +249,89 @@ static void need_hugepages(long want)
 	}
 }
 
+/*
+ * The plugin EAL loads. EAL refuses a -d path below any world-writable
+ * directory ("directory path /tmp is world-writable and insecure"), which a
+ * checkout in /tmp is; the test then loads a copy from a private directory
+ * under /run (root) or $HOME, removed at exit.
+ */
+static char plugin_copy_dir[PATH_MAX];
+static char plugin_copy[PATH_MAX];
+static pid_t plugin_copy_owner;
+
+static int under_world_writable(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
+			return 1;
+		if (slash == dir)
+			break;
+	}
+	return 0;
+}
+
+static void plugin_copy_remove(void)
+{
+	if (getpid() != plugin_copy_owner) /* a forked child's exit() */
+		return;
+	if (plugin_copy[0])
+		unlink(plugin_copy);
+	if (plugin_copy_dir[0])
+		rmdir(plugin_copy_dir);
+}
+
+static const char *plugin_path(void)
+{
+	const char *plugin = getenv("DMAC_DPDK_PLUGIN");
+	const char *bases[] = {"/run", getenv("HOME")};
+	char cmd[3 * PATH_MAX];
+	unsigned i;
+
+	if (!plugin || plugin_copy[0] || !under_world_writable(plugin))
+		return plugin_copy[0] ? plugin_copy : plugin;
+	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		struct stat st;
+
+		if (!bases[i] || stat(bases[i], &st) || (st.st_mode & S_IWOTH) ||
+		    under_world_writable(bases[i]) || access(bases[i], W_OK))
+			continue;
+		snprintf(plugin_copy_dir, sizeof(plugin_copy_dir), "%s/dmac-dpdk-XXXXXX", bases[i]);
+		if (mkdtemp(plugin_copy_dir))
+			break;
+		plugin_copy_dir[0] = '\0';
+	}
+	if (!plugin_copy_dir[0]) {
+		fprintf(stderr,
+			"%s is below a world-writable directory, which EAL refuses for -d, "
+			"and no private directory could be made under /run or $HOME\n",
+			plugin);
+		exit(1);
+	}
+	snprintf(plugin_copy, sizeof(plugin_copy), "%s/%s", plugin_copy_dir,
+		 strrchr(plugin, '/') ? strrchr(plugin, '/') + 1 : plugin);
+	plugin_copy_owner = getpid();
+	atexit(plugin_copy_remove);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", plugin, plugin_copy);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "cannot copy %s to %s\n", plugin, plugin_copy);
+		exit(1);
+	}
+	return plugin_copy;
+}
+
 /* Start EAL with the plugin and the given memory options (NULL-terminated). */
 static void eal_start(const char *const *mem_opts)
 {
-	const char *plugin = getenv("DMAC_DPDK_PLUGIN");
+	const char *plugin = plugin_path();
 	char prefix[64];
 	char *argv[32];
 	int argc = 0;
@@ -300,7 +380,7 @@ static void eal_remove_runtime_dir(void)
 static struct dmac_client *plugin_client(void)
 {
 	struct dmac_client *(*fn)(void);
-	void *h = dlopen(getenv("DMAC_DPDK_PLUGIN"), RTLD_NOW | RTLD_NOLOAD);
+	void *h = dlopen(plugin_path(), RTLD_NOW | RTLD_NOLOAD);
 
 	if (!h) {
 		fprintf(stderr, "the plugin is not loaded: %s\n", dlerror());
@@ -758,7 +838,7 @@ static void case_chunks(void)
 
 static void *plugin_sym(const char *name)
 {
-	void *h = dlopen(getenv("DMAC_DPDK_PLUGIN"), RTLD_NOW | RTLD_NOLOAD);
+	void *h = dlopen(plugin_path(), RTLD_NOW | RTLD_NOLOAD);
 	void *sym;
 
 	if (!h) {
