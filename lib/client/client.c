@@ -634,11 +634,15 @@ unlock:
 /* True when [va, last] meets an interval of the local table. */
 static bool dmac__va_busy(const struct dmac_imap *m, uint64_t va, uint64_t last)
 {
+	const struct dmac_imap_snap *s;
 	struct dmac_imap_entry e;
 	bool busy;
 
+	/* Both reads from one snapshot: one version answers both questions. */
 	dmac_imap_read_lock();
-	busy = !dmac_imap_lookup(m, va, &e) || (!dmac_imap_next(m, va, &e) && e.start <= last);
+	s = dmac_imap_snapshot(m);
+	busy = !dmac_imap_snap_lookup(s, va, &e) ||
+	       (!dmac_imap_snap_next(s, va, &e) && e.start <= last);
 	dmac_imap_read_unlock();
 	return busy;
 }
