@@ -10,7 +10,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "bk.h"
 #include "dmac/backend.h"
@@ -18,6 +23,7 @@
 #include "log.h"
 #ifdef DMACD_TEST_BUILD
 #include "dmac/iommufd_backend.h"
+#include "test_backend.h"
 #include "test_hooks.h"
 #endif
 
@@ -166,4 +172,91 @@ int dmd_bk_unmap(struct dmd_bk *bk, uint32_t space, uint64_t iova, uint64_t len)
 		dmd_err("unmap(space %u, iova 0x%" PRIx64 ", length 0x%" PRIx64 "): %s", space,
 			iova, len, dmd_bk_strerror(bk, rc));
 	return rc;
+}
+
+/* ---- devices ------------------------------------------------------------ */
+
+struct dmd_bk_dev {
+	struct dmac_device *dev;
+	char bdf[32];
+};
+
+/* Set or clear BUS_MASTER in the PCI command register (VFIO config region). */
+static int dmd__bk_bus_master(struct dmd_bk *bk, struct dmd_bk_dev *d, bool on)
+{
+	struct vfio_region_info ri = {.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX};
+	uint16_t cmd;
+	int fd;
+
+#ifdef DMACD_TEST_BUILD
+	if (!strcmp(bk->ops->name, "test"))
+		return dmd_test_backend_bus_master(d->dev, on);
+#endif
+	fd = bk->ops->device_fd(d->dev);
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		return -errno;
+	if (pread(fd, &cmd, sizeof(cmd), (off_t)(ri.offset + PCI_COMMAND)) != sizeof(cmd))
+		return -EIO;
+	cmd = on ? (uint16_t)(cmd | PCI_COMMAND_MASTER) : (uint16_t)(cmd & ~PCI_COMMAND_MASTER);
+	if (pwrite(fd, &cmd, sizeof(cmd), (off_t)(ri.offset + PCI_COMMAND)) != sizeof(cmd))
+		return -EIO;
+	return 0;
+}
+
+int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struct dmd_bk_dev **out)
+{
+	struct dmd_bk_dev *d;
+	int rc;
+
+	d = dmac__calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	rc = bk->ops->device_open(bk->be, bdf, &d->dev);
+	if (rc) {
+		dmd_err("device %s: cannot open: %s", bdf, dmd_bk_strerror(bk, rc));
+		goto err_free_dev;
+	}
+	rc = bk->ops->device_attach(bk->be, d->dev, space);
+	if (rc) {
+		dmd_err("device %s: cannot attach to space %u: %s", bdf, space,
+			dmd_bk_strerror(bk, rc));
+		goto err_close_dev;
+	}
+	rc = dmd__bk_bus_master(bk, d, true);
+	if (rc) {
+		dmd_err("device %s: cannot enable bus mastering: %s", bdf, strerror(-rc));
+		goto err_detach_dev;
+	}
+	*out = d;
+	return 0;
+
+err_detach_dev:
+	bk->ops->device_detach(bk->be, d->dev);
+err_close_dev:
+	bk->ops->device_close(bk->be, d->dev);
+err_free_dev:
+	dmac__free(d);
+	return rc;
+}
+
+void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *d)
+{
+	int rc;
+
+	if (!d)
+		return;
+	rc = dmd__bk_bus_master(bk, d, false);
+	if (rc)
+		dmd_warn("device %s: cannot clear bus mastering: %s", d->bdf, strerror(-rc));
+	rc = bk->ops->device_detach(bk->be, d->dev);
+	if (rc)
+		dmd_warn("device %s: detach: %s", d->bdf, dmd_bk_strerror(bk, rc));
+	bk->ops->device_close(bk->be, d->dev);
+	dmac__free(d);
+}
+
+const char *dmd_bk_device_bdf(const struct dmd_bk_dev *d)
+{
+	return d->bdf;
 }

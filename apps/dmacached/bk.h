@@ -77,4 +77,26 @@ int dmd_bk_copy(struct dmd_bk *bk, uint32_t dst, uint32_t src, uint64_t iova, ui
 /** Unmap exactly [iova, iova + len) of @p space. @return 0 or -errno (logged). */
 int dmd_bk_unmap(struct dmd_bk *bk, uint32_t space, uint64_t iova, uint64_t len);
 
+struct dmd_bk_dev;
+
+/**
+ * Give a device to a space: open the VFIO device at @p bdf (full form, see
+ * dmd_config_parse_bdf()), attach it to @p space, then set BUS_MASTER in its
+ * PCI command register through the VFIO config region, so that it can DMA
+ * into what the space maps. The device fd stays inside the daemon.
+ * @return 0 and *out; -ENODEV no such device (or not bound to vfio-pci);
+ * -EINVAL already open; -ENOMEM; the -errno of attach or of the config-space
+ * access. Everything done is undone on failure; every failure is logged.
+ */
+int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struct dmd_bk_dev **out);
+
+/**
+ * Take a device back: clear BUS_MASTER, detach (DMA blocked), close. NULL is a
+ * no-op. Never fails (failures of each step are logged, the next step runs).
+ */
+void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *dev);
+
+/** PCI address of a device (full form). */
+const char *dmd_bk_device_bdf(const struct dmd_bk_dev *dev);
+
 #endif /* DMD_BK_H */

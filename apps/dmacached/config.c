@@ -43,6 +43,7 @@ enum {
 	K_START = 1u << 9,
 	K_LAST = 1u << 10,
 	K_ADMIN = 1u << 11,
+	K_DEVICES = 1u << 12,
 };
 
 struct dmd__parse {
@@ -172,6 +173,89 @@ static int dmd__parse_u64(const char *s, uint64_t *out)
 	if (*end != '\0')
 		return -EINVAL;
 	return 0;
+}
+
+/* Parse 1..maxd hex digits at *c up to a separator; advances *c. */
+static int dmd__hex_field(const char **c, unsigned int maxd, unsigned long *v)
+{
+	unsigned int n = 0;
+
+	*v = 0;
+	while (isxdigit((unsigned char)**c)) {
+		if (++n > maxd)
+			return -EINVAL;
+		*v = *v * 16 + (unsigned long)(isdigit((unsigned char)**c)
+						   ? **c - '0'
+						   : tolower((unsigned char)**c) - 'a' + 10);
+		(*c)++;
+	}
+	return n ? 0 : -EINVAL;
+}
+
+int dmd_config_parse_bdf(const char *s, char out[DMD_CONFIG_BDF_MAX])
+{
+	unsigned long dom = 0, bus, dev, fn;
+	const char *c = s;
+	unsigned int colons = 0;
+
+	for (const char *q = s; *q; q++)
+		colons += *q == ':';
+	if (colons == 2) {
+		if (dmd__hex_field(&c, 4, &dom) || *c++ != ':')
+			return -EINVAL;
+	} else if (colons != 1) {
+		return -EINVAL;
+	}
+	if (dmd__hex_field(&c, 2, &bus) || *c++ != ':')
+		return -EINVAL;
+	if (dmd__hex_field(&c, 2, &dev) || *c++ != '.')
+		return -EINVAL;
+	if (dmd__hex_field(&c, 1, &fn) || *c != '\0')
+		return -EINVAL;
+	if (dev > 0x1f || fn > 7)
+		return -EINVAL;
+	snprintf(out, DMD_CONFIG_BDF_MAX, "%04lx:%02lx:%02lx.%lx", dom, bus, dev, fn);
+	return 0;
+}
+
+/* Parse the devices list of tenant t. */
+static void dmd__parse_devices(struct dmd__parse *p, struct dmd_tenant_config *t, const char *value)
+{
+	char buf[1024];
+	char *save = NULL, *tok;
+
+	t->ndevices = 0;
+	t->devices_line = p->line;
+	if (strlen(value) >= sizeof(buf)) {
+		dmd__perr(p, p->line, "devices: list too long");
+		return;
+	}
+	strcpy(buf, value);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		char bdf[DMD_CONFIG_BDF_MAX];
+		bool dup = false;
+
+		if (dmd_config_parse_bdf(tok, bdf)) {
+			dmd__perr(
+			    p, p->line,
+			    "devices: bad PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, "
+			    "hex)",
+			    tok);
+			continue;
+		}
+		for (unsigned int i = 0; i < t->ndevices; i++)
+			dup |= !strcmp(t->devices[i], bdf);
+		if (dup) {
+			dmd__perr(p, p->line, "devices: %s listed twice", bdf);
+			continue;
+		}
+		if (t->ndevices == DMD_CONFIG_MAX_DEVICES) {
+			dmd__perr(p, p->line, "devices: more than %u entries",
+				  DMD_CONFIG_MAX_DEVICES);
+			return;
+		}
+		strcpy(t->devices[t->ndevices++], bdf);
+	}
 }
 
 /* Parse a list of users (gid == false) or groups: numbers or names. */
@@ -434,6 +518,9 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 				t->quota_pinned_bytes = v;
 			else
 				t->quota_leases = v;
+		} else if (!strcmp(key, "devices")) {
+			bit = K_DEVICES;
+			dmd__parse_devices(p, t, value);
 		} else if (!strcmp(key, "iova_start") || !strcmp(key, "iova_last")) {
 			bool start = key[5] == 's';
 
@@ -472,6 +559,17 @@ static void dmd__validate(struct dmd__parse *p)
 		if (t->nuids == 0 && t->ngids == 0)
 			dmd__perr(p, t->line, "tenant '%s' allows nobody (set uids and/or gids)",
 				  t->name);
+		for (unsigned int d = 0; d < t->ndevices; d++)
+			for (unsigned int j = 0; j < i; j++)
+				for (unsigned int k = 0; k < cfg->tenants[j].ndevices; k++)
+					if (!strcmp(t->devices[d], cfg->tenants[j].devices[k]))
+						dmd__perr(p, t->devices_line,
+							  "device %s is listed for tenant '%s' "
+							  "and for tenant '%s' (line %u): a device "
+							  "belongs to one tenant",
+							  t->devices[d], t->name,
+							  cfg->tenants[j].name,
+							  cfg->tenants[j].devices_line);
 		if (!t->window_set)
 			continue;
 		if (t->iova_start > t->iova_last) {

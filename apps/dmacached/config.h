@@ -10,7 +10,10 @@
  * - every tenant allows at least one uid or gid; its IOVA window is
  *   [iova_start, iova_last] with 'last' INCLUSIVE, start <= last, start and
  *   last + 1 multiples of 4 KiB; explicit windows of two tenants never overlap;
- * - quotas are byte/lease counts, UINT64_MAX meaning unlimited.
+ * - quotas are byte/lease counts, UINT64_MAX meaning unlimited;
+ * - device addresses are PCI BDFs in the full form "DDDD:BB:DD.F" (lower-case
+ *   hex, normalised at parse time), at most DMD_CONFIG_MAX_DEVICES per
+ *   tenant, and no address is listed twice in the whole config.
  * Concurrency: a config is plain data; the event-loop thread owns it.
  */
 #ifndef DMD_CONFIG_H
@@ -25,6 +28,8 @@
 
 #define DMD_CONFIG_MAX_IDS	  32
 #define DMD_CONFIG_NAME_MAX	  64
+#define DMD_CONFIG_MAX_DEVICES	  8
+#define DMD_CONFIG_BDF_MAX	  16 /**< "DDDD:BB:DD.F" + NUL, rounded up */
 #define DMD_CONFIG_DEFAULT_SOCKET "/run/dmacache/dmacached.sock"
 
 struct dmd_tenant_config {
@@ -40,6 +45,10 @@ struct dmd_tenant_config {
 	uint64_t iova_last; /**< inclusive */
 	bool window_set;    /**< iova_start or iova_last given */
 	unsigned int window_line;
+	/** devices: PCI addresses the daemon opens and attaches to the space */
+	char devices[DMD_CONFIG_MAX_DEVICES][DMD_CONFIG_BDF_MAX];
+	unsigned int ndevices;
+	unsigned int devices_line;
 };
 
 struct dmd_config {
@@ -104,5 +113,13 @@ bool dmd_config_is_admin(const struct dmd_config *cfg, uid_t uid, gid_t gid);
  * @return 0, -EINVAL (syntax), -ERANGE (overflow).
  */
 int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out);
+
+/**
+ * Parse a PCI address "DDDD:BB:DD.F" or "BB:DD.F" (hex; domain 0 when
+ * omitted; device <= 0x1f, function <= 7) into its full lower-case form.
+ * @return 0 and @p out (DMD_CONFIG_BDF_MAX bytes), or -EINVAL.
+ * Concurrency: any thread.
+ */
+int dmd_config_parse_bdf(const char *s, char out[DMD_CONFIG_BDF_MAX]);
 
 #endif /* DMD_CONFIG_H */

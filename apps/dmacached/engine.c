@@ -39,6 +39,10 @@
  *   when its last lease goes, then the master reference dropped), then the
  *   registrations (master references dropped; areas stay cached, LRU, until
  *   the pinned budget evicts them).
+ * - A tenant's devices (config key 'devices') are opened, attached to its
+ *   space and made bus masters when the tenant is created, before any lease
+ *   exists; they are taken back (bus master off, detach, close) when it is
+ *   freed, before its space is destroyed. Their fds never leave the daemon.
  * - All heap memory goes through dmac__* so tests can fail the Nth allocation.
  * - Every lease is also on the engine's list of all leases (ahead..atail), in
  *   creation order with aseq strictly increasing: the stable cursor of
@@ -95,6 +99,10 @@ struct dmd_tenant {
 	int removed;	    /* gone from the config; freed when its last session ends */
 	uint64_t reg_bytes; /* bytes registered by its sessions (quota_pinned_bytes) */
 	struct dmd_copy *copies;
+	/* devices opened at tenant creation, attached to 'space', bus master on;
+	 * the set is fixed for the tenant's life (a reload does not change it) */
+	struct dmd_bk_dev *devs[DMD_CONFIG_MAX_DEVICES];
+	unsigned int ndevs;
 };
 
 struct dmd_reg {
@@ -357,17 +365,33 @@ static int dmd__tenant_add(struct dmd_engine *e, const struct dmd_tenant_config 
 	rc = dmd_bk_space_alloc(e->bk, &t->space);
 	if (rc)
 		goto err_free_tenant;
+	for (t->ndevs = 0; t->ndevs < cfg->ndevices; t->ndevs++) {
+		const char *bdf = cfg->devices[t->ndevs];
+
+		rc = dmd_bk_device_open(e->bk, bdf, t->space, &t->devs[t->ndevs]);
+		if (rc) {
+			dmd_err("tenant %s: device %s: %s", cfg->name, bdf,
+				rc == -ENODEV	? "no such device bound to vfio-pci"
+				: rc == -EINVAL ? "already open (another tenant or process?)"
+						: dmd_bk_strerror(e->bk, rc));
+			goto err_close_devices;
+		}
+		dmd_info("tenant %s: device %s attached to space %u, bus master on", cfg->name, bdf,
+			 t->space);
+	}
 	rc = dmac_lease_tenant_add(e->leases, t->id, cfg->quota_leases, cfg->quota_pinned_bytes);
 	if (rc)
-		goto err_destroy_space;
+		goto err_close_devices;
 	t->next = e->tenants;
 	e->tenants = t;
 	e->ntenants++;
-	dmd_info("tenant %s: space %u, window [0x%" PRIx64 ", 0x%" PRIx64 "]", cfg->name, t->space,
-		 cfg->iova_start, cfg->iova_last);
+	dmd_info("tenant %s: space %u, window [0x%" PRIx64 ", 0x%" PRIx64 "], %u device(s)",
+		 cfg->name, t->space, cfg->iova_start, cfg->iova_last, t->ndevs);
 	return 0;
 
-err_destroy_space:
+err_close_devices:
+	while (t->ndevs)
+		dmd_bk_device_close(e->bk, t->devs[--t->ndevs]);
 	dmd_bk_space_destroy(e->bk, t->space);
 err_free_tenant:
 	dmac__free(t);
@@ -384,6 +408,13 @@ static void dmd__tenant_free(struct dmd_engine *e, struct dmd_tenant *t)
 	*pp = t->next;
 	e->ntenants--;
 	dmac_lease_tenant_remove(e->leases, t->id);
+	while (t->ndevs) {
+		struct dmd_bk_dev *d = t->devs[--t->ndevs];
+
+		dmd_info("tenant %s: device %s bus master off, detached, closed", t->cfg.name,
+			 dmd_bk_device_bdf(d));
+		dmd_bk_device_close(e->bk, d);
+	}
 	dmd_bk_space_destroy(e->bk, t->space);
 	dmd_info("tenant %s removed", t->cfg.name);
 	dmac__free(t);
@@ -573,6 +604,11 @@ int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg)
 				return rc;
 			continue;
 		}
+		if (tc->ndevices != t->cfg.ndevices ||
+		    memcmp(tc->devices, t->cfg.devices, sizeof(tc->devices)))
+			dmd_warn("tenant %s: devices changed in the config; the change takes "
+				 "effect at the next start",
+				 tc->name);
 		t->cfg = *tc;
 		t->removed = 0;
 		dmac_lease_tenant_set_quota(e->leases, t->id, tc->quota_leases,

@@ -18,10 +18,20 @@
  *   dmac__malloc, so allocation fault injection targets the daemon only.
  * - IOVA ranges: [0, 0xfedfffff] and [0xfef00000, 2^48 - 1] (a hole where
  *   x86's MSI window is), alignment 4 KiB.
+ * - Devices: the PCI addresses listed (comma-separated, full form) in
+ *   $DMAC_TEST_DEVICES exist; device_open of any other is -ENODEV, of one
+ *   already open -EINVAL. A device is attached to at most one space (0 =
+ *   detached); device_close detaches first. Device calls are logged in the
+ *   call log (space = the device's space) and, one line each ("open BDF RC",
+ *   "attach BDF SPACE RC", "bus_master BDF 0|1", "detach BDF RC", "close
+ *   BDF"), appended to $DMAC_TEST_DEVICE_LOG if set: that file outlives the
+ *   daemon, so tests read what shutdown did. Device calls are not counted for
+ *   fault injection.
  * Concurrency: single-threaded (the daemon's event loop).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,8 +134,13 @@ static int tb_open(const struct dmac_backend_config *cfg, struct dmac_backend **
 	return 0;
 }
 
+static struct dmac_device *tb_devices;
+static void tb_device_close(struct dmac_backend *be, struct dmac_device *dev);
+
 static void tb_close(struct dmac_backend *be)
 {
+	while (tb_devices) /* the backend contract: close closes open devices */
+		tb_device_close(be, tb_devices);
 	tb_log("close", 0, 0, 0, 0, 0);
 	for (size_t i = 0; i < nspaces; i++)
 		free(spaces[i].maps);
@@ -364,23 +379,122 @@ static int tb_change_process(struct dmac_backend *be)
 	return -EOPNOTSUPP;
 }
 
+struct dmac_device {
+	char bdf[32];
+	uint32_t space; /* 0: detached */
+	int bus_master;
+	struct dmac_device *next;
+};
+
+static void tb_devlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void tb_devlog(const char *fmt, ...)
+{
+	const char *path = getenv("DMAC_TEST_DEVICE_LOG");
+	va_list ap;
+	FILE *f;
+
+	if (!path)
+		return;
+	f = fopen(path, "ae");
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+}
+
+/* Whether bdf is listed in $DMAC_TEST_DEVICES. */
+static int tb_device_exists(const char *bdf)
+{
+	const char *list = getenv("DMAC_TEST_DEVICES");
+	size_t n = strlen(bdf);
+
+	for (const char *c = list; c && *c;) {
+		const char *e = strchr(c, ',');
+		size_t len = e ? (size_t)(e - c) : strlen(c);
+
+		if (len == n && !strncmp(c, bdf, n))
+			return 1;
+		c = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
 static int tb_device_open(struct dmac_backend *be, const char *bdf, struct dmac_device **out)
 {
-	return -ENODEV;
-}
+	struct dmac_device *d;
+	int rc = 0;
 
-static void tb_device_close(struct dmac_backend *be, struct dmac_device *dev)
-{
-}
-
-static int tb_device_attach(struct dmac_backend *be, struct dmac_device *dev, uint32_t id)
-{
-	return -EOPNOTSUPP;
+	if (!tb_device_exists(bdf)) {
+		rc = -ENODEV;
+		goto out;
+	}
+	for (d = tb_devices; d; d = d->next)
+		if (!strcmp(d->bdf, bdf))
+			rc = -EINVAL;
+	if (rc)
+		goto out;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	d->next = tb_devices;
+	tb_devices = d;
+	*out = d;
+out:
+	tb_log("device_open", 0, 0, 0, 0, rc);
+	tb_devlog("open %s %d", bdf, rc);
+	return rc;
 }
 
 static int tb_device_detach(struct dmac_backend *be, struct dmac_device *dev)
 {
-	return -EINVAL;
+	int rc = dev->space ? 0 : -EINVAL;
+
+	tb_log("device_detach", dev->space, 0, 0, 0, rc);
+	tb_devlog("detach %s %d", dev->bdf, rc);
+	dev->space = 0;
+	return rc;
+}
+
+static void tb_device_close(struct dmac_backend *be, struct dmac_device *dev)
+{
+	struct dmac_device **pp;
+
+	if (!dev)
+		return;
+	if (dev->space)
+		tb_device_detach(be, dev);
+	for (pp = &tb_devices; *pp != dev; pp = &(*pp)->next)
+		;
+	*pp = dev->next;
+	tb_log("device_close", 0, 0, 0, 0, 0);
+	tb_devlog("close %s", dev->bdf);
+	free(dev);
+}
+
+static int tb_device_attach(struct dmac_backend *be, struct dmac_device *dev, uint32_t id)
+{
+	int rc = dev->space ? -EBUSY : tb_space(id) ? 0 : -ENOENT;
+
+	if (!rc)
+		dev->space = id;
+	tb_log("device_attach", id, 0, 0, 0, rc);
+	tb_devlog("attach %s %u %d", dev->bdf, id, rc);
+	return rc;
+}
+
+int dmd_test_backend_bus_master(struct dmac_device *dev, bool on)
+{
+	dev->bus_master = on;
+	tb_log("device_bus_master", dev->space, on, 0, 0, 0);
+	tb_devlog("bus_master %s %d", dev->bdf, on);
+	return 0;
 }
 
 static int tb_device_hw_info(struct dmac_backend *be, struct dmac_device *dev,
@@ -396,7 +510,7 @@ static int tb_device_fd(const struct dmac_device *dev)
 
 static uint32_t tb_device_space(const struct dmac_device *dev)
 {
-	return 0;
+	return dev->space;
 }
 
 static const struct dmac_backend_ops tb_ops = {
@@ -460,6 +574,8 @@ void dmd_test_backend_dump(FILE *f)
 		total += s->nmaps;
 	}
 	fprintf(f, "mapped %zu\n", total);
+	for (const struct dmac_device *d = tb_devices; d; d = d->next)
+		fprintf(f, "device %s %u %d\n", d->bdf, d->space, d->bus_master);
 	for (size_t i = 0; i < ncalls; i++)
 		fprintf(f, "call %s %u 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %d\n", calls[i].op,
 			calls[i].space, calls[i].iova, calls[i].length, calls[i].va, calls[i].rc);

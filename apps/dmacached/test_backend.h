@@ -8,8 +8,11 @@
 #ifndef DMD_TEST_BACKEND_H
 #define DMD_TEST_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct dmac_device;
 
 /**
  * Register the "test" backend. Reads DMAC_TEST_BACKEND_FAIL=N:ERRNO (fail the
@@ -23,8 +26,16 @@ void dmd_test_backend_fail(uint64_t n, int err);
 /**
  * Write the state: "calls N", "failed N", one "space ID" line per live space,
  * one "map SPACE IOVA LENGTH VA PROT" line per mapping, "mapped N" (total
- * mappings), then the call log "call OP SPACE IOVA LENGTH VA RC".
+ * mappings), one "device BDF SPACE BUS_MASTER" line per open device (SPACE 0:
+ * detached), then the call log "call OP SPACE IOVA LENGTH VA RC".
  */
 void dmd_test_backend_dump(FILE *f);
+
+/**
+ * Simulated PCI command register write (the daemon's BUS_MASTER set/clear on a
+ * test-backend device): recorded in the call log and the device log.
+ * @return 0, or -EINVAL if @p dev is not open.
+ */
+int dmd_test_backend_bus_master(struct dmac_device *dev, bool on);
 
 #endif /* DMD_TEST_BACKEND_H */
