@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Real DMA into DPDK mbufs leased through the "dmacache" mempool driver (vm
+ * tier only, as root in the test-bed guest, run by tests/vm/vmrun):
+ *
+ * - the real dmacached ($DMACACHED_TEST, backend $DMAC_DPDK_TEST_BACKEND,
+ *   default iommufd) with tenant "a" owning the NVMe controller
+ *   ($DMAC_VM_NVME_BDF) through the config key 'devices': the daemon opens it,
+ *   attaches it to the tenant's space and makes it a bus master;
+ * - EAL on hugepages with the driver loaded by -d, a pktmbuf pool with ops
+ *   "dmacache";
+ * - the examples/nvme driver, polling, on BAR0 mapped from sysfs resource0,
+ *   queues in a sealed memfd registered and leased over the driver's own
+ *   libdmacache connection (dmac_dpdk_mempool_client());
+ * - writes a pattern from some mbufs, reads it back into OTHER mbufs with the
+ *   PRPs built from their buf_iova (checked equal to dmac_vtophys() of the
+ *   same bytes), and compares;
+ * - negative: a read aimed at IOVAs this tenant does not hold (memory that was
+ *   leased and released, still pinned in the daemon's master space; and an
+ *   IOVA past every lease) lands nowhere: the target memory is unchanged,
+ *   whatever status the (emulated) controller reports. A good read after it
+ *   shows the controller still works, so the check is not vacuous.
+ *
+ * Invariants: every byte the controller may touch is leased for the whole
+ * I/O; the mbufs stay allocated until the controller is closed; every wait is
+ * bounded (daemon start/stop 5 s, NVMe commands by the driver's timeout).
+ * Concurrency: single-threaded.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dmac/dmacache.h"
+#include "nvme.h"
+#include "rte_mempool_dmacache.h"
+#include "vtophys.h"
+
+#define MB	   (UINT64_C(1) << 20)
+#define DATA_LEN   4096u /* bytes of each mbuf's data area the test uses */
+#define NBUF	   8u	 /* writers, and as many readers */
+#define QMEM_LEN   (4 * MB)
+#define VICTIM_LEN (2 * MB)
+
+static int failures;
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a != _b) {                                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
+				__FILE__, __LINE__, #a, #b, _a, _b);                               \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static void die(const char *what)
+{
+	fprintf(stderr, "test_dpdk_nvme: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+static struct {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char log[128];
+} dmn;
+
+static void daemon_kill(void)
+{
+	if (dmn.pid > 0) {
+		kill(dmn.pid, SIGKILL);
+		waitpid(dmn.pid, NULL, 0);
+		dmn.pid = 0;
+	}
+}
+
+/* Start the daemon with tenant a (uid 0) owning device bdf; its log in a file. */
+static void daemon_start(const char *bdf)
+{
+	const char *bin = getenv("DMACACHED_TEST");
+	const char *backend = getenv("DMAC_DPDK_TEST_BACKEND");
+	char conf[128];
+	FILE *f;
+	int i;
+
+	if (!bin) {
+		fprintf(stderr, "DMACACHED_TEST is not set\n");
+		exit(1);
+	}
+	snprintf(dmn.dir, sizeof(dmn.dir), "/tmp/dmac-dpdk-nvme-XXXXXX");
+	if (!mkdtemp(dmn.dir))
+		die("mkdtemp");
+	snprintf(dmn.sock, sizeof(dmn.sock), "%s/dmacached.sock", dmn.dir);
+	snprintf(dmn.log, sizeof(dmn.log), "%s/dmacached.log", dmn.dir);
+	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dmn.dir);
+	f = fopen(conf, "w");
+	if (!f)
+		die("write config");
+	fprintf(f,
+		"[daemon]\nsocket = %s\nbackend = %s\nlog_level = info\n"
+		"[tenant a]\nuids = %u\ndevices = %s\n",
+		dmn.sock, backend ? backend : "iommufd", (unsigned int)getuid(), bdf);
+	fclose(f);
+	atexit(daemon_kill);
+	dmn.pid = fork();
+	if (dmn.pid < 0)
+		die("fork");
+	if (dmn.pid == 0) {
+		int fd = open(dmn.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		strcpy(sa.sun_path, dmn.sock);
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(s);
+			return;
+		}
+		close(s);
+		if (waitpid(dmn.pid, NULL, WNOHANG) == dmn.pid) {
+			char cmd[384];
+
+			fprintf(stderr, "dmacached exited at start; its log:\n");
+			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", dmn.log);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(no log)\n");
+			dmn.pid = 0;
+			exit(1);
+		}
+		msleep(10);
+	}
+	fprintf(stderr, "dmacached did not listen within 5 s\n");
+	exit(1);
+}
+
+/* Whether the daemon's log contains s. */
+static int daemon_log_has(const char *s)
+{
+	static char buf[65536];
+	FILE *f = fopen(dmn.log, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return strstr(buf, s) != NULL;
+}
+
+static void daemon_stop(void)
+{
+	char cmd[384];
+	int status = 0, i;
+
+	if (!dmn.pid)
+		return;
+	kill(dmn.pid, SIGTERM);
+	for (i = 0; i < 500; i++) {
+		if (waitpid(dmn.pid, &status, WNOHANG) == dmn.pid)
+			break;
+		msleep(10);
+	}
+	if (i == 500) {
+		fprintf(stderr, "dmacached did not exit within 5 s of SIGTERM\n");
+		kill(dmn.pid, SIGKILL);
+		waitpid(dmn.pid, &status, 0);
+		failures++;
+	} else {
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	dmn.pid = 0;
+	snprintf(cmd, sizeof(cmd), "echo '---- dmacached log ----' >&2; cat '%s' >&2; rm -rf '%s'",
+		 dmn.log, dmn.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dmn.dir);
+}
+
+/* ---- EAL and the plugin ---------------------------------------------------- */
+
+static char plugin_copy_dir[PATH_MAX], plugin_copy[2 * PATH_MAX];
+
+static void plugin_copy_remove(void)
+{
+	if (plugin_copy[0])
+		unlink(plugin_copy);
+	if (plugin_copy_dir[0])
+		rmdir(plugin_copy_dir);
+}
+
+/* EAL refuses -d below a world-writable directory: load a copy from /run. */
+static const char *plugin_path(void)
+{
+	const char *plugin = getenv("DMAC_DPDK_PLUGIN");
+	char cmd[4 * PATH_MAX];
+
+	if (!plugin) {
+		fprintf(stderr, "DMAC_DPDK_PLUGIN is not set\n");
+		exit(1);
+	}
+	if (plugin_copy[0])
+		return plugin_copy;
+	snprintf(plugin_copy_dir, sizeof(plugin_copy_dir), "/run/dmac-dpdk-nvme-XXXXXX");
+	if (!mkdtemp(plugin_copy_dir))
+		die("mkdtemp /run");
+	snprintf(plugin_copy, sizeof(plugin_copy), "%s/%s", plugin_copy_dir,
+		 strrchr(plugin, '/') ? strrchr(plugin, '/') + 1 : plugin);
+	atexit(plugin_copy_remove);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", plugin, plugin_copy);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "cannot copy %s\n", plugin);
+		exit(1);
+	}
+	return plugin_copy;
+}
+
+static void need_hugepages(long want)
+{
+	char line[128];
+	long free_pages = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		die("/proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	fclose(f);
+	if (free_pages < want) {
+		fprintf(stderr, "need %ld free 2 MiB hugepages, have %ld\n", want, free_pages);
+		exit(1);
+	}
+}
+
+static void eal_start(void)
+{
+	char prefix[64];
+	char *argv[16];
+	int argc = 0;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=dmacnvme%d", (int)getpid());
+	argv[argc++] = "test_dpdk_nvme";
+	argv[argc++] = "-d";
+	argv[argc++] = (char *)plugin_path();
+	argv[argc++] = "-l";
+	argv[argc++] = "0";
+	argv[argc++] = "--no-pci";
+	argv[argc++] = "--no-telemetry";
+	argv[argc++] = "--iova-mode=va";
+	argv[argc++] = "--in-memory";
+	argv[argc++] = prefix;
+	argv[argc] = NULL;
+	if (rte_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+		exit(1);
+	}
+}
+
+static struct dmac_client *plugin_client(void)
+{
+	struct dmac_client *(*fn)(void);
+	void *h = dlopen(plugin_path(), RTLD_NOW | RTLD_NOLOAD);
+
+	if (!h) {
+		fprintf(stderr, "the plugin is not loaded: %s\n", dlerror());
+		exit(1);
+	}
+	*(void **)&fn = dlsym(h, "dmac_dpdk_mempool_client");
+	dlclose(h);
+	if (!fn) {
+		fprintf(stderr, "dmac_dpdk_mempool_client: %s\n", dlerror());
+		exit(1);
+	}
+	return fn();
+}
+
+/* ---- DMA memory for the driver's queues: a leased sealed memfd -------------- */
+
+struct leased {
+	int fd;
+	uint8_t *va;
+	uint64_t len, reg_id, iova;
+	struct dmac_client_lease lease;
+};
+
+static int lease_memfd(struct dmac_client *c, uint64_t len, struct leased *m)
+{
+	int rc;
+
+	m->len = len;
+	m->fd = memfd_create("dmac-nvme-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (m->fd < 0 || ftruncate(m->fd, (off_t)len) ||
+	    fcntl(m->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
+		die("memfd");
+	m->va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (m->va == MAP_FAILED)
+		die("mmap memfd");
+	rc = dmac_client_register(c, m->fd, 0, len, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE,
+				  m->va, &m->reg_id);
+	if (rc)
+		return rc;
+	rc = dmac_client_lease(c, m->reg_id, 0, len, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE,
+			       &m->lease);
+	if (rc)
+		return rc;
+	m->iova = m->lease.iova;
+	return 0;
+}
+
+static struct leased qmem;
+static uint64_t qmem_used;
+
+static void *bump_alloc(void *ctx, size_t len, size_t align)
+{
+	uint64_t off = (qmem_used + align - 1) & ~(uint64_t)(align - 1);
+
+	if (off + len > qmem.len)
+		return NULL;
+	qmem_used = off + len;
+	memset(qmem.va + off, 0, len);
+	return qmem.va + off;
+}
+
+static void bump_free(void *ctx, void *va, size_t len)
+{
+	/* a bump allocator: the memory goes back with the memfd at exit */
+}
+
+/* ---- translation: mbuf buf_iova, checked against dmac_vtophys() ------------ */
+
+static struct {
+	struct rte_mbuf *m; /* the mbuf the next I/O uses, or NULL */
+	uint64_t bad_base;  /* non-zero: translate the mbuf's data to this IOVA */
+	unsigned int from_mbuf, mismatch;
+} xl;
+
+static uint64_t test_vtophys(void *ctx, const void *va, uint64_t *len)
+{
+	const uint8_t *p = va, *b;
+	uint64_t want = len ? *len : 1, iova, l2;
+
+	if (xl.m) {
+		b = xl.m->buf_addr;
+		if (p >= b && p < b + xl.m->buf_len) {
+			uint64_t off = (uint64_t)(p - b), room = xl.m->buf_len - off;
+
+			if (want == 0 || want > room)
+				want = room;
+			if (xl.bad_base) /* same offset in the page as the VA (PRP rule) */
+				iova = xl.bad_base +
+				       (uint64_t)((uintptr_t)p - ((uintptr_t)b & ~(uintptr_t)4095));
+			else {
+				iova = xl.m->buf_iova + off;
+				l2 = want;
+				if (dmac_vtophys(p, &l2) != iova || l2 < want)
+					xl.mismatch++;
+			}
+			xl.from_mbuf++;
+			if (len)
+				*len = want;
+			return iova;
+		}
+	}
+	return dmac_vtophys(va, len);
+}
+
+static uint8_t pattern(unsigned int buf, unsigned int i)
+{
+	return (uint8_t)(0x11 * (buf + 1) + i * 7 + (i >> 8));
+}
+
+static uint8_t *data(struct rte_mbuf *m)
+{
+	return (uint8_t *)m->buf_addr + RTE_PKTMBUF_HEADROOM;
+}
+
+static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+int main(void)
+{
+	const char *bdf = getenv("DMAC_VM_NVME_BDF");
+	struct rte_mbuf *wr[NBUF] = {NULL}, *rd[NBUF + 1] = {NULL};
+	struct dmac_client_lease_info li[64];
+	struct dmac_nvme_ctrl *ctrl = NULL;
+	struct dmac_nvme_info info;
+	struct dmac_nvme_ops ops;
+	struct rte_mempool *mp;
+	struct dmac_client *c;
+	struct leased victim;
+	char path[160], msg[160];
+	uint64_t cursor = 0, max_end = 0;
+	uint32_t nlb;
+	size_t n;
+	struct stat st;
+	int fd, rc;
+
+	if (!bdf || !*bdf) {
+		fprintf(stderr, "DMAC_VM_NVME_BDF is not set: run me with tests/vm/vmrun\n");
+		return 1;
+	}
+	need_hugepages(32);
+	daemon_start(bdf);
+	snprintf(msg, sizeof(msg), "tenant a: device %s attached to space", bdf);
+	CHECK(daemon_log_has(msg));
+	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start();
+
+	mp = rte_pktmbuf_pool_create_by_ops("nvme_pool", 255, 0, 0, RTE_PKTMBUF_HEADROOM + DATA_LEN,
+					    SOCKET_ID_ANY, DMAC_DPDK_MEMPOOL_OPS);
+	if (!mp) {
+		fprintf(stderr, "pool: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	c = plugin_client();
+	CHECK(c != NULL);
+	dmac_vtophys_set_client(c);
+	rc = lease_memfd(c, QMEM_LEN, &qmem);
+	CHECK_EQ(rc, 0);
+	if (rc)
+		goto out_pool;
+
+	/* BAR0 from sysfs, as a strict-mode tenant (root) maps it */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
+	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st))
+		die(path);
+	memset(&ops, 0, sizeof(ops));
+	ops.bar0_len = (size_t)st.st_size;
+	ops.bar0 = mmap(NULL, ops.bar0_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (ops.bar0 == MAP_FAILED)
+		die("mmap resource0");
+	ops.vtophys = test_vtophys;
+	ops.dma_alloc = bump_alloc;
+	ops.dma_free = bump_free;
+	ops.irq_eventfd = -1;
+	rc = dmac_nvme_ctrl_open(&ops, NULL, &ctrl);
+	CHECK_EQ(rc, 0);
+	if (rc)
+		goto out_bar;
+	CHECK_EQ(dmac_nvme_ctrl_info(ctrl, &info), 0);
+	fprintf(stderr, "nvme %s: model '%s', lba_size %u, nsze %llu\n", bdf, info.model,
+		info.lba_size, (unsigned long long)info.nsze);
+	CHECK(info.lba_size && DATA_LEN % info.lba_size == 0);
+	nlb = DATA_LEN / info.lba_size;
+	CHECK(info.nsze >= (uint64_t)(2 * NBUF + 2) * nlb);
+
+	for (unsigned int i = 0; i < NBUF; i++) {
+		wr[i] = rte_pktmbuf_alloc(mp);
+		rd[i] = rte_pktmbuf_alloc(mp);
+		CHECK(wr[i] && rd[i]);
+		if (!wr[i] || !rd[i])
+			goto out_ctrl;
+	}
+	rd[NBUF] = rte_pktmbuf_alloc(mp);
+	CHECK(rd[NBUF] != NULL);
+	if (!rd[NBUF])
+		goto out_ctrl;
+
+	/* write the pattern from the writers, at LBAs 2 * i * nlb */
+	for (unsigned int i = 0; i < NBUF; i++) {
+		for (unsigned int k = 0; k < DATA_LEN; k++)
+			data(wr[i])[k] = pattern(i, k);
+		xl.m = wr[i];
+		CHECK_EQ(dmac_nvme_write(ctrl, data(wr[i]), (uint64_t)2 * i * nlb, nlb), 0);
+	}
+	/* read it back into the readers (other mbufs), PRPs from their buf_iova */
+	for (unsigned int i = 0; i < NBUF; i++) {
+		unsigned int bad = 0;
+
+		CHECK(rd[i]->buf_iova != wr[i]->buf_iova);
+		memset(data(rd[i]), 0, DATA_LEN);
+		xl.m = rd[i];
+		CHECK_EQ(dmac_nvme_read(ctrl, data(rd[i]), (uint64_t)2 * i * nlb, nlb), 0);
+		for (unsigned int k = 0; k < DATA_LEN; k++)
+			bad += data(rd[i])[k] != pattern(i, k);
+		CHECK_EQ(bad, 0);
+	}
+	CHECK(xl.from_mbuf >= 2 * NBUF);
+	CHECK_EQ(xl.mismatch, 0);
+	fprintf(stderr, "%u mbufs written and read back: %u translations from buf_iova\n", NBUF,
+		xl.from_mbuf);
+
+	/*
+	 * Negative 1: memory leased and released, still pinned and mapped in
+	 * the daemon's master space, no longer in this tenant's space.
+	 */
+	rc = lease_memfd(c, VICTIM_LEN, &victim);
+	CHECK_EQ(rc, 0);
+	if (rc)
+		goto out_ctrl;
+	/*
+	 * Control first: while the victim is leased, the same redirected read
+	 * lands in the victim (at the data's offset from buf_addr's page), so
+	 * the redirection works and only the release can stop the DMA.
+	 */
+	memset(victim.va, 0x5a, VICTIM_LEN);
+	memset(data(rd[NBUF]), 0xa5, DATA_LEN);
+	xl.m = rd[NBUF];
+	xl.bad_base = victim.iova; /* buf_addr's page maps to the victim's first page */
+	CHECK_EQ(dmac_nvme_read(ctrl, data(rd[NBUF]), 0, nlb), 0);
+	{
+		uint64_t off = (uint64_t)((uintptr_t)data(rd[NBUF]) -
+					  ((uintptr_t)rd[NBUF]->buf_addr & ~(uintptr_t)4095));
+		unsigned int bad = 0;
+
+		for (unsigned int k = 0; k < DATA_LEN; k++)
+			bad += victim.va[off + k] != pattern(0, k);
+		CHECK_EQ(bad, 0);
+		CHECK(all_bytes(data(rd[NBUF]), DATA_LEN, 0xa5));
+	}
+	CHECK_EQ(dmac_client_release(c, victim.lease.lease_id), 0);
+	memset(victim.va, 0x5a, VICTIM_LEN);
+	rc = dmac_nvme_read(ctrl, data(rd[NBUF]), 0, nlb);
+	fprintf(stderr, "read at released IOVA 0x%llx: %d (the status does not matter)\n",
+		(unsigned long long)victim.iova, rc);
+	CHECK(rc != -EFAULT && rc != -EINVAL); /* submitted: the device did try */
+	CHECK(all_bytes(victim.va, VICTIM_LEN, 0x5a));
+	CHECK(all_bytes(data(rd[NBUF]), DATA_LEN, 0xa5));
+
+	/* Negative 2: past every lease of this client (the pool's and ours). */
+	do {
+		rc = dmac_client_query(c, &cursor, li, 64, &n);
+		CHECK_EQ(rc, 0);
+		if (rc)
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (li[i].iova + li[i].length > max_end)
+				max_end = li[i].iova + li[i].length;
+	} while (cursor);
+	if (victim.iova + VICTIM_LEN > max_end)
+		max_end = victim.iova + VICTIM_LEN;
+	xl.bad_base = (max_end + 2 * MB - 1) & ~(2 * MB - 1);
+	rc = dmac_nvme_read(ctrl, data(rd[NBUF]), 0, nlb);
+	fprintf(stderr, "read past the leases at IOVA 0x%llx: %d\n",
+		(unsigned long long)xl.bad_base, rc);
+	CHECK(rc != -EFAULT && rc != -EINVAL);
+	CHECK(all_bytes(data(rd[NBUF]), DATA_LEN, 0xa5));
+	CHECK(all_bytes(victim.va, VICTIM_LEN, 0x5a));
+
+	/* the controller still works: the same read with the true IOVA lands */
+	xl.bad_base = 0;
+	rc = dmac_nvme_read(ctrl, data(rd[NBUF]), 0, nlb);
+	if (rc == -EIO) {
+		/* a controller left failed by the faults is reset (close, open) */
+		dmac_nvme_ctrl_close(ctrl);
+		qmem_used = 0;
+		ctrl = NULL;
+		CHECK_EQ(dmac_nvme_ctrl_open(&ops, NULL, &ctrl), 0);
+		if (ctrl)
+			rc = dmac_nvme_read(ctrl, data(rd[NBUF]), 0, nlb);
+	}
+	CHECK_EQ(rc, 0);
+	{
+		unsigned int bad = 0;
+
+		for (unsigned int k = 0; k < DATA_LEN; k++)
+			bad += data(rd[NBUF])[k] != pattern(0, k);
+		CHECK_EQ(bad, 0);
+	}
+	xl.m = NULL;
+	munmap(victim.va, VICTIM_LEN);
+	close(victim.fd);
+
+out_ctrl:
+	dmac_nvme_ctrl_close(ctrl);
+	for (unsigned int i = 0; i < NBUF; i++) {
+		rte_pktmbuf_free(wr[i]);
+		rte_pktmbuf_free(rd[i]);
+	}
+	rte_pktmbuf_free(rd[NBUF]);
+out_bar:
+	munmap(ops.bar0, ops.bar0_len);
+out_pool:
+	dmac_vtophys_set_client(NULL);
+	rte_mempool_free(mp);
+	if (rte_eal_cleanup())
+		fprintf(stderr, "rte_eal_cleanup failed\n");
+	daemon_stop();
+	fprintf(stderr, "dpdk-nvme: %s (%d failed checks)\n", failures ? "FAIL" : "ok", failures);
+	return failures ? 1 : 0;
+}
