@@ -230,6 +230,45 @@ static void test_malformed(void)
 	CHECK(strstr(err, "devices: 0000:00:04.0 listed twice") != NULL);
 }
 
+/* SIGHUP: a new tenant's devices are opened; a removed tenant's devices are
+ * taken back; a changed device list of a kept tenant is left as it was. */
+static void test_sighup(void)
+{
+	char extra[512], buf[4096];
+	struct tdaemon d;
+
+	td_start(&d, conf("00:04.0", NULL));
+	/* a: devices changed (kept as started); b dropped; c new with 05.0 */
+	snprintf(extra, sizeof(extra),
+		 "[tenant a]\nuids = %u\ndevices = 00:05.0\n[tenant c]\nuids = %u\n"
+		 "devices = 81:00.1\n",
+		 (unsigned int)getuid(), (unsigned int)getuid());
+	td_write_conf(&d, extra);
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL); /* signals are handled in order: the reload is done */
+	CHECK_EQ(td_count(&d, "device "), 2);
+	CHECK_EQ(td_count(&d, "device 0000:00:04.0 "), 1);
+	CHECK_EQ(td_count(&d, "device 0000:81:00.1 "), 1);
+	CHECK_EQ(td_count(&d, "device 0000:00:05.0 "), 0);
+	/* now drop a: its device is taken back at once (no session) */
+	snprintf(extra, sizeof(extra), "[tenant c]\nuids = %u\ndevices = 81:00.1\n",
+		 (unsigned int)getuid());
+	td_write_conf(&d, extra);
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_count(&d, "device "), 1);
+	CHECK_EQ(td_count(&d, "device 0000:81:00.1 "), 1);
+	slurp(logpath, buf, sizeof(buf));
+	CHECK(
+	    strstr(buf, "bus_master 0000:00:04.0 0\ndetach 0000:00:04.0 0\nclose 0000:00:04.0\n") !=
+	    NULL);
+	CHECK(strstr(buf, "close 0000:81:00.1") == NULL);
+	td_stop(&d);
+	slurp(logpath, buf, sizeof(buf));
+	CHECK(strstr(buf, "close 0000:81:00.1\n") != NULL);
+	CHECK(strstr(buf, "0000:00:05.0") == NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *t = argc > 1 ? argv[1] : "";
@@ -244,6 +283,8 @@ int main(int argc, char **argv)
 		test_missing();
 	else if (!strcmp(t, "devices-malformed"))
 		test_malformed();
+	else if (!strcmp(t, "devices-sighup"))
+		test_sighup();
 	else {
 		fprintf(stderr, "unknown test '%s'\n", t);
 		t_failures++;
