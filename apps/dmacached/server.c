@@ -423,7 +423,12 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 				if (evs[i].events & EPOLLIN) {
 					rc = dmd_conn_handle(srv.engine, c);
 					if (rc) {
-						dmd__conn_end(&srv, c, strerror(-rc));
+						/* The fd layer reports a client's close
+						 * (EOF) as ECONNRESET. */
+						dmd__conn_end(&srv, c,
+							      rc == -ECONNRESET
+								      ? "client closed the connection"
+								      : strerror(-rc));
 						i = n;
 					}
 				} else if (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
