@@ -190,6 +190,81 @@ static int dmac__query_req_fixed(const struct dmac_proto_view *v)
 	return 0;
 }
 
+/*
+ * A PCI address field: 'nonempty' says whether it must hold one; characters
+ * [0-9a-fA-F:.] up to a NUL, then zero bytes only. The full syntax is the
+ * daemon's business (it parses it like the config's 'devices').
+ */
+static int dmac__check_bdf(const char f[DMAC_PROTO_BDF_MAX], bool nonempty)
+{
+	size_t n = strnlen(f, DMAC_PROTO_BDF_MAX);
+
+	if (n == DMAC_PROTO_BDF_MAX || !n != !nonempty)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((f[i] >= '0' && f[i] <= '9') || (f[i] >= 'a' && f[i] <= 'f') ||
+		      (f[i] >= 'A' && f[i] <= 'F') || f[i] == ':' || f[i] == '.'))
+			return -EINVAL;
+	return dmac__is_zero(f + n, DMAC_PROTO_BDF_MAX - n) ? 0 : -EINVAL;
+}
+
+static int dmac__device_req_fixed(const struct dmac_proto_view *v)
+{
+	const struct dmac_proto_device_req *m = (const void *)v->hdr;
+	bool by_bdf = m->flags & DMAC_PROTO_DEVICE_F_BY_BDF;
+
+	if (m->flags & ~DMAC_PROTO_DEVICE_F_ALL)
+		return -EOPNOTSUPP;
+	if (m->index >= DMAC_PROTO_MAX_DEVICES || (by_bdf && m->index))
+		return -EINVAL;
+	return dmac__check_bdf(m->bdf, by_bdf);
+}
+
+/*
+ * DEVICE reply: fields, then the fd order (BAR fds ascending, eventfds, the
+ * device fd last in trusted mode) against the fds that actually came.
+ */
+static int dmac__device_rep_fixed(const struct dmac_proto_view *v)
+{
+	const struct dmac_proto_device_rep *m = (const void *)v->hdr;
+	uint32_t next = 0;
+
+	if (m->reserved)
+		return -EOPNOTSUPP;
+	if (m->mode > DMAC_PROTO_DEVICE_TRUSTED || m->irq_type > DMAC_PROTO_IRQ_MSIX)
+		return -EOPNOTSUPP;
+	if (dmac__check_bdf(m->bdf, true))
+		return -EINVAL;
+	if (!m->nirqs != (m->irq_type == DMAC_PROTO_IRQ_NONE) || m->numa_node < -1)
+		return -EINVAL;
+	for (unsigned int i = 0; i < DMAC_PROTO_NUM_BARS; i++) {
+		const struct dmac_proto_bar *b = &m->bars[i];
+
+		if (b->flags & ~DMAC_PROTO_BAR_F_ALL)
+			return -EOPNOTSUPP;
+		if (!b->size != !b->flags)
+			return -EINVAL;
+		if ((b->flags & DMAC_PROTO_BAR_MEM) && (b->flags & DMAC_PROTO_BAR_IO))
+			return -EINVAL;
+		if ((b->flags & DMAC_PROTO_BAR_MMAP) && !(b->flags & DMAC_PROTO_BAR_MEM))
+			return -EINVAL;
+		if ((b->flags & DMAC_PROTO_BAR_MMAP) ? b->fd_index != next++
+						     : b->fd_index != DMAC_PROTO_NO_FD)
+			return -EBADR;
+	}
+	if (m->nirqs > DMAC_PROTO_MAX_FDS)
+		return -EBADR;
+	if (m->irq_fd_first != (m->nirqs ? next : DMAC_PROTO_NO_FD))
+		return -EBADR;
+	next += m->nirqs;
+	if (m->device_fd_index !=
+	    (m->mode == DMAC_PROTO_DEVICE_TRUSTED ? next++ : DMAC_PROTO_NO_FD))
+		return -EBADR;
+	if (next > DMAC_PROTO_MAX_FDS || m->nfds != next || v->nfds != next)
+		return -EBADR;
+	return 0;
+}
+
 /* ---- element checks ------------------------------------------------------- */
 
 static int dmac__reg_range_elem(const void *p)
@@ -319,6 +394,7 @@ static const struct dmac__msg_desc dmac__req_desc[DMAC_OP__COUNT] = {
 			       NULL},
     [DMAC_OP_ADMIN_LEASES] = {sizeof(struct dmac_proto_query_req), 0, 0, dmac__query_req_fixed,
 			      NULL},
+    [DMAC_OP_DEVICE] = {sizeof(struct dmac_proto_device_req), 0, 0, dmac__device_req_fixed, NULL},
 };
 
 static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
@@ -341,6 +417,7 @@ static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
     [DMAC_OP_ADMIN_LEASES] = {sizeof(struct dmac_proto_query_rep),
 			      sizeof(struct dmac_proto_admin_lease), 0, NULL,
 			      dmac__admin_lease_elem},
+    [DMAC_OP_DEVICE] = {sizeof(struct dmac_proto_device_rep), 0, 0, dmac__device_rep_fixed, NULL},
 };
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -393,7 +470,8 @@ static int dmac__decode(const void *buf, size_t len, unsigned int nfds, bool rep
 	v.size = h->size;
 	v.nfds = nfds;
 
-	if (reply && nfds)
+	/* Only a successful DEVICE reply carries fds (checked with its fields). */
+	if (reply && nfds && (h->status || h->opcode != DMAC_OP_DEVICE))
 		return -EBADR;
 	if (reply && h->status) {
 		/* An error reply is the header alone, for any opcode. */
@@ -767,6 +845,41 @@ int dmac_proto_encode_admin_leases_rep(void *buf, size_t cap, uint64_t tag, uint
 				   n, len);
 }
 
+int dmac_proto_encode_device_req(void *buf, size_t cap, uint64_t tag, uint32_t index,
+				 const char *bdf, size_t *len)
+{
+	struct dmac_proto_device_req *m = buf;
+	int rc = dmac__enc_begin(buf, cap, sizeof(*m), DMAC_OP_DEVICE, tag, false);
+
+	if (!rc) {
+		m->index = index;
+		if (bdf) {
+			if (strnlen(bdf, DMAC_PROTO_BDF_MAX) == DMAC_PROTO_BDF_MAX)
+				rc = -EINVAL;
+			else
+				memcpy(m->bdf, bdf, strlen(bdf));
+			m->flags = DMAC_PROTO_DEVICE_F_BY_BDF;
+		}
+	}
+	return dmac__enc_finish(buf, false, 0, rc, len);
+}
+
+int dmac_proto_encode_device_rep(void *buf, size_t cap, uint64_t tag,
+				 const struct dmac_proto_device_rep *info, size_t *len)
+{
+	struct dmac_proto_device_rep *m = buf;
+	int rc = info ? dmac__enc_begin(buf, cap, sizeof(*m), DMAC_OP_DEVICE, tag, true) : -EINVAL;
+
+	if (!rc) {
+		struct dmac_proto_hdr h = m->hdr;
+
+		*m = *info;
+		m->hdr = h;
+	}
+	return dmac__enc_finish(buf, true,
+				info && info->nfds <= DMAC_PROTO_MAX_FDS ? info->nfds : 0, rc, len);
+}
+
 int dmac_proto_encode_error(void *buf, size_t cap, uint32_t opcode, uint64_t tag, int err,
 			    size_t *len)
 {
@@ -795,6 +908,7 @@ const char *dmac_proto_op_name(uint32_t opcode)
 	    [DMAC_OP_STATS] = "STATS",
 	    [DMAC_OP_ADMIN_TENANTS] = "ADMIN_TENANTS",
 	    [DMAC_OP_ADMIN_LEASES] = "ADMIN_LEASES",
+	    [DMAC_OP_DEVICE] = "DEVICE",
 	};
 
 	if (opcode < DMAC_OP__COUNT && names[opcode])

@@ -63,6 +63,7 @@ enum dmac_proto_op {
 	DMAC_OP_STATS = 7,
 	DMAC_OP_ADMIN_TENANTS = 8, /**< operator view: every tenant (admin sessions only) */
 	DMAC_OP_ADMIN_LEASES = 9,  /**< operator view: every lease (admin sessions only) */
+	DMAC_OP_DEVICE = 10,	   /**< claim one of the tenant's devices; reply carries fds */
 	DMAC_OP__COUNT
 };
 
@@ -268,6 +269,86 @@ struct dmac_proto_admin_lease {
 	char tenant[DMAC_PROTO_TENANT_MAX]; /**< 64: a valid tenant name, zero-padded */
 };
 
+/* ---- DEVICE --------------------------------------------------------------- */
+
+/*
+ * A session claims one of its tenant's devices (config key 'devices') and
+ * receives what it needs to drive it. The reply is the only message that
+ * carries fds from the daemon, in this fixed order: one fd per BAR whose
+ * flags have DMAC_PROTO_BAR_MMAP (ascending BAR number; the sysfs resourceN
+ * file opened O_RDWR), then nirqs interrupt eventfds (vector 0 first), then,
+ * in trusted mode only, the VFIO device fd. Every index field names a
+ * position in that order; nfds is their total and equals the fds received.
+ */
+
+/** Size of a PCI address field ("DDDD:BB:DD.F", NUL-terminated, zero-padded). */
+#define DMAC_PROTO_BDF_MAX 16u
+/** Most devices a tenant can have (index 0..7). */
+#define DMAC_PROTO_MAX_DEVICES 8u
+/** Number of standard PCI BARs. */
+#define DMAC_PROTO_NUM_BARS 6u
+/** "No fd" in an fd index field. */
+#define DMAC_PROTO_NO_FD UINT32_MAX
+
+/** DEVICE request flags. */
+#define DMAC_PROTO_DEVICE_F_BY_BDF 0x1u /**< select by 'bdf', not by 'index' */
+#define DMAC_PROTO_DEVICE_F_ALL	   DMAC_PROTO_DEVICE_F_BY_BDF
+
+/** DEVICE request (48 bytes). */
+struct dmac_proto_device_req {
+	struct dmac_proto_hdr hdr;
+	uint32_t index; /**< 24: position in the tenant's 'devices', 0..7; 0 with BY_BDF */
+	uint32_t flags; /**< 28: DMAC_PROTO_DEVICE_F_* */
+	char
+	    bdf[DMAC_PROTO_BDF_MAX]; /**< 32: with BY_BDF: "DDDD:BB:DD.F" or "BB:DD.F"; else zero */
+};
+
+/** Device access modes (tenant config key 'trusted'). */
+enum dmac_proto_device_mode {
+	DMAC_PROTO_DEVICE_STRICT = 0,  /**< BAR fds and eventfds, never the device fd */
+	DMAC_PROTO_DEVICE_TRUSTED = 1, /**< plus the VFIO device fd: NOT an isolation boundary */
+};
+
+/** Interrupt kinds the daemon wired (VFIO_DEVICE_SET_IRQS). */
+enum dmac_proto_irq_type {
+	DMAC_PROTO_IRQ_NONE = 0,
+	DMAC_PROTO_IRQ_INTX = 1,
+	DMAC_PROTO_IRQ_MSI = 2,
+	DMAC_PROTO_IRQ_MSIX = 3,
+};
+
+/** BAR flags. A BAR of size 0 (absent) has flags 0 and no fd. */
+#define DMAC_PROTO_BAR_MEM	0x01u /**< memory BAR */
+#define DMAC_PROTO_BAR_IO	0x02u /**< I/O port BAR (never mmap-able) */
+#define DMAC_PROTO_BAR_64	0x04u /**< 64-bit memory BAR (takes two BAR slots) */
+#define DMAC_PROTO_BAR_PREFETCH 0x08u /**< prefetchable memory */
+#define DMAC_PROTO_BAR_MMAP	0x10u /**< an fd of its resourceN file came with the reply */
+#define DMAC_PROTO_BAR_F_ALL	0x1fu
+
+/** One BAR of a DEVICE reply (16 bytes). */
+struct dmac_proto_bar {
+	uint64_t size;	   /**< 0: bytes; 0 = absent */
+	uint32_t flags;	   /**< 8: DMAC_PROTO_BAR_* */
+	uint32_t fd_index; /**< 12: with BAR_MMAP its fd's position, else DMAC_PROTO_NO_FD */
+};
+
+/** DEVICE reply (176 bytes). */
+struct dmac_proto_device_rep {
+	struct dmac_proto_hdr hdr;
+	char bdf[DMAC_PROTO_BDF_MAX]; /**< 24: full form "DDDD:BB:DD.F" */
+	uint16_t vendor_id;	      /**< 40 */
+	uint16_t device_id;	      /**< 42 */
+	int32_t numa_node;	      /**< 44: -1 = unknown */
+	uint32_t mode;		      /**< 48: enum dmac_proto_device_mode */
+	uint32_t irq_type;	      /**< 52: enum dmac_proto_irq_type */
+	uint32_t nirqs;		      /**< 56: eventfds sent; 0 iff IRQ_NONE */
+	uint32_t irq_fd_first;	      /**< 60: position of vector 0's eventfd, or NO_FD */
+	uint32_t device_fd_index;     /**< 64: trusted: the device fd's position; strict: NO_FD */
+	uint32_t nfds;		      /**< 68: fds sent with this reply, 0..16 */
+	struct dmac_proto_bar bars[DMAC_PROTO_NUM_BARS]; /**< 72 */
+	uint64_t reserved;				 /**< 168 */
+};
+
 /* ---- decoding ------------------------------------------------------------- */
 
 /**
@@ -312,6 +393,9 @@ static inline const void *dmac_proto_view_elem(const struct dmac_proto_view *v, 
  *  -EMSGSIZE  len > DMAC_PROTO_MAX_MSG
  *  -EBADR   fd count does not match the fds the request references (REGISTER:
  *           indexes must be exactly 0..nfds-1; others: nfds must be 0).
+ *  DEVICE requests: index > 7, index non-zero with BY_BDF, or a 'bdf' that is
+ *  not [0-9a-fA-F:.] characters NUL-terminated and zero-padded (empty with
+ *  BY_BDF, non-zero without it) give -EINVAL; unknown flags -EOPNOTSUPP.
  *           Session-ending (see dmac_proto_err_is_fatal()).
  * Concurrency: pure function of its arguments; any thread.
  */
@@ -320,7 +404,13 @@ DMAC_EXPORT int dmac_proto_decode_request(const void *buf, size_t len, unsigned 
 
 /**
  * Validate a reply received from the daemon. Same rules and errors as
- * dmac_proto_decode_request(); replies never carry fds (else -EBADR). A reply
+ * dmac_proto_decode_request(); replies carry no fds (else -EBADR) except a
+ * DEVICE reply with status 0, whose nfds field must equal @p nfds and whose fd
+ * indexes must follow the order given above struct dmac_proto_device_req (else
+ * -EBADR); its other rules: bdf a non-empty NUL-terminated zero-padded field
+ * of [0-9a-fA-F:.], mode and irq_type known, nirqs == 0 iff IRQ_NONE, BAR
+ * flags known (else -EOPNOTSUPP), MEM and IO not both, MMAP only with MEM,
+ * size 0 iff flags 0 (else -EINVAL). A reply
  * with a non-zero status carries no body (tail must be zero, else -E2BIG), and
  * its status must be <= DMAC_PROTO_MAX_STATUS (else -EINVAL).
  * Concurrency: pure function; any thread.
@@ -434,6 +524,18 @@ DMAC_EXPORT int dmac_proto_encode_admin_leases_rep(void *buf, size_t cap, uint64
 						   uint64_t next_cursor,
 						   const struct dmac_proto_admin_lease *l,
 						   uint32_t n, size_t *len);
+/**
+ * DEVICE request: by @p index (0..7) when @p bdf is NULL, else by PCI address
+ * (index must be 0).
+ */
+DMAC_EXPORT int dmac_proto_encode_device_req(void *buf, size_t cap, uint64_t tag, uint32_t index,
+					     const char *bdf, size_t *len);
+/**
+ * DEVICE reply (status 0); info->hdr is ignored, every other field is copied;
+ * it is validated against info->nfds fds.
+ */
+DMAC_EXPORT int dmac_proto_encode_device_rep(void *buf, size_t cap, uint64_t tag,
+					     const struct dmac_proto_device_rep *info, size_t *len);
 /**
  * Error reply: the header alone with status = @p err (positive or negative
  * errno, 1..DMAC_PROTO_MAX_STATUS in magnitude). @p opcode may be any value,
