@@ -9,11 +9,14 @@
  * Concurrency: event-loop thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -179,6 +182,7 @@ int dmd_bk_unmap(struct dmd_bk *bk, uint32_t space, uint64_t iova, uint64_t len)
 struct dmd_bk_dev {
 	struct dmac_device *dev;
 	char bdf[32];
+	int irq_index; /* VFIO irq index wired by export, or -1 */
 };
 
 /* Set or clear BUS_MASTER in the PCI command register (VFIO config region). */
@@ -212,6 +216,7 @@ int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struc
 	if (!d)
 		return -ENOMEM;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	d->irq_index = -1;
 	rc = bk->ops->device_open(bk->be, bdf, &d->dev);
 	if (rc) {
 		dmd_err("device %s: cannot open: %s", bdf, dmd_bk_strerror(bk, rc));
@@ -246,6 +251,8 @@ void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *d)
 
 	if (!d)
 		return;
+	if (d->irq_index >= 0)
+		dmd_bk_device_stop(bk, d);
 	rc = dmd__bk_bus_master(bk, d, false);
 	if (rc)
 		dmd_warn("device %s: cannot clear bus mastering: %s", d->bdf, strerror(-rc));
@@ -259,4 +266,272 @@ void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *d)
 const char *dmd_bk_device_bdf(const struct dmd_bk_dev *d)
 {
 	return d->bdf;
+}
+
+/* ---- device export (DEVICE request) and stop ----------------------------- */
+
+/* Root of sysfs: the test backend reads a fake tree from $DMAC_TEST_SYSFS. */
+static const char *dmd__bk_sysfs(const struct dmd_bk *bk)
+{
+#ifdef DMACD_TEST_BUILD
+	if (!strcmp(bk->ops->name, "test") && getenv("DMAC_TEST_SYSFS"))
+		return getenv("DMAC_TEST_SYSFS");
+#endif
+	(void)bk;
+	return "/sys";
+}
+
+/* Read the first line of <sysfs>/bus/pci/devices/<bdf>/<name>. */
+static int dmd__bk_sysfs_read(const struct dmd_bk *bk, const struct dmd_bk_dev *d, const char *name,
+			      char *buf, size_t cap)
+{
+	char path[512];
+	FILE *f;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/%s", dmd__bk_sysfs(bk), d->bdf, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)cap, f))
+		rc = -EIO;
+	fclose(f);
+	return rc;
+}
+
+/* Interrupt vectors of VFIO irq @p index (0: none). */
+static uint32_t dmd__bk_irq_count(struct dmd_bk *bk, struct dmd_bk_dev *d, unsigned int index)
+{
+	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = index};
+
+#ifdef DMACD_TEST_BUILD
+	if (!strcmp(bk->ops->name, "test"))
+		return dmd_test_backend_irq_count(d->dev, index);
+#endif
+	if (ioctl(bk->ops->device_fd(d->dev), VFIO_DEVICE_GET_IRQ_INFO, &ii))
+		return 0;
+	return ii.count;
+}
+
+/* Wire n eventfds to VFIO irq @p index (n 0 = disable). */
+static int dmd__bk_set_irqs(struct dmd_bk *bk, struct dmd_bk_dev *d, unsigned int index,
+			    const int *fds, uint32_t n)
+{
+	char buf[sizeof(struct vfio_irq_set) + 16 * sizeof(int)];
+	struct vfio_irq_set *set = (void *)buf;
+
+#ifdef DMACD_TEST_BUILD
+	if (!strcmp(bk->ops->name, "test"))
+		return dmd_test_backend_set_irqs(d->dev, index, n);
+#endif
+	if (n > 16)
+		return -EINVAL;
+	memset(buf, 0, sizeof(buf));
+	set->argsz = (uint32_t)(sizeof(*set) + n * sizeof(int));
+	set->flags =
+	    VFIO_IRQ_SET_ACTION_TRIGGER | (n ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE);
+	set->index = index;
+	set->start = 0;
+	set->count = n;
+	if (n)
+		memcpy(set->data, fds, n * sizeof(int));
+	if (ioctl(bk->ops->device_fd(d->dev), VFIO_DEVICE_SET_IRQS, set))
+		return -errno;
+	return 0;
+}
+
+/* Whether the device supports VFIO_DEVICE_RESET. */
+static int dmd__bk_reset(struct dmd_bk *bk, struct dmd_bk_dev *d)
+{
+	struct vfio_device_info di = {.argsz = sizeof(di)};
+	int fd;
+
+#ifdef DMACD_TEST_BUILD
+	if (!strcmp(bk->ops->name, "test"))
+		return dmd_test_backend_reset(d->dev);
+#endif
+	fd = bk->ops->device_fd(d->dev);
+	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &di))
+		return -errno;
+	if (!(di.flags & VFIO_DEVICE_FLAGS_RESET))
+		return -ENOTTY;
+	if (ioctl(fd, VFIO_DEVICE_RESET))
+		return -errno;
+	return 0;
+}
+
+static int dmd__bk_device_fd_dup(struct dmd_bk *bk, struct dmd_bk_dev *d)
+{
+	int fd;
+
+#ifdef DMACD_TEST_BUILD
+	if (!strcmp(bk->ops->name, "test")) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/dev/vfio/devices/%s", dmd__bk_sysfs(bk), d->bdf);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+#endif
+	fd = fcntl(bk->ops->device_fd(d->dev), F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
+}
+
+static void dmd__bk_info_close(struct dmd_bk_dev_info *info)
+{
+	for (unsigned int i = 0; i < DMD_NUM_BARS; i++)
+		if (info->bars[i].fd >= 0)
+			close(info->bars[i].fd);
+	for (uint32_t i = 0; i < info->nirqs; i++)
+		close(info->irq_fds[i]);
+	if (info->device_fd >= 0)
+		close(info->device_fd);
+}
+
+int dmd_bk_device_export(struct dmd_bk *bk, struct dmd_bk_dev *d, bool trusted,
+			 unsigned int max_fds, struct dmd_bk_dev_info *info)
+{
+	static const unsigned int kinds[][2] = {{VFIO_PCI_MSIX_IRQ_INDEX, DMD_IRQ_MSIX},
+						{VFIO_PCI_MSI_IRQ_INDEX, DMD_IRQ_MSI},
+						{VFIO_PCI_INTX_IRQ_INDEX, DMD_IRQ_INTX}};
+	unsigned int used = trusted ? 1 : 0;
+	char line[128], path[512];
+	FILE *f;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	info->device_fd = -1;
+	info->numa_node = -1;
+	for (unsigned int i = 0; i < DMD_NUM_BARS; i++)
+		info->bars[i].fd = -1;
+	snprintf(info->bdf, sizeof(info->bdf), "%s", d->bdf);
+
+	if (!dmd__bk_sysfs_read(bk, d, "vendor", line, sizeof(line)))
+		info->vendor_id = (uint16_t)strtoul(line, NULL, 16);
+	if (!dmd__bk_sysfs_read(bk, d, "device", line, sizeof(line)))
+		info->device_id = (uint16_t)strtoul(line, NULL, 16);
+	if (!dmd__bk_sysfs_read(bk, d, "numa_node", line, sizeof(line))) {
+		long n = strtol(line, NULL, 10);
+
+		info->numa_node = n < -1 || n > INT32_MAX ? -1 : (int32_t)n;
+	}
+
+	/* BARs: one "start end flags" line each in 'resource'. */
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/resource", dmd__bk_sysfs(bk), d->bdf);
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -ENODEV;
+		dmd_err("device %s: cannot read %s: %s", d->bdf, path, strerror(errno));
+		return rc;
+	}
+	for (unsigned int i = 0; i < DMD_NUM_BARS && fgets(line, sizeof(line), f); i++) {
+		unsigned long long start, end, fl;
+
+		if (sscanf(line, "%llx %llx %llx", &start, &end, &fl) != 3 || !end || end < start)
+			continue;
+		info->bars[i].size = end - start + 1;
+		if (fl & 0x100) /* IORESOURCE_IO */
+			info->bars[i].flags = DMD_BAR_IO;
+		else if (fl & 0x200) /* IORESOURCE_MEM */
+			info->bars[i].flags = DMD_BAR_MEM | (fl & 0x2000 ? DMD_BAR_PREFETCH : 0) |
+					      (fl & 0x100000 ? DMD_BAR_64 : 0);
+		else
+			info->bars[i].size = 0;
+	}
+	fclose(f);
+	for (unsigned int i = 0; i < DMD_NUM_BARS; i++) {
+		if (!(info->bars[i].flags & DMD_BAR_MEM) || used >= max_fds)
+			continue;
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/resource%u", dmd__bk_sysfs(bk),
+			 d->bdf, i);
+		info->bars[i].fd = open(path, O_RDWR | O_CLOEXEC);
+		if (info->bars[i].fd < 0) {
+			rc = -errno;
+			if (rc == -EMFILE || rc == -ENFILE)
+				goto err_close_fds;
+			dmd_warn("device %s: BAR %u: cannot open %s: %s (not mappable)", d->bdf, i,
+				 path, strerror(-rc));
+			continue;
+		}
+		info->bars[i].flags |= DMD_BAR_MMAP;
+		used++;
+	}
+	if (trusted) {
+		rc = dmd__bk_device_fd_dup(bk, d);
+		if (rc < 0) {
+			dmd_err("device %s: cannot dup the device fd: %s", d->bdf, strerror(-rc));
+			goto err_close_fds;
+		}
+		info->device_fd = rc;
+	}
+
+	/* Interrupts: MSI-X, else MSI, else INTx. */
+	for (unsigned int k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !info->irq_type; k++) {
+		uint32_t n = dmd__bk_irq_count(bk, d, kinds[k][0]);
+
+		if (n > max_fds - used)
+			n = max_fds - used;
+		if (!n)
+			continue;
+		for (info->nirqs = 0; info->nirqs < n; info->nirqs++) {
+			int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+			if (efd < 0) {
+				rc = -errno;
+				goto err_close_fds;
+			}
+			info->irq_fds[info->nirqs] = efd;
+		}
+		rc = dmd__bk_set_irqs(bk, d, kinds[k][0], info->irq_fds, n);
+		if (rc) {
+			dmd_warn("device %s: cannot wire %u vector(s) of irq index %u: %s", d->bdf,
+				 n, kinds[k][0], strerror(-rc));
+			for (uint32_t i = 0; i < info->nirqs; i++)
+				close(info->irq_fds[i]);
+			info->nirqs = 0;
+			continue;
+		}
+		if (kinds[k][1] == DMD_IRQ_INTX)
+			dmd_info("device %s: no MSI-X or MSI; INTx wired (shared line, level)",
+				 d->bdf);
+		info->irq_type = kinds[k][1];
+		d->irq_index = (int)kinds[k][0];
+	}
+	if (!info->irq_type)
+		dmd_info("device %s: no interrupt wired (polling only)", d->bdf);
+	return 0;
+
+err_close_fds:
+	dmd__bk_info_close(info);
+	info->nirqs = 0;
+	return rc;
+}
+
+void dmd_bk_device_stop(struct dmd_bk *bk, struct dmd_bk_dev *d)
+{
+	int rc, reset_rc;
+
+	rc = dmd__bk_bus_master(bk, d, false);
+	if (rc)
+		dmd_warn("device %s: cannot clear bus mastering: %s", d->bdf, strerror(-rc));
+	reset_rc = dmd__bk_reset(bk, d);
+	if (reset_rc && reset_rc != -ENOTTY)
+		dmd_warn("device %s: reset: %s", d->bdf, strerror(-reset_rc));
+	if (d->irq_index >= 0) {
+		rc = dmd__bk_set_irqs(bk, d, (unsigned int)d->irq_index, NULL, 0);
+		if (rc)
+			dmd_warn("device %s: cannot disable interrupts: %s", d->bdf, strerror(-rc));
+		d->irq_index = -1;
+	}
+	dmd_info("device %s: DMA stopped (bus master off%s, interrupts off)", d->bdf,
+		 reset_rc ? "" : ", reset");
+}
+
+int dmd_bk_device_restart(struct dmd_bk *bk, struct dmd_bk_dev *d)
+{
+	int rc = dmd__bk_bus_master(bk, d, true);
+
+	if (rc)
+		dmd_err("device %s: cannot enable bus mastering again: %s", d->bdf, strerror(-rc));
+	return rc;
 }

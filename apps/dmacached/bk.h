@@ -99,4 +99,58 @@ void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *dev);
 /** PCI address of a device (full form). */
 const char *dmd_bk_device_bdf(const struct dmd_bk_dev *dev);
 
+/** BAR flags of struct dmd_bk_dev_info (same values as DMAC_PROTO_BAR_*). */
+#define DMD_BAR_MEM	 0x01u
+#define DMD_BAR_IO	 0x02u
+#define DMD_BAR_64	 0x04u
+#define DMD_BAR_PREFETCH 0x08u
+#define DMD_BAR_MMAP	 0x10u
+/** Interrupt kinds (same values as DMAC_PROTO_IRQ_*). */
+#define DMD_IRQ_NONE 0u
+#define DMD_IRQ_INTX 1u
+#define DMD_IRQ_MSI  2u
+#define DMD_IRQ_MSIX 3u
+#define DMD_NUM_BARS 6u
+
+/** What a tenant gets for one device (dmd_bk_device_export()). */
+struct dmd_bk_dev_info {
+	char bdf[32]; /**< full form "DDDD:BB:DD.F" */
+	uint16_t vendor_id, device_id;
+	int32_t numa_node; /**< -1 unknown */
+	uint32_t irq_type; /**< DMD_IRQ_* */
+	uint32_t nirqs;
+	int irq_fds[16]; /**< nirqs eventfds */
+	struct {
+		uint64_t size;
+		uint32_t flags; /**< DMD_BAR_* */
+		int fd;		/**< with DMD_BAR_MMAP: sysfs resourceN, O_RDWR; else -1 */
+	} bars[DMD_NUM_BARS];
+	int device_fd; /**< trusted: a dup of the VFIO device fd; else -1 */
+};
+
+/**
+ * Prepare a device for a tenant: read its identity and BARs from sysfs
+ * (vendor, device, numa_node, resource), open each memory BAR's resourceN
+ * O_RDWR, wire up to @p max_fds minus the BAR fds (minus one when @p
+ * trusted) interrupt eventfds with VFIO_DEVICE_SET_IRQS (MSI-X, else MSI,
+ * else INTx; none is logged, not an error) and, when @p trusted, dup the
+ * VFIO device fd.
+ * @return 0 and *info (the caller owns every fd in it); -ENODEV sysfs
+ * unreadable; -EMFILE/-ENFILE; -ENOMEM. On failure every fd opened is closed
+ * and the interrupts are disabled again.
+ */
+int dmd_bk_device_export(struct dmd_bk *bk, struct dmd_bk_dev *dev, bool trusted,
+			 unsigned int max_fds, struct dmd_bk_dev_info *info);
+
+/**
+ * Stop a device's DMA before anything of its tenant is unmapped: clear
+ * BUS_MASTER, reset it when VFIO reports VFIO_DEVICE_FLAGS_RESET, disable the
+ * interrupts wired by dmd_bk_device_export(). Never fails (each step's failure
+ * is logged and the next runs). The device stays attached to its space.
+ */
+void dmd_bk_device_stop(struct dmd_bk *bk, struct dmd_bk_dev *dev);
+
+/** Set BUS_MASTER again after dmd_bk_device_stop(). @return 0 or -errno (logged). */
+int dmd_bk_device_restart(struct dmd_bk *bk, struct dmd_bk_dev *dev);
+
 #endif /* DMD_BK_H */

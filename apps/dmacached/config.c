@@ -44,6 +44,7 @@ enum {
 	K_LAST = 1u << 10,
 	K_ADMIN = 1u << 11,
 	K_DEVICES = 1u << 12,
+	K_TRUSTED = 1u << 13,
 };
 
 struct dmd__parse {
@@ -518,6 +519,16 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 				t->quota_pinned_bytes = v;
 			else
 				t->quota_leases = v;
+		} else if (!strcmp(key, "trusted")) {
+			bit = K_TRUSTED;
+			if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+				t->trusted = true;
+			else if (!strcmp(value, "false") || !strcmp(value, "no") ||
+				 !strcmp(value, "0"))
+				t->trusted = false;
+			else
+				dmd__perr(p, p->line, "trusted: expected true or false, not '%s'",
+					  value);
 		} else if (!strcmp(key, "devices")) {
 			bit = K_DEVICES;
 			dmd__parse_devices(p, t, value);

@@ -49,6 +49,8 @@ struct dmd_tenant_config {
 	char devices[DMD_CONFIG_MAX_DEVICES][DMD_CONFIG_BDF_MAX];
 	unsigned int ndevices;
 	unsigned int devices_line;
+	/** trusted: DEVICE also hands the VFIO device fd (not an isolation boundary) */
+	bool trusted;
 };
 
 struct dmd_config {

@@ -35,10 +35,17 @@
  * - Every failing call unwinds in reverse order what it did (labels named for
  *   what they undo): a batch is all or nothing, and a REGISTER batch that fails
  *   evicts the areas it created, so nothing stays half-mapped.
- * - Reclaim order (session close): leases newest first (tenant copy unmapped
- *   when its last lease goes, then the master reference dropped), then the
- *   registrations (master references dropped; areas stay cached, LRU, until
- *   the pinned budget evicts them).
+ * - Reclaim order (session close; SPEC section 8, docs/security.md):
+ *   1. stop the DMA of every device the session claimed with DEVICE (bus
+ *      master off, reset when supported, interrupts off), so nothing can
+ *      still target memory about to be unmapped;
+ *   2. leases newest first (tenant copy unmapped when its last lease goes,
+ *      then the master reference dropped);
+ *   3. registrations (master references dropped; areas stay cached, LRU,
+ *      until the pinned budget evicts them);
+ *   4. bus master on again for those devices, claim released, so the next
+ *      session of the tenant can use them.
+ * - A device is claimed by at most one session (dev_owner) at a time.
  * - A tenant's devices (config key 'devices') are opened, attached to its
  *   space and made bus masters when the tenant is created, before any lease
  *   exists; they are taken back (bus master off, detach, close) when it is
@@ -103,6 +110,8 @@ struct dmd_tenant {
 	 * the set is fixed for the tenant's life (a reload does not change it) */
 	struct dmd_bk_dev *devs[DMD_CONFIG_MAX_DEVICES];
 	unsigned int ndevs;
+	/* the session that claimed devs[i] with DEVICE, or NULL */
+	struct dmd_session *dev_owner[DMD_CONFIG_MAX_DEVICES];
 };
 
 struct dmd_reg {
@@ -696,10 +705,24 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 {
 	struct dmd_tenant *t = s->tenant;
 
+	/* 1. Stop the DMA of the devices this session drives: FIRST. */
+	for (unsigned int i = 0; t && i < t->ndevs; i++)
+		if (t->dev_owner[i] == s)
+			dmd_bk_device_stop(e->bk, t->devs[i]);
+	/* 2. Then unmap the tenant copies of its leases, 3. drop references. */
 	while (s->ltail)
 		dmd__lease_drop(e, s, s->ltail);
 	while (s->regs)
 		dmd__reg_drop(e, s, s->regs);
+	/* 4. The devices are idle and back with the tenant: usable again. */
+	for (unsigned int i = 0; t && i < t->ndevs; i++) {
+		if (t->dev_owner[i] != s)
+			continue;
+		t->dev_owner[i] = NULL;
+		dmd_bk_device_restart(e->bk, t->devs[i]);
+		dmd_info("tenant %s: device %s released by session %" PRIu64, t->cfg.name,
+			 dmd_bk_device_bdf(t->devs[i]), s->id);
+	}
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -711,6 +734,36 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 		dmd__tenant_free(e, t);
 	dmd_debug("session %" PRIu64 " (pid %d) reclaimed", s->id, (int)s->pid);
 	dmac__free(s);
+}
+
+int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t index, const char *bdf,
+		      unsigned int max_fds, struct dmd_bk_dev_info *info, bool *trusted)
+{
+	struct dmd_tenant *t = s->tenant;
+	char full[DMD_CONFIG_BDF_MAX];
+	int rc;
+
+	if (!t)
+		return -EPERM;
+	if (bdf) {
+		if (dmd_config_parse_bdf(bdf, full))
+			return -ENOENT;
+		for (index = 0; index < t->ndevs; index++)
+			if (!strcmp(dmd_bk_device_bdf(t->devs[index]), full))
+				break;
+	}
+	if (index >= t->ndevs)
+		return -ENOENT;
+	if (t->dev_owner[index])
+		return t->dev_owner[index] == s ? -EALREADY : -EBUSY;
+	rc = dmd_bk_device_export(e->bk, t->devs[index], t->cfg.trusted, max_fds, info);
+	if (rc)
+		return rc;
+	t->dev_owner[index] = s;
+	*trusted = t->cfg.trusted;
+	dmd_info("tenant %s: device %s claimed by session %" PRIu64 " (pid %d, %s mode)",
+		 t->cfg.name, info->bdf, s->id, (int)s->pid, t->cfg.trusted ? "trusted" : "strict");
+	return 0;
 }
 
 int dmd_engine_session_bound(const struct dmd_session *s)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "bk.h"
 #include "config.h"
 
 struct dmd_engine;
@@ -124,6 +125,20 @@ int dmd_engine_session_bound(const struct dmd_session *s);
 
 /** Session id (non-zero). */
 uint64_t dmd_engine_session_id(const struct dmd_session *s);
+
+/**
+ * DEVICE: claim the device of the session's tenant at @p index of its
+ * 'devices' list, or (when @p bdf is not NULL; index is then ignored) the one
+ * at that PCI address, for this session, and export it (dmd_bk_device_export():
+ * BAR fds, eventfds, and the device fd when the tenant is trusted).
+ * @return 0, *info (the caller owns its fds) and *trusted; -EPERM admin
+ * session; -ENOENT no such device for the tenant (or a malformed @p bdf);
+ * -EBUSY claimed by another session; -EALREADY claimed by this one; the
+ * -errno of the export (nothing is claimed then).
+ * Concurrency: event-loop thread.
+ */
+int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t index, const char *bdf,
+		      unsigned int max_fds, struct dmd_bk_dev_info *info, bool *trusted);
 
 /**
  * Bind a session to a tenant, or, for the name DMD_ADMIN_TENANT, make it an

@@ -20,8 +20,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include "bk.h"
 #include "dmac/proto.h"
 #include "log.h"
 #include "session.h"
@@ -259,6 +261,70 @@ static int dmd__admin_leases(struct dmd_engine *e, struct dmd_conn *c,
 						  len);
 }
 
+/*
+ * DEVICE: claim, then reply with the fds in the protocol's order (BAR fds
+ * ascending, eventfds, device fd when trusted). The daemon's copies of the
+ * fds are closed once sent (the kernel keeps the eventfds wired: VFIO holds
+ * its own reference). Sends the reply itself; *sent tells the caller.
+ */
+static int dmd__device(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+		       bool *sent)
+{
+	const struct dmac_proto_device_req *m = (const void *)v->hdr;
+	struct dmac_proto_device_rep rep;
+	struct dmd_bk_dev_info info;
+	int fds[DMAC_PROTO_MAX_FDS];
+	unsigned int n = 0;
+	bool trusted = false;
+	size_t len;
+	int rc;
+
+	rc = dmd_engine_device(e, c->es, m->index,
+			       (m->flags & DMAC_PROTO_DEVICE_F_BY_BDF) ? m->bdf : NULL,
+			       DMAC_PROTO_MAX_FDS, &info, &trusted);
+	if (rc)
+		return rc;
+	memset(&rep, 0, sizeof(rep));
+	memcpy(rep.bdf, info.bdf, strnlen(info.bdf, sizeof(rep.bdf) - 1));
+	rep.vendor_id = info.vendor_id;
+	rep.device_id = info.device_id;
+	rep.numa_node = info.numa_node;
+	rep.mode = trusted ? DMAC_PROTO_DEVICE_TRUSTED : DMAC_PROTO_DEVICE_STRICT;
+	rep.irq_type = info.irq_type;
+	rep.nirqs = info.nirqs;
+	for (unsigned int i = 0; i < DMAC_PROTO_NUM_BARS; i++) {
+		rep.bars[i].size = info.bars[i].size;
+		rep.bars[i].flags = info.bars[i].flags;
+		rep.bars[i].fd_index = DMAC_PROTO_NO_FD;
+		if (info.bars[i].fd >= 0) {
+			rep.bars[i].fd_index = n;
+			fds[n++] = info.bars[i].fd;
+		}
+	}
+	rep.irq_fd_first = info.nirqs ? n : DMAC_PROTO_NO_FD;
+	for (uint32_t i = 0; i < info.nirqs; i++)
+		fds[n++] = info.irq_fds[i];
+	rep.device_fd_index = DMAC_PROTO_NO_FD;
+	if (trusted) {
+		rep.device_fd_index = n;
+		fds[n++] = info.device_fd;
+	}
+	rep.nfds = n;
+	rc = dmac_proto_encode_device_rep(wbuf, sizeof(wbuf), v->tag, &rep, &len);
+	if (!rc) {
+		rc = dmac_proto_send(c->sock, wbuf, len, fds, n);
+		if (rc)
+			dmd_warn("session pid %d: cannot send DEVICE reply: %s", (int)c->pid,
+				 strerror(-rc));
+		*sent = true;
+	} else {
+		dmd_err("session pid %d: DEVICE reply refused by the codec: %s", (int)c->pid,
+			dmac_proto_strerror(rc));
+	}
+	dmac_proto_close_fds(fds, n);
+	return rc;
+}
+
 static int dmd__stats(struct dmd_engine *e, const struct dmac_proto_view *v, size_t *len)
 {
 	struct dmd_engine_stats st;
@@ -345,6 +411,16 @@ int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
 	case DMAC_OP_ADMIN_LEASES:
 		rc = dmd__admin_leases(e, c, &v, &len);
 		break;
+	case DMAC_OP_DEVICE: {
+		bool sent = false;
+
+		rc = dmd__device(e, c, &v, &sent);
+		if (sent) {
+			dmac_proto_close_fds(fds, nfds);
+			return rc;
+		}
+		break;
+	}
 	default:
 		rc = -ENOTTY;
 		break;

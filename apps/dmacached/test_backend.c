@@ -24,9 +24,15 @@
  *   detached); device_close detaches first. Device calls are logged in the
  *   call log (space = the device's space) and, one line each ("open BDF RC",
  *   "attach BDF SPACE RC", "bus_master BDF 0|1", "detach BDF RC", "close
- *   BDF"), appended to $DMAC_TEST_DEVICE_LOG if set: that file outlives the
- *   daemon, so tests read what shutdown did. Device calls are not counted for
- *   fault injection.
+ *   BDF", "irqs BDF INDEX N", "reset BDF"; and "unmap SPACE IOVA LENGTH" for
+ *   every successful unmap, so tests can check that a device's DMA stops
+ *   before its tenant's copies go), appended to $DMAC_TEST_DEVICE_LOG if set:
+ *   that file outlives the daemon, so tests read what shutdown did. Device
+ *   calls are not counted for fault injection. Every device supports reset
+ *   and has 4 MSI-X vectors (no MSI, no INTx); its sysfs tree (vendor,
+ *   device, numa_node, resource, resourceN) and its "VFIO device node"
+ *   (dev/vfio/devices/BDF, opened for trusted mode) are files the test
+ *   creates under $DMAC_TEST_SYSFS (bk.c reads them there).
  * Concurrency: single-threaded (the daemon's event loop).
  */
 #include <errno.h>
@@ -135,6 +141,7 @@ static int tb_open(const struct dmac_backend_config *cfg, struct dmac_backend **
 }
 
 static struct dmac_device *tb_devices;
+static void tb_devlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void tb_device_close(struct dmac_backend *be, struct dmac_device *dev);
 
 static void tb_close(struct dmac_backend *be)
@@ -349,6 +356,7 @@ static int tb_unmap(struct dmac_backend *be, uint32_t id, uint64_t iova, uint64_
 	s->nmaps -= j - i;
 	if (unmapped)
 		*unmapped = bytes;
+	tb_devlog("unmap %u 0x%" PRIx64 " 0x%" PRIx64, id, iova, length);
 	return tb_log("unmap", id, iova, length, 0, 0);
 }
 
@@ -494,6 +502,26 @@ int dmd_test_backend_bus_master(struct dmac_device *dev, bool on)
 	dev->bus_master = on;
 	tb_log("device_bus_master", dev->space, on, 0, 0, 0);
 	tb_devlog("bus_master %s %d", dev->bdf, on);
+	return 0;
+}
+
+uint32_t dmd_test_backend_irq_count(struct dmac_device *dev, unsigned int index)
+{
+	(void)dev;
+	return index == 2 ? 4 : 0; /* VFIO_PCI_MSIX_IRQ_INDEX: 4 vectors; no MSI, no INTx */
+}
+
+int dmd_test_backend_set_irqs(struct dmac_device *dev, unsigned int index, uint32_t n)
+{
+	tb_log("device_irqs", dev->space, index, n, 0, 0);
+	tb_devlog("irqs %s %u %u", dev->bdf, index, n);
+	return 0;
+}
+
+int dmd_test_backend_reset(struct dmac_device *dev)
+{
+	tb_log("device_reset", dev->space, 0, 0, 0, 0);
+	tb_devlog("reset %s", dev->bdf);
 	return 0;
 }
 

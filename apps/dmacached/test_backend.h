@@ -38,4 +38,13 @@ void dmd_test_backend_dump(FILE *f);
  */
 int dmd_test_backend_bus_master(struct dmac_device *dev, bool on);
 
+/** Simulated VFIO_DEVICE_GET_IRQ_INFO count for VFIO irq @p index (MSI-X: 4). */
+uint32_t dmd_test_backend_irq_count(struct dmac_device *dev, unsigned int index);
+
+/** Simulated VFIO_DEVICE_SET_IRQS of @p n eventfds (0: disable); logged. @return 0. */
+int dmd_test_backend_set_irqs(struct dmac_device *dev, unsigned int index, uint32_t n);
+
+/** Simulated VFIO_DEVICE_RESET; logged ("reset BDF"). @return 0. */
+int dmd_test_backend_reset(struct dmac_device *dev);
+
 #endif /* DMD_TEST_BACKEND_H */

@@ -955,7 +955,7 @@ const char *dmac_proto_strerror(int err)
 	case ENOENT:
 		return "ENOENT: no such tenant, registration or lease";
 	case EALREADY:
-		return "EALREADY: HELLO already done on this session";
+		return "EALREADY: HELLO already done, or device already claimed, on this session";
 	case EPROTONOSUPPORT:
 		return "EPROTONOSUPPORT: protocol version not supported";
 	case EDQUOT:
@@ -965,7 +965,7 @@ const char *dmac_proto_strerror(int err)
 	case ENOMEM:
 		return "ENOMEM: out of memory";
 	case EBUSY:
-		return "EBUSY: registration still has leases";
+		return "EBUSY: registration still has leases, or device claimed by another session";
 	case ESTALE:
 		return "ESTALE: lease generation does not match";
 	case EAGAIN:

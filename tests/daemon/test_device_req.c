@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The 'daemon' suite, DEVICE request: the real dmacached-test with the test
+ * backend, whose simulated devices ($DMAC_TEST_DEVICES) have a fake sysfs
+ * tree under $DMAC_TEST_SYSFS (vendor, device, numa_node, resource, a
+ * resource0 file for the memory BAR 0, an I/O BAR 2) and a fake VFIO device
+ * node (dev/vfio/devices/BDF). Device calls and every unmap go to
+ * $DMAC_TEST_DEVICE_LOG. One test per run (argv[1]).
+ *
+ * Checked: a strict reply carries only resourceN files and eventfds (every
+ * received fd is inspected with fstat and readlink), a trusted reply also the
+ * device node; a second session gets EBUSY, the same one EALREADY; and when
+ * the claiming client is SIGKILLed with a lease held, the device log shows
+ * bus master off and reset BEFORE the first unmap of its copies, then bus
+ * master on, and a new session can claim the device.
+ *
+ * Invariants: every daemon started is stopped; every wait is bounded (5 s);
+ * every received fd is closed; the temp dir is removed at exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define BDF "0000:00:04.0"
+
+static char dir[64], logpath[160];
+static uint64_t rbuf[DMAC_PROTO_MAX_MSG / 8];
+static uint64_t qbuf[64];
+static uint64_t tag = 1000;
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	char p[256];
+
+	snprintf(dir, sizeof(dir), "/tmp/dmacd-devreq-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(logpath, sizeof(logpath), "%s/devices.log", dir);
+	setenv("DMAC_TEST_DEVICE_LOG", logpath, 1);
+	setenv("DMAC_TEST_DEVICES", BDF ",0000:00:05.0", 1);
+	setenv("DMAC_TEST_SYSFS", dir, 1);
+	snprintf(p, sizeof(p), "mkdir -p %s/bus/pci/devices/" BDF " %s/dev/vfio/devices", dir, dir);
+	if (system(p)) {
+		fprintf(stderr, "%s failed\n", p);
+		exit(1);
+	}
+#define DEVFILE(name, text)                                                                        \
+	do {                                                                                       \
+		snprintf(p, sizeof(p), "%s/bus/pci/devices/" BDF "/%s", dir, name);                \
+		write_file(p, text);                                                               \
+	} while (0)
+	DEVFILE("vendor", "0x1b36\n");
+	DEVFILE("device", "0x0010\n");
+	DEVFILE("numa_node", "0\n");
+	/* BAR 0: 16 KiB 64-bit memory; BAR 2: 256 B I/O; others absent. */
+	DEVFILE("resource", "0x00000000febf0000 0x00000000febf3fff 0x0000000000140204\n"
+			    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+			    "0x000000000000c000 0x000000000000c0ff 0x0000000000040101\n"
+			    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+			    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+			    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+	DEVFILE("resource0", "");
+	snprintf(p, sizeof(p), "%s/dev/vfio/devices/" BDF, dir);
+	write_file(p, "");
+}
+
+static void cleanup(void)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "rm -rf %s", dir);
+	if (system(p))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static const char *conf(int trusted)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf), "[tenant a]\nuids = %u\ndevices = 00:04.0\n%s",
+		 (unsigned int)getuid(), trusted ? "trusted = true\n" : "");
+	return buf;
+}
+
+/* DEVICE rpc: status (0/positive errno), reply in rbuf, fds in fds/nfds. */
+static int device_rpc(int sock, uint32_t index, const char *bdf, int *fds, unsigned int *nfds)
+{
+	struct pollfd pf = {.fd = sock, .events = POLLIN};
+	struct dmac_proto_view v;
+	size_t len, rlen;
+	int rc;
+
+	*nfds = 0;
+	rc = dmac_proto_encode_device_req(qbuf, sizeof(qbuf), tag++, index, bdf, &len);
+	CHECK_EQ(rc, 0);
+	if (rc || dmac_proto_send(sock, qbuf, len, NULL, 0))
+		return -1;
+	if (poll(&pf, 1, 5000) != 1) {
+		fprintf(stderr, "no DEVICE reply within 5 s\n");
+		exit(1);
+	}
+	if (dmac_proto_recv(sock, rbuf, sizeof(rbuf), &rlen, fds, nfds))
+		return -1;
+	rc = dmac_proto_decode_reply(rbuf, rlen, *nfds, &v);
+	if (rc) {
+		fprintf(stderr, "malformed DEVICE reply: %s\n", dmac_proto_strerror(rc));
+		dmac_proto_close_fds(fds, *nfds);
+		*nfds = 0;
+		return -2;
+	}
+	return (int)v.status;
+}
+
+static void fd_link(int fd, char *out, size_t cap)
+{
+	char p[64];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	n = readlink(p, out, cap - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Check a successful reply and its fds; closes them. */
+static void check_reply(int *fds, unsigned int nfds, int trusted)
+{
+	const struct dmac_proto_device_rep *r = (const void *)rbuf;
+	char link[512];
+	struct stat st;
+
+	CHECK(!strcmp(r->bdf, BDF));
+	CHECK_EQ(r->vendor_id, 0x1b36);
+	CHECK_EQ(r->device_id, 0x0010);
+	CHECK_EQ(r->numa_node, 0);
+	CHECK_EQ(r->mode, trusted ? DMAC_PROTO_DEVICE_TRUSTED : DMAC_PROTO_DEVICE_STRICT);
+	CHECK_EQ(r->bars[0].size, 0x4000);
+	CHECK_EQ(r->bars[0].flags, DMAC_PROTO_BAR_MEM | DMAC_PROTO_BAR_64 | DMAC_PROTO_BAR_MMAP);
+	CHECK_EQ(r->bars[0].fd_index, 0);
+	CHECK_EQ(r->bars[1].size, 0);
+	CHECK_EQ(r->bars[2].size, 0x100);
+	CHECK_EQ(r->bars[2].flags, DMAC_PROTO_BAR_IO);
+	CHECK_EQ(r->irq_type, DMAC_PROTO_IRQ_MSIX);
+	CHECK_EQ(r->nirqs, 4);
+	CHECK_EQ(r->irq_fd_first, 1);
+	CHECK_EQ(nfds, trusted ? 6 : 5);
+	CHECK_EQ(r->nfds, nfds);
+	for (unsigned int i = 0; i < nfds; i++) {
+		CHECK_EQ(fstat(fds[i], &st), 0);
+		fd_link(fds[i], link, sizeof(link));
+		if (i == 0) {
+			CHECK(S_ISREG(st.st_mode));
+			CHECK(ends_with(link, "/bus/pci/devices/" BDF "/resource0"));
+			CHECK_EQ(fcntl(fds[i], F_GETFL) & O_ACCMODE, O_RDWR);
+		} else if (i <= 4) {
+			CHECK(!strcmp(link, "anon_inode:[eventfd]"));
+		} else {
+			/* trusted only: the (fake) VFIO device node, last */
+			CHECK(trusted);
+			CHECK_EQ(r->device_fd_index, i);
+			CHECK(ends_with(link, "/dev/vfio/devices/" BDF));
+		}
+		if (!trusted)
+			CHECK(strstr(link, "vfio") == NULL && strstr(link, "iommu") == NULL);
+	}
+	if (!trusted)
+		CHECK_EQ(r->device_fd_index, DMAC_PROTO_NO_FD);
+	dmac_proto_close_fds(fds, nfds);
+}
+
+static const char *slurp(char *buf, size_t cap)
+{
+	FILE *f = fopen(logpath, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, cap - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_modes(int trusted)
+{
+	int fds[DMAC_PROTO_MAX_FDS];
+	unsigned int nfds;
+	struct tdaemon d;
+	char buf[8192];
+	int s1, s2;
+
+	td_start(&d, conf(trusted));
+	s1 = tc_connect(&d);
+	s2 = tc_connect(&d);
+	/* before HELLO: EPERM */
+	CHECK_EQ(device_rpc(s1, 0, NULL, fds, &nfds), EPERM);
+	CHECK_EQ(tc_hello(s1, "a"), 0);
+	CHECK_EQ(tc_hello(s2, "a"), 0);
+	CHECK_EQ(device_rpc(s1, 1, NULL, fds, &nfds), ENOENT);
+	CHECK_EQ(device_rpc(s1, 0, "00:05.0", fds, &nfds), ENOENT); /* not the tenant's */
+	CHECK_EQ(device_rpc(s1, 0, NULL, fds, &nfds), 0);
+	check_reply(fds, nfds, trusted);
+	CHECK_EQ(device_rpc(s1, 0, NULL, fds, &nfds), EALREADY);
+	CHECK_EQ(device_rpc(s2, 0, NULL, fds, &nfds), EBUSY);
+	CHECK_EQ(device_rpc(s2, 0, "00:04.0", fds, &nfds), EBUSY);
+	CHECK_EQ(nfds, 0);
+	slurp(buf, sizeof(buf));
+	CHECK(strstr(buf, "irqs " BDF " 2 4\n") != NULL);
+	/* s1 hangs up: the device is stopped, then (bus master on) usable by s2 */
+	close(s1);
+	for (int i = 0; i < 500 && !strstr(slurp(buf, sizeof(buf)),
+					   "irqs " BDF " 2 0\nbus_master " BDF " 1\n");
+	     i++)
+		usleep(10000);
+	CHECK_EQ(device_rpc(s2, 0, "0000:00:04.0", fds, &nfds), 0);
+	check_reply(fds, nfds, trusted);
+	slurp(buf, sizeof(buf));
+	CHECK(strstr(buf, "bus_master " BDF " 0\nreset " BDF "\nirqs " BDF " 2 0\nbus_master " BDF
+			  " 1\n") != NULL);
+	close(s2);
+	td_stop(&d);
+}
+
+/* SIGKILL of the claiming client holding a lease: DMA stopped first. */
+static void test_kill_order(void)
+{
+	int fds[DMAC_PROTO_MAX_FDS], pipefd[2];
+	unsigned int nfds;
+	struct tdaemon d;
+	char buf[16384], c;
+	size_t mark;
+	pid_t child;
+	int s, status, i;
+
+	td_start(&d, conf(0));
+	CHECK_EQ(pipe(pipefd), 0);
+	child = fork();
+	if (child == 0) {
+		struct dmac_proto_lease_grant g;
+		uint64_t reg;
+		int cs = tc_connect(&d), mfd = t_memfd(1 << 21, 1);
+		int ok = tc_hello(cs, "a") == 0 && tc_register(cs, mfd, 0, 1 << 21, 3, &reg) == 0 &&
+			 tc_lease(cs, reg, 0, 1 << 21, 3, &g) == 0 &&
+			 device_rpc(cs, 0, NULL, fds, &nfds) == 0;
+
+		if (write(pipefd[1], ok ? "y" : "n", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	CHECK_EQ(read(pipefd[0], &c, 1), 1);
+	CHECK_EQ(c, 'y');
+	close(pipefd[0]);
+	mark = strlen(slurp(buf, sizeof(buf)));
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	/* wait (5 s) until the daemon has put bus mastering back */
+	for (i = 0; i < 500; i++) {
+		if (strlen(slurp(buf, sizeof(buf))) > mark &&
+		    strstr(buf + mark, "bus_master " BDF " 1\n"))
+			break;
+		usleep(10000);
+	}
+	CHECK(i < 500);
+	{
+		const char *tail = buf + mark;
+		const char *off = strstr(tail, "bus_master " BDF " 0\n");
+		const char *rst = strstr(tail, "reset " BDF "\n");
+		const char *unm = strstr(tail, "unmap ");
+		const char *on = strstr(tail, "bus_master " BDF " 1\n");
+
+		CHECK(off && rst && unm && on);
+		if (off && rst && unm && on) {
+			CHECK(off < rst);
+			CHECK(rst < unm); /* DMA stopped before the first unmap */
+			CHECK(unm < on);  /* bus master back only after reclaim */
+		}
+	}
+	/* leases back to baseline, and a new client gets the device */
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "leases"), 0);
+	s = tc_connect(&d);
+	CHECK_EQ(tc_hello(s, "a"), 0);
+	CHECK_EQ(device_rpc(s, 0, NULL, fds, &nfds), 0);
+	check_reply(fds, nfds, 0);
+	close(s);
+	td_stop(&d);
+}
+
+int main(int argc, char **argv)
+{
+	const char *t = argc > 1 ? argv[1] : "";
+
+	signal(SIGPIPE, SIG_IGN);
+	setup();
+	if (!strcmp(t, "device-strict"))
+		test_modes(0);
+	else if (!strcmp(t, "device-trusted"))
+		test_modes(1);
+	else if (!strcmp(t, "device-kill-order"))
+		test_kill_order();
+	else {
+		fprintf(stderr, "unknown test '%s'\n", t);
+		t_failures++;
+	}
+	cleanup();
+	if (t_failures)
+		fprintf(stderr, "%d check(s) failed\n", t_failures);
+	return t_failures ? 1 : 0;
+}
