@@ -46,6 +46,16 @@ _Static_assert(DMAC_CLIENT_TENANT_MAX == DMAC_PROTO_TENANT_MAX, "tenant");
 _Static_assert(DMAC_CLIENT_MAX_VEC == DMAC_PROTO_MAX_VEC, "vec");
 _Static_assert(DMAC_CLIENT_MAX_FDS == DMAC_PROTO_MAX_FDS, "fds");
 _Static_assert(sizeof(struct dmac_client_stats) == sizeof(struct dmac_proto_stats), "stats");
+_Static_assert(DMAC_CLIENT_BAR_MEM == DMAC_PROTO_BAR_MEM &&
+		   DMAC_CLIENT_BAR_IO == DMAC_PROTO_BAR_IO &&
+		   DMAC_CLIENT_BAR_64 == DMAC_PROTO_BAR_64 &&
+		   DMAC_CLIENT_BAR_PREFETCH == DMAC_PROTO_BAR_PREFETCH &&
+		   DMAC_CLIENT_BAR_MMAP == DMAC_PROTO_BAR_MMAP,
+	       "bar flags");
+_Static_assert(DMAC_CLIENT_IRQ_MSIX == DMAC_PROTO_IRQ_MSIX &&
+		   DMAC_CLIENT_IRQ_MSI == DMAC_PROTO_IRQ_MSI &&
+		   DMAC_CLIENT_IRQ_INTX == DMAC_PROTO_IRQ_INTX,
+	       "irq types");
 
 #define DMAC__PROT_ALL (DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE)
 
@@ -191,8 +201,22 @@ static void dmac__go_dead(struct dmac_client *c, int err)
  * that does not answer the request (the client is then dead; -ECONNRESET or
  * -EPROTO).
  */
+static int dmac__call_fds(struct dmac_client *c, size_t len, const int *fds, unsigned int nfds,
+			  struct dmac_proto_view *rep, int *out_fds, unsigned int *out_nfds);
+
 static int dmac__call(struct dmac_client *c, size_t len, const int *fds, unsigned int nfds,
 		      struct dmac_proto_view *rep)
+{
+	return dmac__call_fds(c, len, fds, nfds, rep, NULL, NULL);
+}
+
+/*
+ * dmac__call() for the one reply that may carry fds (DEVICE): with @p out_fds
+ * (room for DMAC_PROTO_MAX_FDS) the fds received are handed to the caller on
+ * success (*out_nfds), else closed; without it any fd is a protocol error.
+ */
+static int dmac__call_fds(struct dmac_client *c, size_t len, const int *fds, unsigned int nfds,
+			  struct dmac_proto_view *rep, int *out_fds, unsigned int *out_nfds)
 {
 	struct dmac_proto_view req;
 	int rfds[DMAC_PROTO_MAX_FDS];
@@ -219,14 +243,20 @@ static int dmac__call(struct dmac_client *c, size_t len, const int *fds, unsigne
 		dmac__go_dead(c, rc);
 		return rc;
 	}
-	if (nrfds) {
+	if (nrfds && !out_fds) {
 		dmac_proto_close_fds(rfds, nrfds);
 		dmac__go_dead(c, -EPROTO);
 		return -EPROTO;
 	}
-	if (dmac_proto_decode_reply(c->rx, rlen, 0, rep) || dmac_proto_reply_matches(&req, rep)) {
+	if (dmac_proto_decode_reply(c->rx, rlen, nrfds, rep) ||
+	    dmac_proto_reply_matches(&req, rep)) {
+		dmac_proto_close_fds(rfds, nrfds);
 		dmac__go_dead(c, -EPROTO);
 		return -EPROTO;
+	}
+	if (out_fds) {
+		memcpy(out_fds, rfds, nrfds * sizeof(int));
+		*out_nfds = nrfds;
 	}
 	return 0;
 }
@@ -1019,6 +1049,79 @@ DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stat
 	}
 	s = (const void *)rep.hdr;
 	memcpy(out, &s->stats, sizeof(*out));
+unlock:
+	dmac__unlock(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- devices */
+
+DMAC_EXPORT void dmac_client_device_close(struct dmac_client_device *d)
+{
+	if (!d)
+		return;
+	for (unsigned int i = 0; i < 6; i++)
+		if (d->bars[i].fd >= 0) {
+			close(d->bars[i].fd);
+			d->bars[i].fd = -1;
+		}
+	for (uint32_t i = 0; i < d->nirqs && i < DMAC_CLIENT_MAX_FDS; i++)
+		if (d->irq_fds[i] >= 0) {
+			close(d->irq_fds[i]);
+			d->irq_fds[i] = -1;
+		}
+	if (d->device_fd >= 0)
+		close(d->device_fd);
+	d->device_fd = -1;
+}
+
+DMAC_EXPORT int dmac_client_device_get(struct dmac_client *c, const char *bdf, unsigned int index,
+				       struct dmac_client_device *out)
+{
+	const struct dmac_proto_device_rep *r;
+	int fds[DMAC_PROTO_MAX_FDS];
+	struct dmac_proto_view rep;
+	unsigned int nfds = 0;
+	size_t len;
+	int rc;
+
+	if (!c || !out || (!bdf && index >= DMAC_PROTO_MAX_DEVICES))
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	rc = dmac_proto_encode_device_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, bdf ? 0 : index, bdf,
+					  &len);
+	if (rc)
+		goto unlock;
+	rc = dmac__call_fds(c, len, NULL, 0, &rep, fds, &nfds);
+	if (rc)
+		goto unlock;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto unlock;
+	}
+	/* The codec checked the fd order against the fds received. */
+	r = (const void *)rep.hdr;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->bdf, r->bdf, sizeof(out->bdf));
+	out->vendor_id = r->vendor_id;
+	out->device_id = r->device_id;
+	out->numa_node = r->numa_node;
+	out->trusted = r->mode == DMAC_PROTO_DEVICE_TRUSTED;
+	out->irq_type = r->irq_type;
+	out->nirqs = r->nirqs;
+	for (uint32_t i = 0; i < r->nirqs; i++)
+		out->irq_fds[i] = fds[r->irq_fd_first + i];
+	for (uint32_t i = r->nirqs; i < DMAC_CLIENT_MAX_FDS; i++)
+		out->irq_fds[i] = -1;
+	for (unsigned int i = 0; i < 6; i++) {
+		out->bars[i].size = r->bars[i].size;
+		out->bars[i].flags = r->bars[i].flags;
+		out->bars[i].fd =
+		    r->bars[i].fd_index == DMAC_PROTO_NO_FD ? -1 : fds[r->bars[i].fd_index];
+	}
+	out->device_fd = r->device_fd_index == DMAC_PROTO_NO_FD ? -1 : fds[r->device_fd_index];
 unlock:
 	dmac__unlock(c);
 	return rc;

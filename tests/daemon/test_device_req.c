@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dmac/dmacache.h"
 #include "harness.h"
 
 #define BDF "0000:00:04.0"
@@ -317,6 +318,50 @@ static void test_kill_order(void)
 	td_stop(&d);
 }
 
+/* The same through libdmacache: dmac_client_device_get() hands the fds over. */
+static void test_client(void)
+{
+	struct dmac_client *c1 = NULL, *c2 = NULL;
+	struct dmac_client_device dv, dv2;
+	struct tdaemon d;
+	char link[512];
+
+	td_start(&d, conf(0));
+	CHECK_EQ(dmac_client_connect(d.sock, "a", 0, &c1), 0);
+	CHECK_EQ(dmac_client_connect(d.sock, "a", 0, &c2), 0);
+	if (!c1 || !c2)
+		goto out;
+	CHECK_EQ(dmac_client_device_get(c1, NULL, 8, &dv), -EINVAL);
+	CHECK_EQ(dmac_client_device_get(c1, "zz:04.0", 0, &dv), -EINVAL);
+	CHECK_EQ(dmac_client_device_get(c1, "00:06.0", 0, &dv), -ENOENT);
+	CHECK_EQ(dmac_client_device_get(c1, "00:04.0", 0, &dv), 0);
+	CHECK(!strcmp(dv.bdf, BDF));
+	CHECK_EQ(dv.vendor_id, 0x1b36);
+	CHECK_EQ(dv.trusted, 0);
+	CHECK_EQ(dv.device_fd, -1);
+	CHECK_EQ(dv.irq_type, DMAC_CLIENT_IRQ_MSIX);
+	CHECK_EQ(dv.nirqs, 4);
+	CHECK_EQ(dv.bars[0].flags & DMAC_CLIENT_BAR_MMAP, DMAC_CLIENT_BAR_MMAP);
+	CHECK(dv.bars[0].fd >= 0);
+	CHECK_EQ(dv.bars[2].fd, -1);
+	fd_link(dv.bars[0].fd, link, sizeof(link));
+	CHECK(ends_with(link, "/resource0"));
+	for (uint32_t i = 0; i < dv.nirqs; i++) {
+		fd_link(dv.irq_fds[i], link, sizeof(link));
+		CHECK(!strcmp(link, "anon_inode:[eventfd]"));
+	}
+	CHECK_EQ(dmac_client_device_get(c2, NULL, 0, &dv2), -EBUSY);
+	CHECK_EQ(dmac_client_device_get(c1, NULL, 0, &dv2), -EALREADY);
+	dmac_client_device_close(&dv);
+	CHECK_EQ(dv.bars[0].fd, -1);
+	CHECK_EQ(dv.irq_fds[0], -1);
+	dmac_client_device_close(NULL);
+out:
+	dmac_client_close(c1);
+	dmac_client_close(c2);
+	td_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
 	const char *t = argc > 1 ? argv[1] : "";
@@ -327,6 +372,8 @@ int main(int argc, char **argv)
 		test_modes(0);
 	else if (!strcmp(t, "device-trusted"))
 		test_modes(1);
+	else if (!strcmp(t, "device-client"))
+		test_client();
 	else if (!strcmp(t, "device-kill-order"))
 		test_kill_order();
 	else {

@@ -414,6 +414,60 @@ DMAC_EXPORT int dmac_client_thread_register(void);
  */
 DMAC_EXPORT void dmac_client_thread_unregister(void);
 
+/* ---- devices (DEVICE request) ------------------------------------------- */
+
+/** BAR flags of struct dmac_client_device (values of the protocol's). */
+#define DMAC_CLIENT_BAR_MEM	 0x01u /**< memory BAR */
+#define DMAC_CLIENT_BAR_IO	 0x02u /**< I/O port BAR */
+#define DMAC_CLIENT_BAR_64	 0x04u /**< 64-bit memory BAR */
+#define DMAC_CLIENT_BAR_PREFETCH 0x08u /**< prefetchable */
+#define DMAC_CLIENT_BAR_MMAP	 0x10u /**< bars[i].fd is its sysfs resourceN file: mmap it */
+
+/** Interrupt kinds of struct dmac_client_device. */
+#define DMAC_CLIENT_IRQ_NONE 0u
+#define DMAC_CLIENT_IRQ_INTX 1u
+#define DMAC_CLIENT_IRQ_MSI  2u
+#define DMAC_CLIENT_IRQ_MSIX 3u
+
+/** A device claimed with dmac_client_device_get(); the caller owns every fd. */
+struct dmac_client_device {
+	char bdf[16]; /**< "DDDD:BB:DD.F" */
+	uint16_t vendor_id;
+	uint16_t device_id;
+	int32_t numa_node; /**< -1 unknown */
+	uint32_t trusted;  /**< 1: device_fd is the VFIO device fd (not an isolation boundary) */
+	uint32_t irq_type; /**< DMAC_CLIENT_IRQ_* */
+	uint32_t nirqs;	   /**< irq_fds[0..nirqs-1]: eventfds, vector 0 first */
+	int irq_fds[DMAC_CLIENT_MAX_FDS];
+	struct {
+		uint64_t size;	/**< 0: absent */
+		uint32_t flags; /**< DMAC_CLIENT_BAR_* */
+		int fd;		/**< with DMAC_CLIENT_BAR_MMAP: O_RDWR resourceN; else -1 */
+	} bars[6];
+	int device_fd; /**< trusted mode only, else -1 */
+};
+
+/**
+ * Claim one of the tenant's devices for this session (DEVICE): by PCI
+ * address when @p bdf is not NULL ("DDDD:BB:DD.F" or "BB:DD.F"), else by
+ * @p index in the tenant's 'devices' list. The device stays claimed until the
+ * session ends; the daemon then stops its DMA before reclaiming the leases.
+ * @return 0 and *out (every fd in it belongs to the caller: see
+ *  dmac_client_device_close()), or -EINVAL (NULL args, bad bdf, index > 7),
+ *  the daemon's status (-ENOENT no such device for the tenant, -EBUSY held by
+ *  another session, -EALREADY held by this one, -EPERM admin session,
+ *  -ENOTTY daemon without DEVICE), -ECONNRESET, -EPIPE, -EPROTO.
+ * Concurrency: any thread; serialized by the client mutex.
+ */
+DMAC_EXPORT int dmac_client_device_get(struct dmac_client *c, const char *bdf, unsigned int index,
+				       struct dmac_client_device *out);
+
+/**
+ * Close every fd of @p d and set them to -1 (the claim itself lasts as long
+ * as the session). NULL is a no-op. Never fails. Any thread.
+ */
+DMAC_EXPORT void dmac_client_device_close(struct dmac_client_device *d);
+
 /**
  * What an errno means in dmacache terms (sign ignored), e.g. for -EDQUOT "tenant
  * quota exceeded". Never NULL; static storage.
