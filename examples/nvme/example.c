@@ -21,12 +21,17 @@
 #include <string.h>
 
 #include "env_backend.h"
+#include "env_daemon.h"
 #include "nvme.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dmacache-nvme-example [--bdf BDF] [--backend iommufd|vfio|auto]\n"
 		   "                             [--irq|--poll] [--bar vfio|sysfs] [--lba N]\n"
+		   "       dmacache-nvme-example --daemon SOCKET --tenant NAME [--bdf BDF]\n"
+		   "                             [--irq|--poll] [--lba N]\n"
+		   "With --daemon the device comes from dmacached (DEVICE request, strict mode:\n"
+		   "BAR0 from its resource0 fd, interrupts from its eventfd, leased DMA memory).\n"
 		   "Overwrites data on the namespace from --lba (default 0).\n"
 		   "--bdf defaults to $DMAC_VM_NVME_BDF.\n");
 }
@@ -34,16 +39,19 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"bdf", required_argument, NULL, 'b'}, {"backend", required_argument, NULL, 'k'},
-	    {"irq", no_argument, NULL, 'i'},	   {"poll", no_argument, NULL, 'p'},
-	    {"bar", required_argument, NULL, 'r'}, {"lba", required_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+	    {"bdf", required_argument, NULL, 'b'},    {"backend", required_argument, NULL, 'k'},
+	    {"irq", no_argument, NULL, 'i'},	      {"poll", no_argument, NULL, 'p'},
+	    {"bar", required_argument, NULL, 'r'},    {"lba", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},	      {"daemon", required_argument, NULL, 'd'},
+	    {"tenant", required_argument, NULL, 't'}, {NULL, 0, NULL, 0},
 	};
 	static const uint32_t sizes[] = {512, 4096, 128u << 10, 1u << 20};
 	struct dmac_nvme_env_cfg cfg = {.irq = DMAC_NVME_ENV_IRQ_AUTO};
 	struct dmac_nvme_env_info ei;
 	struct dmac_nvme_ctrl *ctrl = NULL;
 	struct dmac_nvme_env *env = NULL;
+	struct dmac_nvme_denv *denv = NULL;
+	struct dmac_nvme_denv_cfg dcfg = {0};
 	struct dmac_nvme_info info;
 	struct dmac_nvme_stats st;
 	const struct dmac_nvme_ops *ops;
@@ -78,6 +86,12 @@ int main(int argc, char **argv)
 		case 'l':
 			lba0 = strtoull(optarg, NULL, 0);
 			break;
+		case 'd':
+			dcfg.socket = optarg;
+			break;
+		case 't':
+			dcfg.tenant = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -86,28 +100,57 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!cfg.bdf || !*cfg.bdf) {
-		fprintf(stderr, "no --bdf and no DMAC_VM_NVME_BDF\n");
-		usage(stderr);
-		return 2;
-	}
+	if (dcfg.socket || dcfg.tenant) {
+		const struct dmac_client_device *dv;
+		uint64_t piova;
+		size_t plen;
+		int huge;
 
-	ret = dmac_nvme_env_open(&cfg, &env);
-	if (ret) {
-		fprintf(stderr, "environment for %s: %s\n", cfg.bdf, strerror(-ret));
-		return 1;
+		if (!dcfg.socket || !dcfg.tenant) {
+			fprintf(stderr, "--daemon and --tenant go together\n");
+			usage(stderr);
+			return 2;
+		}
+		dcfg.bdf = cfg.bdf && *cfg.bdf ? cfg.bdf : NULL;
+		dcfg.poll = cfg.irq == DMAC_NVME_ENV_IRQ_POLL;
+		ret = dmac_nvme_denv_open(&dcfg, &denv);
+		if (ret) {
+			fprintf(stderr, "daemon environment (tenant %s): %s\n", dcfg.tenant,
+				strerror(-ret));
+			return 1;
+		}
+		dv = dmac_nvme_denv_device(denv);
+		dmac_nvme_denv_pool(denv, &piova, &plen, &huge);
+		printf("device %s from dmacached (%s mode): BAR0 via resource0 fd (%llu bytes), "
+		       "%u interrupt eventfd(s), DMA pool %zu bytes leased at IOVA 0x%llx (%s)\n",
+		       dv->bdf, dv->trusted ? "trusted" : "strict",
+		       (unsigned long long)dv->bars[0].size, dv->nirqs, plen,
+		       (unsigned long long)piova, huge ? "hugepages" : "4 KiB");
+		ops = dmac_nvme_denv_ops(denv);
+	} else {
+		if (!cfg.bdf || !*cfg.bdf) {
+			fprintf(stderr, "no --bdf and no DMAC_VM_NVME_BDF\n");
+			usage(stderr);
+			return 2;
+		}
+		ret = dmac_nvme_env_open(&cfg, &env);
+		if (ret) {
+			fprintf(stderr, "environment for %s: %s\n", cfg.bdf, strerror(-ret));
+			return 1;
+		}
+		dmac_nvme_env_info(env, &ei);
+		printf("device %s: backend %s, BAR0 via %s (%zu of %llu bytes mapped), interrupts "
+		       "%s (%u MSI-X vectors), DMA pool %zu bytes at IOVA 0x%llx (%s)\n",
+		       cfg.bdf, ei.backend, ei.bar, ei.bar_len, (unsigned long long)ei.bar_size,
+		       ei.irq, ei.msix_count, ei.pool_len, (unsigned long long)ei.pool_iova,
+		       ei.pool_huge ? "hugepages" : "4 KiB");
+		ops = dmac_nvme_env_ops(env);
 	}
-	dmac_nvme_env_info(env, &ei);
-	printf("device %s: backend %s, BAR0 via %s (%zu of %llu bytes mapped), interrupts %s "
-	       "(%u MSI-X vectors), DMA pool %zu bytes at IOVA 0x%llx (%s)\n",
-	       cfg.bdf, ei.backend, ei.bar, ei.bar_len, (unsigned long long)ei.bar_size, ei.irq,
-	       ei.msix_count, ei.pool_len, (unsigned long long)ei.pool_iova,
-	       ei.pool_huge ? "hugepages" : "4 KiB");
-	ops = dmac_nvme_env_ops(env);
 	ret = dmac_nvme_ctrl_open(ops, NULL, &ctrl);
 	if (ret) {
 		fprintf(stderr, "controller: %s\n", strerror(-ret));
 		dmac_nvme_env_close(env);
+		dmac_nvme_denv_close(denv);
 		return 1;
 	}
 	dmac_nvme_ctrl_info(ctrl, &info);
@@ -162,6 +205,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.splits, (unsigned long long)st.interrupts);
 	dmac_nvme_ctrl_close(ctrl);
 	dmac_nvme_env_close(env);
+	dmac_nvme_denv_close(denv);
 	printf("%s\n", bad ? "FAILED" : "ok");
 	return bad ? 1 : 0;
 }

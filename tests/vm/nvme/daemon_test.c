@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vm test nvme-daemon: the example NVMe driver through dmacached in strict
+ * mode, as root in the test-bed guest (run by tests/vm/vmrun). The real
+ * daemon ($DMACACHED_TEST, iommufd) gives the guest's NVMe controller
+ * ($DMAC_VM_NVME_BDF) to tenant "a" (config key 'devices'); tenant "b" has no
+ * device. The test process never opens /dev/vfio or /dev/iommu.
+ *
+ * 1. integrity: examples/nvme/env_daemon.c (BAR0 from the DEVICE reply's
+ *    resource0 fd, interrupts from its eventfd, DMA memory leased) with the
+ *    driver; 512 B, 4 KiB, 128 KiB and 1 MiB written at the first, a middle
+ *    and the last LBAs and read back, by interrupt and by polling; the
+ *    interrupt counter moves only in the interrupt pass.
+ * 2. strict mode: every fd this process holds is inspected (readlink): none
+ *    is a VFIO device, a VFIO group/container or the iommufd.
+ * 3. isolation: tenant a's controller is told to read into an IOVA leased
+ *    only to tenant b, and into one leased to nobody: b's memory is unchanged
+ *    and a's own buffer too (the command may still "succeed" under QEMU; the
+ *    memory is the judge).
+ * 4. crash: a child claims the device and loops 1 MiB reads; it is
+ *    SIGKILLed with I/O in flight; the daemon's log shows "DMA stopped"
+ *    before "released by session"; the lease count returns to the baseline
+ *    (STATS); a new client drives the device again and its data is intact.
+ * 5. the example program (argv[1]) in --daemon mode reports "ok".
+ *
+ * Invariants: CHECK() counts, never aborts; exit 0 only if checks ran and
+ * none failed; every wait is bounded; nothing is timed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmac/dmacache.h"
+#include "env_daemon.h"
+#include "nvme.h"
+#include "vtophys.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		checks++;                                                                          \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static void msleep(unsigned int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the daemon ------------------------------------------------------------ */
+
+static struct {
+	pid_t pid;
+	char dir[64], sock[100], log[128];
+} dmn;
+
+static void daemon_kill(void)
+{
+	if (dmn.pid > 0) {
+		kill(dmn.pid, SIGKILL);
+		waitpid(dmn.pid, NULL, 0);
+		dmn.pid = 0;
+	}
+}
+
+static void daemon_start(const char *bdf)
+{
+	const char *bin = getenv("DMACACHED_TEST");
+	char conf[128];
+	FILE *f;
+
+	if (!bin) {
+		fprintf(stderr, "DMACACHED_TEST is not set\n");
+		exit(1);
+	}
+	snprintf(dmn.dir, sizeof(dmn.dir), "/tmp/dmac-nvme-daemon-XXXXXX");
+	if (!mkdtemp(dmn.dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(dmn.sock, sizeof(dmn.sock), "%s/run/dmacached.sock", dmn.dir);
+	snprintf(dmn.log, sizeof(dmn.log), "%s/dmacached.log", dmn.dir);
+	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dmn.dir);
+	f = fopen(conf, "w");
+	if (!f) {
+		perror(conf);
+		exit(1);
+	}
+	fprintf(f,
+		"[daemon]\nsocket = %s\nbackend = iommufd\nlog_level = debug\n"
+		"[tenant a]\nuids = 0\ndevices = %s\n[tenant b]\nuids = 0\n",
+		dmn.sock, bdf);
+	fclose(f);
+	atexit(daemon_kill);
+	dmn.pid = fork();
+	if (dmn.pid == 0) {
+		int fd = open(dmn.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		memcpy(sa.sun_path, dmn.sock, strlen(dmn.sock) + 1);
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(s);
+			return;
+		}
+		close(s);
+		if (waitpid(dmn.pid, NULL, WNOHANG) == dmn.pid) {
+			fprintf(stderr, "dmacached exited at start\n");
+			dmn.pid = 0;
+			return;
+		}
+		msleep(10);
+	}
+	fprintf(stderr, "dmacached did not listen within 5 s\n");
+}
+
+static const char *daemon_log(void)
+{
+	static char buf[1 << 20];
+	FILE *f = fopen(dmn.log, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int log_count(const char *s)
+{
+	int n = 0;
+
+	for (const char *p = daemon_log(); (p = strstr(p, s)); p++)
+		n++;
+	return n;
+}
+
+/* Wait (5 s) until the daemon has released the device n times in all. */
+static int wait_released(int n)
+{
+	for (int i = 0; i < 500; i++) {
+		if (log_count("released by session") >= n)
+			return 1;
+		msleep(10);
+	}
+	return 0;
+}
+
+static void daemon_stop(void)
+{
+	int status = 0, i;
+
+	if (!dmn.pid)
+		return;
+	kill(dmn.pid, SIGTERM);
+	for (i = 0; i < 500 && waitpid(dmn.pid, &status, WNOHANG) != dmn.pid; i++)
+		msleep(10);
+	CHECK(i < 500 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "dmacached did not exit cleanly on SIGTERM");
+	if (i == 500)
+		daemon_kill();
+	dmn.pid = 0;
+	fprintf(stderr, "---- dmacached log (tail) ----\n");
+	{
+		const char *l = daemon_log();
+		size_t n = strlen(l);
+
+		fputs(n > 6000 ? l + n - 6000 : l, stderr);
+	}
+}
+
+/* denv_open, retrying while the previous session's release is pending. */
+static int open_env(int poll, struct dmac_nvme_denv **out)
+{
+	struct dmac_nvme_denv_cfg cfg = {.socket = dmn.sock, .tenant = "a", .poll = poll};
+	int rc = -EBUSY;
+
+	for (int i = 0; i < 500 && rc == -EBUSY; i++) {
+		rc = dmac_nvme_denv_open(&cfg, out);
+		if (rc == -EBUSY)
+			msleep(10);
+	}
+	return rc;
+}
+
+/* ---- 1. integrity ------------------------------------------------------------ */
+
+static void fill(uint8_t *p, uint32_t len, uint64_t lba, uint32_t seed)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (uint32_t i = 0; i < len / 8; i++)
+		w[i] = (lba << 32) ^ ((uint64_t)seed << 20) ^ i;
+}
+
+static void integrity(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops, uint32_t seed)
+{
+	static const uint32_t sizes[] = {512, 4096, 128u << 10, 1u << 20};
+	struct dmac_nvme_info info;
+
+	dmac_nvme_ctrl_info(c, &info);
+	for (size_t s = 0; s < 4; s++) {
+		uint32_t len = sizes[s] < info.lba_size ? info.lba_size : sizes[s];
+		uint32_t nlb = len / info.lba_size;
+		uint64_t lbas[3] = {0, info.nsze / 2 + 3, info.nsze - nlb};
+		uint8_t *wb = ops->dma_alloc(ops->ctx, len, 4096);
+		uint8_t *rb = ops->dma_alloc(ops->ctx, len, 4096);
+
+		CHECK(wb && rb, "no DMA memory for %u bytes", len);
+		if (!wb || !rb)
+			return;
+		for (int k = 0; k < 3; k++) {
+			int rc;
+
+			fill(wb, len, lbas[k], seed + (uint32_t)s);
+			memset(rb, 0xee, len);
+			rc = dmac_nvme_write(c, wb, lbas[k], nlb);
+			CHECK(rc == 0, "write %u bytes at LBA %llu: %d", len,
+			      (unsigned long long)lbas[k], rc);
+			rc = dmac_nvme_read(c, rb, lbas[k], nlb);
+			CHECK(rc == 0, "read %u bytes at LBA %llu: %d", len,
+			      (unsigned long long)lbas[k], rc);
+			CHECK(!memcmp(wb, rb, len), "%u bytes at LBA %llu: data differs", len,
+			      (unsigned long long)lbas[k]);
+		}
+		ops->dma_free(ops->ctx, wb, len);
+		ops->dma_free(ops->ctx, rb, len);
+	}
+}
+
+/* ---- 2. strict mode: no fd that can re-attach the device ---------------------- */
+
+static void check_no_vfio_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int seen = 0;
+
+	CHECK(d != NULL, "opendir /proc/self/fd");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[300], link[512];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", de->d_name);
+		n = readlink(p, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		seen++;
+		CHECK(strncmp(link, "/dev/vfio", 9) && strcmp(link, "/dev/iommu") &&
+			  !strstr(link, "vfio-device") && !strstr(link, "[vfio"),
+		      "fd %s is %s", de->d_name, link);
+	}
+	closedir(d);
+	CHECK(seen > 3, "only %d fds seen", seen);
+}
+
+/* ---- 3. isolation --------------------------------------------------------------- */
+
+static struct {
+	const void *bad_va;
+	uint64_t bad_iova;
+} lie;
+
+/* The translation that lies for one page: bad_va -> bad_iova. */
+static uint64_t lying_vtophys(void *ctx, const void *va, uint64_t *len)
+{
+	const char *p = va, *b = lie.bad_va;
+
+	if (p >= b && p < b + 4096) {
+		if (len && *len > (uint64_t)(b + 4096 - p))
+			*len = (uint64_t)(b + 4096 - p);
+		return lie.bad_iova + (uint64_t)(p - b);
+	}
+	return dmac_vtophys_cb(ctx, va, len);
+}
+
+static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+static void isolation(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops, uint64_t pool_iova,
+		      size_t pool_len)
+{
+	struct dmac_client *b = NULL;
+	struct dmac_client_lease bl;
+	struct dmac_nvme_info info;
+	uint64_t reg;
+	uint8_t *bm, *src, *dst;
+	int fd, rc;
+
+	dmac_nvme_ctrl_info(c, &info);
+	CHECK(dmac_client_connect(dmn.sock, "b", 0, &b) == 0, "tenant b connects");
+	if (!b)
+		return;
+	fd = memfd_create("tenant-b", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	CHECK(fd >= 0 && ftruncate(fd, 2 << 20) == 0 &&
+		  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0,
+	      "b's memfd");
+	bm = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(bm != MAP_FAILED, "mmap b");
+	if (bm == MAP_FAILED)
+		goto out_client;
+	memset(bm, 0x5a, 2 << 20);
+	rc = dmac_client_register(b, fd, 0, 2 << 20, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE,
+				  bm, &reg);
+	CHECK(rc == 0, "b registers: %d", rc);
+	rc = rc ? rc
+		: dmac_client_lease(b, reg, 0, 2 << 20,
+				    DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, &bl);
+	CHECK(rc == 0, "b leases: %d", rc);
+	if (rc)
+		goto out_unmap;
+	fprintf(stderr, "tenant b leased IOVA 0x%llx; tenant a's pool at 0x%llx\n",
+		(unsigned long long)bl.iova, (unsigned long long)pool_iova);
+	CHECK(bl.iova + (2 << 20) <= pool_iova || bl.iova >= pool_iova + pool_len,
+	      "b's IOVA overlaps a's pool");
+
+	/* a known block on the disk, then read it "into" b's IOVA */
+	src = ops->dma_alloc(ops->ctx, 4096, 4096);
+	dst = ops->dma_alloc(ops->ctx, 4096, 4096);
+	CHECK(src && dst, "dma_alloc");
+	if (!src || !dst)
+		goto out_unmap;
+	memset(src, 0xc3, 4096);
+	CHECK(dmac_nvme_write(c, src, 100, 4096 / info.lba_size) == 0, "write the bait block");
+	for (int target = 0; target < 2; target++) {
+		/* 0: b's lease; 1: an IOVA nobody leased (far above both) */
+		uint64_t iova = target ? (pool_iova > bl.iova ? pool_iova : bl.iova) + (1ull << 32)
+				       : bl.iova + 8192;
+
+		memset(dst, 0, 4096);
+		lie.bad_va = dst;
+		lie.bad_iova = iova;
+		dmac_nvme_ctrl_set_vtophys(c, lying_vtophys, ops->ctx);
+		rc = dmac_nvme_read(c, dst, 100, 4096 / info.lba_size);
+		dmac_nvme_ctrl_set_vtophys(c, ops->vtophys, ops->ctx);
+		fprintf(stderr, "read into %s IOVA 0x%llx: %d (%s)\n", target ? "unleased" : "b's",
+			(unsigned long long)iova, rc,
+			rc ? strerror(-rc) : "the device said success");
+		CHECK(all_bytes(bm, 2 << 20, 0x5a), "tenant b's memory changed (target %d)",
+		      target);
+		CHECK(all_bytes(dst, 4096, 0), "a's buffer changed (target %d)", target);
+	}
+	/* the controller still works for a's own memory */
+	memset(dst, 0, 4096);
+	CHECK(dmac_nvme_read(c, dst, 100, 4096 / info.lba_size) == 0 && all_bytes(dst, 4096, 0xc3),
+	      "a's read after the blocked ones");
+	ops->dma_free(ops->ctx, src, 4096);
+	ops->dma_free(ops->ctx, dst, 4096);
+	dmac_client_release(b, bl.lease_id);
+	dmac_client_unregister(b, reg);
+out_unmap:
+	munmap(bm, 2 << 20);
+out_client:
+	if (fd >= 0)
+		close(fd);
+	dmac_client_close(b);
+}
+
+/* ---- 4. crash with I/O in flight ---------------------------------------------- */
+
+static void crash(void)
+{
+	struct dmac_client *probe = NULL;
+	struct dmac_client_stats st;
+	int pfd[2], released, status;
+	char ch = 0;
+	pid_t child;
+
+	CHECK(dmac_client_connect(dmn.sock, "b", 0, &probe) == 0, "stats client");
+	released = log_count("released by session");
+	CHECK(pipe(pfd) == 0, "pipe");
+	child = fork();
+	if (child == 0) {
+		struct dmac_nvme_denv *e = NULL;
+		struct dmac_nvme_ctrl *c = NULL;
+		const struct dmac_nvme_ops *ops;
+		uint8_t *buf;
+
+		close(pfd[0]);
+		if (open_env(0, &e) || dmac_nvme_ctrl_open(dmac_nvme_denv_ops(e), NULL, &c))
+			_exit(3);
+		ops = dmac_nvme_denv_ops(e);
+		buf = ops->dma_alloc(ops->ctx, 1 << 20, 4096);
+		if (!buf || write(pfd[1], "y", 1) != 1)
+			_exit(4);
+		for (uint64_t lba = 0;; lba = (lba + 2048) % (1 << 16))
+			dmac_nvme_read(c, buf, lba, 2048);
+	}
+	close(pfd[1]);
+	CHECK(read(pfd[0], &ch, 1) == 1 && ch == 'y', "the child drives the device");
+	close(pfd[0]);
+	msleep(200);
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	CHECK(WIFSIGNALED(status), "child killed");
+	CHECK(wait_released(released + 1), "device released after the kill");
+	{
+		const char *l = daemon_log();
+		const char *stop = NULL, *rel = NULL, *p;
+
+		for (p = l; (p = strstr(p, "DMA stopped")); p++)
+			stop = p;
+		for (p = l; (p = strstr(p, "released by session")); p++)
+			rel = p;
+		CHECK(stop && rel && stop < rel, "DMA stopped before the release");
+		/* and before the session's leases went: its "reclaimed" line follows */
+		p = stop ? strstr(stop, "reclaimed") : NULL;
+		CHECK(p && rel && p > rel, "session reclaimed after DMA stop and release");
+	}
+	if (probe) {
+		int i;
+
+		for (i = 0; i < 500; i++) {
+			if (dmac_client_stats(probe, &st) == 0 && st.leases == 0)
+				break;
+			msleep(10);
+		}
+		CHECK(i < 500, "leases back to 0 (now %llu)", (unsigned long long)st.leases);
+		dmac_client_close(probe);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *bdf = getenv("DMAC_VM_NVME_BDF");
+	struct dmac_nvme_denv *e = NULL;
+	struct dmac_nvme_ctrl *c = NULL;
+	struct dmac_nvme_stats st;
+	const struct dmac_nvme_ops *ops;
+	struct dmac_nvme_ops pops;
+	uint64_t pool_iova;
+	size_t pool_len;
+	int huge, rc;
+
+	if (!bdf) {
+		fprintf(stderr, "DMAC_VM_NVME_BDF is not set: run me with tests/vm/vmrun\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	daemon_start(bdf);
+	CHECK(dmn.pid > 0, "dmacached runs");
+	if (!dmn.pid)
+		goto out;
+
+	/* 1. integrity by interrupt, then by polling, in one session */
+	rc = open_env(0, &e);
+	CHECK(rc == 0, "daemon environment: %d (%s)", rc, strerror(-rc));
+	if (rc)
+		goto out;
+	ops = dmac_nvme_denv_ops(e);
+	dmac_nvme_denv_pool(e, &pool_iova, &pool_len, &huge);
+	CHECK(!dmac_nvme_denv_device(e)->trusted && dmac_nvme_denv_device(e)->device_fd == -1,
+	      "strict mode");
+	CHECK(ops->irq_eventfd >= 0, "an interrupt eventfd came (irq type %u, %u vectors)",
+	      dmac_nvme_denv_device(e)->irq_type, dmac_nvme_denv_device(e)->nirqs);
+	check_no_vfio_fd();
+	rc = dmac_nvme_ctrl_open(ops, NULL, &c);
+	CHECK(rc == 0, "controller (interrupts): %d", rc);
+	if (!rc) {
+		integrity(c, ops, 1);
+		dmac_nvme_ctrl_stats(c, &st);
+		CHECK(st.interrupts > 0, "no interrupt counted");
+		/* 3. isolation, with the interrupt-driven controller */
+		isolation(c, ops, pool_iova, pool_len);
+		dmac_nvme_ctrl_close(c);
+	}
+	pops = *ops;
+	pops.irq_eventfd = -1;
+	rc = dmac_nvme_ctrl_open(&pops, NULL, &c);
+	CHECK(rc == 0, "controller (polling): %d", rc);
+	if (!rc) {
+		integrity(c, &pops, 2);
+		dmac_nvme_ctrl_stats(c, &st);
+		CHECK(st.interrupts == 0, "%llu interrupts while polling",
+		      (unsigned long long)st.interrupts);
+		dmac_nvme_ctrl_close(c);
+	}
+	dmac_nvme_denv_close(e);
+	CHECK(wait_released(1), "device released at the session's end");
+
+	/* 4. crash, then a new client drives the device */
+	crash();
+	rc = open_env(0, &e);
+	CHECK(rc == 0, "new client after the crash: %d", rc);
+	if (!rc) {
+		rc = dmac_nvme_ctrl_open(dmac_nvme_denv_ops(e), NULL, &c);
+		CHECK(rc == 0, "controller after the crash: %d", rc);
+		if (!rc) {
+			integrity(c, dmac_nvme_denv_ops(e), 3);
+			dmac_nvme_ctrl_close(c);
+		}
+		dmac_nvme_denv_close(e);
+		CHECK(wait_released(3), "released again");
+	}
+
+	/* 5. the example program in daemon mode */
+	if (argc > 1) {
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "%s --daemon %s --tenant a --lba 4096", argv[1],
+			 dmn.sock);
+		rc = system(cmd);
+		CHECK(rc == 0, "example --daemon: status %d", rc);
+	}
+out:
+	daemon_stop();
+	fprintf(stderr, "%d checks, %d failed\n", checks, failures);
+	return failures || !checks ? 1 : 0;
+}
