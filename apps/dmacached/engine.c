@@ -766,6 +766,19 @@ int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t inde
 	return 0;
 }
 
+void dmd_engine_device_unclaim(struct dmd_engine *e, struct dmd_session *s, const char *bdf)
+{
+	struct dmd_tenant *t = s->tenant;
+
+	for (unsigned int i = 0; t && i < t->ndevs; i++) {
+		if (t->dev_owner[i] != s || strcmp(dmd_bk_device_bdf(t->devs[i]), bdf))
+			continue;
+		dmd_bk_device_stop(e->bk, t->devs[i]);
+		dmd_bk_device_restart(e->bk, t->devs[i]);
+		t->dev_owner[i] = NULL;
+	}
+}
+
 int dmd_engine_session_bound(const struct dmd_session *s)
 {
 	return s->tenant != NULL || s->admin;

@@ -141,6 +141,13 @@ int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t inde
 		      unsigned int max_fds, struct dmd_bk_dev_info *info, bool *trusted);
 
 /**
+ * Undo a successful dmd_engine_device() whose reply could not be built:
+ * stop the device (as at session end), restart it and release the claim.
+ * Never fails. Concurrency: event-loop thread.
+ */
+void dmd_engine_device_unclaim(struct dmd_engine *e, struct dmd_session *s, const char *bdf);
+
+/**
  * Bind a session to a tenant, or, for the name DMD_ADMIN_TENANT, make it an
  * admin session when the peer's uid is 0 or its gid is in the configuration's
  * admin_gids (the reply then carries quotas 0 and the whole IOVA space).

@@ -320,6 +320,7 @@ static int dmd__device(struct dmd_engine *e, struct dmd_conn *c, const struct dm
 	} else {
 		dmd_err("session pid %d: DEVICE reply refused by the codec: %s", (int)c->pid,
 			dmac_proto_strerror(rc));
+		dmd_engine_device_unclaim(e, c->es, info.bdf);
 	}
 	dmac_proto_close_fds(fds, n);
 	return rc;

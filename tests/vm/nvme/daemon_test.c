@@ -22,6 +22,8 @@
  *    before "released by session"; the lease count returns to the baseline
  *    (STATS); a new client drives the device again and its data is intact.
  * 5. the example program (argv[1]) in --daemon mode reports "ok".
+ * 6. with `trusted = true` the reply also carries the device fd: a dup of
+ *    the daemon's /dev/vfio/devices/vfioN fd (VFIO_DEVICE_GET_INFO works).
  *
  * Invariants: CHECK() counts, never aborts; exit 0 only if checks ran and
  * none failed; every wait is bounded; nothing is timed.
@@ -33,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -82,7 +86,7 @@ static void daemon_kill(void)
 	}
 }
 
-static void daemon_start(const char *bdf)
+static void daemon_start(const char *bdf, int trusted)
 {
 	const char *bin = getenv("DMACACHED_TEST");
 	char conf[128];
@@ -107,8 +111,8 @@ static void daemon_start(const char *bdf)
 	}
 	fprintf(f,
 		"[daemon]\nsocket = %s\nbackend = iommufd\nlog_level = debug\n"
-		"[tenant a]\nuids = 0\ndevices = %s\n[tenant b]\nuids = 0\n",
-		dmn.sock, bdf);
+		"[tenant a]\nuids = 0\ndevices = %s\n%s[tenant b]\nuids = 0\n",
+		dmn.sock, bdf, trusted ? "trusted = true\n" : "");
 	fclose(f);
 	atexit(daemon_kill);
 	dmn.pid = fork();
@@ -476,7 +480,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	daemon_start(bdf);
+	daemon_start(bdf, 0);
 	CHECK(dmn.pid > 0, "dmacached runs");
 	if (!dmn.pid)
 		goto out;
@@ -540,6 +544,34 @@ int main(int argc, char **argv)
 			 dmn.sock);
 		rc = system(cmd);
 		CHECK(rc == 0, "example --daemon: status %d", rc);
+	}
+	daemon_stop();
+
+	/* 6. trusted mode hands the real VFIO device fd (a dup), last */
+	daemon_start(bdf, 1);
+	CHECK(dmn.pid > 0, "dmacached (trusted tenant) runs");
+	if (dmn.pid) {
+		struct dmac_client *tc = NULL;
+		struct dmac_client_device dv;
+		char p[64], link[256] = "";
+
+		CHECK(dmac_client_connect(dmn.sock, "a", 0, &tc) == 0, "trusted tenant connects");
+		rc = tc ? dmac_client_device_get(tc, NULL, 0, &dv) : -1;
+		CHECK(rc == 0, "trusted DEVICE: %d", rc);
+		if (!rc) {
+			struct vfio_device_info di = {.argsz = sizeof(di)};
+
+			CHECK(dv.trusted == 1 && dv.device_fd >= 0, "no device fd in trusted mode");
+			snprintf(p, sizeof(p), "/proc/self/fd/%d", dv.device_fd);
+			if (readlink(p, link, sizeof(link) - 1) < 0)
+				link[0] = '\0';
+			CHECK(!strncmp(link, "/dev/vfio/devices/", 18), "device fd is %s", link);
+			CHECK(ioctl(dv.device_fd, VFIO_DEVICE_GET_INFO, &di) == 0 &&
+				  (di.flags & VFIO_DEVICE_FLAGS_PCI),
+			      "VFIO_DEVICE_GET_INFO on the trusted fd");
+			dmac_client_device_close(&dv);
+		}
+		dmac_client_close(tc);
 	}
 out:
 	daemon_stop();
