@@ -108,6 +108,16 @@ static void reencode_request(const struct dmac_proto_view *v, size_t len)
 							      q->cursor, q->max_count, &olen);
 		break;
 	}
+	case DMAC_OP_DEVICE: {
+		const struct dmac_proto_device_req *d = (const void *)v->hdr;
+
+		if (len != sizeof(*d))
+			return;
+		rc = dmac_proto_encode_device_req(
+		    g_out, sizeof(g_out), v->tag, d->index,
+		    (d->flags & DMAC_PROTO_DEVICE_F_BY_BDF) ? d->bdf : NULL, &olen);
+		break;
+	}
 	case DMAC_OP_STATS:
 		if (len != sizeof(struct dmac_proto_stats_req))
 			return;
@@ -287,6 +297,29 @@ int fuzz_write_seeds(const char *dir)
 	SEED("stats_req", 0, dmac_proto_encode_stats_req(b, sizeof(b), 7, &l));
 	SEED("stats_rep", 1, dmac_proto_encode_stats_rep(b, sizeof(b), 7, &sr, &l));
 	SEED("error_rep", 1, dmac_proto_encode_error(b, sizeof(b), 4, 8, EDQUOT, &l));
+	SEED("device_req", 0, dmac_proto_encode_device_req(b, sizeof(b), 10, 1, NULL, &l));
+	SEED("device_req_bdf", 0,
+	     dmac_proto_encode_device_req(b, sizeof(b), 10, 0, "0000:00:04.0", &l));
+	{
+		struct dmac_proto_device_rep dr = {.bdf = "0000:00:04.0",
+						   .vendor_id = 0x1b36,
+						   .device_id = 0x0010,
+						   .numa_node = -1,
+						   .mode = DMAC_PROTO_DEVICE_STRICT,
+						   .irq_type = DMAC_PROTO_IRQ_MSIX,
+						   .nirqs = 4,
+						   .irq_fd_first = 1,
+						   .device_fd_index = DMAC_PROTO_NO_FD,
+						   .nfds = 5};
+
+		for (unsigned int i = 0; i < DMAC_PROTO_NUM_BARS; i++)
+			dr.bars[i].fd_index = DMAC_PROTO_NO_FD;
+		dr.bars[0].size = 16384;
+		dr.bars[0].flags = DMAC_PROTO_BAR_MEM | DMAC_PROTO_BAR_64 | DMAC_PROTO_BAR_MMAP;
+		dr.bars[0].fd_index = 0;
+		SEED("device_rep", 1 | (5 << 1),
+		     dmac_proto_encode_device_rep(b, sizeof(b), 10, &dr, &l));
+	}
 	/* An extended request: element tails of zeros (accepted). */
 	if (!rc) {
 		struct dmac_proto_vec_req *h = (void *)b;
