@@ -11,6 +11,8 @@
  * - decoding never reads outside the message (ASan) and never overflows (UBSan);
  * - a message that decodes has a view inside the buffer: size == length,
  *   vec_offset + count * elem_size == size, count <= DMAC_PROTO_MAX_VEC;
+ * - a reply carries fds only when it is a successful DEVICE reply, exactly
+ *   as many as its nfds field says;
  * - decoding is deterministic (a second decode gives the same result), and a
  *   decoded request answered by an error reply matches it;
  * - a canonical request (known element size and vector offset, no tail)
@@ -187,7 +189,11 @@ static int check_one(bool reply, unsigned int nfds, size_t len)
 		FUZZ_ASSERT(dmac_proto_reply_matches(&v, &ev) == 0);
 		reencode_request(&v, len);
 	} else {
-		FUZZ_ASSERT(nfds == 0);
+		/* Only a successful DEVICE reply carries fds, exactly its nfds field. */
+		if (v.opcode == DMAC_OP_DEVICE && !v.status)
+			FUZZ_ASSERT(nfds == ((const struct dmac_proto_device_rep *)v.hdr)->nfds);
+		else
+			FUZZ_ASSERT(nfds == 0);
 		FUZZ_ASSERT(v.status <= DMAC_PROTO_MAX_STATUS);
 		if (v.status)
 			FUZZ_ASSERT(v.vec == NULL);
