@@ -362,6 +362,46 @@ out:
 	td_stop(&d);
 }
 
+/* --check-config: 'trusted' takes true/false (also yes/no/1/0), else refused. */
+static void test_config(void)
+{
+	const char *bin = getenv("DMACACHED_TEST");
+	static const struct {
+		const char *value;
+		int ok;
+	} cases[] = {{"true", 1}, {"false", 1}, {"yes", 1}, {"0", 1}, {"maybe", 0}, {"", 0}};
+	char path[160], cmd[512], err[160], buf[1024];
+
+	CHECK(bin != NULL);
+	if (!bin)
+		return;
+	snprintf(path, sizeof(path), "%s/check.conf", dir);
+	snprintf(err, sizeof(err), "%s/check.err", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		int st;
+
+		if (!f)
+			break;
+		fprintf(f, "[tenant a]\nuids = 0\ndevices = 00:04.0\ntrusted = %s\n",
+			cases[i].value);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "'%s' --check-config '%s' >/dev/null 2>'%s'", bin, path,
+			 err);
+		st = system(cmd);
+		CHECK_EQ(WIFEXITED(st) && WEXITSTATUS(st) == 0, cases[i].ok);
+		if (!cases[i].ok) {
+			FILE *e = fopen(err, "r");
+			size_t n = e ? fread(buf, 1, sizeof(buf) - 1, e) : 0;
+
+			if (e)
+				fclose(e);
+			buf[n] = '\0';
+			CHECK(strstr(buf, "trusted: expected true or false") != NULL);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *t = argc > 1 ? argv[1] : "";
@@ -372,6 +412,8 @@ int main(int argc, char **argv)
 		test_modes(0);
 	else if (!strcmp(t, "device-trusted"))
 		test_modes(1);
+	else if (!strcmp(t, "device-config"))
+		test_config();
 	else if (!strcmp(t, "device-client"))
 		test_client();
 	else if (!strcmp(t, "device-kill-order"))
