@@ -3,7 +3,9 @@
 #
 # The main job, run inside the test-bed VM (tests/vm/vmrun) by `./dev main`:
 # dmacached on the guest's real /dev/iommu, serving real leases to a demo
-# client of two tenants, then a clean SIGTERM shutdown.
+# client of two tenants, and the emulated NVMe controller (bound to vfio-pci
+# by the guest) to the userspace NVMe example in strict mode: BAR0 and
+# interrupts from the daemon, every IOVA from a lease. Then a clean SIGTERM.
 #
 # usage: scripts/vm-main.sh BUILD_DIR [BACKEND]
 # Exit status: the demo's, or 1 if the daemon did not start or did not exit
@@ -33,6 +35,16 @@ uids = 0
 quota_pinned_bytes = 64M
 quota_leases = 64
 CONF
+if [ -n "${DMAC_VM_NVME_BDF:-}" ]; then
+	cat >>$work/dmacached.conf <<CONF
+
+[tenant nvme]
+uids = 0
+quota_pinned_bytes = 64M
+quota_leases = 64
+devices = $DMAC_VM_NVME_BDF
+CONF
+fi
 
 echo "== dmacached --check-config"
 $build/apps/dmacached/dmacached --check-config $work/dmacached.conf || exit 1
@@ -55,6 +67,12 @@ $build/apps/dmacachectl/dmacachectl --socket $sock --tenant demo-a status
 echo "== dmacache-lease-demo (hugetlb memfd, tenants demo-a and demo-b)"
 $build/examples/lease_demo/dmacache-lease-demo --socket $sock --hugetlb --size 8388608
 demo=$?
+nvme=0
+if [ -n "${DMAC_VM_NVME_BDF:-}" ]; then
+	echo "== dmacache-nvme-example --daemon (NVMe $DMAC_VM_NVME_BDF, tenant nvme, strict mode)"
+	$build/examples/nvme/dmacache-nvme-example --daemon $sock --tenant nvme
+	nvme=$?
+fi
 echo "== dmacachectl stats --json"
 $build/apps/dmacachectl/dmacachectl --socket $sock --tenant demo-a --json stats
 
@@ -64,4 +82,5 @@ wait $daemon
 dstatus=$?
 echo "dmacached exited with status $dstatus"
 [ $dstatus -eq 0 ] || exit 1
-exit $demo
+[ $demo -eq 0 ] || exit $demo
+exit $nvme
