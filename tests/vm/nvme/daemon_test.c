@@ -74,8 +74,26 @@ static void msleep(unsigned int ms)
 
 static struct {
 	pid_t pid;
-	char dir[64], sock[100], log[128];
+	char dir[64], sock[100], log[128], conf[128];
+	const char *bdf;
+	int trusted;
 } dmn;
+
+/* (Re)write the daemon's configuration; 'extra' goes into [daemon]. */
+static void daemon_write_conf(const char *extra)
+{
+	FILE *f = fopen(dmn.conf, "w");
+
+	if (!f) {
+		perror(dmn.conf);
+		exit(1);
+	}
+	fprintf(f,
+		"[daemon]\nsocket = %s\nbackend = iommufd\nlog_level = debug\n%s"
+		"[tenant a]\nuids = 0\ndevices = %s\n%s[tenant b]\nuids = 0\n",
+		dmn.sock, extra, dmn.bdf, dmn.trusted ? "trusted = true\n" : "");
+	fclose(f);
+}
 
 static void daemon_kill(void)
 {
@@ -89,8 +107,6 @@ static void daemon_kill(void)
 static void daemon_start(const char *bdf, int trusted)
 {
 	const char *bin = getenv("DMACACHED_TEST");
-	char conf[128];
-	FILE *f;
 
 	if (!bin) {
 		fprintf(stderr, "DMACACHED_TEST is not set\n");
@@ -103,17 +119,10 @@ static void daemon_start(const char *bdf, int trusted)
 	}
 	snprintf(dmn.sock, sizeof(dmn.sock), "%s/run/dmacached.sock", dmn.dir);
 	snprintf(dmn.log, sizeof(dmn.log), "%s/dmacached.log", dmn.dir);
-	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dmn.dir);
-	f = fopen(conf, "w");
-	if (!f) {
-		perror(conf);
-		exit(1);
-	}
-	fprintf(f,
-		"[daemon]\nsocket = %s\nbackend = iommufd\nlog_level = debug\n"
-		"[tenant a]\nuids = 0\ndevices = %s\n%s[tenant b]\nuids = 0\n",
-		dmn.sock, bdf, trusted ? "trusted = true\n" : "");
-	fclose(f);
+	snprintf(dmn.conf, sizeof(dmn.conf), "%s/dmacached.conf", dmn.dir);
+	dmn.bdf = bdf;
+	dmn.trusted = trusted;
+	daemon_write_conf("");
 	atexit(daemon_kill);
 	dmn.pid = fork();
 	if (dmn.pid == 0) {
@@ -122,7 +131,7 @@ static void daemon_start(const char *bdf, int trusted)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0)
 			dup2(fd, 2);
-		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
+		execl(bin, bin, "--foreground", "--config", dmn.conf, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
@@ -459,6 +468,22 @@ static void crash(void)
 			msleep(10);
 		}
 		CHECK(i < 500, "leases back to 0 (now %llu)", (unsigned long long)st.leases);
+		/*
+		 * Pins: the master cache keeps the dead client's area pinned for
+		 * reuse until evicted. With the budget at 0 (SIGHUP) every area
+		 * without a lease is evicted, so the pinned bytes must come back
+		 * to 0: nothing the crashed client registered stays pinned.
+		 */
+		daemon_write_conf("pinned_budget = 0\n");
+		kill(dmn.pid, SIGHUP);
+		for (i = 0; i < 500; i++) {
+			if (dmac_client_stats(probe, &st) == 0 && st.bytes_pinned == 0 &&
+			    st.areas == 0)
+				break;
+			msleep(10);
+		}
+		CHECK(i < 500, "pins back to 0 after eviction (now %llu bytes in %llu areas)",
+		      (unsigned long long)st.bytes_pinned, (unsigned long long)st.areas);
 		dmac_client_close(probe);
 	}
 }
