@@ -360,20 +360,6 @@ static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
 	out->value = r->value;
 }
 
-DMAC_EXPORT int dmac_imap_snap_lookup(const struct dmac_imap_snap *s, uint64_t addr,
-				      struct dmac_imap_entry *out)
-{
-	const struct irec *r;
-	struct found f;
-
-	if (!s || !out)
-		return -EINVAL;
-	r = find(s, addr, &f);
-	if (!r)
-		return -ENOENT;
-	rec_out(r, out);
-	return 0;
-}
 
 DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
 				 struct dmac_imap_entry *out)
@@ -397,6 +383,13 @@ DMAC_EXPORT int dmac_imap_snap_lookup_range(const struct dmac_imap_snap *s, uint
 	if (contig)
 		*contig = contig_len(contig_from(s, r, f, addr, max_len));
 	return 0;
+}
+
+/* A lookup is a range lookup that does not ask for the contiguous length. */
+DMAC_EXPORT int dmac_imap_snap_lookup(const struct dmac_imap_snap *s, uint64_t addr,
+				      struct dmac_imap_entry *out)
+{
+	return dmac_imap_snap_lookup_range(s, addr, 0, out, NULL);
 }
 
 DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
