@@ -22,7 +22,7 @@
 
 #include "dmac/imap.h"
 #include "dmac_alloc.h"
-#include "check.h"
+#include "../check.h"
 
 #define MAXN 4096
 

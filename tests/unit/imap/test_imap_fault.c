@@ -23,7 +23,7 @@
 
 #include "dmac/imap.h"
 #include "dmac_alloc.h"
-#include "check.h"
+#include "../check.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)

@@ -19,31 +19,17 @@
 #include "dmac/iova_alloc.h"
 #include "dmac_alloc.h"
 
+/* CHECK and CHECK_RC abort at the first failure, printing the seed (see ../check.h). */
+#define CHECK_ABORT
+#define CHECK_SEED g_seed
+#include "../check.h"
+
 #define K4     UINT64_C(0x1000)
 #define M2     UINT64_C(0x200000)
 #define G1     UINT64_C(0x40000000)
 #define ARR(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint64_t g_seed;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed (seed %" PRIu64 ")\n", __FILE__,  \
-				__LINE__, #cond, g_seed);                                          \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-	do {                                                                                       \
-		int rc_ = (expr);                                                                  \
-		if (rc_ != (want)) {                                                               \
-			fprintf(stderr, "%s:%d: %s = %d, want %d (seed %" PRIu64 ")\n", __FILE__,  \
-				__LINE__, #expr, rc_, (int)(want), g_seed);                        \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define CONSISTENT(a) CHECK_RC(dmac__iova_alloc_check(a), 0)
 

@@ -17,27 +17,13 @@
 #include "dmac/lease.h"
 #include "dmac_alloc.h"
 
+/* CHECK and CHECK_RC abort at the first failure (see ../check.h). */
+#define CHECK_ABORT
+#include "../check.h"
+
 #define MB     (UINT64_C(1) << 20)
 #define RW     (DMAC_LEASE_PROT_READ | DMAC_LEASE_PROT_WRITE)
 #define ARR(a) (sizeof(a) / sizeof((a)[0]))
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-	do {                                                                                       \
-		int rc_ = (expr);                                                                  \
-		if (rc_ != (want)) {                                                               \
-			fprintf(stderr, "%s:%d: %s = %d, want %d\n", __FILE__, __LINE__, #expr,    \
-				rc_, (int)(want));                                                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define CONSISTENT(t) CHECK_RC(dmac__lease_check(t), 0)
 

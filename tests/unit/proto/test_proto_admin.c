@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "check.h"
+#define CHECK_EQ_SIGNED /* errno-style values: print CHECK_EQ operands in decimal */
+#include "../check.h"
 #include "dmac/proto.h"
 
 struct msg {

@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "check.h"
+#define CHECK_EQ_SIGNED /* errno-style values: print CHECK_EQ operands in decimal */
+#include "../check.h"
 #include "dmac/proto.h"
 
 #define ARR(a) (sizeof(a) / sizeof((a)[0]))

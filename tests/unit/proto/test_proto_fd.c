@@ -22,7 +22,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "check.h"
+#define CHECK_EQ_SIGNED /* errno-style values: print CHECK_EQ operands in decimal */
+#include "../check.h"
 #include "dmac/proto.h"
 #include "proto_internal.h"
 
