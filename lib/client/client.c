@@ -91,12 +91,6 @@ struct dmac_client {
 
 /* ---------------------------------------------------------------- RCU threads */
 
-#ifdef DMAC_IMAP_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-/* Models the grace period of dmac__go_dead() for TSan, as imap.c does for its frees. */
-static char dmac__tsan_token;
-#endif
 
 static pthread_once_t dmac__key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t dmac__key;
@@ -182,10 +176,7 @@ static void dmac__go_dead(struct dmac_client *c, int err)
 	if (c->shut_on_death)
 		shutdown(c->sock, SHUT_RDWR);
 	__atomic_store_n(&c->map, NULL, __ATOMIC_RELEASE);
-	urcu_memb_synchronize_rcu();
-#ifdef DMAC_IMAP_TSAN
-	__tsan_acquire(&dmac__tsan_token);
-#endif
+	dmac_imap_synchronize();
 	dmac_imap_destroy(m);
 	dmac__table_drain(&c->leases, dmac__free_rec);
 	dmac__table_drain(&c->regs, dmac__free_rec);
@@ -290,10 +281,7 @@ static void dmac__client_free(struct dmac_client *c, bool close_sock)
 
 	__atomic_store_n(&c->map, NULL, __ATOMIC_RELEASE);
 	if (m) {
-		urcu_memb_synchronize_rcu();
-#ifdef DMAC_IMAP_TSAN
-		__tsan_acquire(&dmac__tsan_token);
-#endif
+		dmac_imap_synchronize();
 		dmac_imap_destroy(m);
 	}
 	dmac__table_drain(&c->leases, dmac__free_rec);
@@ -951,7 +939,7 @@ DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lea
 		recs[i]->reg = NULL;
 	}
 	/* 2: every translate that could see the old table has returned. */
-	urcu_memb_synchronize_rcu();
+	dmac_imap_synchronize();
 	/* 3: now the daemon may unmap. */
 	rc = dmac__send_releases(c, recs, n, results);
 	for (i = 0; i < n; i++)
@@ -1237,9 +1225,6 @@ DMAC_EXPORT uint64_t dmac_client_translate(const struct dmac_client *c, const vo
 	dmac_imap_read_lock();
 	m = __atomic_load_n(&c->map, __ATOMIC_ACQUIRE);
 	iova = dmac_imap_translate(m, (uintptr_t)va, want, &got);
-#ifdef DMAC_IMAP_TSAN
-	__tsan_release(&dmac__tsan_token);
-#endif
 	dmac_imap_read_unlock();
 	if (len)
 		*len = iova == DMAC_IMAP_NONE ? 0 : (size_t)got;

@@ -517,6 +517,12 @@ static void node_free_tree(struct inode *nd, unsigned level)
 	dmac__free(nd);
 }
 
+DMAC_EXPORT void dmac_imap_synchronize(void)
+{
+	urcu_memb_synchronize_rcu();
+	tsan_acquire_token();
+}
+
 /* Deferred free of a replaced version: runs in the call_rcu thread. */
 static void ver_free_cb(struct rcu_head *head)
 {

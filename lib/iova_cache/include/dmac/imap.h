@@ -208,6 +208,15 @@ static inline void dmac_imap_read_lock(void)
 #endif
 }
 
+/**
+ * Wait for a grace period: when this returns, every read-side section that was
+ * active when it was called has ended, so memory those readers could reach and
+ * that the caller has since unpublished may be freed or reused (the urcu-memb
+ * synchronize_rcu(), plus the ThreadSanitizer model of that guarantee).
+ * Concurrency: any registered thread outside a read-side section; blocks.
+ */
+DMAC_EXPORT void dmac_imap_synchronize(void);
+
 /** Leave the read-side section entered by dmac_imap_read_lock(). */
 static inline void dmac_imap_read_unlock(void)
 {
