@@ -43,139 +43,19 @@
 #include <rte_mempool.h>
 
 #include "dmac/dmacache.h"
+#include "dpdk_harness.h"
 #include "rte_mempool_dmacache.h"
 
-static int failures;
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		long long _a = (long long)(a), _b = (long long)(b);                                \
-		if (_a != _b) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, _a, _b);                               \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
-static void die(const char *what)
-{
-	fprintf(stderr, "test_dpdk_mempool: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void msleep(int ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* ---- the daemon ---------------------------------------------------------- */
-
-static struct {
-	pid_t pid;
-	char dir[64];
-	char sock[128];
-} dmn;
-
-/* exit() on a fatal path: do not leave the daemon behind. */
-static void daemon_kill(void)
-{
-	if (dmn.pid > 0) {
-		kill(dmn.pid, SIGKILL);
-		waitpid(dmn.pid, NULL, 0);
-		dmn.pid = 0;
-	}
-}
-
-static void daemon_start(const char *tenants)
-{
-	const char *bin = getenv("DMACACHED_TEST");
-	const char *backend = getenv("DMAC_DPDK_TEST_BACKEND");
-	char conf[128];
-	FILE *f;
-	int i;
-
-	if (!bin) {
-		fprintf(stderr, "DMACACHED_TEST is not set\n");
-		exit(1);
-	}
-	snprintf(dmn.dir, sizeof(dmn.dir), "/tmp/dmac-dpdk-XXXXXX");
-	if (!mkdtemp(dmn.dir))
-		die("mkdtemp");
-	snprintf(dmn.sock, sizeof(dmn.sock), "%s/dmacached.sock", dmn.dir);
-	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dmn.dir);
-	f = fopen(conf, "w");
-	if (!f)
-		die("write config");
-	fprintf(f, "[daemon]\nsocket = %s\nbackend = %s\nlog_level = info\n%s", dmn.sock,
-		backend ? backend : "test", tenants);
-	fclose(f);
-	atexit(daemon_kill);
-	dmn.pid = fork();
-	if (dmn.pid < 0)
-		die("fork");
-	if (dmn.pid == 0) {
-		/* never outlive the test, whatever way it ends */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-		strcpy(sa.sun_path, dmn.sock);
-		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(s);
-			return;
-		}
-		close(s);
-		if (waitpid(dmn.pid, NULL, WNOHANG) == dmn.pid) {
-			fprintf(stderr, "dmacached-test exited at start\n");
-			exit(1);
-		}
-		msleep(10);
-	}
-	fprintf(stderr, "dmacached-test did not listen within 5 s\n");
-	kill(dmn.pid, SIGKILL);
-	exit(1);
-}
-
-static void daemon_stop(void)
-{
-	char cmd[128];
-	int status = 0, i;
-
-	if (!dmn.pid)
-		return;
-	kill(dmn.pid, SIGTERM);
-	for (i = 0; i < 500; i++) {
-		if (waitpid(dmn.pid, &status, WNOHANG) == dmn.pid)
-			break;
-		msleep(10);
-	}
-	if (i == 500) {
-		fprintf(stderr, "dmacached-test did not exit within 5 s of SIGTERM\n");
-		kill(dmn.pid, SIGKILL);
-		waitpid(dmn.pid, &status, 0);
-		failures++;
-	} else {
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	}
-	dmn.pid = 0;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dmn.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dmn.dir);
-}
+/* What this program's harness does differently (see dpdk_harness.h). */
+const struct dh_config dh_cfg = {
+    .prog = "test_dpdk_mempool",
+    .daemon_name = "dmacached-test",
+    .default_backend = "test",
+    .dir_template = "/tmp/dmac-dpdk-XXXXXX",
+    .copy_name = "dmac-dpdk-XXXXXX",
+    .eal_prefix = "dmacdpdk",
+    .reserve_hugepages = 1,
+};
 
 /* Two tenants, a and b, for our uid; extra text appended. */
 static const char *tenants(const char *extra)
@@ -208,161 +88,13 @@ static void log_dump(void)
 	fprintf(stderr, "---- EAL log ----\n%s---- end of EAL log ----\n", log_buf ? log_buf : "");
 }
 
-/* Enough free 2 MiB hugepages for the cases, reserving more as root may. */
-static void need_hugepages(long want)
-{
-	char line[128];
-	long free_pages = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		die("/proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
-			break;
-	fclose(f);
-	if (free_pages >= want)
-		return;
-	f = fopen("/proc/sys/vm/nr_hugepages", "r+");
-	if (f) {
-		long total = 0;
-
-		if (fscanf(f, "%ld", &total) == 1) {
-			rewind(f);
-			fprintf(f, "%ld\n", total + want - (free_pages < 0 ? 0 : free_pages));
-		}
-		fclose(f);
-	}
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		die("/proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
-			break;
-	fclose(f);
-	if (free_pages < want) {
-		fprintf(stderr,
-			"need %ld free 2 MiB hugepages, have %ld (reserve them through "
-			"/proc/sys/vm/nr_hugepages)\n",
-			want, free_pages);
-		exit(1);
-	}
-}
-
-/*
- * The plugin EAL loads. EAL refuses a -d path below any world-writable
- * directory ("directory path /tmp is world-writable and insecure"), which a
- * checkout in /tmp is; the test then loads a copy from a private directory
- * under /run (root) or $HOME, removed at exit.
- */
-static char plugin_copy_dir[PATH_MAX];
-static char plugin_copy[PATH_MAX];
-static pid_t plugin_copy_owner;
-
-static int under_world_writable(const char *path)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	while ((slash = strrchr(dir, '/')) != NULL) {
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
-			return 1;
-		if (slash == dir)
-			break;
-	}
-	return 0;
-}
-
-static void plugin_copy_remove(void)
-{
-	if (getpid() != plugin_copy_owner) /* a forked child's exit() */
-		return;
-	if (plugin_copy[0])
-		unlink(plugin_copy);
-	if (plugin_copy_dir[0])
-		rmdir(plugin_copy_dir);
-}
-
-static const char *plugin_path(void)
-{
-	const char *plugin = getenv("DMAC_DPDK_PLUGIN");
-	const char *bases[] = {"/run", getenv("HOME")};
-	char cmd[3 * PATH_MAX];
-	unsigned i;
-
-	if (!plugin || plugin_copy[0] || !under_world_writable(plugin))
-		return plugin_copy[0] ? plugin_copy : plugin;
-	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-		struct stat st;
-
-		if (!bases[i] || stat(bases[i], &st) || (st.st_mode & S_IWOTH) ||
-		    under_world_writable(bases[i]) || access(bases[i], W_OK))
-			continue;
-		snprintf(plugin_copy_dir, sizeof(plugin_copy_dir), "%s/dmac-dpdk-XXXXXX", bases[i]);
-		if (mkdtemp(plugin_copy_dir))
-			break;
-		plugin_copy_dir[0] = '\0';
-	}
-	if (!plugin_copy_dir[0]) {
-		fprintf(stderr,
-			"%s is below a world-writable directory, which EAL refuses for -d, "
-			"and no private directory could be made under /run or $HOME\n",
-			plugin);
-		exit(1);
-	}
-	snprintf(plugin_copy, sizeof(plugin_copy), "%s/%s", plugin_copy_dir,
-		 strrchr(plugin, '/') ? strrchr(plugin, '/') + 1 : plugin);
-	plugin_copy_owner = getpid();
-	atexit(plugin_copy_remove);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", plugin, plugin_copy);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "cannot copy %s to %s\n", plugin, plugin_copy);
-		exit(1);
-	}
-	return plugin_copy;
-}
-
 /* Start EAL with the plugin and the given memory options (NULL-terminated). */
 static void eal_start(const char *const *mem_opts)
 {
-	const char *plugin = plugin_path();
-	char prefix[64];
-	char *argv[32];
-	int argc = 0;
-
-	if (!plugin) {
-		fprintf(stderr, "DMAC_DPDK_PLUGIN is not set\n");
-		exit(1);
-	}
 	log_f = open_memstream(&log_buf, &log_len);
 	if (!log_f || rte_openlog_stream(log_f))
-		die("log stream");
-	snprintf(prefix, sizeof(prefix), "--file-prefix=dmacdpdk%d", (int)getpid());
-	argv[argc++] = "test_dpdk_mempool";
-	argv[argc++] = "-d";
-	argv[argc++] = (char *)plugin;
-	argv[argc++] = "-l";
-	argv[argc++] = "0";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "--iova-mode=va";
-	argv[argc++] = prefix;
-	if (getenv("DMAC_TEST_EAL_DEBUG"))
-		argv[argc++] = "--log-level=lib.eal:debug";
-	while (*mem_opts)
-		argv[argc++] = (char *)*mem_opts++;
-	argv[argc] = NULL;
-	if (rte_eal_init(argc, argv) < 0) {
-		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
-		log_dump();
-		exit(1);
-	}
+		dh_die("log stream");
+	dh_eal_start(mem_opts, log_dump);
 }
 
 /* EAL leaves its (empty, with --in-memory) runtime directory behind. */
@@ -374,25 +106,6 @@ static void eal_remove_runtime_dir(void)
 		 (int)getpid());
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove EAL's runtime directory\n");
-}
-
-/* The driver's functions, from the object EAL loaded. */
-static struct dmac_client *plugin_client(void)
-{
-	struct dmac_client *(*fn)(void);
-	void *h = dlopen(plugin_path(), RTLD_NOW | RTLD_NOLOAD);
-
-	if (!h) {
-		fprintf(stderr, "the plugin is not loaded: %s\n", dlerror());
-		exit(1);
-	}
-	*(void **)&fn = dlsym(h, "dmac_dpdk_mempool_client");
-	dlclose(h);
-	if (!fn) {
-		fprintf(stderr, "dmac_dpdk_mempool_client: %s\n", dlerror());
-		exit(1);
-	}
-	return fn();
 }
 
 static int ops_registered(void)
@@ -501,10 +214,10 @@ static void full_pool_check(unsigned int n, int expect_one_piece_per_chunk)
 	mp = make_pool("dmac_pool", n);
 	if (!mp) {
 		fprintf(stderr, "pool creation failed: %s\n", rte_strerror(rte_errno));
-		failures++;
+		dh_failures++;
 		return;
 	}
-	c = plugin_client();
+	c = dh_plugin_client();
 	CHECK(c != NULL);
 	it.c = c;
 	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), n);
@@ -528,7 +241,7 @@ static void full_pool_check(unsigned int n, int expect_one_piece_per_chunk)
 	/* get/put: every mbuf once, then none left, then all back */
 	mb = calloc(n + 1, sizeof(*mb));
 	if (!mb)
-		die("calloc");
+		dh_die("calloc");
 	for (got = 0; got < n + 1; got++) {
 		mb[got] = rte_pktmbuf_alloc(mp);
 		if (!mb[got])
@@ -577,8 +290,8 @@ static const char *const in_memory[] = {"--in-memory", NULL};
 
 static void case_pool(void)
 {
-	daemon_start(tenants(NULL));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
 	full_pool_check(8191, 0);
@@ -588,8 +301,8 @@ static void case_pool_sfs(void)
 {
 	static const char *const opts[] = {"--in-memory", "--single-file-segments", NULL};
 
-	daemon_start(tenants(NULL));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(opts);
 	full_pool_check(8191, 1);
@@ -603,11 +316,11 @@ static void case_config(void)
 	struct iter_ctx it = {0};
 	struct dmac_client_info info;
 
-	daemon_start(tenants(NULL));
+	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, "/nonexistent/dmacached.sock", 1);
 	unsetenv(DMAC_DPDK_ENV_TENANT);
 	eal_start(in_memory);
-	cfg = (struct dmac_dpdk_mempool_config){.socket_path = dmn.sock, .tenant = "b"};
+	cfg = (struct dmac_dpdk_mempool_config){.socket_path = dh_dmn.sock, .tenant = "b"};
 
 	mp = rte_mempool_create_empty("dmac_cfg", 1023, sizeof(struct rte_mbuf) + 2048, 0,
 				      sizeof(struct rte_pktmbuf_pool_private), SOCKET_ID_ANY, 0);
@@ -618,16 +331,16 @@ static void case_config(void)
 	rte_pktmbuf_pool_init(mp, NULL);
 	CHECK_EQ(rte_mempool_populate_default(mp), 1023);
 	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
-	CHECK(plugin_client() != NULL);
-	CHECK_EQ(dmac_client_info(plugin_client(), &info), 0);
+	CHECK(dh_plugin_client() != NULL);
+	CHECK_EQ(dmac_client_info(dh_plugin_client(), &info), 0);
 	CHECK(!strcmp(info.tenant, "b"));
-	it.c = plugin_client();
+	it.c = dh_plugin_client();
 	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), 1023);
 	CHECK_EQ(it.bad_iova, 0);
 	CHECK_EQ(it.dpdk_iova, 0);
 
 	/* another tenant in the same process is refused, with the reason */
-	other = (struct dmac_dpdk_mempool_config){.socket_path = dmn.sock, .tenant = "a"};
+	other = (struct dmac_dpdk_mempool_config){.socket_path = dh_dmn.sock, .tenant = "a"};
 	mp2 = rte_mempool_create_empty("dmac_cfg2", 63, 2048, 0, 0, SOCKET_ID_ANY, 0);
 	CHECK(mp2 != NULL);
 	if (mp2) {
@@ -637,7 +350,7 @@ static void case_config(void)
 		rte_mempool_free(mp2);
 	}
 	rte_mempool_free(mp);
-	CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+	CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
 }
 
 /* No daemon at the socket: a clear error naming DMACACHE_SOCKET. */
@@ -646,7 +359,7 @@ static void case_no_daemon(void)
 	char dir[] = "/tmp/dmac-dpdk-nd-XXXXXX", sock[64];
 
 	if (!mkdtemp(dir))
-		die("mkdtemp");
+		dh_die("mkdtemp");
 	snprintf(sock, sizeof(sock), "%s/none.sock", dir);
 	setenv(DMAC_DPDK_ENV_SOCKET, sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
@@ -657,7 +370,7 @@ static void case_no_daemon(void)
 	CHECK(log_has("cannot reach dmacached at"));
 	CHECK(log_has(sock));
 	CHECK(log_has("DMACACHE_SOCKET"));
-	CHECK(plugin_client() == NULL);
+	CHECK(dh_plugin_client() == NULL);
 	CHECK(rte_mempool_lookup("dmac_nd") == NULL);
 	rmdir(dir);
 }
@@ -665,8 +378,8 @@ static void case_no_daemon(void)
 /* No tenant anywhere: a clear error naming DMACACHE_TENANT. */
 static void case_no_tenant(void)
 {
-	daemon_start(tenants(NULL));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	unsetenv(DMAC_DPDK_ENV_TENANT);
 	eal_start(in_memory);
 	CHECK(make_pool("dmac_nt", 511) == NULL);
@@ -677,7 +390,7 @@ static void case_no_tenant(void)
 	CHECK(make_pool("dmac_nt2", 511) == NULL);
 	CHECK(rte_errno == ENOENT || rte_errno == EPERM);
 	CHECK(log_has("refused tenant 'nosuch'"));
-	CHECK(plugin_client() == NULL);
+	CHECK(dh_plugin_client() == NULL);
 }
 
 /* Memory that is no hugepage (--no-huge: DPDK 22.11 backs it with an unsealed
@@ -686,15 +399,15 @@ static void case_no_fd(void)
 {
 	static const char *const opts[] = {"--no-huge", "--no-shconf", "-m", "64", NULL};
 
-	daemon_start(tenants(NULL));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(opts);
 	CHECK(make_pool("dmac_nf", 511) == NULL);
 	CHECK_EQ(rte_errno, ENOTSUP);
 	CHECK(log_has("is an unsealed memfd, not hugepages (EAL --no-huge?)"));
 	CHECK(log_has("--in-memory or --single-file-segments"));
-	CHECK(plugin_client() == NULL);
+	CHECK(dh_plugin_client() == NULL);
 }
 
 /* The tenant's lease quota runs out mid-pool: nothing is left held. */
@@ -705,8 +418,8 @@ static void case_quota(void)
 
 	snprintf(extra, sizeof(extra), "[tenant q]\nuids = %u\nquota_leases = 2\n",
 		 (unsigned int)getuid());
-	daemon_start(tenants(extra));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(extra));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "q", 1);
 	eal_start(in_memory);
 	/* 8191 mbufs span about ten 2 MiB pages: ten pieces without
@@ -714,10 +427,10 @@ static void case_quota(void)
 	CHECK(make_pool("dmac_q", 8191) == NULL);
 	CHECK_EQ(rte_errno, EDQUOT);
 	CHECK(log_has("raise the tenant's quota"));
-	CHECK(plugin_client() != NULL);
-	if (plugin_client()) {
-		CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
-		CHECK_EQ(dmac_client_stats(plugin_client(), &st), 0);
+	CHECK(dh_plugin_client() != NULL);
+	if (dh_plugin_client()) {
+		CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
+		CHECK_EQ(dmac_client_stats(dh_plugin_client(), &st), 0);
 		CHECK_EQ(st.leases, 0);
 		CHECK_EQ(st.registrations, 0);
 	}
@@ -770,8 +483,8 @@ static void case_chunks(void)
 	void *anon;
 	int r1, r2;
 
-	daemon_start(tenants(NULL));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
 	mp = rte_mempool_create_empty("dmac_chunks", 4000, 2048, 0, 0, SOCKET_ID_ANY, 0);
@@ -792,7 +505,7 @@ static void case_chunks(void)
 			 -ENOTSUP);
 		CHECK(log_has("is not DPDK heap memory: only memory of DPDK's hugepage heap"));
 		CHECK_EQ(mpa->populated_size, 0);
-		CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+		CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
 		rte_mempool_free(mpa);
 	}
 
@@ -809,7 +522,7 @@ static void case_chunks(void)
 	CHECK_EQ(r2, r1);
 	CHECK_EQ(mp->populated_size, (unsigned int)(r1 + r2));
 
-	x.c = plugin_client();
+	x.c = dh_plugin_client();
 	x.lo = (uintptr_t)mz1->addr;
 	x.hi1 = x.lo + pg;
 	x.lo2 = (uintptr_t)mz2->addr;
@@ -838,7 +551,7 @@ static void case_chunks(void)
 
 static void *plugin_sym(const char *name)
 {
-	void *h = dlopen(plugin_path(), RTLD_NOW | RTLD_NOLOAD);
+	void *h = dlopen(dh_plugin_path(), RTLD_NOW | RTLD_NOLOAD);
 	void *sym;
 
 	if (!h) {
@@ -871,8 +584,8 @@ static void case_fault_alloc(void)
 	uint64_t n;
 	int did_fire = 1;
 
-	daemon_start(tenants(NULL));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	dh_daemon_start(tenants(NULL));
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
 	*(void **)&arm = plugin_sym("dmac_dpdk_test_fault_arm");
@@ -894,9 +607,9 @@ static void case_fault_alloc(void)
 				rte_mempool_free(mp);
 		}
 		CHECK_EQ(outstanding(), base);
-		if (plugin_client()) {
-			CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
-			CHECK_EQ(dmac_client_stats(plugin_client(), &st), 0);
+		if (dh_plugin_client()) {
+			CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
+			CHECK_EQ(dmac_client_stats(dh_plugin_client(), &st), 0);
 			CHECK_EQ(st.registrations, 0);
 		}
 	}
@@ -916,7 +629,7 @@ static void case_configure(void)
 	struct iter_ctx it = {0};
 	char longpath[200];
 
-	daemon_start(tenants(NULL));
+	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, "/nonexistent/dmacached.sock", 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
@@ -927,22 +640,22 @@ static void case_configure(void)
 	cfg = (struct dmac_dpdk_mempool_config){.socket_path = longpath};
 	CHECK_EQ(configure(&cfg), -ENAMETOOLONG);
 	/* socket from configure(), tenant from configure() over the environment */
-	cfg = (struct dmac_dpdk_mempool_config){.socket_path = dmn.sock, .tenant = "b"};
+	cfg = (struct dmac_dpdk_mempool_config){.socket_path = dh_dmn.sock, .tenant = "b"};
 	CHECK_EQ(configure(&cfg), 0);
 	mp = make_pool("dmac_conf", 2047);
 	CHECK(mp != NULL);
-	CHECK(plugin_client() != NULL);
-	if (!mp || !plugin_client())
+	CHECK(dh_plugin_client() != NULL);
+	if (!mp || !dh_plugin_client())
 		return;
-	CHECK_EQ(dmac_client_info(plugin_client(), &info), 0);
+	CHECK_EQ(dmac_client_info(dh_plugin_client(), &info), 0);
 	CHECK(!strcmp(info.tenant, "b"));
-	it.c = plugin_client();
+	it.c = dh_plugin_client();
 	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), 2047);
 	CHECK_EQ(it.bad_iova, 0);
 	/* once connected, the configuration is fixed */
 	CHECK_EQ(configure(NULL), -EBUSY);
 	rte_mempool_free(mp);
-	CHECK_EQ(count_leases(plugin_client(), NULL, NULL), 0);
+	CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
 }
 
 static const struct {
@@ -970,13 +683,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unknown case %s\n", argv[1]);
 		return 2;
 	}
-	need_hugepages(64);
+	dh_need_hugepages(64);
 	cases[i].fn();
 	if (rte_eal_cleanup())
 		fprintf(stderr, "rte_eal_cleanup failed\n");
 	eal_remove_runtime_dir();
-	daemon_stop();
+	dh_daemon_stop();
 	log_dump();
-	fprintf(stderr, "%s: %s (%d failed checks)\n", argv[1], failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	fprintf(stderr, "%s: %s (%d failed checks)\n", argv[1], dh_failures ? "FAIL" : "ok",
+		dh_failures);
+	return dh_failures ? 1 : 0;
 }

@@ -50,6 +50,7 @@
 #include <rte_mempool.h>
 
 #include "dmac/dmacache.h"
+#include "dpdk_harness.h"
 #include "nvme.h"
 #include "rte_mempool_dmacache.h"
 #include "vtophys.h"
@@ -60,128 +61,35 @@
 #define QMEM_LEN   (4 * MB)
 #define VICTIM_LEN (2 * MB)
 
-static int failures;
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		long long _a = (long long)(a), _b = (long long)(b);                                \
-		if (_a != _b) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, _a, _b);                               \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
-static void die(const char *what)
-{
-	fprintf(stderr, "test_dpdk_nvme: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void msleep(int ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
+/* What this program's harness does differently (see dpdk_harness.h). */
+const struct dh_config dh_cfg = {
+    .prog = "test_dpdk_nvme",
+    .daemon_name = "dmacached",
+    .default_backend = "iommufd",
+    .dir_template = "/tmp/dmac-dpdk-nvme-XXXXXX",
+    .copy_name = "dmac-dpdk-nvme-XXXXXX",
+    .eal_prefix = "dmacnvme",
+    .daemon_log = 1,
+    .always_copy = 1,
+};
 
 /* ---- the daemon ---------------------------------------------------------- */
-
-static struct {
-	pid_t pid;
-	char dir[64];
-	char sock[128];
-	char log[128];
-} dmn;
-
-static void daemon_kill(void)
-{
-	if (dmn.pid > 0) {
-		kill(dmn.pid, SIGKILL);
-		waitpid(dmn.pid, NULL, 0);
-		dmn.pid = 0;
-	}
-}
 
 /* Start the daemon with tenant a (uid 0) owning device bdf; its log in a file. */
 static void daemon_start(const char *bdf)
 {
-	const char *bin = getenv("DMACACHED_TEST");
-	const char *backend = getenv("DMAC_DPDK_TEST_BACKEND");
-	char conf[128];
-	FILE *f;
-	int i;
+	char body[256];
 
-	if (!bin) {
-		fprintf(stderr, "DMACACHED_TEST is not set\n");
-		exit(1);
-	}
-	snprintf(dmn.dir, sizeof(dmn.dir), "/tmp/dmac-dpdk-nvme-XXXXXX");
-	if (!mkdtemp(dmn.dir))
-		die("mkdtemp");
-	snprintf(dmn.sock, sizeof(dmn.sock), "%s/dmacached.sock", dmn.dir);
-	snprintf(dmn.log, sizeof(dmn.log), "%s/dmacached.log", dmn.dir);
-	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dmn.dir);
-	f = fopen(conf, "w");
-	if (!f)
-		die("write config");
-	fprintf(f,
-		"[daemon]\nsocket = %s\nbackend = %s\nlog_level = info\n"
-		"[tenant a]\nuids = %u\ndevices = %s\n",
-		dmn.sock, backend ? backend : "iommufd", (unsigned int)getuid(), bdf);
-	fclose(f);
-	atexit(daemon_kill);
-	dmn.pid = fork();
-	if (dmn.pid < 0)
-		die("fork");
-	if (dmn.pid == 0) {
-		int fd = open(dmn.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-		strcpy(sa.sun_path, dmn.sock);
-		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(s);
-			return;
-		}
-		close(s);
-		if (waitpid(dmn.pid, NULL, WNOHANG) == dmn.pid) {
-			char cmd[384];
-
-			fprintf(stderr, "dmacached exited at start; its log:\n");
-			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", dmn.log);
-			if (system(cmd) != 0)
-				fprintf(stderr, "(no log)\n");
-			dmn.pid = 0;
-			exit(1);
-		}
-		msleep(10);
-	}
-	fprintf(stderr, "dmacached did not listen within 5 s\n");
-	exit(1);
+	snprintf(body, sizeof(body), "[tenant a]\nuids = %u\ndevices = %s\n",
+		 (unsigned int)getuid(), bdf);
+	dh_daemon_start(body);
 }
 
 /* Whether the daemon's log contains s. */
 static int daemon_log_has(const char *s)
 {
 	static char buf[65536];
-	FILE *f = fopen(dmn.log, "r");
+	FILE *f = fopen(dh_dmn.log, "r");
 	size_t n = 0;
 
 	if (f) {
@@ -192,130 +100,13 @@ static int daemon_log_has(const char *s)
 	return strstr(buf, s) != NULL;
 }
 
-static void daemon_stop(void)
-{
-	char cmd[384];
-	int status = 0, i;
-
-	if (!dmn.pid)
-		return;
-	kill(dmn.pid, SIGTERM);
-	for (i = 0; i < 500; i++) {
-		if (waitpid(dmn.pid, &status, WNOHANG) == dmn.pid)
-			break;
-		msleep(10);
-	}
-	if (i == 500) {
-		fprintf(stderr, "dmacached did not exit within 5 s of SIGTERM\n");
-		kill(dmn.pid, SIGKILL);
-		waitpid(dmn.pid, &status, 0);
-		failures++;
-	} else {
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	}
-	dmn.pid = 0;
-	snprintf(cmd, sizeof(cmd), "echo '---- dmacached log ----' >&2; cat '%s' >&2; rm -rf '%s'",
-		 dmn.log, dmn.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dmn.dir);
-}
-
-/* ---- EAL and the plugin ---------------------------------------------------- */
-
-static char plugin_copy_dir[PATH_MAX], plugin_copy[2 * PATH_MAX];
-
-static void plugin_copy_remove(void)
-{
-	if (plugin_copy[0])
-		unlink(plugin_copy);
-	if (plugin_copy_dir[0])
-		rmdir(plugin_copy_dir);
-}
-
-/* EAL refuses -d below a world-writable directory: load a copy from /run. */
-static const char *plugin_path(void)
-{
-	const char *plugin = getenv("DMAC_DPDK_PLUGIN");
-	char cmd[4 * PATH_MAX];
-
-	if (!plugin) {
-		fprintf(stderr, "DMAC_DPDK_PLUGIN is not set\n");
-		exit(1);
-	}
-	if (plugin_copy[0])
-		return plugin_copy;
-	snprintf(plugin_copy_dir, sizeof(plugin_copy_dir), "/run/dmac-dpdk-nvme-XXXXXX");
-	if (!mkdtemp(plugin_copy_dir))
-		die("mkdtemp /run");
-	snprintf(plugin_copy, sizeof(plugin_copy), "%s/%s", plugin_copy_dir,
-		 strrchr(plugin, '/') ? strrchr(plugin, '/') + 1 : plugin);
-	atexit(plugin_copy_remove);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", plugin, plugin_copy);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "cannot copy %s\n", plugin);
-		exit(1);
-	}
-	return plugin_copy;
-}
-
-static void need_hugepages(long want)
-{
-	char line[128];
-	long free_pages = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		die("/proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
-			break;
-	fclose(f);
-	if (free_pages < want) {
-		fprintf(stderr, "need %ld free 2 MiB hugepages, have %ld\n", want, free_pages);
-		exit(1);
-	}
-}
+/* ---- EAL ------------------------------------------------------------------- */
 
 static void eal_start(void)
 {
-	char prefix[64];
-	char *argv[16];
-	int argc = 0;
+	static const char *const mem_opts[] = {"--in-memory", NULL};
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=dmacnvme%d", (int)getpid());
-	argv[argc++] = "test_dpdk_nvme";
-	argv[argc++] = "-d";
-	argv[argc++] = (char *)plugin_path();
-	argv[argc++] = "-l";
-	argv[argc++] = "0";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "--iova-mode=va";
-	argv[argc++] = "--in-memory";
-	argv[argc++] = prefix;
-	argv[argc] = NULL;
-	if (rte_eal_init(argc, argv) < 0) {
-		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
-		exit(1);
-	}
-}
-
-static struct dmac_client *plugin_client(void)
-{
-	struct dmac_client *(*fn)(void);
-	void *h = dlopen(plugin_path(), RTLD_NOW | RTLD_NOLOAD);
-
-	if (!h) {
-		fprintf(stderr, "the plugin is not loaded: %s\n", dlerror());
-		exit(1);
-	}
-	*(void **)&fn = dlsym(h, "dmac_dpdk_mempool_client");
-	dlclose(h);
-	if (!fn) {
-		fprintf(stderr, "dmac_dpdk_mempool_client: %s\n", dlerror());
-		exit(1);
-	}
-	return fn();
+	dh_eal_start(mem_opts, NULL);
 }
 
 /* ---- DMA memory for the driver's queues: a leased sealed memfd -------------- */
@@ -335,10 +126,10 @@ static int lease_memfd(struct dmac_client *c, uint64_t len, struct leased *m)
 	m->fd = memfd_create("dmac-nvme-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (m->fd < 0 || ftruncate(m->fd, (off_t)len) ||
 	    fcntl(m->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
-		die("memfd");
+		dh_die("memfd");
 	m->va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
 	if (m->va == MAP_FAILED)
-		die("mmap memfd");
+		dh_die("mmap memfd");
 	rc = dmac_client_register(c, m->fd, 0, len, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE,
 				  m->va, &m->reg_id);
 	if (rc)
@@ -448,11 +239,11 @@ int main(void)
 		fprintf(stderr, "DMAC_VM_NVME_BDF is not set: run me with tests/vm/vmrun\n");
 		return 1;
 	}
-	need_hugepages(32);
+	dh_need_hugepages(32);
 	daemon_start(bdf);
 	snprintf(msg, sizeof(msg), "tenant a: device %s attached to space", bdf);
 	CHECK(daemon_log_has(msg));
-	setenv(DMAC_DPDK_ENV_SOCKET, dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start();
 
@@ -462,7 +253,7 @@ int main(void)
 		fprintf(stderr, "pool: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
-	c = plugin_client();
+	c = dh_plugin_client();
 	CHECK(c != NULL);
 	dmac_vtophys_set_client(c);
 	rc = lease_memfd(c, QMEM_LEN, &qmem);
@@ -474,13 +265,13 @@ int main(void)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
 	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
-		die(path);
+		dh_die(path);
 	memset(&ops, 0, sizeof(ops));
 	ops.bar0_len = (size_t)st.st_size;
 	ops.bar0 = mmap(NULL, ops.bar0_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (ops.bar0 == MAP_FAILED)
-		die("mmap resource0");
+		dh_die("mmap resource0");
 	ops.vtophys = test_vtophys;
 	ops.dma_alloc = bump_alloc;
 	ops.dma_free = bump_free;
@@ -627,7 +418,8 @@ out_pool:
 	rte_mempool_free(mp);
 	if (rte_eal_cleanup())
 		fprintf(stderr, "rte_eal_cleanup failed\n");
-	daemon_stop();
-	fprintf(stderr, "dpdk-nvme: %s (%d failed checks)\n", failures ? "FAIL" : "ok", failures);
-	return failures ? 1 : 0;
+	dh_daemon_stop();
+	fprintf(stderr, "dpdk-nvme: %s (%d failed checks)\n", dh_failures ? "FAIL" : "ok",
+		dh_failures);
+	return dh_failures ? 1 : 0;
 }

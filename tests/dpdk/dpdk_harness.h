@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The harness the DPDK test programs (test_dpdk_mempool, test_dpdk_nvme)
+ * share: check macros and their failure counter, a dmacached started in a
+ * fresh mkdtemp() directory, the private copy of the plugin EAL loads with
+ * -d, the hugepage check, EAL start-up and the driver's client.
+ *
+ * Invariants:
+ * - Each program defines dh_cfg; it is read-only and holds what the programs
+ *   differ in (name, daemon name, default backend, directory prefixes, whether
+ *   the daemon's stderr goes to a log file, whether the plugin is always
+ *   copied).
+ * - At most one daemon per process (dh_dmn); it never outlives the test
+ *   (PR_SET_PDEATHSIG, and dh_daemon_kill() at exit); every wait is bounded
+ *   (5 s).
+ * - The plugin copy, when made, lives in a private directory under /run or
+ *   $HOME and is removed at exit by the process that made it.
+ * - Fatal set-up errors print a message and exit(1); checks only count.
+ * Concurrency: single-threaded.
+ */
+#ifndef DMAC_TESTS_DPDK_HARNESS_H
+#define DMAC_TESTS_DPDK_HARNESS_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+struct dmac_client;
+
+/** What the programs differ in; each program defines dh_cfg. */
+struct dh_config {
+	const char *prog;	     /**< message prefix of dh_die(), EAL's argv[0] */
+	const char *daemon_name;     /**< the daemon, as messages name it */
+	const char *default_backend; /**< when $DMAC_DPDK_TEST_BACKEND is unset */
+	const char *dir_template;    /**< mkdtemp() template of the daemon's directory */
+	const char *copy_name;	     /**< name of the plugin copy's directory, XXXXXX-suffixed */
+	const char *eal_prefix;	     /**< EAL --file-prefix, the pid appended */
+	int daemon_log;		     /**< daemon stderr to <dir>/dmacached.log, shown on stop */
+	int always_copy;       /**< copy the plugin even when no directory is world-writable */
+	int reserve_hugepages; /**< raise nr_hugepages when too few are free */
+};
+
+extern const struct dh_config dh_cfg;
+
+/** Count of failed checks; the program's exit status derives from it. */
+extern int dh_failures;
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
+			dh_failures++;                                                             \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a != _b) {                                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
+				__FILE__, __LINE__, #a, #b, _a, _b);                               \
+			dh_failures++;                                                             \
+		}                                                                                  \
+	} while (0)
+
+/** The daemon: pid 0 when none runs; dir, sock and log are absolute paths. */
+struct dh_daemon {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char log[128];
+};
+
+extern struct dh_daemon dh_dmn;
+
+/** Print "<prog>: what: strerror(errno)" and exit(1). Never returns. */
+void dh_die(const char *what) __attribute__((noreturn));
+
+/** Sleep ms milliseconds (not resumed after a signal). */
+void dh_msleep(int ms);
+
+/** SIGKILL and reap the daemon, if any. Also registered with atexit(). */
+void dh_daemon_kill(void);
+
+/**
+ * Start $DMACACHED_TEST with a [daemon] section (socket, backend, log_level
+ * info) followed by body, and wait until its socket accepts. Exits the
+ * process on any failure (unset $DMACACHED_TEST, daemon exit, 5 s timeout).
+ */
+void dh_daemon_start(const char *body);
+
+/**
+ * SIGTERM the daemon and wait 5 s for it; a timeout or a non-zero exit
+ * counts as a failure. Shows its log (dh_cfg.daemon_log) and removes its
+ * directory. No-op when none runs.
+ */
+void dh_daemon_stop(void);
+
+/** Exit(1) unless want 2 MiB hugepages are free (reserving them if dh_cfg says so). */
+void dh_need_hugepages(long want);
+
+/**
+ * The path EAL loads the plugin from: $DMAC_DPDK_PLUGIN, or a private copy of
+ * it (made once) when it lies below a world-writable directory, which EAL
+ * refuses for -d, or always with dh_cfg.always_copy. Exits on failure.
+ */
+const char *dh_plugin_path(void);
+
+/**
+ * rte_eal_init() with the plugin (-d), core 0, no PCI, no telemetry, IOVA as
+ * VA, a per-pid file prefix and the NULL-terminated mem_opts. On failure
+ * calls on_fail (if not NULL) and exits.
+ */
+void dh_eal_start(const char *const *mem_opts, void (*on_fail)(void));
+
+/** dmac_dpdk_mempool_client() of the loaded plugin; exits if it is not loaded. */
+struct dmac_client *dh_plugin_client(void);
+
+#endif
