@@ -427,8 +427,8 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 						 * (EOF) as ECONNRESET. */
 						dmd__conn_end(&srv, c,
 							      rc == -ECONNRESET
-								      ? "client closed the connection"
-								      : strerror(-rc));
+								  ? "client closed the connection"
+								  : strerror(-rc));
 						i = n;
 					}
 				} else if (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
