@@ -689,12 +689,22 @@ int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_back
 	return dmd__parse(&p, out);
 }
 
-bool dmd_config_is_admin(const struct dmd_config *cfg, uid_t uid, gid_t gid)
+bool dmd_peer_in_group(const struct dmd_peer *p, gid_t g)
 {
-	if (uid == 0)
+	if (p->gid == g)
+		return true;
+	for (unsigned int i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == g)
+			return true;
+	return false;
+}
+
+bool dmd_config_is_admin(const struct dmd_config *cfg, const struct dmd_peer *p)
+{
+	if (p->uid == 0)
 		return true;
 	for (unsigned int i = 0; i < cfg->nadmin_gids; i++)
-		if (cfg->admin_gids[i] == gid)
+		if (dmd_peer_in_group(p, cfg->admin_gids[i]))
 			return true;
 	return false;
 }
@@ -715,13 +725,13 @@ const struct dmd_tenant_config *dmd_config_tenant(const struct dmd_config *cfg, 
 	return NULL;
 }
 
-bool dmd_config_allows(const struct dmd_tenant_config *t, uid_t uid, gid_t gid)
+bool dmd_config_allows(const struct dmd_tenant_config *t, const struct dmd_peer *p)
 {
 	for (unsigned int i = 0; i < t->nuids; i++)
-		if (t->uids[i] == uid)
+		if (t->uids[i] == p->uid)
 			return true;
 	for (unsigned int i = 0; i < t->ngids; i++)
-		if (t->gids[i] == gid)
+		if (dmd_peer_in_group(p, t->gids[i]))
 			return true;
 	return false;
 }

@@ -100,14 +100,36 @@ void dmd_config_free(struct dmd_config *cfg);
 /** Find a tenant by name. @return the tenant or NULL. */
 const struct dmd_tenant_config *dmd_config_tenant(const struct dmd_config *cfg, const char *name);
 
-/** Whether (uid, gid) may connect as tenant @p t. */
-bool dmd_config_allows(const struct dmd_tenant_config *t, uid_t uid, gid_t gid);
+/** Most supplementary groups of a peer the daemon keeps (SO_PEERGROUPS). */
+#define DMD_PEER_MAX_GROUPS 64
 
 /**
- * Whether a peer (uid, gid from SO_PEERCRED) may open an admin session: uid 0,
- * or gid listed in admin_gids.
+ * A client's identity as the kernel gave it at accept(): SO_PEERCRED (uid,
+ * gid, pid) and SO_PEERGROUPS (supplementary groups, as of connect()). Never
+ * taken from a message.
  */
-bool dmd_config_is_admin(const struct dmd_config *cfg, uid_t uid, gid_t gid);
+struct dmd_peer {
+	uid_t uid;
+	gid_t gid; /**< primary group */
+	pid_t pid;
+	unsigned int ngroups; /**< groups[0..ngroups-1]; at most DMD_PEER_MAX_GROUPS */
+	gid_t groups[DMD_PEER_MAX_GROUPS];
+};
+
+/** Whether @p g is the peer's primary group or one of its supplementary groups. */
+bool dmd_peer_in_group(const struct dmd_peer *p, gid_t g);
+
+/**
+ * Whether a peer may act as tenant @p t: its uid is in t->uids, or its
+ * primary or any supplementary group is in t->gids.
+ */
+bool dmd_config_allows(const struct dmd_tenant_config *t, const struct dmd_peer *p);
+
+/**
+ * Whether a peer may open an admin session: uid 0, or its primary or any
+ * supplementary group listed in admin_gids.
+ */
+bool dmd_config_is_admin(const struct dmd_config *cfg, const struct dmd_peer *p);
 
 /**
  * Parse a byte count: decimal or 0x-hex, optional suffix K, M, G, T (powers of

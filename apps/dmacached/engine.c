@@ -120,7 +120,7 @@ void dmd_engine_destroy(struct dmd_engine *e)
 
 /* ---- sessions ----------------------------------------------------------- */
 
-int dmd_engine_session_open(struct dmd_engine *e, uid_t uid, gid_t gid, pid_t pid,
+int dmd_engine_session_open(struct dmd_engine *e, const struct dmd_peer *peer, void *owner,
 			    struct dmd_session **out)
 {
 	struct dmd_session *s = dmac__calloc(1, sizeof(*s));
@@ -128,9 +128,8 @@ int dmd_engine_session_open(struct dmd_engine *e, uid_t uid, gid_t gid, pid_t pi
 	if (!s)
 		return -ENOMEM;
 	s->id = ++e->next_session_id;
-	s->uid = uid;
-	s->gid = gid;
-	s->pid = pid;
+	s->peer = *peer;
+	s->owner = owner;
 	s->next_seq = 1;
 	s->next = e->sessions;
 	if (e->sessions)
@@ -172,7 +171,7 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 	e->nsessions--;
 	if (t && --t->nsessions == 0 && t->removed)
 		dmd__tenant_free(e, t);
-	dmd_debug("session %" PRIu64 " (pid %d) reclaimed", s->id, (int)s->pid);
+	dmd_debug("session %" PRIu64 " (pid %d) reclaimed", s->id, (int)s->peer.pid);
 	dmac__free(s);
 }
 
@@ -194,28 +193,30 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 	if (s->tenant || s->admin)
 		return -EALREADY;
 	if (!strcmp(tenant, DMD_ADMIN_TENANT)) {
-		unsigned int i;
+		bool admin = s->peer.uid == 0;
 
-		for (i = 0; i < e->nadmin_gids && e->admin_gids[i] != s->gid; i++)
-			;
-		if (s->uid != 0 && i == e->nadmin_gids) {
+		for (unsigned int i = 0; i < e->nadmin_gids && !admin; i++)
+			admin = dmd_peer_in_group(&s->peer, e->admin_gids[i]);
+		if (!admin) {
 			dmd_warn("session %" PRIu64 ": uid %u gid %u (pid %d) refused an admin "
-				 "session (not root, gid not in admin_gids)",
-				 s->id, (unsigned int)s->uid, (unsigned int)s->gid, (int)s->pid);
+				 "session (not root, no group in admin_gids)",
+				 s->id, (unsigned int)s->peer.uid, (unsigned int)s->peer.gid,
+				 (int)s->peer.pid);
 			return -EACCES;
 		}
 		s->admin = 1;
 		*out = (struct dmd_hello_out){.session_id = s->id, .iova_last = UINT64_MAX};
 		dmd_info("session %" PRIu64 ": pid %d uid %u opened an admin session", s->id,
-			 (int)s->pid, (unsigned int)s->uid);
+			 (int)s->peer.pid, (unsigned int)s->peer.uid);
 		return 0;
 	}
 	t = dmd__tenant_find(e, tenant);
 	if (!t || t->removed)
 		return -ENOENT;
-	if (!dmd_config_allows(&t->cfg, s->uid, s->gid)) {
+	if (!dmd_config_allows(&t->cfg, &s->peer)) {
 		dmd_warn("session %" PRIu64 ": uid %u gid %u (pid %d) not allowed for tenant %s",
-			 s->id, (unsigned int)s->uid, (unsigned int)s->gid, (int)s->pid, tenant);
+			 s->id, (unsigned int)s->peer.uid, (unsigned int)s->peer.gid,
+			 (int)s->peer.pid, tenant);
 		return -EACCES;
 	}
 	s->tenant = t;
@@ -225,8 +226,8 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 	out->quota_leases = t->cfg.quota_leases;
 	out->iova_start = t->cfg.iova_start;
 	out->iova_last = t->cfg.iova_last;
-	dmd_info("session %" PRIu64 ": pid %d uid %u bound to tenant %s", s->id, (int)s->pid,
-		 (unsigned int)s->uid, tenant);
+	dmd_info("session %" PRIu64 ": pid %d uid %u bound to tenant %s", s->id, (int)s->peer.pid,
+		 (unsigned int)s->peer.uid, tenant);
 	return 0;
 }
 

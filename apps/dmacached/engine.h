@@ -108,10 +108,12 @@ void dmd_engine_destroy(struct dmd_engine *e);
 int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg);
 
 /**
- * A new connection with the identity bound at accept.
+ * A new connection with the identity bound at accept. @p owner is the
+ * caller's handle for it (the server's connection), given back when the
+ * engine asks the caller to end the session (struct dmd_engine_ops).
  * @return 0 and *out, or -ENOMEM.
  */
-int dmd_engine_session_open(struct dmd_engine *e, uid_t uid, gid_t gid, pid_t pid,
+int dmd_engine_session_open(struct dmd_engine *e, const struct dmd_peer *peer, void *owner,
 			    struct dmd_session **out);
 
 /**

@@ -93,9 +93,8 @@ struct dmd_lease {
 struct dmd_session {
 	struct dmd_session *prev, *next;
 	uint64_t id;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
+	struct dmd_peer peer; /* bound at accept, never changes */
+	void *owner;	      /* the server's connection (dmd_engine_session_open()) */
 	struct dmd_tenant *tenant;
 	int admin; /* HELLO as "@admin" accepted: no tenant */
 	struct dmd_reg *regs;

@@ -165,8 +165,39 @@ static void dmd__conn_end(struct dmd_server *srv, struct dmd_conn *c, const char
 	dmac__free(c);
 }
 
+/*
+ * The peer's identity: SO_PEERCRED, and its supplementary groups from
+ * SO_PEERGROUPS (as of connect()). More than DMD_PEER_MAX_GROUPS groups are
+ * cut to the first ones (logged): a group left out can only deny access.
+ */
+static void dmd__peer_groups(int fd, const struct ucred *cred, struct dmd_peer *peer)
+{
+	gid_t groups[NGROUPS_MAX > 1024 ? 1024 : NGROUPS_MAX];
+	socklen_t gl = sizeof(groups);
+	unsigned int n;
+
+	memset(peer, 0, sizeof(*peer));
+	peer->uid = cred->uid;
+	peer->gid = cred->gid;
+	peer->pid = cred->pid;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl)) {
+		dmd_warn("pid %d: SO_PEERGROUPS: %s; supplementary groups ignored", (int)cred->pid,
+			 strerror(errno));
+		return;
+	}
+	n = (unsigned int)(gl / sizeof(gid_t));
+	if (n > DMD_PEER_MAX_GROUPS) {
+		dmd_warn("pid %d: %u supplementary groups, only the first %u are used",
+			 (int)cred->pid, n, DMD_PEER_MAX_GROUPS);
+		n = DMD_PEER_MAX_GROUPS;
+	}
+	memcpy(peer->groups, groups, n * sizeof(gid_t));
+	peer->ngroups = n;
+}
+
 static void dmd__accept(struct dmd_server *srv)
 {
+	struct dmd_peer peer;
 	struct epoll_event ev;
 	struct ucred cred;
 	socklen_t sl = sizeof(cred);
@@ -195,6 +226,7 @@ static void dmd__accept(struct dmd_server *srv)
 	c = dmac__calloc(1, sizeof(*c));
 	if (!c)
 		goto err_close_pidfd;
+	dmd__peer_groups(fd, &cred, &peer);
 	c->sock = fd;
 	c->pidfd = pidfd;
 	c->uid = cred.uid;
@@ -202,7 +234,7 @@ static void dmd__accept(struct dmd_server *srv)
 	c->pid = cred.pid;
 	c->ev_sock = (struct dmd_ev){DMD_EV_CONN, c};
 	c->ev_pidfd = (struct dmd_ev){DMD_EV_PIDFD, c};
-	if (dmd_engine_session_open(srv->engine, cred.uid, cred.gid, cred.pid, &c->es))
+	if (dmd_engine_session_open(srv->engine, &peer, c, &c->es))
 		goto err_free_conn;
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.ptr = &c->ev_sock;

@@ -173,7 +173,8 @@ int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t inde
 	t->dev_owner[index] = s;
 	*trusted = t->cfg.trusted;
 	dmd_info("tenant %s: device %s claimed by session %" PRIu64 " (pid %d, %s mode)",
-		 t->cfg.name, info->bdf, s->id, (int)s->pid, t->cfg.trusted ? "trusted" : "strict");
+		 t->cfg.name, info->bdf, s->id, (int)s->peer.pid,
+		 t->cfg.trusted ? "trusted" : "strict");
 	return 0;
 }
 

@@ -16,6 +16,13 @@
 #include "config.h"
 #include "dmac_alloc.h"
 
+/* A peer (uid, primary gid[, supplementary groups...]) as a compound literal. */
+#define PEER(u, g, ...)                                                                            \
+	((struct dmd_peer){.uid = (u),                                                             \
+			   .gid = (g),                                                             \
+			   .ngroups = sizeof((gid_t[]){__VA_ARGS__}) / sizeof(gid_t),              \
+			   .groups = {__VA_ARGS__}})
+
 static char dir[64];
 static char path[128];
 static int failures;
@@ -119,9 +126,12 @@ static void test_valid(void)
 		CHECK(t->quota_pinned_bytes == (UINT64_C(512) << 20));
 		CHECK(t->quota_leases == 100);
 		CHECK(t->iova_start == 0x100000000ull && t->iova_last == 0x1ffffffffull);
-		CHECK(dmd_config_allows(t, 1000, 99));
-		CHECK(dmd_config_allows(t, 77, 5));
-		CHECK(!dmd_config_allows(t, 77, 99));
+		CHECK(dmd_config_allows(t, &PEER(1000, 99)));
+		CHECK(dmd_config_allows(t, &PEER(77, 5)));
+		CHECK(!dmd_config_allows(t, &PEER(77, 99)));
+		/* a supplementary group counts like the primary one */
+		CHECK(dmd_config_allows(t, &PEER(77, 99, 3, 5)));
+		CHECK(!dmd_config_allows(t, &PEER(77, 99, 3, 4)));
 	}
 	t = dmd_config_tenant(cfg, "spdk");
 	CHECK(t && t->ngids == 1 && t->gids[0] == 0 && t->quota_leases == UINT64_MAX &&
@@ -282,10 +292,12 @@ static void test_admin_gids(void)
 		CHECK(cfg->nadmin_gids == 3);
 		CHECK(cfg->admin_gids[0] == 7 && cfg->admin_gids[1] == 0 &&
 		      cfg->admin_gids[2] == 65534);
-		CHECK(dmd_config_is_admin(cfg, 0, 12345));
-		CHECK(dmd_config_is_admin(cfg, 1000, 7));
-		CHECK(dmd_config_is_admin(cfg, 1000, 65534));
-		CHECK(!dmd_config_is_admin(cfg, 1000, 1000));
+		CHECK(dmd_config_is_admin(cfg, &PEER(0, 12345)));
+		CHECK(dmd_config_is_admin(cfg, &PEER(1000, 7)));
+		CHECK(dmd_config_is_admin(cfg, &PEER(1000, 65534)));
+		CHECK(!dmd_config_is_admin(cfg, &PEER(1000, 1000)));
+		CHECK(dmd_config_is_admin(cfg, &PEER(1000, 1000, 44, 7)));
+		CHECK(!dmd_config_is_admin(cfg, &PEER(1000, 1000, 44, 45)));
 		dmd_config_free(cfg);
 	}
 	rc = load("", &cfg, &report);
@@ -293,8 +305,8 @@ static void test_admin_gids(void)
 	CHECK(rc == 0);
 	if (rc == 0) {
 		CHECK(cfg->nadmin_gids == 0);
-		CHECK(dmd_config_is_admin(cfg, 0, 0));
-		CHECK(!dmd_config_is_admin(cfg, 1, 0));
+		CHECK(dmd_config_is_admin(cfg, &PEER(0, 0)));
+		CHECK(!dmd_config_is_admin(cfg, &PEER(1, 0)));
 		dmd_config_free(cfg);
 	}
 	expect_error("[daemon]\nadmin_gids = no-such-group-x\n", 2,
