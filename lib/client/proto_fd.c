@@ -33,6 +33,12 @@
 #define F_SEAL_SHRINK 0x0002
 #define F_SEAL_GROW   0x0004
 #endif
+#ifndef F_SEAL_WRITE
+#define F_SEAL_WRITE 0x0008
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
 
 /* Control buffer big enough for DMAC_PROTO_MAX_FDS fds, suitably aligned. */
 union dmac__ctl {
@@ -174,10 +180,14 @@ int dmac__proto_fd_classify(const struct stat *st, long f_type, long f_bsize, in
 		page = f_bsize > 0 ? (uint64_t)f_bsize : (uint64_t)st->st_blksize;
 		if (page < DMAC_PROTO_MIN_PAGE || (page & (page - 1)))
 			return -EBADFD;
+		/* hugetlbfs answers F_GET_SEALS on every open file (Linux >= 4.16);
+		 * a failure is never taken to mean "cannot be sealed". */
+		if (seals < 0)
+			return -EBADFD;
 		info->kind = DMAC_FD_HUGETLBFS;
-		info->seals = seals > 0 ? (uint32_t)seals : 0;
+		info->seals = (uint32_t)seals;
 		/* Sealable but not sealed against shrinking: refuse. */
-		if (seals >= 0 && !(seals & F_SEAL_SHRINK) && !(seals & F_SEAL_SEAL))
+		if (!(seals & F_SEAL_SHRINK) && !(seals & F_SEAL_SEAL))
 			return -EPERM;
 	} else if ((unsigned long)f_type == (unsigned long)TMPFS_MAGIC) {
 		if (seals < 0)
@@ -198,10 +208,17 @@ int dmac_proto_fd_inspect(int fd, struct dmac_proto_fdinfo *info)
 {
 	struct statfs sfs;
 	struct stat st;
-	int seals;
+	int fl, seals;
 
 	if (!info)
 		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	/* An O_PATH fd grants no access to the file: fstat() works on it, I/O
+	 * and mmap() do not, and no permission was checked to obtain it. */
+	if (fl & O_PATH)
+		return -EBADF;
 	if (fstat(fd, &st))
 		return -errno;
 	if (!S_ISREG(st.st_mode))
@@ -228,4 +245,37 @@ int dmac_proto_fd_check_range(const struct dmac_proto_fdinfo *info, uint64_t off
 	if (end > info->size)
 		return -ERANGE;
 	return 0;
+}
+
+int dmac__proto_fd_prot_decide(int fl, uint32_t seals, uint32_t prot)
+{
+	int acc = fl & O_ACCMODE;
+
+	if (!prot || (prot & ~DMAC_PROTO_PROT_ALL))
+		return -EINVAL;
+	if (fl & O_PATH)
+		return -EBADF;
+	/* The daemon maps the file MAP_SHARED, which needs read access for any
+	 * prot; a device that reads the memory learns its contents. */
+	if (acc != O_RDONLY && acc != O_RDWR)
+		return -EACCES;
+	if (prot & DMAC_PROTO_PROT_WRITE) {
+		if (acc != O_RDWR)
+			return -EACCES;
+		if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+			return -EPERM;
+	}
+	return 0;
+}
+
+int dmac_proto_fd_check_prot(int fd, const struct dmac_proto_fdinfo *info, uint32_t prot)
+{
+	int fl;
+
+	if (!info)
+		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	return dmac__proto_fd_prot_decide(fl, info->seals, prot);
 }

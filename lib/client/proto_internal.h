@@ -37,4 +37,11 @@ int dmac__proto_recv_ctl(int sock, void *buf, size_t cap, size_t *len, int *fds,
 int dmac__proto_fd_classify(const struct stat *st, long f_type, long f_bsize, int seals,
 			    struct dmac_proto_fdinfo *info);
 
+/*
+ * The decision of dmac_proto_fd_check_prot() on gathered facts: fl from
+ * F_GETFL, seals from the inspected fdinfo. Returns 0, -EINVAL, -EBADF,
+ * -EACCES or -EPERM.
+ */
+int dmac__proto_fd_prot_decide(int fl, uint32_t seals, uint32_t prot);
+
 #endif /* DMAC_PROTO_INTERNAL_H */

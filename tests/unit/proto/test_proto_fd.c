@@ -377,6 +377,20 @@ static void test_inspect_types(void)
 	CHECK_EQ(dmac_proto_fd_inspect(fd, &fi),
 		 (unsigned long)sfs.f_type == TMPFS_MAGIC ? -EPERM : -EBADFD);
 	close(fd);
+	/* An O_PATH fd of an acceptable memfd: no access right, refused. */
+	fd = make_memfd(4096, F_SEAL_SHRINK);
+	{
+		char path[64];
+		int op;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		op = open(path, O_PATH | O_CLOEXEC);
+		FATAL_IF(op < 0);
+		CHECK_EQ(dmac_proto_fd_inspect(op, &fi), -EBADF);
+		CHECK(!dmac_proto_err_is_fatal(-EBADF));
+		close(op);
+	}
+	close(fd);
 	/* Not an fd at all. */
 	CHECK_EQ(dmac_proto_fd_inspect(-1, &fi), -EBADF);
 	CHECK_EQ(dmac_proto_fd_inspect(0, NULL), -EINVAL);
@@ -440,8 +454,9 @@ static void test_classify_injected(void)
 	/* Unsealable hugetlbfs file (created in a mount): accepted. */
 	CHECK_EQ(dmac__proto_fd_classify(&st, HUGETLBFS_MAGIC, 1l << 21, F_SEAL_SEAL, &fi), 0);
 	CHECK_EQ(fi.seals, F_SEAL_SEAL);
-	CHECK_EQ(dmac__proto_fd_classify(&st, HUGETLBFS_MAGIC, 1l << 21, -EINVAL, &fi), 0);
-	CHECK_EQ(fi.seals, 0);
+	/* A failing F_GET_SEALS is never "unsealable": wrong kind of fd. */
+	CHECK_EQ(dmac__proto_fd_classify(&st, HUGETLBFS_MAGIC, 1l << 21, -EINVAL, &fi), -EBADFD);
+	CHECK_EQ(dmac__proto_fd_classify(&st, HUGETLBFS_MAGIC, 1l << 21, -EBADF, &fi), -EBADFD);
 	/* tmpfs: seals required, and must be supported. */
 	CHECK_EQ(dmac__proto_fd_classify(&st, TMPFS_MAGIC, 4096, F_SEAL_SHRINK, &fi), 0);
 	CHECK_EQ(fi.kind, DMAC_FD_SHMEM);
@@ -480,6 +495,56 @@ static void test_check_range(void)
 	CHECK_EQ(dmac_proto_fd_check_range(&fi, 0, 4096), -EINVAL);
 }
 
+/* Access mode and write seals bound the prot a registration may ask. */
+static void test_check_prot(void)
+{
+	const uint32_t R = DMAC_PROTO_PROT_READ, W = DMAC_PROTO_PROT_WRITE, RW = R | W;
+	struct dmac_proto_fdinfo fi;
+	char path[64];
+	int fd, ro, wo;
+
+	/* the pure decision, every combination */
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, 0, RW), 0);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, 0, W), 0);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, 0, R), 0);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDONLY, 0, R), 0);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDONLY, 0, W), -EACCES);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDONLY, 0, RW), -EACCES);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_WRONLY, 0, R), -EACCES);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_WRONLY, 0, W), -EACCES);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR | O_PATH, 0, R), -EBADF);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, F_SEAL_WRITE, RW), -EPERM);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, F_SEAL_FUTURE_WRITE, W), -EPERM);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, F_SEAL_WRITE | F_SEAL_SHRINK, R), 0);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, F_SEAL_SHRINK | F_SEAL_GROW, RW), 0);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, 0, 0), -EINVAL);
+	CHECK_EQ(dmac__proto_fd_prot_decide(O_RDWR, 0, 4), -EINVAL);
+
+	/* real fds: a read-only reopen of a memfd, a write-only one, a write seal */
+	fd = make_memfd(8192, F_SEAL_SHRINK);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	wo = open(path, O_WRONLY | O_CLOEXEC);
+	FATAL_IF(ro < 0 || wo < 0);
+	CHECK_EQ(dmac_proto_fd_inspect(ro, &fi), 0);
+	CHECK_EQ(dmac_proto_fd_check_prot(ro, &fi, R), 0);
+	CHECK_EQ(dmac_proto_fd_check_prot(ro, &fi, RW), -EACCES);
+	CHECK_EQ(dmac_proto_fd_check_prot(ro, &fi, W), -EACCES);
+	CHECK_EQ(dmac_proto_fd_inspect(wo, &fi), 0);
+	CHECK_EQ(dmac_proto_fd_check_prot(wo, &fi, R), -EACCES);
+	CHECK_EQ(dmac_proto_fd_inspect(fd, &fi), 0);
+	CHECK_EQ(dmac_proto_fd_check_prot(fd, &fi, RW), 0);
+	FATAL_IF(fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	CHECK_EQ(dmac_proto_fd_inspect(fd, &fi), 0);
+	CHECK_EQ(dmac_proto_fd_check_prot(fd, &fi, RW), -EPERM);
+	CHECK_EQ(dmac_proto_fd_check_prot(fd, &fi, R), 0);
+	CHECK_EQ(dmac_proto_fd_check_prot(-1, &fi, R), -EBADF);
+	CHECK_EQ(dmac_proto_fd_check_prot(fd, NULL, R), -EINVAL);
+	close(wo);
+	close(ro);
+	close(fd);
+}
+
 int main(void)
 {
 	int base = count_fds();
@@ -493,6 +558,7 @@ int main(void)
 	test_hugetlbfs_real();
 	test_classify_injected();
 	test_check_range();
+	test_check_prot();
 	CHECK_EQ(count_fds(), base);
 	return check_report("test_proto_fd");
 }

@@ -621,13 +621,31 @@ struct dmac_proto_fdinfo {
  * cannot be sealed at all (F_SEAL_SEAL set without F_SEAL_SHRINK, as for files
  * created in a hugetlbfs mount; the IOMMU pin keeps its pages alive).
  * F_SEAL_GROW and F_SEAL_SEAL are reported in info->seals, not required.
+ * An fd opened with O_PATH is refused (-EBADF): it carries no access right.
+ * A failing F_GET_SEALS is -EBADFD on tmpfs and hugetlbfs alike: it is never
+ * taken to mean "cannot be sealed".
  * @return 0, or -EBADFD (wrong type: not a regular file, or not on tmpfs or
- *  hugetlbfs, or tmpfs without seal support - session-ending), -EPERM (sealable
- *  but F_SEAL_SHRINK missing), -EBADF (not an open fd), another -errno of
- *  fstat/fstatfs.
+ *  hugetlbfs, or F_GET_SEALS fails - session-ending), -EPERM (sealable
+ *  but F_SEAL_SHRINK missing), -EBADF (not an open fd, or an O_PATH fd),
+ *  another -errno of fcntl/fstat/fstatfs.
  * Concurrency: any thread; the fd must stay open during the call.
  */
 DMAC_EXPORT int dmac_proto_fd_inspect(int fd, struct dmac_proto_fdinfo *info);
+
+/**
+ * Check that the way @p fd was opened allows a registration with @p prot
+ * (DMAC_PROTO_PROT_*), on an fd already accepted by dmac_proto_fd_inspect():
+ * any prot needs read access (O_RDONLY or O_RDWR: the daemon maps the file
+ * MAP_SHARED, and a device that reads memory discloses it); PROT_WRITE needs
+ * O_RDWR and no write seal (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE) in
+ * info->seals.
+ * @return 0; -EACCES (access mode: O_WRONLY, or O_RDONLY with PROT_WRITE);
+ *  -EPERM (write-sealed with PROT_WRITE); -EBADF (not an open fd, O_PATH);
+ *  -EINVAL (info NULL, prot 0 or unknown bits).
+ * Concurrency: any thread; the fd must stay open during the call.
+ */
+DMAC_EXPORT int dmac_proto_fd_check_prot(int fd, const struct dmac_proto_fdinfo *info,
+					 uint32_t prot);
 
 /**
  * Check a range against an inspected object: length non-zero, offset and
