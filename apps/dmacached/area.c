@@ -3,12 +3,24 @@
  * Master areas and registrations.
  *
  * - A master area (struct dmac_cache_area, priv = struct dmd_area) is one
- *   backend map of [offset, offset + length) of one backing object into the
- *   master space, at an IOVA from the master allocator. It owns a dup of the
- *   client's fd and a MAP_SHARED mapping of that range in the daemon. The VA is
- *   munmapped only in the eviction callback, after the area has been unmapped
- *   from the master space, and an area is evicted only when unreferenced: the
- *   daemon never munmaps a VA that is mapped in any space.
+ *   backend map of [offset, offset + length) of one file into the master
+ *   space, at an IOVA from the master allocator, with one protection. It owns
+ *   a MAP_SHARED mapping of that range in the daemon (which keeps the file
+ *   open: no fd is kept) and one hold on the file's identity (ident.h). The VA
+ *   is munmapped only in the eviction callback, after the area has been
+ *   unmapped from the master space, and an area is evicted only when
+ *   unreferenced: the daemon never munmaps a VA that is mapped in any space.
+ * - Cache key: backing = (dev: the area's prot, ino: the file identity).
+ *   The identity names one live file and no other (ident.h: not st_dev/st_ino,
+ *   which repeat), so a cache hit is granted only for the very file that was
+ *   mapped; the prot in the key means a registration only ever shares an area
+ *   mapped with exactly its own protection. The master mapping (and the
+ *   daemon's VA mapping) therefore never carries more than its registrations
+ *   asked: READ-only areas are mapped PROT_READ in the daemon and READ in the
+ *   master space. Areas of one file with different prot may overlap (they are
+ *   different keys); areas of one key never do.
+ * - Who may ask for what was decided before the engine (session.c): the fd's
+ *   access mode and write seals bound the prot (dmac_proto_fd_check_prot()).
  * - A registration belongs to one session and covers
  *   [reg->iova, reg->iova + length) inside its area.
  * - Tenant quota: quota_pinned_bytes bounds the bytes the tenant's sessions
@@ -26,8 +38,20 @@
 
 #include "dmac_alloc.h"
 #include "engine_internal.h"
+#include "ident.h"
 #include "log.h"
 #include "numa.h"
+
+/* The cache key of an area: see the top of this file. */
+static struct dmac_backing dmd__key(uint64_t ident, uint32_t prot)
+{
+	return dmac_backing_file(prot, ident);
+}
+
+static uint32_t dmd__key_prot(struct dmac_backing b)
+{
+	return (uint32_t)b.dev;
+}
 
 /* ---- master areas ------------------------------------------------------- */
 
@@ -38,16 +62,19 @@ void dmd__evict(void *arg, const struct dmac_cache_area_info *a)
 	uint64_t len = a->range.length;
 
 	if (dmd_bk_unmap(e->bk, e->master, a->iova, len)) {
-		/* Still mapped: keep the VA and the IOVA rather than unmap a VA the
-		 * IOMMU may still reach. Leaked until the backend closes. */
-		dmd_err("evict: master area at iova 0x%" PRIx64 " kept (va and fd leaked)",
-			a->iova);
+		/* Still mapped: keep the VA, the IOVA and the identity rather than
+		 * unmap a VA the IOMMU may still reach. Leaked until the backend
+		 * closes. */
+		dmd_err("evict: master area at iova 0x%" PRIx64 " kept (va leaked)", a->iova);
 		dmac__free(p);
 		return;
 	}
 	dmac_iova_alloc_free(e->alloc, a->iova, len);
+	/* The watch goes while the mapping still holds the file open: closing
+	 * the last reference of a deleted file (every memfd) destroys its
+	 * watches with it (ident.h). */
+	dmd_ident_put(e->ident, p->ident);
 	munmap(p->va, len);
-	close(p->fd);
 	dmac__free(p);
 	dmd_debug("evicted area iova 0x%" PRIx64 " length 0x%" PRIx64, a->iova, len);
 }
@@ -100,11 +127,18 @@ static int dmd__iova_alloc(struct dmd_engine *e, const struct dmd_tenant *t, uin
 	return -ENOSPC;
 }
 
+/*
+ * Map [range] of the file @p fd (borrowed) into the daemon and the master
+ * space with the protection the key carries, and insert it into the cache
+ * with one reference for the caller. The area takes its own hold on the
+ * file identity in the key.
+ */
 static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
-			    const struct dmac_cache_range *range, uint64_t page_size,
+			    const struct dmd_reg_in *src, const struct dmac_cache_range *range,
 			    struct dmac_cache_area **out)
 {
 	struct dmac_cache_range r = *range;
+	uint32_t prot = dmd__key_prot(r.backing);
 	struct dmd_area *p;
 	uint64_t iova;
 	int node, rc;
@@ -113,35 +147,40 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 	if (!p)
 		return -ENOMEM;
 	p->born = e->reg_batch;
-	p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (p->fd < 0) {
-		rc = -errno;
-		goto err_free_area;
-	}
-	p->va = mmap(NULL, r.length, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, (off_t)r.offset);
+	p->prot = prot;
+	p->ident = r.backing.ino;
+	p->dev = src->dev;
+	p->ino = src->ino;
+	p->va = mmap(NULL, r.length, (prot & DMD_PROT_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ,
+		     MAP_SHARED, fd, (off_t)r.offset);
 	if (p->va == MAP_FAILED) {
 		rc = -errno;
-		dmd_warn("mmap of object (%" PRIu64 ",%" PRIu64 ") offset 0x%" PRIx64
-			 " length 0x%" PRIx64 ": %s",
-			 r.backing.dev, r.backing.ino, r.offset, r.length, strerror(-rc));
-		goto err_close_fd;
+		dmd_warn("mmap of file (%" PRIu64 ",%" PRIu64 ") offset 0x%" PRIx64
+			 " length 0x%" PRIx64 " prot %u: %s",
+			 p->dev, p->ino, r.offset, r.length, prot, strerror(-rc));
+		goto err_free_area;
 	}
-	rc = dmd__iova_alloc(e, t, r.length, page_size, &iova);
+	rc = dmd__iova_alloc(e, t, r.length, src->page_size, &iova);
 	if (rc)
 		goto err_munmap;
-	rc = dmd_bk_map(e->bk, e->master, p->va, r.length, iova, DMD_PROT_ALL);
+	rc = dmd_bk_map(e->bk, e->master, p->va, r.length, iova, prot);
 	if (rc)
 		goto err_free_iova;
 	r.va = (uint64_t)(uintptr_t)p->va;
 	rc = dmac_cache_insert(e->cache, &r, iova, p, out);
 	if (rc)
 		goto err_unmap;
+	dmd_ident_hold(e->ident, p->ident);
 
 	node = dmd_numa_node_of(p->va, r.length);
-	dmd_info("master area: object (%" PRIu64 ",%" PRIu64 ") offset 0x%" PRIx64
-		 " length 0x%" PRIx64 " at iova 0x%" PRIx64 ", NUMA node %d%s",
-		 r.backing.dev, r.backing.ino, r.offset, r.length, iova, node,
-		 node < 0 ? " (unknown)" : "");
+	dmd_info("master area: file (%" PRIu64 ",%" PRIu64 ") identity %" PRIu64
+		 " offset 0x%" PRIx64 " length 0x%" PRIx64 " prot %s at iova 0x%" PRIx64
+		 ", NUMA node %d%s",
+		 p->dev, p->ino, p->ident, r.offset, r.length,
+		 prot == DMD_PROT_ALL	 ? "rw"
+		 : prot == DMD_PROT_READ ? "r"
+					 : "w",
+		 iova, node, node < 0 ? " (unknown)" : "");
 	if (node >= 0 && !e->numa_bound) {
 		dmd_numa_bind(node);
 		e->numa_bound = 1;
@@ -154,8 +193,6 @@ err_free_iova:
 	dmac_iova_alloc_free(e->alloc, iova, r.length);
 err_munmap:
 	munmap(p->va, r.length);
-err_close_fd:
-	close(p->fd);
 err_free_area:
 	dmac__free(p);
 	return rc;
@@ -195,9 +232,9 @@ static int dmd__clear_overlaps(struct dmd_engine *e, const struct dmac_cache_ran
 
 	dmac_cache_foreach(e->cache, dmd__overlap_cb, &o);
 	if (o.busy) {
-		dmd_info("object (%" PRIu64 ",%" PRIu64 ") range 0x%" PRIx64 "+0x%" PRIx64
+		dmd_info("file identity %" PRIu64 " prot %" PRIu64 " range 0x%" PRIx64 "+0x%" PRIx64
 			 " partially overlaps an area in use",
-			 r->backing.dev, r->backing.ino, r->offset, r->length);
+			 r->backing.ino, r->backing.dev, r->offset, r->length);
 		return -EEXIST;
 	}
 	return 0;
@@ -222,6 +259,7 @@ void dmd__reg_drop(struct dmd_engine *e, struct dmd_session *s, struct dmd_reg *
 		;
 	*pp = r->next;
 	e->nregs--;
+	s->tenant->nregs--;
 	s->tenant->reg_bytes -= r->length;
 	dmac_cache_put(e->cache, r->area);
 	dmac__free(r);
@@ -262,7 +300,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 	struct dmac_cache_area **areas;
 	struct dmd_reg **regs;
 	size_t m = 0, j = 0;
-	uint32_t i = 0;
+	uint32_t i = 0, nident = 0;
 	int rc, doomed = 0;
 
 	if (!s->tenant)
@@ -302,29 +340,39 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		rc = -ENOMEM;
 		goto err_free_areas;
 	}
-	for (i = 0; i < n; i++) {
-		ranges[i].backing = dmac_backing_file(in[i].dev, in[i].ino);
-		ranges[i].offset = in[i].offset;
-		ranges[i].length = in[i].length;
-		ranges[i].va = in[i].offset; /* coalesce by offset only: mmap comes after */
+	/* The identity of each range's file (one hold per range, dropped at
+	 * the end of the batch: the areas take their own). */
+	for (nident = 0; nident < n; nident++) {
+		uint64_t ident;
+
+		rc = dmd_ident_get(e->ident, in[nident].fd, &ident);
+		if (rc)
+			goto err_put_idents;
+		ranges[nident].backing = dmd__key(ident, in[nident].prot);
+		ranges[nident].offset = in[nident].offset;
+		ranges[nident].length = in[nident].length;
+		ranges[nident].va = in[nident].offset; /* coalesce by offset: mmap comes after */
 	}
 	rc = dmac_cache_coalesce(ranges, n, merged, &m);
 	if (rc)
-		goto err_free_regs;
+		goto err_put_idents;
 
 	/* One area reference per merged range: a hit (no pin) or a new area. */
 	for (j = 0; j < m; j++) {
 		rc = dmac_cache_find(e->cache, merged[j].backing, merged[j].offset,
 				     merged[j].length, &areas[j], NULL);
-		if (rc == -ENOENT) {
+		if (rc == 0) {
+			s->tenant->cache_hits++;
+		} else if (rc == -ENOENT) {
+			s->tenant->cache_misses++;
 			for (i = 0; i < n; i++)
-				if (in[i].dev == merged[j].backing.dev &&
-				    in[i].ino == merged[j].backing.ino)
+				if (ranges[i].backing.dev == merged[j].backing.dev &&
+				    ranges[i].backing.ino == merged[j].backing.ino)
 					break;
 			rc = dmd__clear_overlaps(e, &merged[j]);
 			if (!rc)
-				rc = dmd__area_create(e, s->tenant, in[i].fd, &merged[j],
-						      in[i].page_size, &areas[j]);
+				rc = dmd__area_create(e, s->tenant, in[i].fd, &in[i], &merged[j],
+						      &areas[j]);
 		}
 		if (rc)
 			goto err_put_areas;
@@ -337,8 +385,8 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 
 		for (j = 0; j < m; j++) {
 			dmac_cache_area_info(areas[j], &info);
-			if (info.range.backing.dev == in[i].dev &&
-			    info.range.backing.ino == in[i].ino &&
+			if (info.range.backing.dev == ranges[i].backing.dev &&
+			    info.range.backing.ino == ranges[i].backing.ino &&
 			    info.range.offset <= in[i].offset &&
 			    in[i].offset + in[i].length <= info.range.offset + info.range.length)
 				break;
@@ -368,12 +416,15 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		regs[i]->next = s->regs;
 		s->regs = regs[i];
 		e->nregs++;
+		s->tenant->nregs++;
 		s->tenant->reg_bytes += regs[i]->length;
 		out[i].reg_id = regs[i]->id;
 		out[i].page_shift = regs[i]->page_shift;
 	}
 	for (j = 0; j < m; j++)
 		dmac_cache_put(e->cache, areas[j]);
+	for (i = 0; i < n; i++)
+		dmd_ident_put(e->ident, ranges[i].backing.ino);
 	dmac__free(regs);
 	dmac__free(areas);
 	dmac__free(merged);
@@ -398,7 +449,9 @@ err_put_areas:
 	}
 	if (doomed)
 		dmac_cache_foreach(e->cache, dmd__evict_doomed, e);
-err_free_regs:
+err_put_idents:
+	while (nident-- > 0)
+		dmd_ident_put(e->ident, ranges[nident].backing.ino);
 	dmac__free(regs);
 err_free_areas:
 	dmac__free(areas);

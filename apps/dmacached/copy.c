@@ -6,8 +6,9 @@
  *   length) from the master space into the tenant's space at the SAME IOVA;
  *   its refs count the leases using it; the last lease gone unmaps it. Copies
  *   of one tenant never overlap: a lease either matches an existing copy
- *   exactly (shared) or overlaps none (new copy); a partial overlap is refused
- *   with -EEXIST.
+ *   exactly with the same prot (shared) or overlaps none (new copy); a partial
+ *   overlap, or the same range with another prot, is refused with -EEXIST.
+ *   So a copy's prot is exactly the prot of each of its leases.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,10 +44,13 @@ int dmd__copy_get(struct dmd_engine *e, struct dmd_tenant *t, struct dmac_cache_
 
 	for (c = t->copies; c; c = c->next) {
 		if (c->iova == iova && c->length == length) {
-			if (prot & ~c->prot) {
+			/* Shared only with the same protection: a READ lease never
+			 * gets a mapping that is writable because of another lease,
+			 * and a copy never outlives the leases that asked its prot. */
+			if (prot != c->prot) {
 				dmd_info("tenant %s: lease at iova 0x%" PRIx64
-					 " asks for more prot than the existing copy",
-					 t->cfg.name, iova);
+					 " asks prot 0x%x, the existing copy has 0x%x",
+					 t->cfg.name, iova, prot, c->prot);
 				return -EEXIST;
 			}
 			c->refs++;

@@ -35,7 +35,8 @@
  */
 #define DMD_IOVA_FLOOR (2ULL << 20)
 
-int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out)
+int dmd_engine_create(const struct dmd_config *cfg, const struct dmd_engine_hooks *hooks,
+		      struct dmd_engine **out)
 {
 	struct dmd_bk_range br[DMD_MAX_RANGES];
 	struct dmac_iova_range ir[DMD_MAX_RANGES];
@@ -46,9 +47,14 @@ int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out)
 	e = dmac__calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	rc = dmd_bk_open(cfg->backend, &e->bk);
+	if (hooks)
+		e->hooks = *hooks;
+	rc = dmd_ident_create(&e->ident);
 	if (rc)
 		goto err_free_engine;
+	rc = dmd_bk_open(cfg->backend, &e->bk);
+	if (rc)
+		goto err_destroy_ident;
 	rc = dmd_bk_space_alloc(e->bk, &e->master);
 	if (rc)
 		goto err_close_bk;
@@ -96,6 +102,8 @@ err_destroy_master:
 	dmd_bk_space_destroy(e->bk, e->master);
 err_close_bk:
 	dmd_bk_close(e->bk);
+err_destroy_ident:
+	dmd_ident_destroy(e->ident);
 err_free_engine:
 	dmac__free(e);
 	return rc;
@@ -115,7 +123,18 @@ void dmd_engine_destroy(struct dmd_engine *e)
 	dmac_iova_alloc_destroy(e->alloc);
 	dmd_bk_space_destroy(e->bk, e->master);
 	dmd_bk_close(e->bk);
+	dmd_ident_destroy(e->ident);
 	dmac__free(e);
+}
+
+int dmd_engine_poll_fd(const struct dmd_engine *e)
+{
+	return dmd_ident_fd(e->ident);
+}
+
+void dmd_engine_poll(struct dmd_engine *e)
+{
+	dmd_ident_drain(e->ident);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -248,6 +267,28 @@ void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st)
 	st->sessions = e->nsessions;
 	st->registrations = e->nregs;
 	st->tenant_copies = e->ncopies;
+}
+
+void dmd_engine_session_stats(const struct dmd_engine *e, const struct dmd_session *s,
+			      struct dmd_engine_stats *st)
+{
+	const struct dmd_tenant *t = s->tenant;
+	struct dmac_lease_tenant_stats ts;
+
+	if (!t) {
+		/* an admin session (or not bound yet: the server refuses that) */
+		dmd_engine_stats(e, st);
+		return;
+	}
+	memset(st, 0, sizeof(*st));
+	st->cache_hits = t->cache_hits;
+	st->cache_misses = t->cache_misses;
+	st->bytes_pinned = t->reg_bytes;
+	if (dmac_lease_tenant_stats(e->leases, t->id, &ts) == 0)
+		st->leases = ts.leases;
+	st->tenants = 1;
+	st->sessions = t->nsessions;
+	st->registrations = t->nregs;
 }
 
 void dmd_engine_dump(const struct dmd_engine *e, FILE *f)

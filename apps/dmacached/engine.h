@@ -84,13 +84,39 @@ struct dmd_engine_stats {
 	uint64_t leases, tenants, sessions, registrations, tenant_copies;
 };
 
+/** What the engine asks of its owner (the server). */
+struct dmd_engine_hooks {
+	/**
+	 * End the session whose owner handle is @p owner (given at
+	 * dmd_engine_session_open()) as if its peer had hung up: the callee
+	 * closes the connection and calls dmd_engine_session_close(). Called
+	 * by dmd_engine_reload() when the new configuration takes a session's
+	 * permission away; the session is not used by the engine after it.
+	 */
+	void (*end_session)(void *arg, void *owner, const char *why);
+	void *arg;
+};
+
 /**
  * Open the backend named by cfg->backend, create the master space, its IOVA
- * allocator, the cache (budget cfg->pinned_budget), the lease table and every
- * tenant of @p cfg (a space each).
- * @return 0 and *out; -errno of the backend (logged); -ENOMEM.
+ * allocator, the cache (budget cfg->pinned_budget), the lease table, the
+ * file-identity instance (ident.h) and every tenant of @p cfg (a space each).
+ * @param hooks  callbacks into the owner (copied; may be NULL: no session is
+ *               ever ended by a reload then)
+ * @return 0 and *out; -errno of the backend (logged); -errno of inotify;
+ * -ENOMEM.
  */
-int dmd_engine_create(const struct dmd_config *cfg, struct dmd_engine **out);
+int dmd_engine_create(const struct dmd_config *cfg, const struct dmd_engine_hooks *hooks,
+		      struct dmd_engine **out);
+
+/**
+ * An fd the owner polls for input (EPOLLIN); when readable, call
+ * dmd_engine_poll(). Fixed for the engine's life.
+ */
+int dmd_engine_poll_fd(const struct dmd_engine *e);
+
+/** Drain the engine's own fd (file-identity events). Never fails. */
+void dmd_engine_poll(struct dmd_engine *e);
 
 /**
  * Reclaim every session, evict every cached area, destroy every space and
@@ -200,9 +226,10 @@ int dmd_engine_release(struct dmd_engine *e, struct dmd_session *s, uint64_t lea
 		       uint64_t generation);
 
 /**
- * The session's leases in creation order, from @p cursor (0: the first). An
- * admin session has none.
- * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not bound.
+ * The session's leases in creation order, from @p cursor (0: the first; else
+ * a *next of an earlier call on this session). An admin session has none.
+ * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not bound;
+ * -EINVAL a cursor above every one this session was given (never issued).
  */
 int dmd_engine_query(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor, uint32_t max,
 		     struct dmd_lease_view *out, uint32_t *n, uint64_t *next);
@@ -230,8 +257,20 @@ int dmd_engine_admin_leases(struct dmd_engine *e, struct dmd_session *s, uint64_
 			    uint32_t max, struct dmd_admin_lease_view *out, uint32_t *n,
 			    uint64_t *next);
 
-/** Counters. Never fails. */
+/** Daemon-wide counters. Never fails. */
 void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st);
+
+/**
+ * The counters a session may see (STATS, protocol.md 6.7): an admin session
+ * gets the daemon-wide ones; a tenant session only its tenant's: cache hits
+ * and misses of its REGISTER ranges, bytes_pinned = bytes its sessions have
+ * registered (what quota_pinned_bytes charges), its leases, sessions and
+ * registrations, tenants = 1, and 0 for evictions, areas and tenant_copies
+ * (daemon-wide facts that would tell one tenant about another's memory).
+ * Never fails.
+ */
+void dmd_engine_session_stats(const struct dmd_engine *e, const struct dmd_session *s,
+			      struct dmd_engine_stats *st);
 
 /** Write the engine's state (test dumps, SIGUSR1 in dmacached-test). */
 void dmd_engine_dump(const struct dmd_engine *e, FILE *f);

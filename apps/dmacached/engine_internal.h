@@ -31,6 +31,7 @@
 #include "dmac/iova_alloc.h"
 #include "dmac/lease.h"
 #include "engine.h"
+#include "ident.h"
 
 _Static_assert(DMD_PROT_READ == DMAC_LEASE_PROT_READ, "prot read");
 _Static_assert(DMD_PROT_WRITE == DMAC_LEASE_PROT_WRITE, "prot write");
@@ -38,10 +39,12 @@ _Static_assert(DMD_PROT_WRITE == DMAC_LEASE_PROT_WRITE, "prot write");
 #define DMD_MAX_RANGES 64
 
 struct dmd_area {
-	int fd;
 	void *va;
-	uint64_t born; /* REGISTER batch that created it (engine->reg_batch) */
-	int doomed;    /* created by a failing REGISTER batch: evict when unreferenced */
+	uint64_t ident;	   /* file identity held (ident.h): the cache key's ino */
+	uint64_t dev, ino; /* st_dev, st_ino of the file: logs only, never a key */
+	uint32_t prot;	   /* DMD_PROT_*: the master map's and the cache key's */
+	uint64_t born;	   /* REGISTER batch that created it (engine->reg_batch) */
+	int doomed;	   /* created by a failing REGISTER batch: evict when unreferenced */
 };
 
 struct dmd_copy {
@@ -60,6 +63,8 @@ struct dmd_tenant {
 	uint64_t nsessions;
 	int removed;	    /* gone from the config; freed when its last session ends */
 	uint64_t reg_bytes; /* bytes registered by its sessions (quota_pinned_bytes) */
+	uint64_t nregs;	    /* registrations of its sessions */
+	uint64_t cache_hits, cache_misses; /* its REGISTER ranges (STATS) */
 	struct dmd_copy *copies;
 	/* devices opened at tenant creation, attached to 'space', bus master on;
 	 * the set is fixed for the tenant's life (a reload does not change it) */
@@ -100,6 +105,7 @@ struct dmd_session {
 	struct dmd_reg *regs;
 	struct dmd_lease *lhead, *ltail;
 	uint64_t next_seq;
+	uint64_t query_cursor_max; /* largest QUERY cursor issued (0: none) */
 };
 
 struct dmd_engine {
@@ -108,6 +114,8 @@ struct dmd_engine {
 	struct dmac_iova_alloc *alloc;
 	struct dmac_cache *cache;
 	struct dmac_lease_table *leases;
+	struct dmd_ident *ident;
+	struct dmd_engine_hooks hooks;
 	struct dmd_tenant *tenants;
 	uint64_t ntenants, next_tenant_id;
 	struct dmd_session *sessions;

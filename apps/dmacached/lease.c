@@ -183,12 +183,18 @@ int dmd_engine_query(struct dmd_engine *e, struct dmd_session *s, uint64_t curso
 
 	if (!s->tenant && !s->admin)
 		return -EPERM;
+	/* A cursor is the seq of the next lease to list; one above every
+	 * cursor this session was given was never issued. */
+	if (cursor > s->query_cursor_max)
+		return -EINVAL;
 	for (l = s->lhead; l && l->seq < cursor; l = l->next)
 		;
 	for (; l && k < max; l = l->next, k++)
 		dmd__lease_view(l, &out[k]);
 	*n = k;
 	*next = l ? l->seq : 0;
+	if (*next > s->query_cursor_max)
+		s->query_cursor_max = *next;
 	return 0;
 }
 

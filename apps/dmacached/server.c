@@ -62,8 +62,9 @@ struct dmd_server {
 	const struct dmd_server_opts *opts;
 	struct dmd_engine *engine;
 	struct dmd_conn *conns;
-	struct dmd_ev ev_listen, ev_signal;
+	struct dmd_ev ev_listen, ev_signal, ev_engine;
 	int stop;
+	int conn_ended; /* a connection ended outside its own event: stop the batch */
 };
 
 static int dmd__socket_dir(const char *path)
@@ -193,6 +194,15 @@ static void dmd__peer_groups(int fd, const struct ucred *cred, struct dmd_peer *
 	}
 	memcpy(peer->groups, groups, n * sizeof(gid_t));
 	peer->ngroups = n;
+}
+
+/* Engine hook: end a session the engine has revoked (reload). */
+static void dmd__end_session(void *arg, void *owner, const char *why)
+{
+	struct dmd_server *srv = arg;
+
+	dmd__conn_end(srv, owner, why);
+	srv->conn_ended = 1;
 }
 
 static void dmd__accept(struct dmd_server *srv)
@@ -381,6 +391,7 @@ static void dmd__signal(struct dmd_server *srv)
 int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 {
 	struct dmd_server srv = {.epfd = -1, .lfd = -1, .sfd = -1, .cfg = cfg, .opts = opts};
+	struct dmd_engine_hooks hooks = {dmd__end_session, &srv};
 	struct epoll_event ev, evs[64];
 	sigset_t mask;
 	int rc;
@@ -404,7 +415,7 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 		rc = -errno;
 		goto err_close_sfd;
 	}
-	rc = dmd_engine_create(cfg, &srv.engine);
+	rc = dmd_engine_create(cfg, &hooks, &srv.engine);
 	if (rc)
 		goto err_close_epfd;
 	rc = dmd__listen(cfg->socket);
@@ -421,6 +432,12 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 	}
 	ev.data.ptr = &srv.ev_signal;
 	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.sfd, &ev)) {
+		rc = -errno;
+		goto err_close_listen;
+	}
+	srv.ev_engine = (struct dmd_ev){DMD_EV_ENGINE, NULL};
+	ev.data.ptr = &srv.ev_engine;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, dmd_engine_poll_fd(srv.engine), &ev)) {
 		rc = -errno;
 		goto err_close_listen;
 	}
@@ -445,6 +462,14 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 				break;
 			case DMD_EV_SIGNAL:
 				dmd__signal(&srv);
+				/* a reload may have ended sessions named later in
+				 * this batch: stop the batch */
+				if (srv.conn_ended)
+					i = n;
+				srv.conn_ended = 0;
+				break;
+			case DMD_EV_ENGINE:
+				dmd_engine_poll(srv.engine);
 				break;
 			case DMD_EV_PIDFD:
 				dmd__conn_end(&srv, c, "process exited");

@@ -123,6 +123,14 @@ static int dmd__register(struct dmd_engine *e, struct dmd_conn *c, const struct 
 		rc = dmac_proto_fd_check_range(f, r->offset, r->length);
 		if (rc)
 			return rc;
+		/* The fd's access mode and write seals bound the prot (on a
+		 * cache hit exactly as on a miss: checked before the engine). */
+		rc = dmac_proto_fd_check_prot(fds[r->fd_index], f, r->prot);
+		if (rc) {
+			dmd_info("session pid %d: REGISTER range %u: prot 0x%x refused: %s",
+				 (int)c->pid, i, r->prot, dmac_proto_strerror(rc));
+			return rc;
+		}
 		in.reg[i] = (struct dmd_reg_in){
 		    .fd = fds[r->fd_index],
 		    .dev = f->dev,
@@ -326,12 +334,13 @@ static int dmd__device(struct dmd_engine *e, struct dmd_conn *c, const struct dm
 	return rc;
 }
 
-static int dmd__stats(struct dmd_engine *e, const struct dmac_proto_view *v, size_t *len)
+static int dmd__stats(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
+		      size_t *len)
 {
 	struct dmd_engine_stats st;
 	struct dmac_proto_stats ps;
 
-	dmd_engine_stats(e, &st);
+	dmd_engine_session_stats(e, c->es, &st);
 	ps = (struct dmac_proto_stats){
 	    .cache_hits = st.cache_hits,
 	    .cache_misses = st.cache_misses,
@@ -404,7 +413,7 @@ int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
 		rc = dmd__query(e, c, &v, &len);
 		break;
 	case DMAC_OP_STATS:
-		rc = dmd__stats(e, &v, &len);
+		rc = dmd__stats(e, c, &v, &len);
 		break;
 	case DMAC_OP_ADMIN_TENANTS:
 		rc = dmd__admin_tenants(e, c, &v, &len);

@@ -19,7 +19,7 @@
 struct dmd_conn;
 
 /** Event source kinds stored in epoll data (struct dmd_ev). */
-enum dmd_ev_kind { DMD_EV_LISTEN, DMD_EV_SIGNAL, DMD_EV_CONN, DMD_EV_PIDFD };
+enum dmd_ev_kind { DMD_EV_LISTEN, DMD_EV_SIGNAL, DMD_EV_CONN, DMD_EV_PIDFD, DMD_EV_ENGINE };
 
 struct dmd_ev {
 	enum dmd_ev_kind kind;

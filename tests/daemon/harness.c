@@ -376,3 +376,15 @@ int t_memfd(uint64_t size, int seal)
 		die("F_ADD_SEALS");
 	return fd;
 }
+
+int td_wait(struct tdaemon *d, const char *key, long long value)
+{
+	for (int i = 0; i < 500; i++) {
+		td_sync(d, NULL);
+		if (td_get(d, key) == value)
+			return 0;
+		msleep(10);
+	}
+	fprintf(stderr, "harness: %s stayed %lld, expected %lld\n", key, td_get(d, key), value);
+	return -1;
+}

@@ -58,6 +58,9 @@ int td_fds(const struct tdaemon *d);
 void td_sync(struct tdaemon *d, const char *ctl);
 /* A value of the last dump ("key value" line); -1 if absent. */
 long long td_get(const struct tdaemon *d, const char *key);
+/* Poll the dump (td_sync) until key == value, at most 5 s.
+ * Returns 0, or -1 on time-out (the last value stays in the dump). */
+int td_wait(struct tdaemon *d, const char *key, long long value);
 /* Number of dump lines starting with prefix. */
 int td_count(const struct tdaemon *d, const char *prefix);
 

@@ -490,18 +490,8 @@ static void test_ctl(void)
 	}
 
 	/* the ctl's admin sessions ended: only a and b are left */
-	{
-		struct dmac_proto_stats st;
-
-		for (int i = 0; i < 50; i++) {
-			CHECK_EQ(tc_stats(a, &st), 0);
-			if (st.sessions == 2)
-				break;
-			usleep(100000);
-		}
-		CHECK_EQ(st.sessions, 2);
-		CHECK_EQ(st.leases, 3);
-	}
+	CHECK_EQ(td_wait(&d, "sessions", 2), 0);
+	CHECK_EQ(td_get(&d, "leases"), 3);
 	close(a);
 	close(b);
 	close(fd);
