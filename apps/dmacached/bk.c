@@ -228,9 +228,11 @@ int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struc
 			dmd_bk_strerror(bk, rc));
 		goto err_close_dev;
 	}
-	rc = dmd__bk_bus_master(bk, d, true);
+	/* Bus master stays off until a session claims the device (DEVICE): an
+	 * earlier holder of its BAR files may still program it. */
+	rc = dmd__bk_bus_master(bk, d, false);
 	if (rc) {
-		dmd_err("device %s: cannot enable bus mastering: %s", bdf, strerror(-rc));
+		dmd_err("device %s: cannot clear bus mastering: %s", bdf, strerror(-rc));
 		goto err_detach_dev;
 	}
 	*out = d;
@@ -532,6 +534,65 @@ int dmd_bk_device_restart(struct dmd_bk *bk, struct dmd_bk_dev *d)
 	int rc = dmd__bk_bus_master(bk, d, true);
 
 	if (rc)
-		dmd_err("device %s: cannot enable bus mastering again: %s", d->bdf, strerror(-rc));
+		dmd_err("device %s: cannot enable bus mastering: %s", d->bdf, strerror(-rc));
 	return rc;
+}
+
+/*
+ * Whether anyone still holds one of the device's BAR files for writing: a
+ * read lease (F_SETLEASE F_RDLCK) on a file is refused with EAGAIN exactly
+ * while some open file description of it has write access (the kernel's
+ * i_writecount). Every resourceN fd the daemon hands out is O_RDWR, and a
+ * mapping keeps its file description alive, so this sees an fd kept open, a
+ * mapping kept after the fd was closed, an fd inherited by a child and an fd
+ * in flight in an SCM_RIGHTS message alike. Only root can open the files, so
+ * once free they stay free until the daemon opens them again.
+ */
+int dmd_bk_device_bars_free(struct dmd_bk *bk, struct dmd_bk_dev *d)
+{
+	char line[128], path[512];
+	FILE *f;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/resource", dmd__bk_sysfs(bk), d->bdf);
+	f = fopen(path, "re");
+	if (!f) {
+		dmd_err("device %s: cannot read %s: %s", d->bdf, path, strerror(errno));
+		return -ENODEV;
+	}
+	for (unsigned int i = 0; i < DMD_NUM_BARS && !rc && fgets(line, sizeof(line), f); i++) {
+		unsigned long long start, end, fl;
+		int fd;
+
+		if (sscanf(line, "%llx %llx %llx", &start, &end, &fl) != 3 || !end ||
+		    !(fl & 0x200) /* IORESOURCE_MEM */)
+			continue;
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/resource%u", dmd__bk_sysfs(bk),
+			 d->bdf, i);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue; /* no resource file: nobody can map it */
+			rc = -errno;
+			dmd_err("device %s: BAR %u: cannot open %s: %s", d->bdf, i, path,
+				strerror(-rc));
+			break;
+		}
+		if (fcntl(fd, F_SETLEASE, F_RDLCK)) {
+			rc = errno == EAGAIN ? -EBUSY : -errno;
+			if (rc == -EBUSY)
+				dmd_warn("device %s: BAR %u is still open or mapped by an earlier "
+					 "holder (fd or mapping of %s); not handed out",
+					 d->bdf, i, path);
+			else
+				dmd_err("device %s: BAR %u: cannot prove %s unused (F_SETLEASE: "
+					"%s); not handed out",
+					d->bdf, i, path, strerror(-rc));
+		} else {
+			fcntl(fd, F_SETLEASE, F_UNLCK);
+		}
+		close(fd);
+	}
+	fclose(f);
+	return rc == 0 ? 0 : rc == -EBUSY || rc == -EMFILE || rc == -ENFILE ? rc : -EBUSY;
 }

@@ -81,9 +81,10 @@ struct dmd_bk_dev;
 
 /**
  * Give a device to a space: open the VFIO device at @p bdf (full form, see
- * dmd_config_parse_bdf()), attach it to @p space, then set BUS_MASTER in its
- * PCI command register through the VFIO config region, so that it can DMA
- * into what the space maps. The device fd stays inside the daemon.
+ * dmd_config_parse_bdf()), attach it to @p space, and clear BUS_MASTER in its
+ * PCI command register through the VFIO config region: it is set only while
+ * a session holds a claim (dmd_bk_device_restart()). The device fd stays
+ * inside the daemon.
  * @return 0 and *out; -ENODEV no such device (or not bound to vfio-pci);
  * -EINVAL already open; -ENOMEM; the -errno of attach or of the config-space
  * access. Everything done is undone on failure; every failure is logged.
@@ -150,7 +151,17 @@ int dmd_bk_device_export(struct dmd_bk *bk, struct dmd_bk_dev *dev, bool trusted
  */
 void dmd_bk_device_stop(struct dmd_bk *bk, struct dmd_bk_dev *dev);
 
-/** Set BUS_MASTER again after dmd_bk_device_stop(). @return 0 or -errno (logged). */
+/** Set BUS_MASTER (a claim starts). @return 0 or -errno (logged). */
 int dmd_bk_device_restart(struct dmd_bk *bk, struct dmd_bk_dev *dev);
+
+/**
+ * Whether the device's memory BAR files (sysfs resourceN) are free: no open
+ * file description of any of them has write access anywhere in the system
+ * (an fd, a mapping, an inherited or in-flight fd). Decided by the kernel
+ * through a read lease (see bk.c).
+ * @return 0 free; -EBUSY held (logged with the BAR), or not provable (leases
+ * unavailable: logged; fail closed); -ENODEV sysfs unreadable; -EMFILE/-ENFILE.
+ */
+int dmd_bk_device_bars_free(struct dmd_bk *bk, struct dmd_bk_dev *dev);
 
 #endif /* DMD_BK_H */

@@ -12,7 +12,8 @@
  *      then the master reference dropped);
  *   3. registrations (master references dropped; areas stay cached, LRU,
  *      until the pinned budget evicts them);
- *   4. the claims are released.
+ *   4. the claims are released; the devices stay stopped (bus master off)
+ *      until a session claims them again.
  * An admin session (HELLO as "@admin" from uid 0 or an admin gid) has no
  * tenant, hence no registration and no lease: everything that takes a tenant
  * refuses it with -EPERM.
@@ -172,14 +173,15 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 		dmd__lease_drop(e, s, s->ltail);
 	while (s->regs)
 		dmd__reg_drop(e, s, s->regs);
-	/* 4. The devices are idle and back with the tenant: usable again. */
+	/* 4. The claims go; bus master stays off until the next claim, which
+	 * first proves that no earlier holder still has the BAR files. */
 	for (unsigned int i = 0; t && i < t->ndevs; i++) {
 		if (t->dev_owner[i] != s)
 			continue;
 		t->dev_owner[i] = NULL;
-		dmd_bk_device_restart(e->bk, t->devs[i]);
-		dmd_info("tenant %s: device %s released by session %" PRIu64, t->cfg.name,
-			 dmd_bk_device_bdf(t->devs[i]), s->id);
+		dmd_info("tenant %s: device %s released by session %" PRIu64
+			 " (bus master off until the next claim)",
+			 t->cfg.name, dmd_bk_device_bdf(t->devs[i]), s->id);
 	}
 	if (s->prev)
 		s->prev->next = s->next;

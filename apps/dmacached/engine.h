@@ -159,10 +159,14 @@ uint64_t dmd_engine_session_id(const struct dmd_session *s);
  * 'devices' list, or (when @p bdf is not NULL; index is then ignored) the one
  * at that PCI address, for this session, and export it (dmd_bk_device_export():
  * BAR fds, eventfds, and the device fd when the tenant is trusted).
+ * The claim turns bus master on; it is granted only when no writable open
+ * file of the device's BAR files exists anywhere (dmd_bk_device_bars_free()).
  * @return 0, *info (the caller owns its fds) and *trusted; -EPERM admin
  * session; -ENOENT no such device for the tenant (or a malformed @p bdf);
- * -EBUSY claimed by another session; -EALREADY claimed by this one; the
- * -errno of the export (nothing is claimed then).
+ * -EBUSY claimed by another session, or an earlier holder (any process)
+ * still has a BAR file open or mapped; -EALREADY claimed by this one;
+ * -ENODEV sysfs unreadable; the -errno of the export (nothing is claimed
+ * then, bus master off again).
  * Concurrency: event-loop thread.
  */
 int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t index, const char *bdf,
@@ -170,7 +174,7 @@ int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t inde
 
 /**
  * Undo a successful dmd_engine_device() whose reply could not be built:
- * stop the device (as at session end), restart it and release the claim.
+ * stop the device (as at session end) and release the claim.
  * Never fails. Concurrency: event-loop thread.
  */
 void dmd_engine_device_unclaim(struct dmd_engine *e, struct dmd_session *s, const char *bdf);

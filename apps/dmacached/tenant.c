@@ -2,11 +2,19 @@
 /*
  * Tenants, their devices, and reload.
  *
- * - A tenant's devices (config key 'devices') are opened, attached to its
- *   space and made bus masters when the tenant is created, before any lease
- *   exists; they are taken back (bus master off, detach, close) when it is
- *   freed, before its space is destroyed. Their fds never leave the daemon.
- * - A device is claimed by at most one session (dev_owner) at a time.
+ * - A tenant's devices (config key 'devices') are opened and attached to its
+ *   space when the tenant is created, before any lease exists, with bus
+ *   master OFF; they are taken back (bus master off, detach, close) when it
+ *   is freed, before its space is destroyed. The VFIO device fd never leaves
+ *   the daemon (except in trusted mode).
+ * - A device is claimed by at most one session (dev_owner) at a time, and
+ *   bus master is on exactly while it is claimed.
+ * - Hand-over: a claim is granted only when no writable open file of the
+ *   device's BAR files (sysfs resourceN) exists anywhere: no fd, mapping,
+ *   inherited or in-flight fd of an earlier claimant (or of anyone), as the
+ *   kernel reports it (dmd_bk_device_bars_free()). Until then DEVICE answers
+ *   EBUSY, and the device, bus master off, cannot DMA or raise an MSI: a
+ *   stale mapping can poke its registers but cannot reach any memory.
  * - Tenants are listed by id (increasing, never reused): the stable cursor of
  *   ADMIN_TENANTS.
  */
@@ -167,9 +175,19 @@ int dmd_engine_device(struct dmd_engine *e, struct dmd_session *s, uint32_t inde
 		return -ENOENT;
 	if (t->dev_owner[index])
 		return t->dev_owner[index] == s ? -EALREADY : -EBUSY;
-	rc = dmd_bk_device_export(e->bk, t->devs[index], t->cfg.trusted, max_fds, info);
+	/* Never hand a device over while an earlier holder can still reach its
+	 * registers: its BAR files must have no writable open file left. */
+	rc = dmd_bk_device_bars_free(e->bk, t->devs[index]);
+	if (rc)
+		return rc == -ENODEV ? rc : -EBUSY;
+	rc = dmd_bk_device_restart(e->bk, t->devs[index]);
 	if (rc)
 		return rc;
+	rc = dmd_bk_device_export(e->bk, t->devs[index], t->cfg.trusted, max_fds, info);
+	if (rc) {
+		dmd_bk_device_stop(e->bk, t->devs[index]);
+		return rc;
+	}
 	t->dev_owner[index] = s;
 	*trusted = t->cfg.trusted;
 	dmd_info("tenant %s: device %s claimed by session %" PRIu64 " (pid %d, %s mode)",
@@ -186,7 +204,6 @@ void dmd_engine_device_unclaim(struct dmd_engine *e, struct dmd_session *s, cons
 		if (t->dev_owner[i] != s || strcmp(dmd_bk_device_bdf(t->devs[i]), bdf))
 			continue;
 		dmd_bk_device_stop(e->bk, t->devs[i]);
-		dmd_bk_device_restart(e->bk, t->devs[i]);
 		t->dev_owner[i] = NULL;
 	}
 }
