@@ -265,6 +265,22 @@ void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *d)
 	dmac__free(d);
 }
 
+int dmd_bk_device_move(struct dmd_bk *bk, struct dmd_bk_dev *d, uint32_t space)
+{
+	int rc;
+
+	if (d->irq_index >= 0)
+		dmd_bk_device_stop(bk, d);
+	rc = dmd__bk_bus_master(bk, d, false);
+	if (rc)
+		dmd_warn("device %s: cannot clear bus mastering: %s", d->bdf, strerror(-rc));
+	rc = bk->ops->device_replace(bk->be, d->dev, space);
+	if (rc)
+		dmd_err("device %s: cannot move to space %u: %s", d->bdf, space,
+			dmd_bk_strerror(bk, rc));
+	return rc;
+}
+
 const char *dmd_bk_device_bdf(const struct dmd_bk_dev *d)
 {
 	return d->bdf;

@@ -97,6 +97,15 @@ int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struc
  */
 void dmd_bk_device_close(struct dmd_bk *bk, struct dmd_bk_dev *dev);
 
+/**
+ * Move a device to another space (reload): interrupts off, bus master off,
+ * then the backend's replace (iommufd: atomic; type1: detach + attach, DMA
+ * blocked in between). Bus master stays off.
+ * @return 0, or the -errno of the replace (logged; the device is then back
+ * in its old space, per the backend's contract).
+ */
+int dmd_bk_device_move(struct dmd_bk *bk, struct dmd_bk_dev *dev, uint32_t space);
+
 /** PCI address of a device (full form). */
 const char *dmd_bk_device_bdf(const struct dmd_bk_dev *dev);
 

@@ -125,11 +125,18 @@ void dmd_engine_poll(struct dmd_engine *e);
 void dmd_engine_destroy(struct dmd_engine *e);
 
 /**
- * Apply a reloaded config: new tenants are created, quotas/ids/windows of
- * existing ones updated, tenants gone from the file removed unless they have
- * live sessions (then kept, logged, and refused to new HELLOs), the budget
- * changed. socket/backend changes need a restart (logged).
- * @return 0 or -ENOMEM/-errno of the backend (the tenants already applied stay).
+ * Apply a reloaded config, all or nothing (details at the top of tenant.c's
+ * reload section): everything that can fail (new tenants' spaces, devices
+ * that must be opened) is done first and undone on failure, leaving the
+ * engine exactly as it was; then sessions whose peer the new file no longer
+ * allows, or that claim a device their tenant loses, are ended through
+ * hooks.end_session (reclaimed as a client death, devices stopped first);
+ * devices leave their old tenants (closed, or moved with the backend's
+ * replace: removals before additions); new tenants are added and kept ones
+ * updated; the budget and admin groups change. socket/backend changes need a
+ * restart (the caller's business).
+ * @return 0 applied; or -ENOMEM/-errno of the backend: refused, nothing
+ * changed (logged with the tenant and device).
  */
 int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg);
 

@@ -62,6 +62,7 @@ struct dmd_tenant {
 	uint32_t space;
 	uint64_t nsessions;
 	int removed;	    /* gone from the config; freed when its last session ends */
+	int leaving;	    /* dmd_engine_reload() commit only: not in the new file */
 	uint64_t reg_bytes; /* bytes registered by its sessions (quota_pinned_bytes) */
 	uint64_t nregs;	    /* registrations of its sessions */
 	uint64_t cache_hits, cache_misses; /* its REGISTER ranges (STATS) */

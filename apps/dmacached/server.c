@@ -306,8 +306,13 @@ static void dmd__reload(struct dmd_server *srv)
 	strcpy(ncfg->socket, srv->cfg->socket);
 	strcpy(ncfg->backend, srv->cfg->backend);
 	rc = dmd_engine_reload(srv->engine, ncfg);
-	if (rc)
-		dmd_err("SIGHUP: reload partly applied: %s", strerror(-rc));
+	if (rc) {
+		/* nothing was applied: the engine logged the reason */
+		dmd_err("SIGHUP: configuration %s refused (%s), running configuration kept",
+			srv->opts->config_path, strerror(-rc));
+		dmd_config_free(ncfg);
+		return;
+	}
 	dmd_log_setup(srv->opts->foreground ? ncfg->log_target : DMD_LOG_SYSLOG, ncfg->log_level);
 	dmd_config_free(srv->cfg);
 	srv->cfg = ncfg;

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "dmac_alloc.h"
@@ -34,7 +35,19 @@ void dmd__admin_set(struct dmd_engine *e, const struct dmd_config *cfg)
 
 /* ---- tenants ------------------------------------------------------------ */
 
-int dmd__tenant_add(struct dmd_engine *e, const struct dmd_tenant_config *cfg)
+static const char *dmd__dev_err(struct dmd_engine *e, int rc)
+{
+	return rc == -ENODEV   ? "no such device bound to vfio-pci"
+	       : rc == -EINVAL ? "already open (another tenant or process?)"
+			       : dmd_bk_strerror(e->bk, rc);
+}
+
+/*
+ * A tenant that is not linked yet: its space and lease-table entry exist, no
+ * device is open. Undone by dmd__tenant_unprepare().
+ */
+static int dmd__tenant_prepare(struct dmd_engine *e, const struct dmd_tenant_config *cfg,
+			       struct dmd_tenant **out)
 {
 	struct dmd_tenant *t;
 	int rc;
@@ -47,37 +60,59 @@ int dmd__tenant_add(struct dmd_engine *e, const struct dmd_tenant_config *cfg)
 	rc = dmd_bk_space_alloc(e->bk, &t->space);
 	if (rc)
 		goto err_free_tenant;
+	rc = dmac_lease_tenant_add(e->leases, t->id, cfg->quota_leases, cfg->quota_pinned_bytes);
+	if (rc)
+		goto err_destroy_space;
+	*out = t;
+	return 0;
+
+err_destroy_space:
+	dmd_bk_space_destroy(e->bk, t->space);
+err_free_tenant:
+	dmac__free(t);
+	return rc;
+}
+
+static void dmd__tenant_unprepare(struct dmd_engine *e, struct dmd_tenant *t)
+{
+	while (t->ndevs)
+		dmd_bk_device_close(e->bk, t->devs[--t->ndevs]);
+	dmac_lease_tenant_remove(e->leases, t->id);
+	dmd_bk_space_destroy(e->bk, t->space);
+	dmac__free(t);
+}
+
+static void dmd__tenant_link(struct dmd_engine *e, struct dmd_tenant *t)
+{
+	t->next = e->tenants;
+	e->tenants = t;
+	e->ntenants++;
+	dmd_info("tenant %s: space %u, window [0x%" PRIx64 ", 0x%" PRIx64 "], %u device(s)",
+		 t->cfg.name, t->space, t->cfg.iova_start, t->cfg.iova_last, t->ndevs);
+}
+
+int dmd__tenant_add(struct dmd_engine *e, const struct dmd_tenant_config *cfg)
+{
+	struct dmd_tenant *t;
+	int rc;
+
+	rc = dmd__tenant_prepare(e, cfg, &t);
+	if (rc)
+		return rc;
 	for (t->ndevs = 0; t->ndevs < cfg->ndevices; t->ndevs++) {
 		const char *bdf = cfg->devices[t->ndevs];
 
 		rc = dmd_bk_device_open(e->bk, bdf, t->space, &t->devs[t->ndevs]);
 		if (rc) {
-			dmd_err("tenant %s: device %s: %s", cfg->name, bdf,
-				rc == -ENODEV	? "no such device bound to vfio-pci"
-				: rc == -EINVAL ? "already open (another tenant or process?)"
-						: dmd_bk_strerror(e->bk, rc));
-			goto err_close_devices;
+			dmd_err("tenant %s: device %s: %s", cfg->name, bdf, dmd__dev_err(e, rc));
+			dmd__tenant_unprepare(e, t);
+			return rc;
 		}
-		dmd_info("tenant %s: device %s attached to space %u, bus master on", cfg->name, bdf,
-			 t->space);
+		dmd_info("tenant %s: device %s attached to space %u, bus master off until claimed",
+			 cfg->name, bdf, t->space);
 	}
-	rc = dmac_lease_tenant_add(e->leases, t->id, cfg->quota_leases, cfg->quota_pinned_bytes);
-	if (rc)
-		goto err_close_devices;
-	t->next = e->tenants;
-	e->tenants = t;
-	e->ntenants++;
-	dmd_info("tenant %s: space %u, window [0x%" PRIx64 ", 0x%" PRIx64 "], %u device(s)",
-		 cfg->name, t->space, cfg->iova_start, cfg->iova_last, t->ndevs);
+	dmd__tenant_link(e, t);
 	return 0;
-
-err_close_devices:
-	while (t->ndevs)
-		dmd_bk_device_close(e->bk, t->devs[--t->ndevs]);
-	dmd_bk_space_destroy(e->bk, t->space);
-err_free_tenant:
-	dmac__free(t);
-	return rc;
 }
 
 /* Unlink and free a tenant with no session (hence no lease, no copy). */
@@ -110,48 +145,274 @@ struct dmd_tenant *dmd__tenant_find(struct dmd_engine *e, const char *name)
 	return NULL;
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+/*
+ * Reload, all or nothing (engine.h). Two phases:
+ *
+ * Prepare (may fail; nothing visible changes): a struct dmd_tenant for every
+ * new tenant (space, lease-table entry), and every device the new file lists
+ * that no tenant holds now is opened and attached to its future tenant's
+ * space (bus master off). On any failure all of it is undone and the running
+ * configuration stays exactly as it was.
+ *
+ * Commit (cannot fail):
+ * 1. Revocation: every session whose peer the new file no longer allows
+ *    (tenant gone, uid/groups no longer listed, admin group gone), and every
+ *    session that claims a device its tenant loses, is ended through the
+ *    owner's hook exactly as a client death (devices stopped first, leases
+ *    reclaimed). Removed tenants are freed when their last session ends.
+ * 2. Devices that leave a tenant: dropped ones are closed; moved ones are
+ *    moved to their new tenant's space with the backend's replace (removals
+ *    before additions, so one reload can move a device between tenants).
+ *    A move is the one step the kernel can still refuse after the commit
+ *    point (it cannot be tried earlier: the device is in use until step 1);
+ *    the device then stays in no tenant (closed), which is logged as an
+ *    error.
+ * 3. New tenants are linked, kept tenants take their new settings and their
+ *    device lists in the new file's order (DEVICE indexes follow it).
+ */
+
+/* Which tenant holds @p bdf now: *idx its index in t->devs. */
+static struct dmd_tenant *dmd__dev_holder(struct dmd_engine *e, const char *bdf, unsigned int *idx)
+{
+	for (struct dmd_tenant *t = e->tenants; t; t = t->next)
+		for (unsigned int i = 0; i < t->ndevs; i++)
+			if (!strcmp(dmd_bk_device_bdf(t->devs[i]), bdf)) {
+				*idx = i;
+				return t;
+			}
+	return NULL;
+}
+
+/* The tenant config of the new file that lists @p bdf, or NULL. */
+static const struct dmd_tenant_config *dmd__dev_new_owner(const struct dmd_config *cfg,
+							  const char *bdf)
+{
+	for (unsigned int i = 0; i < cfg->ntenants; i++)
+		for (unsigned int k = 0; k < cfg->tenants[i].ndevices; k++)
+			if (!strcmp(cfg->tenants[i].devices[k], bdf))
+				return &cfg->tenants[i];
+	return NULL;
+}
+
+/* Per tenant of the new file: its target, and the devices opened for it. */
+struct dmd__rt {
+	struct dmd_tenant *t; /* existing tenant, or a prepared new one */
+	bool fresh;
+	struct dmd_bk_dev *opened[DMD_CONFIG_MAX_DEVICES]; /* by position in its list */
+};
+
+static bool dmd__session_allowed(const struct dmd_config *cfg, const struct dmd_session *s)
+{
+	const struct dmd_tenant_config *tc;
+
+	if (s->admin)
+		return dmd_config_is_admin(cfg, &s->peer);
+	if (!s->tenant)
+		return true; /* not bound yet: HELLO decides */
+	tc = dmd_config_tenant(cfg, s->tenant->cfg.name);
+	return tc && dmd_config_allows(tc, &s->peer);
+}
+
+/* Whether the session claims a device its tenant does not keep. */
+static bool dmd__session_loses_device(const struct dmd_config *cfg, const struct dmd_session *s)
+{
+	const struct dmd_tenant *t = s->tenant;
+
+	for (unsigned int i = 0; t && i < t->ndevs; i++)
+		if (t->dev_owner[i] == s &&
+		    dmd__dev_new_owner(cfg, dmd_bk_device_bdf(t->devs[i])) !=
+			dmd_config_tenant(cfg, t->cfg.name))
+			return true;
+	return false;
+}
+
 int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg)
 {
-	struct dmd_tenant *t, *next;
-	int rc;
+	struct dmd__rt *rt;
+	struct dmd_tenant *t, *tnext;
+	struct dmd_session *s, *snext;
+	unsigned int i, k, nended = 0;
+	int rc = 0;
 
-	dmac_cache_set_budget(e->cache, cfg->pinned_budget);
-	dmd__admin_set(e, cfg);
-	for (unsigned int i = 0; i < cfg->ntenants; i++) {
+	/* ---- prepare ---- */
+	rt = dmac__calloc(cfg->ntenants ? cfg->ntenants : 1, sizeof(*rt));
+	if (!rt) {
+		dmd_err("reload refused: out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->ntenants && !rc; i++) {
 		const struct dmd_tenant_config *tc = &cfg->tenants[i];
 
-		t = dmd__tenant_find(e, tc->name);
-		if (!t) {
-			rc = dmd__tenant_add(e, tc);
-			if (rc)
-				return rc;
-			continue;
+		rt[i].t = dmd__tenant_find(e, tc->name);
+		if (!rt[i].t) {
+			rc = dmd__tenant_prepare(e, tc, &rt[i].t);
+			if (rc) {
+				dmd_err("reload refused: tenant %s: %s", tc->name, strerror(-rc));
+				break;
+			}
+			rt[i].fresh = true;
 		}
-		if (tc->ndevices != t->cfg.ndevices ||
-		    memcmp(tc->devices, t->cfg.devices, sizeof(tc->devices)))
-			dmd_warn("tenant %s: devices changed in the config; the change takes "
-				 "effect at the next start",
-				 tc->name);
+		for (k = 0; k < tc->ndevices; k++) {
+			unsigned int idx;
+
+			if (dmd__dev_holder(e, tc->devices[k], &idx))
+				continue; /* kept, or moved at commit */
+			rc = dmd_bk_device_open(e->bk, tc->devices[k], rt[i].t->space,
+						&rt[i].opened[k]);
+			if (rc) {
+				dmd_err("reload refused: tenant %s: device %s: %s", tc->name,
+					tc->devices[k], dmd__dev_err(e, rc));
+				break;
+			}
+		}
+	}
+	if (rc) {
+		for (i = 0; i < cfg->ntenants; i++) {
+			for (k = 0; k < DMD_CONFIG_MAX_DEVICES; k++)
+				if (rt[i].opened[k])
+					dmd_bk_device_close(e->bk, rt[i].opened[k]);
+			if (rt[i].fresh)
+				dmd__tenant_unprepare(e, rt[i].t);
+		}
+		dmac__free(rt);
+		return rc;
+	}
+
+	/* ---- commit ---- */
+	/* 1. Revocation. Tenants leaving the file are only marked here: they
+	 * are freed after their devices have moved out (step 2). */
+	for (t = e->tenants; t; t = t->next)
+		t->leaving = !dmd_config_tenant(cfg, t->cfg.name);
+	for (s = e->sessions; s; s = snext) {
+		const char *why = NULL;
+
+		snext = s->next; /* ending s unlinks s only */
+		if (!dmd__session_allowed(cfg, s))
+			why = s->admin ? "admin permission revoked by reload"
+			      : s->tenant && s->tenant->leaving
+				  ? "tenant removed by reload"
+				  : "peer no longer allowed for the tenant";
+		else if (dmd__session_loses_device(cfg, s))
+			why = "its device was taken from the tenant by reload";
+		if (!why)
+			continue;
+		dmd_warn("session %" PRIu64 " (pid %d, uid %u): %s: ending it", s->id,
+			 (int)s->peer.pid, (unsigned int)s->peer.uid, why);
+		nended++;
+		if (e->hooks.end_session)
+			e->hooks.end_session(e->hooks.arg, s->owner, why);
+	}
+	/* 2. Devices leaving a tenant (no session claims them any more):
+	 * moves first out of every tenant, then the drops. */
+	for (t = e->tenants; t; t = t->next) {
+		for (k = 0; k < t->ndevs;) {
+			const char *bdf = dmd_bk_device_bdf(t->devs[k]);
+			const struct dmd_tenant_config *to = dmd__dev_new_owner(cfg, bdf);
+			struct dmd_bk_dev *d = t->devs[k];
+
+			if (to && !t->leaving && to == dmd_config_tenant(cfg, t->cfg.name)) {
+				k++;
+				continue; /* stays */
+			}
+			if (t->dev_owner[k]) {
+				/* only without an end_session hook (tests of the engine) */
+				dmd_bk_device_stop(e->bk, d);
+			}
+			/* out of t: shift the arrays down */
+			memmove(&t->devs[k], &t->devs[k + 1],
+				(t->ndevs - k - 1) * sizeof(t->devs[0]));
+			memmove(&t->dev_owner[k], &t->dev_owner[k + 1],
+				(t->ndevs - k - 1) * sizeof(t->dev_owner[0]));
+			t->ndevs--;
+			t->devs[t->ndevs] = NULL;
+			t->dev_owner[t->ndevs] = NULL;
+			if (!to) {
+				dmd_info("tenant %s: device %s dropped by reload: bus master off, "
+					 "detached, closed",
+					 t->cfg.name, bdf);
+				dmd_bk_device_close(e->bk, d);
+				continue;
+			}
+			i = (unsigned int)(to - cfg->tenants);
+			for (unsigned int p = 0; p < to->ndevices; p++) {
+				if (strcmp(to->devices[p], bdf))
+					continue;
+				rc = dmd_bk_device_move(e->bk, d, rt[i].t->space);
+				if (rc) {
+					dmd_err(
+					    "reload: device %s could not move from tenant %s to "
+					    "tenant %s (%s): closed, in no tenant",
+					    bdf, t->cfg.name, to->name, dmd_bk_strerror(e->bk, rc));
+					dmd_bk_device_close(e->bk, d);
+				} else {
+					dmd_info("device %s moved from tenant %s to tenant %s by "
+						 "reload (bus master off until claimed)",
+						 bdf, t->cfg.name, to->name);
+					rt[i].opened[p] = d;
+				}
+				break;
+			}
+		}
+	}
+	/* Removed tenants whose sessions all ended (or that had none). */
+	for (t = e->tenants; t; t = tnext) {
+		tnext = t->next;
+		if (!t->leaving)
+			continue;
+		t->leaving = 0;
+		t->removed = 1; /* refused to HELLO, freed with its last session */
+		if (!t->nsessions)
+			dmd__tenant_free(e, t);
+		else
+			dmd_warn("tenant %s: gone from the config; %" PRIu64
+				 " session(s) still to end",
+				 t->cfg.name, t->nsessions);
+	}
+	/* 3. New and kept tenants take the new file's settings and devices. */
+	for (i = 0; i < cfg->ntenants; i++) {
+		const struct dmd_tenant_config *tc = &cfg->tenants[i];
+		struct dmd_bk_dev *devs[DMD_CONFIG_MAX_DEVICES] = {0};
+		struct dmd_session *owners[DMD_CONFIG_MAX_DEVICES] = {0};
+		unsigned int n = 0;
+
+		t = rt[i].t;
+		for (k = 0; k < tc->ndevices; k++) {
+			struct dmd_bk_dev *d = rt[i].opened[k];
+			struct dmd_session *o = NULL;
+
+			for (unsigned int j = 0; !d && j < t->ndevs; j++)
+				if (t->devs[j] &&
+				    !strcmp(dmd_bk_device_bdf(t->devs[j]), tc->devices[k])) {
+					d = t->devs[j];
+					o = t->dev_owner[j];
+				}
+			if (!d)
+				continue; /* a move that failed: logged */
+			devs[n] = d;
+			owners[n++] = o;
+		}
+		memcpy(t->devs, devs, sizeof(devs));
+		memcpy(t->dev_owner, owners, sizeof(owners));
+		t->ndevs = n;
 		t->cfg = *tc;
 		t->removed = 0;
-		dmac_lease_tenant_set_quota(e->leases, t->id, tc->quota_leases,
-					    tc->quota_pinned_bytes);
-		dmd_info("tenant %s: updated (quotas %" PRIu64 " bytes, %" PRIu64 " leases)",
-			 tc->name, tc->quota_pinned_bytes, tc->quota_leases);
-	}
-	for (t = e->tenants; t; t = next) {
-		next = t->next;
-		if (dmd_config_tenant(cfg, t->cfg.name))
-			continue;
-		if (t->nsessions) {
-			t->removed = 1;
-			dmd_warn("tenant %s: gone from the config but has %" PRIu64
-				 " live session(s); kept until they end, new HELLOs refused",
-				 t->cfg.name, t->nsessions);
+		if (rt[i].fresh) {
+			dmd__tenant_link(e, t);
 			continue;
 		}
-		dmd__tenant_free(e, t);
+		dmac_lease_tenant_set_quota(e->leases, t->id, tc->quota_leases,
+					    tc->quota_pinned_bytes);
+		dmd_info("tenant %s: updated (quotas %" PRIu64 " bytes, %" PRIu64
+			 " leases, %u device(s))",
+			 tc->name, tc->quota_pinned_bytes, tc->quota_leases, t->ndevs);
 	}
+	dmac_cache_set_budget(e->cache, cfg->pinned_budget);
+	dmd__admin_set(e, cfg);
+	dmac__free(rt);
+	if (nended)
+		dmd_info("reload ended %u session(s) whose permission it took away", nended);
 	return 0;
 }
 

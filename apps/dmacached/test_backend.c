@@ -497,6 +497,20 @@ static int tb_device_attach(struct dmac_backend *be, struct dmac_device *dev, ui
 	return rc;
 }
 
+/* Replace (iommufd semantics): an attached device moves to another space;
+ * on failure it stays where it was. */
+static int tb_device_replace(struct dmac_backend *be, struct dmac_device *dev, uint32_t id)
+{
+	int rc = !dev->space ? -EINVAL : tb_space(id) ? 0 : -ENOENT;
+
+	(void)be;
+	if (!rc)
+		dev->space = id;
+	tb_log("device_replace", id, 0, 0, 0, rc);
+	tb_devlog("attach %s %u %d", dev->bdf, id, rc);
+	return rc;
+}
+
 int dmd_test_backend_bus_master(struct dmac_device *dev, bool on)
 {
 	dev->bus_master = on;
@@ -564,7 +578,7 @@ static const struct dmac_backend_ops tb_ops = {
     .device_open = tb_device_open,
     .device_close = tb_device_close,
     .device_attach = tb_device_attach,
-    .device_replace = tb_device_attach,
+    .device_replace = tb_device_replace,
     .device_detach = tb_device_detach,
     .device_hw_info = tb_device_hw_info,
     .device_fd = tb_device_fd,
