@@ -207,11 +207,52 @@ static int dmd__bk_bus_master(struct dmd_bk *bk, struct dmd_bk_dev *d, bool on)
 	return 0;
 }
 
+/* Root of sysfs: the test backend reads a fake tree from $DMAC_TEST_SYSFS. */
+static const char *dmd__bk_sysfs(const struct dmd_bk *bk);
+
+/*
+ * Interrupt isolation. A strict tenant maps whole BARs, MSI-X table
+ * included, so it can rewrite its device's MSI addresses and data. With
+ * interrupt remapping an MSI is checked against remapping entries that only
+ * accept the device's own requester ID, and an address outside the MSI window
+ * is a plain DMA write that the IOMMU translates through the tenant's own
+ * IOAS. Both backends refuse to attach a device whose group lacks isolated
+ * MSI, unless the administrator set their allow_unsafe_interrupts module
+ * parameter; then a device could inject arbitrary interrupts, and the daemon
+ * refuses devices instead of trusting the attach.
+ */
+static int dmd__bk_msi_isolated(const struct dmd_bk *bk, const char *bdf)
+{
+	const char *mod = !strcmp(bk->ops->name, "vfio") ? "vfio_iommu_type1" : "iommufd";
+	char path[512], v[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/module/%s/parameters/allow_unsafe_interrupts",
+		 dmd__bk_sysfs(bk), mod);
+	f = fopen(path, "re");
+	if (!f)
+		return 0; /* no such parameter: it cannot be set, the kernel checks */
+	if (!fgets(v, sizeof(v), f))
+		v[0] = '\0';
+	fclose(f);
+	if (v[0] == 'Y' || v[0] == 'y' || v[0] == '1') {
+		dmd_err("device %s: refused: %s=%c lets devices without interrupt "
+			"remapping attach, and a tenant that maps the MSI-X table could then "
+			"raise any interrupt; clear it (docs/operations.md)",
+			bdf, path, v[0]);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struct dmd_bk_dev **out)
 {
 	struct dmd_bk_dev *d;
 	int rc;
 
+	rc = dmd__bk_msi_isolated(bk, bdf);
+	if (rc)
+		return rc;
 	d = dmac__calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -288,7 +329,6 @@ const char *dmd_bk_device_bdf(const struct dmd_bk_dev *d)
 
 /* ---- device export (DEVICE request) and stop ----------------------------- */
 
-/* Root of sysfs: the test backend reads a fake tree from $DMAC_TEST_SYSFS. */
 static const char *dmd__bk_sysfs(const struct dmd_bk *bk)
 {
 #ifdef DMACD_TEST_BUILD

@@ -85,9 +85,12 @@ struct dmd_bk_dev;
  * PCI command register through the VFIO config region: it is set only while
  * a session holds a claim (dmd_bk_device_restart()). The device fd stays
  * inside the daemon.
+ * Refused (-EPERM) when the backend's allow_unsafe_interrupts module
+ * parameter is set: interrupt isolation could not be trusted (bk.c).
  * @return 0 and *out; -ENODEV no such device (or not bound to vfio-pci);
- * -EINVAL already open; -ENOMEM; the -errno of attach or of the config-space
- * access. Everything done is undone on failure; every failure is logged.
+ * -EINVAL already open; -EPERM unsafe interrupts allowed; -ENOMEM; the
+ * -errno of attach or of the config-space access. Everything done is undone
+ * on failure; every failure is logged.
  */
 int dmd_bk_device_open(struct dmd_bk *bk, const char *bdf, uint32_t space, struct dmd_bk_dev **out);
 
