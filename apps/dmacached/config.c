@@ -45,6 +45,9 @@ enum {
 	K_ADMIN = 1u << 11,
 	K_DEVICES = 1u << 12,
 	K_TRUSTED = 1u << 13,
+	K_SGROUP = 1u << 14,
+	K_SMODE = 1u << 15,
+	K_SDMODE = 1u << 16,
 };
 
 struct dmd__parse {
@@ -217,6 +220,92 @@ int dmd_config_parse_bdf(const char *s, char out[DMD_CONFIG_BDF_MAX])
 		return -EINVAL;
 	snprintf(out, DMD_CONFIG_BDF_MAX, "%04lx:%02lx:%02lx.%lx", dom, bus, dev, fn);
 	return 0;
+}
+
+/*
+ * Parse a permission mode: octal digits only (a leading 0 is allowed, as in
+ * 0660), at most 0777. @return 0, -EINVAL (syntax), -ERANGE (above 0777).
+ */
+static int dmd__parse_mode(const char *s, mode_t *out)
+{
+	unsigned int v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '7')
+			return -EINVAL;
+		v = v * 8 + (unsigned int)(*c - '0');
+		if (v > 07777)
+			return -ERANGE;
+	}
+	if (v > 0777)
+		return -ERANGE;
+	*out = (mode_t)v;
+	return 0;
+}
+
+/* socket_mode / socket_dir_mode = value. */
+static void dmd__parse_socket_mode(struct dmd__parse *p, const char *key, const char *value,
+				   bool dir, mode_t *out)
+{
+	mode_t m;
+	int rc = dmd__parse_mode(value, &m);
+
+	if (rc == -EINVAL) {
+		dmd__perr(p, p->line, "%s: bad mode '%s' (octal, e.g. %s)", key, value,
+			  dir ? "0750" : "0660");
+		return;
+	}
+	if (rc) {
+		dmd__perr(p, p->line,
+			  "%s: '%s' is above 0777 (setuid, setgid and sticky bits are refused)",
+			  key, value);
+		return;
+	}
+	if (dir && (m & 0022)) {
+		dmd__perr(p, p->line,
+			  "%s: %04o lets group or others write in the socket directory (they "
+			  "could replace the socket); refused",
+			  key, (unsigned int)m);
+		return;
+	}
+	if (dir && (m & 0700) != 0700) {
+		dmd__perr(p, p->line,
+			  "%s: %04o must give the owner rwx (the daemon creates and removes its "
+			  "socket there)",
+			  key, (unsigned int)m);
+		return;
+	}
+	*out = m;
+}
+
+/* socket_group = one group, by number or name. */
+static void dmd__parse_socket_group(struct dmd__parse *p, const char *value)
+{
+	struct dmd_config *cfg = p->cfg;
+	uint64_t v;
+
+	if (!*value || strpbrk(value, ", \t")) {
+		dmd__perr(p, p->line, "socket_group: one group expected, got '%s'", value);
+		return;
+	}
+	if (isdigit((unsigned char)value[0])) {
+		if (dmd__parse_u64(value, &v) || v >= UINT32_MAX) {
+			dmd__perr(p, p->line, "socket_group: bad group id '%s'", value);
+			return;
+		}
+		cfg->socket_group = (gid_t)v;
+	} else {
+		struct group *gr = getgrnam(value);
+
+		if (!gr) {
+			dmd__perr(p, p->line, "socket_group: no such group '%s'", value);
+			return;
+		}
+		cfg->socket_group = gr->gr_gid;
+	}
+	cfg->socket_group_set = true;
 }
 
 /* Parse the devices list of tenant t. */
@@ -491,6 +580,15 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 		} else if (!strcmp(key, "admin_gids")) {
 			bit = K_ADMIN;
 			dmd__parse_ids(p, key, value, true, cfg->admin_gids, &cfg->nadmin_gids);
+		} else if (!strcmp(key, "socket_group")) {
+			bit = K_SGROUP;
+			dmd__parse_socket_group(p, value);
+		} else if (!strcmp(key, "socket_mode")) {
+			bit = K_SMODE;
+			dmd__parse_socket_mode(p, key, value, false, &cfg->socket_mode);
+		} else if (!strcmp(key, "socket_dir_mode")) {
+			bit = K_SDMODE;
+			dmd__parse_socket_mode(p, key, value, true, &cfg->socket_dir_mode);
 		} else {
 			dmd__perr(p, p->line, "unknown key '%s' in [daemon]", key);
 			return 1;
@@ -563,6 +661,14 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 static void dmd__validate(struct dmd__parse *p)
 {
 	struct dmd_config *cfg = p->cfg;
+
+	/* the socket's modes default on whether a group narrows who may connect */
+	if (!(p->daemon_keys & K_SMODE))
+		cfg->socket_mode = cfg->socket_group_set ? DMD_CONFIG_SOCKET_MODE_GROUP
+							 : DMD_CONFIG_SOCKET_MODE_ALL;
+	if (!(p->daemon_keys & K_SDMODE))
+		cfg->socket_dir_mode = cfg->socket_group_set ? DMD_CONFIG_SOCKET_DMODE_GROUP
+							     : DMD_CONFIG_SOCKET_DMODE_ALL;
 
 	for (unsigned int i = 0; i < cfg->ntenants; i++) {
 		struct dmd_tenant_config *t = &cfg->tenants[i];

@@ -5,6 +5,9 @@
  *
  * Invariants of a struct dmd_config returned by dmd_config_load():
  * - socket is an absolute filesystem path (never abstract), < 108 bytes;
+ * - socket_mode <= 0777; socket_dir_mode <= 0777, gives its owner rwx and
+ *   grants no write to group or others; both hold their defaults when the
+ *   file does not set them (0660/0750 with socket_group, else 0666/0755);
  * - tenant names are unique, 1..63 characters of [A-Za-z0-9._-] starting with
  *   a letter or digit (the wire protocol's rule);
  * - every tenant allows at least one uid or gid; its IOVA window is
@@ -53,8 +56,23 @@ struct dmd_tenant_config {
 	bool trusted;
 };
 
+/** socket_mode and socket_dir_mode defaults, with and without socket_group. */
+#define DMD_CONFIG_SOCKET_MODE_GROUP  0660
+#define DMD_CONFIG_SOCKET_MODE_ALL    0666
+#define DMD_CONFIG_SOCKET_DMODE_GROUP 0750
+#define DMD_CONFIG_SOCKET_DMODE_ALL   0755
+
 struct dmd_config {
 	char socket[108];
+	/*
+	 * Who may reach the socket at all: a coarse gate before HELLO, which
+	 * decides who acts as which tenant (dmd_config_allows()). By default any
+	 * local user may connect; socket_group with 0660/0750 narrows it.
+	 */
+	bool socket_group_set;	/**< socket_group given: the socket's and directory's group */
+	gid_t socket_group;	/**< valid when socket_group_set */
+	mode_t socket_mode;	/**< permission bits of the socket file */
+	mode_t socket_dir_mode; /**< permission bits of the socket's directory */
 	char backend[32];	/**< "auto", or a backend name */
 	uint64_t pinned_budget; /**< UINT64_MAX: unlimited */
 	enum dmd_log_level log_level;

@@ -318,6 +318,115 @@ static void test_admin_gids(void)
 		     "unknown key 'admin_gids' in [tenant a]");
 }
 
+/* Load text that must be valid; NULL (reported) if it is not. */
+static struct dmd_config *load_ok(const char *text)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	int rc = load(text, &cfg, &report);
+
+	if (rc) {
+		fprintf(stderr, "expected a valid config, got %d:\n%s\n", rc, report);
+		failures++;
+		cfg = NULL;
+	}
+	free(report);
+	return cfg;
+}
+
+/*
+ * socket_group, socket_mode, socket_dir_mode: defaults that depend on whether a
+ * group is set, octal parsing, and every refusal with its line.
+ */
+static void test_socket_keys(void)
+{
+	struct dmd_config *cfg;
+
+	/* no group: anyone may connect (0666 in a 0755 directory) */
+	cfg = load_ok("");
+	if (cfg) {
+		CHECK(!cfg->socket_group_set);
+		CHECK(cfg->socket_mode == 0666);
+		CHECK(cfg->socket_dir_mode == 0755);
+		dmd_config_free(cfg);
+	}
+	/* a group narrows the defaults to 0660 / 0750; by number or by name */
+	cfg = load_ok("[daemon]\nsocket_group = 4242\n");
+	if (cfg) {
+		CHECK(cfg->socket_group_set && cfg->socket_group == 4242);
+		CHECK(cfg->socket_mode == 0660);
+		CHECK(cfg->socket_dir_mode == 0750);
+		dmd_config_free(cfg);
+	}
+	cfg = load_ok("[daemon]\nsocket_group = root\n");
+	if (cfg) {
+		CHECK(cfg->socket_group_set && cfg->socket_group == 0);
+		dmd_config_free(cfg);
+	}
+	/* explicit modes win over either default; the leading 0 is optional */
+	cfg = load_ok("[daemon]\nsocket_group = 7\nsocket_mode = 0666\n");
+	if (cfg) {
+		CHECK(cfg->socket_mode == 0666);
+		CHECK(cfg->socket_dir_mode == 0750);
+		dmd_config_free(cfg);
+	}
+	cfg = load_ok("[daemon]\nsocket_mode = 600\nsocket_dir_mode = 0700\n");
+	if (cfg) {
+		CHECK(!cfg->socket_group_set);
+		CHECK(cfg->socket_mode == 0600);
+		CHECK(cfg->socket_dir_mode == 0700);
+		dmd_config_free(cfg);
+	}
+	cfg = load_ok("[daemon]\nsocket_mode = 0\nsocket_dir_mode = 0711\n");
+	if (cfg) {
+		CHECK(cfg->socket_mode == 0);
+		CHECK(cfg->socket_dir_mode == 0711);
+		dmd_config_free(cfg);
+	}
+
+	expect_error("[daemon]\nsocket_mode = 0668\n", 2,
+		     "socket_mode: bad mode '0668' (octal, e.g. 0660)");
+	expect_error("[daemon]\nsocket_mode = rw-rw----\n", 2, "socket_mode: bad mode 'rw-rw----'");
+	expect_error("[daemon]\nsocket_mode = 0x1b6\n", 2, "socket_mode: bad mode '0x1b6'");
+	expect_error("[daemon]\nsocket_mode =\n", 2, "socket_mode: bad mode ''");
+	expect_error("[daemon]\nsocket_mode = 04660\n", 2,
+		     "socket_mode: '04660' is above 0777 (setuid, setgid and sticky bits are "
+		     "refused)");
+	expect_error("[daemon]\nsocket_mode = 0777777777777\n", 2,
+		     "socket_mode: '0777777777777' is above 0777");
+	expect_error("[daemon]\nsocket_dir_mode = 01755\n", 2,
+		     "socket_dir_mode: '01755' is above 0777");
+	expect_error("[daemon]\nsocket_dir_mode = 0777\n", 2,
+		     "socket_dir_mode: 0777 lets group or others write in the socket directory");
+	expect_error("[daemon]\nsocket_dir_mode = 0770\n", 2,
+		     "socket_dir_mode: 0770 lets group or others write");
+	expect_error("[daemon]\nsocket_dir_mode = 0752\n", 2,
+		     "socket_dir_mode: 0752 lets group or others write");
+	expect_error("[daemon]\nsocket_dir_mode = 0550\n", 2,
+		     "socket_dir_mode: 0550 must give the owner rwx");
+	expect_error("[daemon]\nsocket_dir_mode = 9\n", 2,
+		     "socket_dir_mode: bad mode '9' (octal, e.g. 0750)");
+	expect_error("[daemon]\nsocket_group = no-such-group-dmac\n", 2,
+		     "socket_group: no such group 'no-such-group-dmac'");
+	expect_error("[daemon]\nsocket_group = 4294967295\n", 2,
+		     "socket_group: bad group id '4294967295'");
+	expect_error("[daemon]\nsocket_group = 12x\n", 2, "socket_group: bad group id '12x'");
+	expect_error("[daemon]\nsocket_group = root, 5\n", 2,
+		     "socket_group: one group expected, got 'root, 5'");
+	expect_error("[daemon]\nsocket_group =\n", 2, "socket_group: one group expected");
+	expect_error("[daemon]\nsocket_group = 1\nsocket_group = 2\n", 3,
+		     "duplicate key 'socket_group' in [daemon]");
+	expect_error("[daemon]\nsocket_mode = 0660\nsocket_mode = 0600\n", 3,
+		     "duplicate key 'socket_mode' in [daemon]");
+	expect_error("[tenant a]\nuids = 1\nsocket_dir_mode = 0750\n", 3,
+		     "unknown key 'socket_dir_mode' in [tenant a]");
+	/* all errors of one file, each on its line */
+	expect_error("[daemon]\nsocket_mode = 8\nsocket_dir_mode = 0777\nsocket_group = nope-x\n",
+		     3, "socket_dir_mode: 0777 lets group");
+	expect_error("[daemon]\nsocket_mode = 8\nsocket_dir_mode = 0777\nsocket_group = nope-x\n",
+		     4, "socket_group: no such group 'nope-x'");
+}
+
 /* dmd_config_parse_mem(): same results and messages as from a file. */
 static void test_mem(void)
 {
@@ -370,6 +479,7 @@ int main(void)
 	test_missing_file();
 	test_alloc_faults();
 	test_admin_gids();
+	test_socket_keys();
 	test_mem();
 	unlink(path);
 	rmdir(dir);
