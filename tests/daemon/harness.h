@@ -2,11 +2,14 @@
 /*
  * Test harness of the 'daemon' suite: starts a private dmacached-test on a
  * socket in its own temp dir, talks to it with the protocol codec, reads the
- * test backend's state through the SIGUSR1 dump, and stops it.
+ * test backend's state through the SIGUSR1 dump, and stops it; runs tenant
+ * code as non-root uids (t_as()).
  *
  * Invariants: every daemon started is stopped (SIGTERM, exit status 0
- * checked) or killed at the end of the test; every wait is bounded (5 s) so a
- * hung daemon fails the test instead of hanging it.
+ * checked) or killed at the end of the test; every wait is bounded (5 s for
+ * the daemon, T_AS_IDLE_S for a t_as() child) so a hung daemon or child fails
+ * the test instead of hanging it. The temp dir is 0755 and owned by root, so
+ * the daemon trusts it and non-root tenants can reach the socket in it.
  * Concurrency: single-threaded test programs.
  */
 #ifndef DMD_TEST_HARNESS_H
@@ -46,10 +49,13 @@ struct tdaemon {
 	char ctl[128];
 };
 
-/* Write the config (socket/backend lines are added) and start the daemon. */
+/* Write the config (socket/backend lines are added) and start the daemon.
+ * Root only (not in a t_as() child). */
 void td_start(struct tdaemon *d, const char *extra_conf);
 /* Rewrite the config file (for SIGHUP tests). */
 void td_write_conf(struct tdaemon *d, const char *extra_conf);
+/* Send the daemon a signal (SIGHUP for a reload). */
+void td_kill(struct tdaemon *d, int sig);
 /* SIGTERM, wait (bounded), check exit status 0, remove the temp dir. */
 void td_stop(struct tdaemon *d);
 /* Number of open fds of the daemon. */
@@ -89,5 +95,61 @@ int tc_closed(int sock);
 
 /* A memfd of size bytes, sealed with F_SEAL_SHRINK|F_SEAL_GROW if seal. */
 int t_memfd(uint64_t size, int seal);
+
+/* ---- non-root tenants ------------------------------------------------------
+ *
+ * t_as() runs tenant code in a child that has dropped root for good. The
+ * daemon stays under the root parent's control: in a t_as() child td_sync(),
+ * td_get(), td_count(), td_wait(), td_fds(), td_write_conf() and td_kill()
+ * are requests the parent carries out on the daemon it started (matched by
+ * pid) and answers, so the checks read as before while the child holds no
+ * privilege; td_start() and td_stop() abort there. Numeric ids, no passwd or
+ * group entries needed.
+ */
+#define T_UID_A	    4001 /* tenant uids (primary gid = the same number) */
+#define T_UID_B	    4002
+#define T_UID_C	    4003
+#define T_GID_X	    4100 /* a group used only as a supplementary group */
+#define T_GID_Y	    4101
+#define T_AS_IDLE_S 60 /* a t_as() child silent this long is killed */
+
+/*
+ * Fork; in the child drop every privilege - setgroups(groups), setresgid(gid
+ * x3), setresuid(uid x3), PR_SET_NO_NEW_PRIVS - and verify it (getresuid,
+ * getresgid, getgroups, CapEff and CapPrm 0 in /proc/self/status), else
+ * abort(); then run fn(arg) with t_failures at 0 and exit with the number of
+ * failed checks. The parent serves the child's daemon requests (above) until
+ * the child exits, kills it after T_AS_IDLE_S without a request or exit, and
+ * adds the child's failures (1 for a signal, a kill or an exit it did not
+ * count) to t_failures.
+ * @return the child's failure count as added.
+ */
+int t_as(uid_t uid, gid_t gid, const gid_t *groups, int ngroups, void (*fn)(void *), void *arg);
+/* t_as(uid, uid, no supplementary groups, ...). */
+int t_as_user(uid_t uid, void (*fn)(void *), void *arg);
+/*
+ * The child half of t_as() without the parent's service: returns the child's
+ * pid at once (the caller waits for it; its exit status is its failure
+ * count). The child cannot use the daemon requests. For long-lived tenants
+ * the parent kills (soak workers).
+ */
+pid_t t_as_spawn(uid_t uid, gid_t gid, const gid_t *groups, int ngroups, void (*fn)(void *),
+		 void *arg);
+/* Whether this process is a t_as() child (or one of its descendants). */
+int t_as_child(void);
+
+/*
+ * A simulated PCI device's sysfs files under @p root (the test backend reads
+ * $DMAC_TEST_SYSFS): vendor 0x1b36, device 0x0010, numa_node 0, BAR 0 a
+ * 16 KiB 64-bit memory BAR with an (empty) resource0 file, BAR 2 a 256-byte
+ * I/O BAR, and a fake VFIO device node root/dev/vfio/devices/BDF. Exits on
+ * failure (test set-up).
+ */
+void td_fake_device(const char *root, const char *bdf);
+
+/* DEVICE request: status (0/positive errno), -1 daemon closed the session,
+ * -2 malformed reply. Received fds in fds[0..*nfds-1] (room for 16), owned
+ * by the caller; the reply stays in tc_reply/tc_view. */
+int tc_device(int sock, uint32_t index, const char *bdf, int *fds, unsigned int *nfds);
 
 #endif /* DMD_TEST_HARNESS_H */

@@ -33,14 +33,41 @@
 #define RW DMAC_PROTO_PROT_ALL
 
 static char tenants_conf[512];
+static const char *self_path; /* argv[0]: a regular file on a disk filesystem */
 
-/* Two tenants a and b for the current uid; extra text appended. */
+/* Two tenants a and b for the non-root tenant uid T_UID_A; extra text appended. */
 static const char *conf(const char *extra)
 {
 	snprintf(tenants_conf, sizeof(tenants_conf),
-		 "[tenant a]\nuids = %u\n[tenant b]\nuids = %u\n%s", (unsigned int)getuid(),
-		 (unsigned int)getuid(), extra ? extra : "");
+		 "[tenant a]\nuids = %u\n[tenant b]\nuids = %u\n%s", T_UID_A, T_UID_A,
+		 extra ? extra : "");
 	return tenants_conf;
+}
+
+/*
+ * Run @p fn as the non-root tenant uid T_UID_A (t_as_user()), with the root
+ * parent's view of the daemon before (no session) and after: the tenant's
+ * process is gone, and every session, lease, registration and tenant copy it
+ * held with it.
+ */
+static void as_tenant(struct tdaemon *d, void (*fn)(void *))
+{
+	CHECK_EQ(td_wait(d, "sessions", 0), 0);
+	t_as_user(T_UID_A, fn, d);
+	CHECK_EQ(td_wait(d, "sessions", 0), 0);
+	CHECK_EQ(td_get(d, "leases"), 0);
+	CHECK_EQ(td_get(d, "registrations"), 0);
+	CHECK_EQ(td_get(d, "tenant_copies"), 0);
+}
+
+/* A daemon with @p config, @p fn as its tenant (as_tenant()), stopped. */
+static void run(const char *config, void (*fn)(void *))
+{
+	struct tdaemon d;
+
+	td_start(&d, config);
+	as_tenant(&d, fn);
+	td_stop(&d);
 }
 
 static int hello(const struct tdaemon *d, const char *tenant)
@@ -53,17 +80,16 @@ static int hello(const struct tdaemon *d, const char *tenant)
 
 /* ---- register, lease, release, query, stats -------------------------------- */
 
-static void test_basic(void)
+static void basic_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_lease_grant g1, g2, g3;
 	struct dmac_proto_lease_info info[4];
 	struct dmac_proto_stats st;
-	struct tdaemon d;
 	uint64_t reg, reg2, next;
 	uint32_t n;
 	int s, fd, maps;
 
-	td_start(&d, conf(NULL));
 	s = hello(&d, "a");
 	CHECK(((const struct dmac_proto_hello_rep *)tc_reply)->session_id != 0);
 	fd = t_memfd(4 * MB, 1);
@@ -171,12 +197,17 @@ static void test_basic(void)
 	s = hello(&d, "b");
 	close(s);
 	close(fd);
-	td_stop(&d);
+}
+
+static void test_basic(void)
+{
+	run(conf(NULL), basic_tenant);
 }
 
 /* Two ranges of one memfd in one REGISTER are coalesced into one master map. */
-static void test_coalesce(void)
+static void coalesce_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_reg_range r[2] = {
 	    {.fd_index = 0, .prot = RW, .offset = 2 * MB, .length = 2 * MB},
 	    {.fd_index = 0, .prot = RW, .offset = 0, .length = 2 * MB},
@@ -185,11 +216,9 @@ static void test_coalesce(void)
 	struct dmac_proto_lease_grant g0, g1;
 	const struct dmac_proto_reg_result *res;
 	uint64_t id0, id1;
-	struct tdaemon d;
 	size_t len;
 	int s, fd;
 
-	td_start(&d, conf(NULL));
 	s = hello(&d, "a");
 	fd = t_memfd(4 * MB, 1);
 	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 1, r, 2, 1, &len), 0);
@@ -208,20 +237,23 @@ static void test_coalesce(void)
 	CHECK_EQ(g0.iova, g1.iova + 2 * MB); /* offset 2M sits 2M above offset 0 */
 	close(s);
 	close(fd);
-	td_stop(&d);
+}
+
+static void test_coalesce(void)
+{
+	run(conf(NULL), coalesce_tenant);
 }
 
 /* Re-registering a larger range evicts the unused smaller area; a range
  * partially overlapping an area in use is refused before any kernel call. */
-static void test_overlap(void)
+static void overlap_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_stats st;
-	struct tdaemon d;
 	uint64_t r1, r2, r3;
 	long long calls;
 	int s, fd;
 
-	td_start(&d, conf(NULL));
 	s = hello(&d, "a");
 	fd = t_memfd(8 * MB, 1);
 	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &r1), 0);
@@ -247,14 +279,18 @@ static void test_overlap(void)
 	CHECK_EQ(td_get(&d, "mapped"), 1);
 	close(s);
 	close(fd);
-	td_stop(&d);
+}
+
+static void test_overlap(void)
+{
+	run(conf(NULL), overlap_tenant);
 }
 
 /* A MFD_HUGETLB memfd: 2 MiB granule for offsets, lengths and IOVAs. */
-static void test_hugetlb(void)
+static void hugetlb_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_lease_grant g;
-	struct tdaemon d;
 	uint64_t reg;
 	int s, fd;
 
@@ -264,7 +300,6 @@ static void test_hugetlb(void)
 		return;
 	CHECK_EQ(ftruncate(fd, 4 * MB), 0);
 	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
-	td_start(&d, conf(NULL));
 	s = hello(&d, "a");
 	/* 4 KiB-aligned but not 2 MiB-aligned: refused by the fd layer */
 	CHECK_EQ(tc_register(s, fd, 4096, 2 * MB, RW, &reg), EINVAL);
@@ -281,22 +316,22 @@ static void test_hugetlb(void)
 out:
 	close(s);
 	close(fd);
-	td_stop(&d);
+}
+
+static void test_hugetlb(void)
+{
+	run(conf(NULL), hugetlb_tenant);
 }
 
 /* ---- sessions and tenants ------------------------------------------------ */
 
-static void test_hello(void)
+static void hello_tenant(void *arg)
 {
-	char extra[128];
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_stats st;
-	struct tdaemon d;
 	uint64_t reg;
 	int s, fd;
 
-	snprintf(extra, sizeof(extra), "[tenant other]\nuids = %u\ngids = %u\n",
-		 (unsigned int)getuid() + 4242, (unsigned int)getgid() + 4242);
-	td_start(&d, conf(extra));
 	fd = t_memfd(MB, 1);
 	s = tc_connect(&d);
 	/* before HELLO: everything is EPERM */
@@ -317,19 +352,26 @@ static void test_hello(void)
 	CHECK_EQ(td_get(&d, "tenants"), 3);
 	close(s);
 	close(fd);
-	td_stop(&d);
 }
 
-static void test_isolation(void)
+static void test_hello(void)
 {
+	char extra[128];
+
+	snprintf(extra, sizeof(extra), "[tenant other]\nuids = %u\ngids = %u\n", T_UID_A + 4242,
+		 T_UID_A + 4242);
+	run(conf(extra), hello_tenant);
+}
+
+static void isolation_tenant(void *arg)
+{
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_lease_grant g;
 	struct dmac_proto_lease_info info[4];
 	uint64_t reg_a, reg_b, next;
-	struct tdaemon d;
 	uint32_t n;
 	int sa, sb, sa2, fd;
 
-	td_start(&d, conf(NULL));
 	sa = hello(&d, "a");
 	sb = hello(&d, "b");
 	sa2 = hello(&d, "a");
@@ -368,23 +410,22 @@ static void test_isolation(void)
 	close(sb);
 	close(sa2);
 	close(fd);
-	td_stop(&d);
 }
 
-static void test_quota(void)
+static void test_isolation(void)
 {
+	run(conf(NULL), isolation_tenant);
+}
+
+static void quota_tenant(void *arg)
+{
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_lease_grant ga, gb;
-	char extra[256];
 	struct dmac_proto_stats st;
-	struct tdaemon d;
 	uint64_t reg, reg2;
 	long long calls;
 	int s, fd, fd2;
 
-	snprintf(extra, sizeof(extra),
-		 "[tenant q]\nuids = %u\nquota_leases = 3\nquota_pinned_bytes = 1M\n",
-		 (unsigned int)getuid());
-	td_start(&d, conf(extra));
 	s = hello(&d, "q");
 	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases, 3);
 	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_pinned_bytes, MB);
@@ -434,19 +475,26 @@ static void test_quota(void)
 	close(s);
 	close(fd);
 	close(fd2);
-	td_stop(&d);
+}
+
+static void test_quota(void)
+{
+	char extra[256];
+
+	snprintf(extra, sizeof(extra),
+		 "[tenant q]\nuids = %u\nquota_leases = 3\nquota_pinned_bytes = 1M\n", T_UID_A);
+	run(conf(extra), quota_tenant);
 }
 
 /* A batch whose second item fails leaves nothing of the first. */
-static void test_batch_atomic(void)
+static void batch_atomic_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_lease_item it[2];
-	struct tdaemon d;
 	uint64_t buf[64], reg;
 	size_t len;
 	int s, fd;
 
-	td_start(&d, conf(NULL));
 	s = hello(&d, "a");
 	fd = t_memfd(2 * MB, 1);
 	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
@@ -462,20 +510,19 @@ static void test_batch_atomic(void)
 	CHECK_EQ(td_get(&d, "mapped"), 1);
 	close(s);
 	close(fd);
-	td_stop(&d);
 }
 
-static void test_window(void)
+static void test_batch_atomic(void)
 {
-	char extra[256];
-	struct tdaemon d;
+	run(conf(NULL), batch_atomic_tenant);
+}
+
+static void window_tenant(void *arg)
+{
+	struct tdaemon d = *(struct tdaemon *)arg;
 	uint64_t reg;
 	int s, fd;
 
-	snprintf(extra, sizeof(extra),
-		 "[tenant w]\nuids = %u\niova_start = 0x40000000\niova_last = 0x7fffffff\n",
-		 (unsigned int)getuid());
-	td_start(&d, conf(extra));
 	/* w's areas are placed inside its window */
 	s = hello(&d, "w");
 	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->iova_start, 0x40000000);
@@ -519,7 +566,16 @@ static void test_window(void)
 	}
 	close(s);
 	close(fd);
-	td_stop(&d);
+}
+
+static void test_window(void)
+{
+	char extra[256];
+
+	snprintf(extra, sizeof(extra),
+		 "[tenant w]\nuids = %u\niova_start = 0x40000000\niova_last = 0x7fffffff\n",
+		 T_UID_A);
+	run(conf(extra), window_tenant);
 }
 
 /* ---- the table of bad requests -------------------------------------------- */
@@ -610,18 +666,17 @@ static int send_fds_raw(int sock, const void *buf, size_t len, const int *fds, u
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
 }
 
-static void test_bad_requests(const char *self)
+static void bad_requests_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	uint64_t buf[256], reg;
 	struct dmac_proto_lease_item it;
 	struct dmac_proto_reg_range rr;
 	struct dmac_proto_hdr *h = (void *)buf;
 	struct dmac_proto_vec_req *vr = (void *)buf;
-	struct tdaemon d;
 	size_t len;
 	int s, holder, mfd, unsealed, pfd[2], sp[2], reg_file;
 
-	td_start(&d, conf(NULL));
 	/* a holder session keeps a registration and a lease throughout; the bad
 	 * requests go on another session, which sessions-ending errors replace */
 	holder = hello(&d, "a");
@@ -760,7 +815,7 @@ static void test_bad_requests(const char *self)
 	bad(&d, &s, buf, len, &pfd[0], 1, EBADFD, 1, "pipe");
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
 	bad(&d, &s, buf, len, &sp[0], 1, EBADFD, 1, "socket");
-	reg_file = open(self, O_RDONLY | O_CLOEXEC);
+	reg_file = open(self_path, O_RDONLY | O_CLOEXEC);
 	CHECK(reg_file >= 0);
 	bad(&d, &s, buf, len, &reg_file, 1, EBADFD, 1, "regular file");
 	/* 17 fds: MSG_CTRUNC ends the session */
@@ -809,7 +864,12 @@ static void test_bad_requests(const char *self)
 	close(s);
 	close(mfd);
 	close(unsealed);
-	td_stop(&d);
+}
+
+static void test_bad_requests(const char *self)
+{
+	self_path = self;
+	run(conf(NULL), bad_requests_tenant);
 }
 
 /* ---- fault injection ------------------------------------------------------ */
@@ -868,20 +928,15 @@ static int fault_round(struct tdaemon *d, const char *ctl, int *fired)
 	return failed;
 }
 
-static void test_fault(int backend)
+static int fault_backend; /* test_fault(): backend calls (1) or allocations (0) */
+
+static void fault_tenant(void *arg)
 {
-	struct tdaemon d;
+	struct tdaemon d = *(struct tdaemon *)arg;
+	int backend = fault_backend;
 	long long alloc0;
 	int fds0, n, fired_before = 0;
 
-	/* budget 0: unreferenced areas are evicted at once, so "nothing mapped"
-	 * is the baseline once the client is gone */
-	{
-		char extra[512];
-
-		snprintf(extra, sizeof(extra), "pinned_budget = 0\n%s", conf(NULL));
-		td_start(&d, extra);
-	}
 	{
 		int s = hello(&d, "b");
 
@@ -922,7 +977,26 @@ static void test_fault(int backend)
 	}
 	fprintf(stderr, "fault (%s): %d injection points\n", backend ? "backend" : "alloc", n - 1);
 	CHECK(n > 2 && n < 200);
+}
+
+static void test_fault(int backend)
+{
+	struct tdaemon d;
+	char extra[512];
+
+	/* budget 0: unreferenced areas are evicted at once, so "nothing mapped"
+	 * is the baseline once the client is gone */
+	snprintf(extra, sizeof(extra), "pinned_budget = 0\n%s", conf(NULL));
+	td_start(&d, extra);
+	fault_backend = backend;
+	as_tenant(&d, fault_tenant);
 	td_stop(&d);
+}
+
+/* A tenant that says HELLO as a and goes. */
+static void hello_a_tenant(void *arg)
+{
+	close(hello(arg, "a"));
 }
 
 /* Start-up fails cleanly (exit 1, nothing listening, no leak under ASan) when
@@ -967,11 +1041,8 @@ static void test_startup_fault(void)
 			CHECK(access(d.sock, F_OK) != 0);
 		} else {
 			d.pid = p;
-			{
-				int s = hello(&d, "a");
-
-				close(s);
-			}
+			/* (no dump: this daemon was not started with DMAC_TEST_DUMP) */
+			t_as_user(T_UID_A, hello_a_tenant, &d);
 			td_stop(&d);
 		}
 	}
@@ -979,14 +1050,13 @@ static void test_startup_fault(void)
 
 /* ---- reclaim ---------------------------------------------------------------- */
 
-static void test_sigkill(void)
+static void sigkill_tenant(void *arg)
 {
-	struct tdaemon d;
+	struct tdaemon d = *(struct tdaemon *)arg;
 	int obs, sync_pipe[2], go_pipe[2];
 	pid_t child;
 	char c;
 
-	td_start(&d, conf(NULL));
 	obs = hello(&d, "b");
 	CHECK_EQ(pipe(sync_pipe), 0);
 	CHECK_EQ(pipe(go_pipe), 0);
@@ -1030,18 +1100,21 @@ static void test_sigkill(void)
 	close(sync_pipe[1]);
 	close(go_pipe[0]);
 	close(go_pipe[1]);
-	td_stop(&d);
+}
+
+static void test_sigkill(void)
+{
+	run(conf(NULL), sigkill_tenant);
 }
 
 /* The session ends when its process exits even while another process still
  * holds the socket (inherited across fork): the pidfd, not the hang-up. */
-static void test_pidfd(void)
+static void pidfd_tenant(void *arg)
 {
-	struct tdaemon d;
+	struct tdaemon d = *(struct tdaemon *)arg;
 	int obs, ready[2];
 	pid_t a, b = 0;
 
-	td_start(&d, conf(NULL));
 	obs = hello(&d, "b");
 	CHECK_EQ(pipe(ready), 0);
 	a = fork();
@@ -1077,43 +1150,54 @@ static void test_pidfd(void)
 	close(obs);
 	close(ready[0]);
 	close(ready[1]);
-	td_stop(&d);
+}
+
+static void test_pidfd(void)
+{
+	run(conf(NULL), pidfd_tenant);
 }
 
 /* SIGTERM with live sessions and leases: drain and exit 0 (ASan: no leak). */
-static void test_sigterm(void)
+static void sigterm_tenant(void *arg)
 {
-	struct tdaemon d;
+	struct tdaemon d = *(struct tdaemon *)arg;
 	uint64_t reg;
 	int s, fd;
 
-	td_start(&d, conf(NULL));
 	s = hello(&d, "a");
 	fd = t_memfd(2 * MB, 1);
 	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
 	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, NULL), 0);
-	td_stop(&d); /* checks exit status 0 and the socket unlinked */
+	td_kill(&d, SIGTERM); /* while this session holds a lease */
 	CHECK(tc_closed(s));
 	close(s);
 	close(fd);
 }
 
-static void test_sighup(void)
+static void test_sigterm(void)
 {
-	char extra[512];
 	struct tdaemon d;
-	int s, sb;
 
 	td_start(&d, conf(NULL));
+	t_as_user(T_UID_A, sigterm_tenant, &d);
+	td_stop(&d); /* checks exit status 0 and the socket unlinked */
+}
+
+static void sighup_tenant(void *arg)
+{
+	struct tdaemon d = *(struct tdaemon *)arg;
+	char extra[512];
+	int s, sb;
+
 	sb = hello(&d, "b");
 	s = tc_connect(&d);
 	CHECK_EQ(tc_hello(s, "c"), ENOENT);
 	/* add c, drop b (which has a live session), change a's quota */
 	snprintf(extra, sizeof(extra),
-		 "[tenant a]\nuids = %u\nquota_leases = 7\n[tenant c]\nuids = %u\n",
-		 (unsigned int)getuid(), (unsigned int)getuid());
+		 "[tenant a]\nuids = %u\nquota_leases = 7\n[tenant c]\nuids = %u\n", T_UID_A,
+		 T_UID_A);
 	td_write_conf(&d, extra);
-	kill(d.pid, SIGHUP);
+	td_kill(&d, SIGHUP);
 	td_sync(&d, NULL); /* signals are handled in order: the reload is done */
 	CHECK_EQ(tc_hello(s, "c"), 0);
 	close(s);
@@ -1131,11 +1215,15 @@ static void test_sighup(void)
 	CHECK_EQ(td_wait(&d, "tenants", 2), 0); /* b gone with its last session */
 	/* a bad file is refused, the running config kept */
 	td_write_conf(&d, "[tenant a]\nbogus = 1\n");
-	kill(d.pid, SIGHUP);
+	td_kill(&d, SIGHUP);
 	td_sync(&d, NULL);
 	CHECK_EQ(td_get(&d, "tenants"), 2);
 	close(s);
-	td_stop(&d);
+}
+
+static void test_sighup(void)
+{
+	run(conf(NULL), sighup_tenant);
 }
 
 static void test_socket(void)
@@ -1146,10 +1234,14 @@ static void test_socket(void)
 
 	td_start(&d, conf(NULL));
 	snprintf(dir, sizeof(dir), "%s/run", d.dir);
+	/* no socket_group: anyone may reach the socket (HELLO decides) */
 	CHECK_EQ(stat(dir, &st), 0);
-	CHECK_EQ(st.st_mode & 0777, 0750);
+	CHECK_EQ(st.st_mode & 07777, 0755);
+	CHECK_EQ(st.st_uid, 0);
 	CHECK_EQ(lstat(d.sock, &st), 0);
 	CHECK(S_ISSOCK(st.st_mode));
+	CHECK_EQ(st.st_mode & 07777, 0666);
+	CHECK_EQ(st.st_uid, 0);
 	/* kill -9 leaves a stale socket; a restart replaces it */
 	kill(d.pid, SIGKILL);
 	waitpid(d.pid, NULL, 0);
@@ -1177,11 +1269,7 @@ static void test_socket(void)
 			close(s);
 			usleep(10000);
 		}
-		{
-			int s = hello(&d, "a");
-
-			close(s);
-		}
+		as_tenant(&d, hello_a_tenant);
 		kill(p, SIGTERM);
 		CHECK_EQ(waitpid(p, &status, 0), p);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
