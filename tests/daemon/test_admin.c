@@ -4,10 +4,11 @@
  * One dmacached-test per test, as in test_daemon.c; test name in argv[1].
  *
  * Invariants checked:
- * - HELLO as "@admin" binds an admin session for uid 0 and for a gid listed in
- *   admin_gids, EACCES for anyone else (a child process that setuid()s to
- *   65534 connects after dropping root, so SO_PEERCRED sees 65534); an unknown
- *   ordinary tenant stays ENOENT.
+ * - HELLO as "@admin" binds an admin session for uid 0 and for a non-root
+ *   peer whose primary or supplementary group is listed in admin_gids, EACCES
+ *   for anyone else (non-root peers are t_as() children: root dropped for
+ *   good, so SO_PEERCRED/SO_PEERGROUPS see their ids); an unknown ordinary
+ *   tenant stays ENOENT.
  * - An admin session: STATS, QUERY (empty), ADMIN_TENANTS, ADMIN_LEASES work;
  *   REGISTER and LEASE are EPERM and map nothing. Ordinary and unbound
  *   sessions get EPERM for the admin opcodes.
@@ -17,15 +18,16 @@
  *   created or released between two pages.
  * - `dmacachectl --json tenants` and `leases --all` print valid JSON (checked
  *   with python3 -m json.tool) whose contents match.
- * Concurrency: single-threaded; children only for the uid tests.
+ * - Tenants and, in admin-lists and admin-ctl, the admin run as non-root uid
+ *   T_UID_A whose supplementary group T_GID_X is the admin group; uid 0 is
+ *   used only where root is the point (root may always open an admin session).
+ * Concurrency: single-threaded; t_as() children for everything non-root.
  */
 #include <errno.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +39,8 @@
 
 static uint64_t reqbuf[DMAC_PROTO_MAX_MSG / 8];
 static uint64_t tag = 1000;
+static struct tdaemon *t_arg_daemon;	      /* the daemon of hello_case_tenant() */
+static const gid_t admin_group[] = {T_GID_X}; /* the admin group, as a supplementary group */
 
 static uint64_t hello_session_id(void)
 {
@@ -67,54 +71,70 @@ static int admin_page(int s, int leases, uint64_t cursor, uint32_t max, void *ou
 	return 0;
 }
 
-/* Let uid 65534 reach the socket: the test dir is 0700, the socket 0660. */
-static void open_socket_to_all(const struct tdaemon *d)
-{
-	char run[160];
+/* A non-root peer's HELLO: as whom, and what it must get. */
+struct hello_case {
+	const char *tenant;
+	int expect; /* HELLO status; on 0 ADMIN_TENANTS must answer 0 (admin) or EPERM */
+};
 
-	snprintf(run, sizeof(run), "%s/run", d->dir);
-	CHECK_EQ(chmod(d->dir, 0755), 0);
-	CHECK_EQ(chmod(run, 0755), 0);
-	CHECK_EQ(chmod(d->sock, 0666), 0);
+static void hello_case_tenant(void *arg)
+{
+	struct tdaemon *d = t_arg_daemon;
+	const struct hello_case *hc = arg;
+	struct dmac_proto_tenant_info t[4];
+	uint64_t next;
+	uint32_t n;
+	int s = tc_connect(d);
+
+	CHECK_EQ(tc_hello(s, hc->tenant), hc->expect);
+	if (hc->expect == 0)
+		CHECK_EQ(admin_page(s, 0, 0, 4, t, &n, &next),
+			 !strcmp(hc->tenant, "@admin") ? 0 : EPERM);
+	close(s);
 }
 
 /*
- * In a child that drops to uid 65534 (gid 65534 when @p gid_too, else gid
- * 65533), connect and say HELLO as @p tenant; exit status = the HELLO status
- * (0 or errno), + 100 if then ADMIN_TENANTS did not answer 0.
+ * Connect as uid @p uid, primary gid @p gid and supplementary groups
+ * @p groups (a t_as() child) and say HELLO as @p tenant; expect @p expect.
  */
-static int hello_as_nobody(const struct tdaemon *d, const char *tenant, int gid_too)
+static void hello_as(struct tdaemon *d, uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
+		     const char *tenant, int expect)
 {
-	int st = -1;
-	pid_t pid = fork();
+	struct hello_case hc = {tenant, expect};
 
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		struct dmac_proto_tenant_info t[4];
-		uint64_t next;
-		uint32_t n;
-		int s, rc;
+	t_arg_daemon = d;
+	if (t_as(uid, gid, groups, ngroups, hello_case_tenant, &hc))
+		fprintf(stderr, "  (HELLO as '%s' by uid %u gid %u + %d group(s))\n", tenant,
+			(unsigned int)uid, (unsigned int)gid, ngroups);
+}
 
-		if (setgroups(0, NULL) || setgid(gid_too ? 65534 : 65533) || setuid(65534))
-			_exit(98);
-		if (getuid() != 65534 || geteuid() != 65534)
-			_exit(97);
-		s = tc_connect(d);
-		rc = tc_hello(s, tenant);
-		if (rc == 0 && admin_page(s, 0, 0, 4, t, &n, &next) != 0)
-			rc += 100;
-		_exit(rc < 0 ? 99 : rc);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
+/* An ordinary session and an unbound one: EPERM for the admin opcodes. */
+static void ordinary_tenant(void *arg)
+{
+	struct tdaemon *d = arg;
+	struct dmac_proto_tenant_info ti[4];
+	uint64_t reg, next;
+	uint32_t n;
+	int o = tc_connect(d), fd = t_memfd(2 * MB, 1);
+
+	CHECK_EQ(admin_page(o, 0, 0, 4, ti, &n, &next), EPERM);
+	CHECK_EQ(tc_hello(o, "nosuch"), ENOENT);
+	CHECK_EQ(admin_page(o, 1, 0, 4, ti, &n, &next), EPERM);
+	CHECK_EQ(tc_hello(o, "a"), 0);
+	CHECK_EQ(admin_page(o, 0, 0, 4, ti, &n, &next), EPERM);
+	CHECK_EQ(admin_page(o, 1, 0, 4, ti, &n, &next), EPERM);
+	CHECK_EQ(tc_register(o, fd, 0, 2 * MB, RW, &reg), 0);
+	td_sync(d, NULL);
+	CHECK_EQ(td_get(d, "registrations"), 1);
+	close(o);
+	close(fd);
 }
 
 /* ---- admin HELLO, who may, what it may do ---------------------------------- */
 
 static void test_hello(void)
 {
+	static const gid_t other_then_admin[] = {T_GID_Y, T_GID_X};
 	struct dmac_proto_lease_info info[2];
 	struct dmac_proto_tenant_info ti[4];
 	struct dmac_proto_lease_grant g;
@@ -123,15 +143,13 @@ static void test_hello(void)
 	uint64_t reg, next;
 	uint32_t n;
 	char conf[256];
-	int s, o, u, fd;
+	int s, u, fd;
 
-	snprintf(conf, sizeof(conf), "admin_gids = 65534\n[tenant a]\nuids = %u\n",
-		 (unsigned int)getuid());
+	snprintf(conf, sizeof(conf), "admin_gids = %u\n[tenant a]\nuids = %u\n", T_GID_X, T_UID_A);
 	td_start(&d, conf);
-	open_socket_to_all(&d);
 	fd = t_memfd(2 * MB, 1);
 
-	/* root: admin session */
+	/* root: admin session, whatever admin_gids says */
 	CHECK_EQ(getuid(), 0);
 	s = tc_connect(&d);
 	CHECK_EQ(tc_hello(s, "@admin"), 0);
@@ -156,38 +174,32 @@ static void test_hello(void)
 	CHECK_EQ(next, 0);
 	CHECK(!strcmp(ti[0].name, "a"));
 
-	/* an ordinary session and an unbound one: EPERM for the admin opcodes */
-	o = tc_connect(&d);
-	CHECK_EQ(admin_page(o, 0, 0, 4, ti, &n, &next), EPERM);
-	CHECK_EQ(tc_hello(o, "nosuch"), ENOENT);
-	CHECK_EQ(admin_page(o, 1, 0, 4, ti, &n, &next), EPERM);
-	CHECK_EQ(tc_hello(o, "a"), 0);
-	CHECK_EQ(admin_page(o, 0, 0, 4, ti, &n, &next), EPERM);
-	CHECK_EQ(admin_page(o, 1, 0, 4, ti, &n, &next), EPERM);
-	CHECK_EQ(tc_register(o, fd, 0, 2 * MB, RW, &reg), 0);
+	/* tenant a's uid: an ordinary session; its registration goes with it */
+	t_as_user(T_UID_A, ordinary_tenant, &d);
+	CHECK_EQ(td_wait(&d, "registrations", 0), 0);
 
-	/* a non-root uid: refused unless its gid is an admin gid */
-	CHECK_EQ(hello_as_nobody(&d, "@admin", 0), EACCES);
-	CHECK_EQ(hello_as_nobody(&d, "a", 0), EACCES);
-	CHECK_EQ(hello_as_nobody(&d, "nosuch", 0), ENOENT);
-	CHECK_EQ(hello_as_nobody(&d, "@admin", 1), 0);
+	/* a non-root uid: refused unless its primary or a supplementary group is
+	 * an admin group */
+	hello_as(&d, T_UID_B, T_UID_B, NULL, 0, "@admin", EACCES);
+	hello_as(&d, T_UID_B, T_UID_B, NULL, 0, "a", EACCES);
+	hello_as(&d, T_UID_B, T_UID_B, NULL, 0, "nosuch", ENOENT);
+	hello_as(&d, T_UID_B, T_UID_B, (const gid_t[]){T_GID_Y}, 1, "@admin", EACCES);
+	hello_as(&d, T_UID_B, T_GID_X, NULL, 0, "@admin", 0);
+	hello_as(&d, T_UID_B, T_UID_B, other_then_admin, 2, "@admin", 0);
+	/* an admin group makes an admin, not a tenant */
+	hello_as(&d, T_UID_B, T_UID_B, admin_group, 1, "a", EACCES);
 
-	/* without admin_gids (SIGHUP reload) gid 65534 is refused too */
-	snprintf(conf, sizeof(conf), "[tenant a]\nuids = %u\n", (unsigned int)getuid());
+	/* without admin_gids (SIGHUP reload) the group no longer makes an admin */
+	snprintf(conf, sizeof(conf), "[tenant a]\nuids = %u\n", T_UID_A);
 	td_write_conf(&d, conf);
-	CHECK_EQ(kill(d.pid, SIGHUP), 0);
-	/* the reload is applied before the next request on any session */
+	td_kill(&d, SIGHUP);
+	td_sync(&d, NULL); /* signals are handled in order: the reload is done */
+	hello_as(&d, T_UID_B, T_GID_X, NULL, 0, "@admin", EACCES);
+	hello_as(&d, T_UID_B, T_UID_B, other_then_admin, 2, "@admin", EACCES);
 	u = tc_connect(&d);
-	for (int i = 0; i < 50; i++) {
-		CHECK_EQ(tc_stats(s, &st), 0);
-		if (hello_as_nobody(&d, "@admin", 1) == EACCES)
-			break;
-		usleep(100000);
-	}
-	CHECK_EQ(hello_as_nobody(&d, "@admin", 1), EACCES);
 	CHECK_EQ(tc_hello(u, "@admin"), 0); /* root still may */
 	close(u);
-	close(o);
+	CHECK_EQ(tc_stats(s, &st), 0); /* the admin session opened before stays */
 	close(s);
 	close(fd);
 	td_stop(&d);
@@ -257,22 +269,34 @@ static void check_leases(int adm, const struct lease_rec *rec, unsigned int nrec
 	}
 }
 
-static void test_lists(void)
+/*
+ * Start a daemon with @p conf_text, run @p fn as uid T_UID_A with the admin
+ * group T_GID_X as a supplementary group (admin_gids = T_GID_X), then check
+ * that the child's exit left no session and no lease, and stop the daemon.
+ */
+static void run_as_admin_group(const char *conf_text, void (*fn)(void *))
 {
+	char conf[768];
+	struct tdaemon d;
+
+	snprintf(conf, sizeof(conf), "admin_gids = %u\n%s", T_GID_X, conf_text);
+	td_start(&d, conf);
+	t_as(T_UID_A, T_UID_A, admin_group, 1, fn, &d);
+	CHECK_EQ(td_wait(&d, "sessions", 0), 0);
+	CHECK_EQ(td_get(&d, "leases"), 0);
+	td_stop(&d);
+}
+
+static void lists_tenant(void *arg)
+{
+	struct tdaemon d = *(struct tdaemon *)arg;
 	struct dmac_proto_tenant_info ti[4];
 	struct lease_rec rec[64];
-	struct tdaemon d;
 	unsigned int nrec = 0;
 	uint64_t ra, rb, sid_a, sid_b, next, cursor;
 	uint32_t n;
-	char conf[512];
 	int a, b, adm, fd, fdb;
 
-	snprintf(conf, sizeof(conf),
-		 "[tenant a]\nuids = %u\nquota_leases = 100\nquota_pinned_bytes = 64M\n"
-		 "[tenant b]\nuids = %u\niova_start = 0x100000000\niova_last = 0x1ffffffff\n",
-		 (unsigned int)getuid(), (unsigned int)getuid());
-	td_start(&d, conf);
 	fd = t_memfd(8 * MB, 1);
 	fdb = t_memfd(8 * MB, 1); /* b's own: an area of a's may lie outside b's window */
 	a = tc_connect(&d);
@@ -386,7 +410,17 @@ static void test_lists(void)
 	close(adm);
 	close(fd);
 	close(fdb);
-	td_stop(&d);
+}
+
+static void test_lists(void)
+{
+	char conf[512];
+
+	snprintf(conf, sizeof(conf),
+		 "[tenant a]\nuids = %u\nquota_leases = 100\nquota_pinned_bytes = 64M\n"
+		 "[tenant b]\nuids = %u\niova_start = 0x100000000\niova_last = 0x1ffffffff\n",
+		 T_UID_A, T_UID_A);
+	run_as_admin_group(conf, lists_tenant);
 }
 
 /* ---- dmacachectl --json tenants / leases --all -------------------------------- */
@@ -411,24 +445,21 @@ static int run(const char *cmd, char *out, size_t cap)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void test_ctl(void)
+static void ctl_tenant(void *arg)
 {
+	struct tdaemon d = *(struct tdaemon *)arg;
 	const char *ctl = getenv("DMACACHECTL");
 	struct dmac_proto_lease_grant g[3];
-	char conf[256], cmd[1024], out[512], file[200], expect[512];
-	struct tdaemon d;
+	char cmd[1024], out[512], file[200], expect[512];
+	char outdir[] = "/tmp/dmacd-ctl-XXXXXX"; /* ours: the daemon's dir is root's */
 	uint64_t ra, rb, sid_a, sid_b;
 	int a, b, fd;
 
-	if (!ctl) {
-		fprintf(stderr, "DMACACHECTL is not set\n");
+	if (!mkdtemp(outdir)) {
+		perror("mkdtemp");
 		t_failures++;
 		return;
 	}
-	snprintf(conf, sizeof(conf),
-		 "[tenant a]\nuids = %u\nquota_leases = 9\n[tenant b]\nuids = %u\n",
-		 (unsigned int)getuid(), (unsigned int)getuid());
-	td_start(&d, conf);
 	fd = t_memfd(4 * MB, 1);
 	a = tc_connect(&d);
 	CHECK_EQ(tc_hello(a, "a"), 0);
@@ -443,7 +474,7 @@ static void test_ctl(void)
 	CHECK_EQ(tc_lease(a, ra, 2 * MB, KB4, RW, &g[2]), 0);
 
 	/* tenants */
-	snprintf(file, sizeof(file), "%s/tenants.json", d.dir);
+	snprintf(file, sizeof(file), "%s/tenants.json", outdir);
 	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --json tenants > '%s'", ctl, d.sock, file);
 	CHECK_EQ(run(cmd, NULL, 0), 0);
 	snprintf(cmd, sizeof(cmd), "python3 -m json.tool '%s' > /dev/null", file);
@@ -464,7 +495,7 @@ static void test_ctl(void)
 	}
 
 	/* leases --all */
-	snprintf(file, sizeof(file), "%s/leases.json", d.dir);
+	snprintf(file, sizeof(file), "%s/leases.json", outdir);
 	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --json leases --all > '%s'", ctl, d.sock,
 		 file);
 	CHECK_EQ(run(cmd, NULL, 0), 0);
@@ -495,7 +526,23 @@ static void test_ctl(void)
 	close(a);
 	close(b);
 	close(fd);
-	td_stop(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", outdir);
+	CHECK_EQ(run(cmd, NULL, 0), 0);
+}
+
+static void test_ctl(void)
+{
+	char conf[256];
+
+	if (!getenv("DMACACHECTL")) {
+		fprintf(stderr, "DMACACHECTL is not set\n");
+		t_failures++;
+		return;
+	}
+	snprintf(conf, sizeof(conf),
+		 "[tenant a]\nuids = %u\nquota_leases = 9\n[tenant b]\nuids = %u\n", T_UID_A,
+		 T_UID_A);
+	run_as_admin_group(conf, ctl_tenant);
 }
 
 int main(int argc, char **argv)
