@@ -27,6 +27,9 @@
 #include "dmac/proto.h"
 #include "log.h"
 #include "session.h"
+#ifdef DMACD_TEST_BUILD
+#include "test_hooks.h"
+#endif
 
 static uint64_t rbuf[DMAC_PROTO_MAX_MSG / 8];
 static uint64_t wbuf[DMAC_PROTO_MAX_MSG / 8];
@@ -115,6 +118,12 @@ static int dmd__register(struct dmd_engine *e, struct dmd_conn *c, const struct 
 				 dmac_proto_strerror(rc));
 			return rc;
 		}
+#ifdef DMACD_TEST_BUILD
+		if (dmd_test_hooks_fake_ino()) {
+			fi[i].dev = 1;
+			fi[i].ino = dmd_test_hooks_fake_ino();
+		}
+#endif
 	}
 	for (i = 0; i < v->count; i++) {
 		const struct dmac_proto_reg_range *r = dmac_proto_view_elem(v, i);

@@ -133,12 +133,24 @@ out_close:
 	return rc;
 }
 
+static uint64_t fake_ino;
+
+uint64_t dmd_test_hooks_fake_ino(void)
+{
+	return fake_ino;
+}
+
 int dmd_test_hooks_ctl(const char *line)
 {
-	unsigned long long iova, length, offset;
+	unsigned long long iova, length, offset, ino;
 	unsigned int space;
 	int pid, fd;
 
+	if (sscanf(line, "fake_ino %llu", &ino) == 1) {
+		fake_ino = ino;
+		dmd_info("test: every REGISTER fd now reports st_ino %llu", ino);
+		return 1;
+	}
 	if (sscanf(line, "md_check_map %u %llx %llx %d %d %llx", &space, &iova, &length, &pid, &fd,
 		   &offset) != 6)
 		return 0;

@@ -15,6 +15,11 @@
  *   of [IOVA, IOVA + LENGTH) in SPACE's mock domain maps the page backing
  *   [OFFSET, OFFSET + LENGTH) of the file open as fd FD in process PID
  *   (reopened through /proc/PID/fd/FD and mapped MAP_SHARED here).
+ * - Control line "fake_ino N" (decimal; 0 turns it off): from then on every
+ *   fd a REGISTER carries reports (st_dev, st_ino) = (1, N) to the daemon, as
+ *   if tmpfs's wrapping inode counter had given two live files the same
+ *   number; lets the adversary suite check that a cache hit needs the same
+ *   file, not the same (st_dev, st_ino).
  * - The dump gets "mock_domains N" (spaces with a mock domain), "md_checks N"
  *   (md_check_map lines run so far) and "md_last_rc RC" (0 or -errno of the
  *   last one).
@@ -40,6 +45,9 @@ void dmd_test_hooks_space_destroy(int iommufd, uint32_t space);
 
 /** Apply one control line. @return 1 if the line was one of this module's, else 0. */
 int dmd_test_hooks_ctl(const char *line);
+
+/** The st_ino every REGISTER fd reports ("fake_ino"), 0 when off. */
+uint64_t dmd_test_hooks_fake_ino(void);
 
 /** Append this module's dump lines (see above). */
 void dmd_test_hooks_dump(FILE *f);
