@@ -24,10 +24,15 @@
  *   lease record points at its registration, whose nleases counts them.
  * - Allocation goes through dmac_alloc.h; every allocation a call may need is made
  *   before its request is sent, except the imap batch (handled by the lease order).
+ * - Nothing is sent on a socket before its peer's uid (SO_PEERCRED, fixed by the
+ *   kernel at connect()/socketpair()) is one the caller trusts: 0, the uid in
+ *   DMACACHE_DAEMON_UID, or the one given to a *_uid connect. Whoever else
+ *   serves the path would get the tenant name and, later, memory fds.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -90,7 +95,6 @@ struct dmac_client {
 };
 
 /* ---------------------------------------------------------------- RCU threads */
-
 
 static pthread_once_t dmac__key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t dmac__key;
@@ -312,6 +316,51 @@ static int dmac__check_tenant(const char *tenant, char field[DMAC_PROTO_TENANT_M
 	return dmac_proto_check_tenant(field);
 }
 
+/* The uid in DMACACHE_DAEMON_UID: 0 and *uid, 1 if unset, -EINVAL if malformed. */
+static int dmac__env_daemon_uid(uid_t *uid)
+{
+	const char *s = secure_getenv(DMAC_CLIENT_DAEMON_UID_ENV);
+	unsigned long long v = 0;
+
+	if (!s)
+		return 1;
+	if (!*s)
+		return -EINVAL;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long long)(*c - '0');
+		if (v >= (uid_t)-1)
+			return -EINVAL; /* also stops the loop before any overflow */
+	}
+	*uid = (uid_t)v;
+	return 0;
+}
+
+/*
+ * Whether the peer of @p sock runs as a trusted uid: 0, DMACACHE_DAEMON_UID,
+ * or *extra (NULL: none). @return 0, -EPERM (not trusted), -EINVAL (a
+ * malformed DMACACHE_DAEMON_UID), or getsockopt()'s -errno.
+ */
+static int dmac__check_daemon(int sock, const uid_t *extra)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uid_t env_uid;
+	int env;
+
+	env = dmac__env_daemon_uid(&env_uid);
+	if (env < 0)
+		return env;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return -errno;
+	if (len != sizeof(cred))
+		return -EPERM;
+	if (cred.uid == 0 || (env == 0 && cred.uid == env_uid) || (extra && cred.uid == *extra))
+		return 0;
+	return -EPERM;
+}
+
 static int dmac__hello(struct dmac_client *c, const char *tenant)
 {
 	const struct dmac_proto_hello_rep *h;
@@ -344,16 +393,19 @@ static int dmac__hello(struct dmac_client *c, const char *tenant)
 	return 0;
 }
 
-DMAC_EXPORT int dmac_client_connect_fd(int sock, const char *tenant, uint32_t flags,
-				       struct dmac_client **out)
+static int dmac__connect_fd(int sock, const char *tenant, uint32_t flags, const uid_t *daemon_uid,
+			    struct dmac_client **out)
 {
 	char field[DMAC_PROTO_TENANT_MAX];
 	struct dmac_client *c;
 	int rc;
 
-	if (sock < 0 || !out || flags)
+	if (sock < 0 || !out || flags || (daemon_uid && *daemon_uid == (uid_t)-1))
 		return -EINVAL;
 	rc = dmac__check_tenant(tenant, field);
+	if (rc)
+		return rc;
+	rc = dmac__check_daemon(sock, daemon_uid);
 	if (rc)
 		return rc;
 	dmac__thread_ready();
@@ -390,19 +442,35 @@ free_client_rc:
 	return rc;
 }
 
-DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32_t flags,
-				    struct dmac_client **out)
+DMAC_EXPORT int dmac_client_connect_fd(int sock, const char *tenant, uint32_t flags,
+				       struct dmac_client **out)
+{
+	return dmac__connect_fd(sock, tenant, flags, NULL, out);
+}
+
+DMAC_EXPORT int dmac_client_connect_fd_uid(int sock, const char *tenant, uint32_t flags,
+					   uid_t daemon_uid, struct dmac_client **out)
+{
+	return dmac__connect_fd(sock, tenant, flags, &daemon_uid, out);
+}
+
+static int dmac__connect(const char *path, const char *tenant, uint32_t flags,
+			 const uid_t *daemon_uid, struct dmac_client **out)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char field[DMAC_PROTO_TENANT_MAX];
+	uid_t env_uid;
 	size_t n;
 	int sock, rc;
 
-	if (!out || flags)
+	if (!out || flags || (daemon_uid && *daemon_uid == (uid_t)-1))
 		return -EINVAL;
 	rc = dmac__check_tenant(tenant, field);
 	if (rc)
 		return rc;
+	/* a malformed DMACACHE_DAEMON_UID fails before any connect() */
+	if (dmac__env_daemon_uid(&env_uid) < 0)
+		return -EINVAL;
 	if (!path)
 		path = DMAC_CLIENT_DEFAULT_SOCKET;
 	n = strlen(path);
@@ -419,7 +487,7 @@ DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32
 		rc = -errno;
 		goto close_sock;
 	}
-	rc = dmac_client_connect_fd(sock, tenant, flags, out);
+	rc = dmac__connect_fd(sock, tenant, flags, daemon_uid, out);
 	if (rc)
 		goto close_sock;
 	return 0;
@@ -427,6 +495,18 @@ DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32
 close_sock:
 	close(sock);
 	return rc;
+}
+
+DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32_t flags,
+				    struct dmac_client **out)
+{
+	return dmac__connect(path, tenant, flags, NULL, out);
+}
+
+DMAC_EXPORT int dmac_client_connect_uid(const char *path, const char *tenant, uint32_t flags,
+					uid_t daemon_uid, struct dmac_client **out)
+{
+	return dmac__connect(path, tenant, flags, &daemon_uid, out);
 }
 
 DMAC_EXPORT void dmac_client_close(struct dmac_client *c)

@@ -947,7 +947,8 @@ const char *dmac_proto_strerror(int err)
 	case EBADF:
 		return "EBADF: not an open fd";
 	case EPERM:
-		return "EPERM: memfd lacks F_SEAL_SHRINK, or request before HELLO";
+		return "EPERM: memfd lacks F_SEAL_SHRINK, or request before HELLO; at connect: the "
+		       "socket's peer is not a trusted daemon uid (0, DMACACHE_DAEMON_UID)";
 	case ERANGE:
 		return "ERANGE: range beyond the end of the file";
 	case EACCES:

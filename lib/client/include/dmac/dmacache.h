@@ -39,12 +39,20 @@
  *   inside, or later enter, any call on it (translate included).
  * - fork(): the child shares the parent's connection. It must not make any call
  *   on a client created before the fork (not even close); it connects anew.
+ *
+ * Who the daemon is: every connect call first asks the kernel who serves the
+ * socket (SO_PEERCRED) and refuses, with -EPERM and before sending anything,
+ * a peer whose uid is not trusted: 0, the uid in the environment variable
+ * DMACACHE_DAEMON_UID, or the uid given to dmac_client_connect_uid(). So a
+ * socket path that someone else managed to bind never receives a tenant name
+ * or a memory fd.
  */
 #ifndef DMAC_DMACACHE_H
 #define DMAC_DMACACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dmac/common.h"
 
@@ -54,6 +62,12 @@ extern "C" {
 
 /** The daemon's default socket path (dmacached's "socket" config key). */
 #define DMAC_CLIENT_DEFAULT_SOCKET "/run/dmacache/dmacached.sock"
+/**
+ * Environment variable naming one more uid the daemon may run as (decimal,
+ * e.g. "998"); uid 0 is always trusted. Read with secure_getenv(): ignored in
+ * set-uid and set-gid programs.
+ */
+#define DMAC_CLIENT_DAEMON_UID_ENV "DMACACHE_DAEMON_UID"
 /** What dmac_client_translate() returns for an address no lease covers. */
 #define DMAC_CLIENT_IOVA_ERROR UINT64_MAX
 /** Granule of every offset and length. */
@@ -163,18 +177,22 @@ struct dmac_client_stats {
 /**
  * Connect to dmacached and say HELLO as @p tenant.
  *
- * Opens an AF_UNIX SOCK_SEQPACKET|SOCK_CLOEXEC socket, connects it to @p path and
- * negotiates the protocol version; the reply's quotas and window are kept (see
- * dmac_client_info()).
+ * Opens an AF_UNIX SOCK_SEQPACKET|SOCK_CLOEXEC socket, connects it to @p path,
+ * checks that the daemon's uid (SO_PEERCRED) is trusted - 0, or the uid in
+ * DMAC_CLIENT_DAEMON_UID_ENV - and only then negotiates the protocol version;
+ * the reply's quotas and window are kept (see dmac_client_info()).
  * @param path   socket path, or NULL for DMAC_CLIENT_DEFAULT_SOCKET
  * @param tenant tenant name, 1..63 characters of [A-Za-z0-9._-], starting with a
  *               letter or digit; or DMAC_CLIENT_ADMIN_TENANT for an admin session
  *               (operator tools: no register or lease, but the admin calls)
  * @param flags  none defined: must be 0
  * @param out    receives the client
- * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, flags),
+ * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, flags, or
+ *  DMAC_CLIENT_DAEMON_UID_ENV set but not a decimal uid below 4294967295),
  *  -ENAMETOOLONG (path too long for a sockaddr_un), -ENOMEM, the -errno of
- *  socket()/connect() (-ENOENT, -ECONNREFUSED, -EACCES, ...), the daemon's
+ *  socket()/connect() (-ENOENT, -ECONNREFUSED, -EACCES, ...), -EPERM (the
+ *  socket is served by a uid that is not trusted: nothing was sent), the
+ *  -errno of getsockopt(SO_PEERCRED), the daemon's
  *  refusal (-EACCES: this uid/gid may not act as the tenant; -ENOENT: no such
  *  tenant; -EPROTONOSUPPORT: no common version), -EPROTO (a reply that does not answer HELLO),
  * -ECONNRESET (the daemon closed the connection). Concurrency: any thread; the new client is not
@@ -186,13 +204,38 @@ DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32
 /**
  * dmac_client_connect() over an already connected SOCK_SEQPACKET socket (socket
  * activation, tests). The socket must be in blocking mode (a would-block
- * receive counts as a broken connection). On success the client owns @p sock and closes it in
- * dmac_client_close(); on error the caller still owns it.
+ * receive counts as a broken connection). The peer's uid is checked as by
+ * dmac_client_connect() before anything is sent. On success the client owns
+ * @p sock and closes it in dmac_client_close(); on error the caller still owns it.
  * @return as dmac_client_connect(); -EINVAL also for sock < 0.
  * Concurrency: any thread.
  */
 DMAC_EXPORT int dmac_client_connect_fd(int sock, const char *tenant, uint32_t flags,
 				       struct dmac_client **out);
+
+/**
+ * dmac_client_connect() to a daemon that may also run as @p daemon_uid: for
+ * applications that know their daemon's account (a dmacached run as a
+ * dedicated user) without setting DMAC_CLIENT_DAEMON_UID_ENV. The trusted
+ * uids are 0, @p daemon_uid, and the uid in DMAC_CLIENT_DAEMON_UID_ENV when
+ * set; the check happens before anything is sent.
+ * @param daemon_uid one more uid the daemon may run as; (uid_t)-1 is invalid
+ * @return as dmac_client_connect(); -EINVAL also for daemon_uid (uid_t)-1;
+ *  -EPERM when the socket's peer has none of the trusted uids.
+ * Concurrency: any thread; the new client is not shared until this returns.
+ */
+DMAC_EXPORT int dmac_client_connect_uid(const char *path, const char *tenant, uint32_t flags,
+					uid_t daemon_uid, struct dmac_client **out);
+
+/**
+ * dmac_client_connect_fd() with one more trusted daemon uid, as
+ * dmac_client_connect_uid().
+ * @return as dmac_client_connect_fd(); -EINVAL also for daemon_uid (uid_t)-1;
+ *  -EPERM when the socket's peer has none of the trusted uids.
+ * Concurrency: any thread.
+ */
+DMAC_EXPORT int dmac_client_connect_fd_uid(int sock, const char *tenant, uint32_t flags,
+					   uid_t daemon_uid, struct dmac_client **out);
 
 /**
  * Close the connection and free the client. The daemon reclaims every lease and
