@@ -342,6 +342,19 @@ void fake_server_start(struct fake_server *s)
 	}
 }
 
+void fake_server_start_fd(struct fake_server *s, int sock)
+{
+	memset(s, 0, sizeof(*s));
+	s->max_vec = DMAC_PROTO_MAX_VEC;
+	s->sock = sock;
+	s->client_sock = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	if (pthread_create(&s->thread, NULL, serve, s)) {
+		perror("pthread_create");
+		abort();
+	}
+}
+
 void fake_server_join(struct fake_server *s)
 {
 	pthread_join(s->thread, NULL);

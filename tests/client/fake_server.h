@@ -65,6 +65,9 @@ struct fake_server {
 
 /* Create the socketpair and start the thread. Aborts on setup failure. */
 void fake_server_start(struct fake_server *s);
+/* Serve @p sock, a connected SOCK_SEQPACKET socket the server now owns
+ * (client_sock is -1). Aborts on setup failure. */
+void fake_server_start_fd(struct fake_server *s, int sock);
 /* Wait for the thread to end (it ends when the client hangs up) and free. */
 void fake_server_join(struct fake_server *s);
 /* Number of live leases the server holds. */

@@ -2,7 +2,9 @@
 /*
  * libdmacache against the fake daemon (fake_server.c): connect/HELLO, register
  * with a real sealed memfd, lease -> translate at every byte boundary, release,
- * daemon errors, a lost connection, argument errors, allocation faults.
+ * daemon errors, a lost connection, argument errors, allocation faults, and
+ * who the daemon is (a fake daemon run by a non-root uid is refused before
+ * anything is sent, unless that uid is trusted). Runs as root.
  *
  * Invariants checked throughout: a call that fails changes nothing - no request
  * reaches the daemon when the arguments are wrong, the daemon's lease count and
@@ -17,10 +19,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "asuser.h"
 #include "check.h"
 #include "dmac/dmacache.h"
 #include "dmac_alloc.h"
 #include "fake_server.h"
+
+#define FAKE_DAEMON_UID 4003 /* a non-root uid without a passwd entry */
 
 #define MB (UINT64_C(1) << 20)
 
@@ -653,6 +658,70 @@ static void test_admin(void)
 	close_fake(&s, c);
 }
 
+/*
+ * The daemon's uid (SO_PEERCRED) decides before anything is sent: root's
+ * socketpairs above pass; a fake daemon run by uid 4003 is refused with -EPERM
+ * and receives nothing, unless DMACACHE_DAEMON_UID or the _uid connect trusts
+ * 4003; a malformed DMACACHE_DAEMON_UID is -EINVAL before any connect().
+ */
+static void test_daemon_identity(void)
+{
+	static const char *const bad_env[] = {"",      "abc",	     "-1",
+					      "4003x", "4294967295", "99999999999999999999"};
+	struct dmac_client_info info;
+	struct dmac_client *c = NULL;
+	int sock, p[2];
+	pid_t srv;
+
+	unsetenv(DMAC_CLIENT_DAEMON_UID_ENV);
+	srv = fake_server_spawn_as(FAKE_DAEMON_UID, NULL, &sock);
+	/* not trusted: refused, nothing sent, the caller still owns the socket */
+	CHECK_EQ(dmac_client_connect_fd(sock, "tenant-a", 0, &c), -EPERM);
+	CHECK_EQ(dmac_client_connect_fd_uid(sock, "tenant-a", 0, FAKE_DAEMON_UID + 1, &c), -EPERM);
+	setenv(DMAC_CLIENT_DAEMON_UID_ENV, "4004", 1);
+	CHECK_EQ(dmac_client_connect_fd(sock, "tenant-a", 0, &c), -EPERM);
+	CHECK_EQ(dmac_client_connect_fd(sock, DMAC_CLIENT_ADMIN_TENANT, 0, &c), -EPERM);
+	for (size_t i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++) {
+		setenv(DMAC_CLIENT_DAEMON_UID_ENV, bad_env[i], 1);
+		CHECK_EQ(dmac_client_connect_fd(sock, "tenant-a", 0, &c), -EINVAL);
+		/* the path is never tried: -EINVAL, not -ENOENT */
+		CHECK_EQ(dmac_client_connect("/nonexistent/dmac.sock", "tenant-a", 0, &c), -EINVAL);
+	}
+	unsetenv(DMAC_CLIENT_DAEMON_UID_ENV);
+	CHECK_EQ(dmac_client_connect_fd_uid(sock, "tenant-a", 0, (uid_t)-1, &c), -EINVAL);
+	CHECK(c == NULL);
+	/* trusted through the API: HELLO goes out, the first request it sees */
+	CHECK_EQ(dmac_client_connect_fd_uid(sock, "tenant-a", 0, FAKE_DAEMON_UID, &c), 0);
+	CHECK_EQ(dmac_client_info(c, &info), 0);
+	CHECK_EQ(info.session_id, 42);
+	dmac_client_close(c); /* closes sock */
+	c = NULL;
+	CHECK_EQ(fake_server_spawn_wait(srv), 1);
+
+	/* trusted through the environment */
+	srv = fake_server_spawn_as(FAKE_DAEMON_UID, NULL, &sock);
+	CHECK_EQ(dmac_client_connect_fd(sock, "tenant-a", 0, &c), -EPERM);
+	setenv(DMAC_CLIENT_DAEMON_UID_ENV, "4003", 1);
+	CHECK_EQ(dmac_client_connect_fd(sock, "tenant-a", 0, &c), 0);
+	unsetenv(DMAC_CLIENT_DAEMON_UID_ENV);
+	dmac_client_close(c);
+	c = NULL;
+	CHECK_EQ(fake_server_spawn_wait(srv), 1);
+
+	/* a refused socket closed by its owner: the server saw no request */
+	srv = fake_server_spawn_as(FAKE_DAEMON_UID, NULL, &sock);
+	CHECK_EQ(dmac_client_connect_fd(sock, "tenant-a", 0, &c), -EPERM);
+	close(sock);
+	CHECK_EQ(fake_server_spawn_wait(srv), 0);
+
+	/* not a socket: getsockopt's error */
+	FATAL_IF(pipe(p));
+	CHECK_EQ(dmac_client_connect_fd(p[0], "tenant-a", 0, &c), -ENOTSOCK);
+	close(p[0]);
+	close(p[1]);
+	CHECK(c == NULL);
+}
+
 int main(void)
 {
 	int64_t base = dmac__alloc_outstanding();
@@ -664,6 +733,7 @@ int main(void)
 	test_connection_loss();
 	test_alloc_faults();
 	test_admin();
+	test_daemon_identity();
 	dmac_client_thread_unregister();
 	CHECK_EQ(dmac__alloc_outstanding(), base);
 	return check_report("client");

@@ -2,12 +2,16 @@
 /*
  * End to end: libdmacache and dmacachectl against the real daemon
  * (dmacached-test, in-process test backend) on a temp socket with a temp config.
+ * The daemon runs as root (the test's uid); the client side - the library
+ * calls, the memfd and dmacachectl - runs in a child that dropped to the
+ * non-root tenant uid E2E_UID (asuser.h), through the daemon's default
+ * socket modes and nothing set up by hand.
  *
  * Usage: test_client_e2e DMACACHED_TEST DMACACHECTL
  *
  * Invariants: the daemon is always stopped (SIGTERM, exit status 0 checked;
  * SIGKILL if it does not stop in 5 s) and the temp dir removed; every wait is
- * bounded; exits non-zero if any check failed.
+ * bounded; exits non-zero if any check failed (the child's failures count).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,17 +20,22 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "asuser.h"
 #include "check.h"
 #include "dmac/dmacache.h"
 
-#define MB (UINT64_C(1) << 20)
+#define MB	(UINT64_C(1) << 20)
+#define E2E_UID 4001 /* the tenant's uid: non-root, no passwd entry */
 
 static char dir[64], sock[128], conf[128];
+static char outdir[64]; /* the child's own: dmacachectl's output */
+static const char *ctl_path;
 static pid_t daemon_pid;
 
 static void msleep(long ms)
@@ -42,6 +51,9 @@ static void start_daemon(const char *bin)
 
 	snprintf(dir, sizeof(dir), "/tmp/dmac-client-e2e-XXXXXX");
 	FATAL_IF(!mkdtemp(dir));
+	/* 0700 from mkdtemp: let the tenant reach run/ (root's, not writable by
+	 * others, so the daemon trusts it) */
+	FATAL_IF(chmod(dir, 0755));
 	snprintf(sock, sizeof(sock), "%s/run/dmacached.sock", dir);
 	snprintf(conf, sizeof(conf), "%s/dmacached.conf", dir);
 	f = fopen(conf, "w");
@@ -49,7 +61,7 @@ static void start_daemon(const char *bin)
 	fprintf(f,
 		"[daemon]\nsocket = %s\nbackend = test\nlog_level = info\n"
 		"[tenant e2e]\nuids = %u\nquota_pinned_bytes = 64M\nquota_leases = 100\n",
-		sock, (unsigned int)getuid());
+		sock, E2E_UID);
 	fclose(f);
 	daemon_pid = fork();
 	FATAL_IF(daemon_pid < 0);
@@ -100,7 +112,7 @@ static int run_ctl_json(const char *ctl, const char *cmd, const char *must_conta
 	char line[1024], out[160];
 	int rc;
 
-	snprintf(out, sizeof(out), "%s/ctl.json", dir);
+	snprintf(out, sizeof(out), "%s/ctl.json", outdir);
 	snprintf(line, sizeof(line), "'%s' --socket '%s' --tenant e2e --json %s > '%s'", ctl, sock,
 		 cmd, out);
 	rc = system(line);
@@ -114,7 +126,8 @@ static int run_ctl_json(const char *ctl, const char *cmd, const char *must_conta
 	return system(line);
 }
 
-int main(int argc, char **argv)
+/* The tenant's side, as E2E_UID: returns its failed checks. */
+static int client_side(void *arg)
 {
 	struct dmac_client *c = NULL;
 	struct dmac_client_info info;
@@ -127,9 +140,10 @@ int main(int argc, char **argv)
 	char *va;
 	int fd;
 
-	FATAL_IF(argc != 3);
-	start_daemon(argv[1]);
-
+	(void)arg;
+	CHECK_EQ(getuid(), E2E_UID);
+	snprintf(outdir, sizeof(outdir), "/tmp/dmac-client-e2e-ctl-XXXXXX");
+	FATAL_IF(!mkdtemp(outdir));
 	fd = memfd_create("dmac-e2e", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	FATAL_IF(fd < 0 || ftruncate(fd, (off_t)(4 * MB)));
 	FATAL_IF(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW));
@@ -139,10 +153,8 @@ int main(int argc, char **argv)
 
 	CHECK_EQ(dmac_client_connect(sock, "nosuchtenant", 0, &c), -ENOENT);
 	CHECK_EQ(dmac_client_connect(sock, "e2e", 0, &c), 0);
-	if (!c) {
-		stop_daemon();
-		return check_report("client_e2e");
-	}
+	if (!c)
+		return check_failures ? check_failures : 1;
 	CHECK_EQ(dmac_client_info(c, &info), 0);
 	CHECK_EQ(info.version, 1);
 	CHECK_EQ(info.quota_leases, 100);
@@ -175,9 +187,9 @@ int main(int argc, char **argv)
 	CHECK(st.registrations >= 1);
 
 	/* The operator's view while this session holds a lease. */
-	CHECK_EQ(run_ctl_json(argv[2], "stats", "\"leases\": 1"), 0);
-	CHECK_EQ(run_ctl_json(argv[2], "status", "\"reachable\": true"), 0);
-	CHECK_EQ(run_ctl_json(argv[2], "leases", "\"count\": 0"), 0); /* its own, fresh session */
+	CHECK_EQ(run_ctl_json(ctl_path, "stats", "\"leases\": 1"), 0);
+	CHECK_EQ(run_ctl_json(ctl_path, "status", "\"reachable\": true"), 0);
+	CHECK_EQ(run_ctl_json(ctl_path, "leases", "\"count\": 0"), 0); /* its own, fresh session */
 
 	CHECK_EQ(dmac_client_unregister(c, reg), -EBUSY);
 	CHECK_EQ(dmac_client_release(c, l.lease_id), 0);
@@ -207,6 +219,28 @@ int main(int argc, char **argv)
 
 	munmap(vbase, 4 * MB);
 	close(fd);
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", outdir);
+		CHECK_EQ(system(cmd), 0);
+	}
+	return check_failures;
+}
+
+int main(int argc, char **argv)
+{
+	int child;
+
+	FATAL_IF(argc != 3);
+	ctl_path = argv[2];
+	start_daemon(argv[1]);
+	child = as_user_run(E2E_UID, 60, client_side, NULL);
+	if (child) {
+		fprintf(stderr, "client_e2e: the tenant (uid %d) failed %d check(s)\n", E2E_UID,
+			child);
+		check_failures += child;
+	}
 	stop_daemon();
 	return check_report("client_e2e");
 }
