@@ -22,6 +22,10 @@
  *   sealed memfd cut in slots of 1 MiB registered whole, leases of 256 KiB
  *   sub-slots, at most two leases of one sub-slot - they share a copy), so a
  *   wrong status fails the test, not only a leak.
+ * - Workers are tenants as non-root uids (t_as_spawn(): root dropped for
+ *   good, no capabilities): tenant a's are uid T_UID_A, tenant b's T_UID_B,
+ *   and their memfds are their own. Only the root parent signals and reads
+ *   the daemon (the dump, /proc/PID/fd) and kills workers.
  * Concurrency: one parent, NWORKERS worker processes, one daemon.
  */
 #include <errno.h>
@@ -92,6 +96,13 @@ struct wlease {
 		fprintf(stderr, "\n");                                                             \
 		_exit(1);                                                                          \
 	} while (0)
+
+struct wargs {
+	const struct tdaemon *d;
+	unsigned int slot, gen;
+	uint64_t seed;
+	double deadline;
+};
 
 static void worker(const struct tdaemon *d, unsigned int slot_no, unsigned int gen_no,
 		   uint64_t seed, double deadline)
@@ -186,22 +197,44 @@ static void worker(const struct tdaemon *d, unsigned int slot_no, unsigned int g
 	_exit(0);
 }
 
+/* t_as_spawn()'s entry: never returns (the worker _exit()s). */
+static void worker_main(void *arg)
+{
+	const struct wargs *w = arg;
+
+	worker(w->d, w->slot, w->gen, w->seed, w->deadline);
+}
+
 /* ---- the parent ------------------------------------------------------------------ */
 
+/* Tenant a for even slots (uid T_UID_A), b for odd ones (uid T_UID_B). */
 static pid_t spawn(const struct tdaemon *d, unsigned int slot, unsigned int gen, uint64_t seed,
 		   double deadline)
 {
-	pid_t pid;
+	struct wargs w = {d, slot, gen, seed * 1000003 + slot * 1009 + gen, deadline};
+	uid_t uid = slot % 2 ? T_UID_B : T_UID_A;
 
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
+	return t_as_spawn(uid, (gid_t)uid, NULL, 0, worker_main, &w);
+}
+
+/* After the churn, a new session of tenant a finds nothing left of its own
+ * (bounded wait: the killed workers' sessions are reclaimed meanwhile). */
+static void final_tenant(void *arg)
+{
+	struct dmac_proto_stats st = {0};
+	int s = tc_connect(arg);
+
+	CHECK_EQ(tc_hello(s, "a"), 0);
+	for (int i = 0; i < 500; i++) {
+		CHECK_EQ(tc_stats(s, &st), 0);
+		if (st.sessions == 1 && st.leases == 0 && st.registrations == 0)
+			break;
+		sleep_ms(20);
 	}
-	if (pid == 0)
-		worker(d, slot, gen, seed * 1000003 + slot * 1009 + gen, deadline);
-	return pid;
+	CHECK_EQ(st.sessions, 1);
+	CHECK_EQ(st.leases, 0);
+	CHECK_EQ(st.registrations, 0);
+	close(s);
 }
 
 static long long dump_value(struct tdaemon *d, const char *key)
@@ -226,10 +259,9 @@ int main(void)
 	double secs = e_secs ? atof(e_secs) : 20, deadline;
 	unsigned int gen[NWORKERS] = {0}, kills = 0, spawned = 0, exits = 0;
 	pid_t pids[NWORKERS];
-	struct dmac_proto_stats st;
 	char conf[256];
 	char log_path[] = "/tmp/dmacd-soak-log-XXXXXX", cmd[128];
-	int base_fds, s, log_fd, saved_err;
+	int base_fds, log_fd, saved_err;
 	struct tdaemon d;
 
 	if (secs <= 0 || secs > 600)
@@ -239,7 +271,7 @@ int main(void)
 	snprintf(conf, sizeof(conf),
 		 "pinned_budget = 0\n[tenant a]\nuids = %u\n[tenant b]\nuids = "
 		 "%u\n",
-		 (unsigned int)getuid(), (unsigned int)getuid());
+		 T_UID_A, T_UID_B);
 	/* the daemon logs at debug (harness config): its stderr goes to a file,
 	 * whose tail is shown when the soak fails */
 	log_fd = mkstemp(log_path);
@@ -321,19 +353,8 @@ int main(void)
 	       spawned, kills, exits);
 	CHECK(kills > 0);
 
-	/* every session reclaimed: only ours is left (bounded wait) */
-	s = tc_connect(&d);
-	CHECK_EQ(tc_hello(s, "a"), 0);
-	for (int i = 0; i < 500; i++) {
-		CHECK_EQ(tc_stats(s, &st), 0);
-		if (st.sessions == 1 && st.leases == 0 && st.registrations == 0)
-			break;
-		sleep_ms(20);
-	}
-	CHECK_EQ(st.sessions, 1);
-	CHECK_EQ(st.leases, 0);
-	CHECK_EQ(st.registrations, 0);
-	close(s);
+	/* every session reclaimed: only the final tenant's is left (bounded wait) */
+	t_as_user(T_UID_A, final_tenant, &d);
 	for (int i = 0; i < 250; i++) {
 		td_sync(&d, NULL);
 		if (td_get(&d, "sessions") == base[7])
