@@ -44,6 +44,7 @@
 #include "bk.h"
 #include "dmac_alloc.h"
 #include "engine.h"
+#include "listen.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -66,86 +67,6 @@ struct dmd_server {
 	int stop;
 	int conn_ended; /* a connection ended outside its own event: stop the batch */
 };
-
-static int dmd__socket_dir(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct stat st;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0; /* in / : nothing to create */
-	*slash = '\0';
-	if (mkdir(dir, 0750) == 0) {
-		dmd_info("created socket directory %s (mode 0750)", dir);
-		return 0;
-	}
-	if (errno != EEXIST) {
-		dmd_err("cannot create socket directory %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		dmd_err("socket directory %s is not a directory", dir);
-		return -ENOTDIR;
-	}
-	if (st.st_mode & 0002)
-		dmd_warn("socket directory %s is world-writable", dir);
-	return 0;
-}
-
-static int dmd__listen(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd, rc;
-
-	if (path[0] != '/' || strlen(path) >= sizeof(sa.sun_path)) {
-		dmd_err("socket path '%s' refused: must be absolute and < %zu bytes (never "
-			"abstract)",
-			path, sizeof(sa.sun_path));
-		return -EINVAL;
-	}
-	rc = dmd__socket_dir(path);
-	if (rc)
-		return rc;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			dmd_err("%s exists and is not a socket; refusing to replace it", path);
-			return -EEXIST;
-		}
-		dmd_info("replacing stale socket %s", path);
-		if (unlink(path)) {
-			dmd_err("cannot unlink stale socket %s: %s", path, strerror(errno));
-			return -errno;
-		}
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		rc = -errno;
-		dmd_err("bind %s: %s", path, strerror(-rc));
-		goto err_close;
-	}
-	if (chmod(path, 0660)) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	if (listen(fd, 128)) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	return fd;
-
-err_unlink:
-	unlink(path);
-err_close:
-	close(fd);
-	return rc;
-}
 
 static void dmd__conn_end(struct dmd_server *srv, struct dmd_conn *c, const char *why)
 {
@@ -423,7 +344,7 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 	rc = dmd_engine_create(cfg, &hooks, &srv.engine);
 	if (rc)
 		goto err_close_epfd;
-	rc = dmd__listen(cfg->socket);
+	rc = dmd_listen_open(cfg);
 	if (rc < 0)
 		goto err_destroy_engine;
 	srv.lfd = rc;
