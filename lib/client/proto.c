@@ -945,14 +945,17 @@ const char *dmac_proto_strerror(int err)
 		return "ECONNRESET: peer closed the connection or sent an empty packet (session "
 		       "ends)";
 	case EBADF:
-		return "EBADF: not an open fd";
+		return "EBADF: not an open fd, or an O_PATH fd (it carries no access right)";
 	case EPERM:
-		return "EPERM: memfd lacks F_SEAL_SHRINK, or request before HELLO; at connect: the "
+		return "EPERM: memfd lacks F_SEAL_SHRINK, or is write-sealed and WRITE was asked, "
+		       "or request before HELLO; at connect: the "
 		       "socket's peer is not a trusted daemon uid (0, DMACACHE_DAEMON_UID)";
 	case ERANGE:
 		return "ERANGE: range beyond the end of the file";
 	case EACCES:
-		return "EACCES: peer credentials not allowed for this tenant";
+		return "EACCES: peer credentials not allowed for this tenant, an fd's access mode "
+		       "does not allow the prot asked (READ needs read access, WRITE needs "
+		       "O_RDWR), or prot beyond the registration's";
 	case ENOENT:
 		return "ENOENT: no such tenant, registration or lease";
 	case EALREADY:
@@ -966,7 +969,8 @@ const char *dmac_proto_strerror(int err)
 	case ENOMEM:
 		return "ENOMEM: out of memory";
 	case EBUSY:
-		return "EBUSY: registration still has leases, or device claimed by another session";
+		return "EBUSY: registration still has leases, or device claimed by another session "
+		       "or still open or mapped (BAR files) by an earlier holder";
 	case ESTALE:
 		return "ESTALE: lease generation does not match";
 	case EAGAIN:

@@ -1190,6 +1190,14 @@ static void sighup_tenant(void *arg)
 	int s, sb;
 
 	sb = hello(&d, "b");
+	{
+		int fd = t_memfd(MB, 1);
+		uint64_t reg;
+
+		CHECK_EQ(tc_register(sb, fd, 0, MB, RW, &reg), 0);
+		CHECK_EQ(tc_lease(sb, reg, 0, MB, RW, NULL), 0);
+		close(fd);
+	}
 	s = tc_connect(&d);
 	CHECK_EQ(tc_hello(s, "c"), ENOENT);
 	/* add c, drop b (which has a live session), change a's quota */
@@ -1205,14 +1213,17 @@ static void sighup_tenant(void *arg)
 	CHECK_EQ(tc_hello(s, "a"), 0);
 	CHECK_EQ(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases, 7);
 	close(s);
+	/* b's session was ended by the reload and reclaimed like a death */
 	td_sync(&d, NULL);
-	CHECK_EQ(td_get(&d, "tenants"), 3); /* b kept while its session lives */
+	CHECK_EQ(td_get(&d, "tenants"), 2);
+	CHECK_EQ(td_get(&d, "leases"), 0);
+	CHECK_EQ(td_get(&d, "registrations"), 0);
+	CHECK(tc_closed(sb) == 1);
 	s = tc_connect(&d);
-	CHECK_EQ(tc_hello(s, "b"), ENOENT); /* but no new session */
+	CHECK_EQ(tc_hello(s, "b"), ENOENT); /* and no new session */
 	close(s);
 	close(sb);
 	s = hello(&d, "a");
-	CHECK_EQ(td_wait(&d, "tenants", 2), 0); /* b gone with its last session */
 	/* a bad file is refused, the running config kept */
 	td_write_conf(&d, "[tenant a]\nbogus = 1\n");
 	td_kill(&d, SIGHUP);

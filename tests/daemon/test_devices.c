@@ -63,18 +63,20 @@ static void log_setup(void)
 	snprintf(logpath, sizeof(logpath), "%s/devices.log", logdir);
 	setenv("DMAC_TEST_DEVICE_LOG", logpath, 1);
 	setenv("DMAC_TEST_DEVICES", "0000:00:04.0,0000:00:05.0,0000:81:00.1", 1);
+	setenv("DMAC_TEST_SYSFS", logdir, 1);
+	td_fake_device(logdir, "0000:00:04.0");
+	td_fake_device(logdir, "0000:00:05.0");
+	td_fake_device(logdir, "0000:81:00.1");
 }
 
 static void log_cleanup(void)
 {
-	unlink(logpath);
-	char errpath[160];
+	char cmd[128];
 
-	snprintf(errpath, sizeof(errpath), "%s/stderr", logdir);
-	unlink(errpath);
-	rmdir(logdir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", logdir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", logdir);
 }
-
 /*
  * Run the daemon (or --check-config) on a config that must be refused: it
  * exits 1 within 5 s; its stderr goes to errbuf. Returns the exit status.
@@ -235,41 +237,141 @@ static void test_malformed(void)
 
 /* SIGHUP: a new tenant's devices are opened; a removed tenant's devices are
  * taken back; a changed device list of a kept tenant is left as it was. */
+/* The space of tenant @p name, from the dump ("tenant NAME SPACE SESSIONS"); -1 if absent. */
+static long tenant_space(const struct tdaemon *d, const char *name)
+{
+	char line[256], want[80];
+	long space = -1;
+	FILE *f = fopen(d->dump, "r");
+
+	snprintf(want, sizeof(want), "tenant %s ", name);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			space = strtol(line + strlen(want), NULL, 10);
+	if (f)
+		fclose(f);
+	return space;
+}
+
+/* The space a device is attached to, from the dump ("device BDF SPACE BM"); -1 if absent. */
+static long device_space(const struct tdaemon *d, const char *bdf)
+{
+	char line[256], want[80];
+	long space = -1;
+	FILE *f = fopen(d->dump, "r");
+
+	snprintf(want, sizeof(want), "device %s ", bdf);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			space = strtol(line + strlen(want), NULL, 10);
+	if (f)
+		fclose(f);
+	return space;
+}
+
+/*
+ * SIGHUP changes device sets, all or nothing: a tenant's list can change, a
+ * device can move between tenants in one reload (removals before
+ * additions), a claimed device that moves ends its claiming session first,
+ * and a reload that cannot open a device changes nothing at all.
+ */
 static void test_sighup(void)
 {
-	char extra[512], buf[4096];
+	char extra[512], buf[8192];
+	unsigned int uid = (unsigned int)getuid();
 	struct tdaemon d;
+	int s, fds[16];
+	unsigned int nfds;
+	size_t mark;
 
 	td_start(&d, conf("00:04.0", NULL));
-	/* a: devices changed (kept as started); b dropped; c new with 05.0 */
+	/* a: 04.0 -> 05.0 (04.0 closed, 05.0 opened); b dropped; c new with 81:00.1 */
 	snprintf(extra, sizeof(extra),
 		 "[tenant a]\nuids = %u\ndevices = 00:05.0\n[tenant c]\nuids = %u\n"
 		 "devices = 81:00.1\n",
-		 (unsigned int)getuid(), (unsigned int)getuid());
+		 uid, uid);
 	td_write_conf(&d, extra);
 	kill(d.pid, SIGHUP);
 	td_sync(&d, NULL); /* signals are handled in order: the reload is done */
 	CHECK_EQ(td_count(&d, "device "), 2);
-	CHECK_EQ(td_count(&d, "device 0000:00:04.0 "), 1);
-	CHECK_EQ(td_count(&d, "device 0000:81:00.1 "), 1);
-	CHECK_EQ(td_count(&d, "device 0000:00:05.0 "), 0);
-	/* now drop a: its device is taken back at once (no session) */
-	snprintf(extra, sizeof(extra), "[tenant c]\nuids = %u\ndevices = 81:00.1\n",
-		 (unsigned int)getuid());
-	td_write_conf(&d, extra);
-	kill(d.pid, SIGHUP);
-	td_sync(&d, NULL);
-	CHECK_EQ(td_count(&d, "device "), 1);
-	CHECK_EQ(td_count(&d, "device 0000:81:00.1 "), 1);
+	CHECK_EQ(td_count(&d, "device 0000:00:04.0 "), 0);
+	CHECK_EQ(device_space(&d, "0000:00:05.0"), tenant_space(&d, "a"));
+	CHECK_EQ(device_space(&d, "0000:81:00.1"), tenant_space(&d, "c"));
+	CHECK_EQ(td_get(&d, "tenants"), 2);
 	slurp(logpath, buf, sizeof(buf));
 	CHECK(
 	    strstr(buf, "bus_master 0000:00:04.0 0\ndetach 0000:00:04.0 0\nclose 0000:00:04.0\n") !=
 	    NULL);
-	CHECK(strstr(buf, "close 0000:81:00.1") == NULL);
+
+	/* one reload moves 05.0 from a (removed) to c: no close, c's space */
+	snprintf(extra, sizeof(extra), "[tenant c]\nuids = %u\ndevices = 81:00.1, 00:05.0\n", uid);
+	td_write_conf(&d, extra);
+	mark = strlen(slurp(logpath, buf, sizeof(buf)));
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "tenants"), 1);
+	CHECK_EQ(td_count(&d, "device "), 2);
+	CHECK_EQ(device_space(&d, "0000:00:05.0"), tenant_space(&d, "c"));
+	slurp(logpath, buf, sizeof(buf));
+	CHECK(strstr(buf + mark, "close 0000:00:05.0") == NULL);
+	CHECK(strstr(buf + mark, "open 0000:00:05.0") == NULL);
+	/* DEVICE index 1 of c is the moved device (the file's order) */
+	s = tc_connect(&d);
+	CHECK_EQ(tc_hello(s, "c"), 0);
+	CHECK_EQ(tc_device(s, 1, NULL, fds, &nfds), 0);
+	CHECK(strstr(slurp(logpath, buf, sizeof(buf)) + mark, "bus_master 0000:00:05.0 1\n") !=
+	      NULL);
+	dmac_proto_close_fds(fds, nfds);
+
+	/* a reload that cannot open a device is refused as a whole: the new
+	 * tenant e does not appear, c's quota does not change, 05.0 stays */
+	snprintf(extra, sizeof(extra),
+		 "[tenant c]\nuids = %u\nquota_leases = 3\ndevices = 81:00.1, 00:05.0\n"
+		 "[tenant e]\nuids = %u\ndevices = 00:06.0\n",
+		 uid, uid);
+	td_write_conf(&d, extra);
+	mark = strlen(slurp(logpath, buf, sizeof(buf)));
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL);
+	CHECK_EQ(td_get(&d, "tenants"), 1);
+	CHECK_EQ(tenant_space(&d, "e"), -1);
+	CHECK_EQ(td_count(&d, "device "), 2);
+	CHECK(tc_closed(s) == 0); /* c's session untouched */
+	{
+		int s2 = tc_connect(&d);
+
+		CHECK_EQ(tc_hello(s2, "c"), 0);
+		CHECK(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases != 3);
+		close(s2);
+	}
+	slurp(logpath, buf, sizeof(buf));
+	CHECK(strstr(buf + mark, "close ") == NULL);
+	CHECK(strstr(buf + mark, "attach ") == NULL);
+
+	/* 05.0, claimed by c's session, moves to a new tenant f: the claiming
+	 * session ends first (its DMA stopped), then the device moves */
+	snprintf(extra, sizeof(extra),
+		 "[tenant c]\nuids = %u\ndevices = 81:00.1\n[tenant f]\nuids = %u\n"
+		 "devices = 00:05.0\n",
+		 uid, uid);
+	td_write_conf(&d, extra);
+	mark = strlen(slurp(logpath, buf, sizeof(buf)));
+	kill(d.pid, SIGHUP);
+	td_sync(&d, NULL);
+	CHECK(tc_closed(s) == 1);
+	CHECK_EQ(device_space(&d, "0000:00:05.0"), tenant_space(&d, "f"));
+	slurp(logpath, buf, sizeof(buf));
+	{
+		const char *off = strstr(buf + mark, "bus_master 0000:00:05.0 0\n");
+		const char *mv = strstr(buf + mark, "attach 0000:00:05.0 ");
+
+		CHECK(off && mv && off < mv);
+	}
+	close(s);
 	td_stop(&d);
 	slurp(logpath, buf, sizeof(buf));
 	CHECK(strstr(buf, "close 0000:81:00.1\n") != NULL);
-	CHECK(strstr(buf, "0000:00:05.0") == NULL);
+	CHECK(strstr(buf, "close 0000:00:05.0\n") != NULL);
 }
 
 int main(int argc, char **argv)
