@@ -14,7 +14,8 @@
  *   absolute and NUL-terminated within 108 bytes, tenant names valid (the
  *   protocol's rule) and unique, every tenant allows someone, windows with
  *   start <= last on 4 KiB boundaries and pairwise disjoint when explicit,
- *   id lists within DMD_CONFIG_MAX_IDS;
+ *   id lists within DMD_CONFIG_MAX_IDS, socket modes at most 0777 and a
+ *   socket directory mode that gives its owner rwx and nobody else write;
  * - with an allocation failed: the parse fails with -ENOMEM (or succeeds when
  *   that allocation was not needed), never anything else;
  * - no leak: after dmd_config_free() the count of outstanding dmac__*
@@ -47,6 +48,10 @@ static void check_config(const struct dmd_config *cfg)
 	FUZZ_ASSERT(cfg->socket[0] == '/');
 	FUZZ_ASSERT(memchr(cfg->backend, '\0', sizeof(cfg->backend)));
 	FUZZ_ASSERT(cfg->nadmin_gids <= DMD_CONFIG_MAX_IDS);
+	FUZZ_ASSERT(cfg->socket_mode <= 0777);
+	FUZZ_ASSERT(cfg->socket_dir_mode <= 0777);
+	FUZZ_ASSERT((cfg->socket_dir_mode & 0700) == 0700 && !(cfg->socket_dir_mode & 0022));
+	FUZZ_ASSERT(cfg->socket_group_set || cfg->socket_group == 0);
 	FUZZ_ASSERT(cfg->ntenants == 0 || cfg->tenants);
 	for (unsigned int i = 0; i < cfg->ntenants; i++) {
 		const struct dmd_tenant_config *t = &cfg->tenants[i];
@@ -141,6 +146,9 @@ static const struct {
     {"ids_33", "[tenant a]\nuids = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 "
 	       "25 26 27 28 29 30 31 32 33\n"},
     {"continuation", "[tenant a]\nuids = 1\n  2\n[daemon]\n  socket = /tmp/x\n"},
+    {"socket_ok", "[daemon]\nsocket_group = 7\nsocket_dir_mode = 0711\n"},
+    {"socket_keys", "[daemon]\nsocket_group = root\nsocket_mode = 0660\nsocket_dir_mode = 0750\n"
+		    "[daemon]\nsocket_mode = 01777\nsocket_dir_mode = 0777\nsocket_group = 1, 2\n"},
 };
 
 int fuzz_write_seeds(const char *dir)
