@@ -394,7 +394,7 @@ int dmd_listen_open(const struct dmd_config *cfg)
 	char dir[sizeof(cfg->socket)];
 	const char *name;
 	struct stat st;
-	int dfd, fd, rc;
+	int dfd = -1, fd, rc;
 
 	if (cfg->socket[0] != '/' ||
 	    strlen(cfg->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
@@ -413,11 +413,14 @@ int dmd_listen_open(const struct dmd_config *cfg)
 	dir[name - cfg->socket] = '\0';
 
 	rc = dmd__walk(&w, cfg, dir);
-	if (rc)
-		goto err_walk;
-	dfd = dmd__fix_dir(&w, cfg);
-	if (dfd < 0) {
-		rc = dfd;
+	if (!rc) {
+		dfd = dmd__fix_dir(&w, cfg);
+		rc = dfd < 0 ? dfd : 0;
+	}
+	if (rc) {
+		/* the reason was logged where it was found; one line to sum up */
+		dmd_err("socket %s: its directory cannot be used (%s); refusing to start",
+			cfg->socket, strerror(-rc));
 		goto err_walk;
 	}
 
