@@ -4,9 +4,10 @@
  * sockets and their pidfds, all in one epoll set on one thread.
  *
  * Invariants:
- * - The socket path is a filesystem path (never abstract); its directory is
- *   created with mode 0750 when missing; an existing file at the path is
- *   unlinked only if it is a socket (a stale one), otherwise start-up fails.
+ * - The socket path is a filesystem path (never abstract), set up by
+ *   listen.c: a trusted directory (created with socket_dir_mode and
+ *   socket_group when missing), the socket with socket_mode and socket_group;
+ *   an existing file at the path is replaced only if it is a socket.
  * - Identity is bound at accept: SO_PEERCRED (uid, gid, pid) and a pidfd from
  *   SO_PEERPIDFD (Linux >= 6.5) or, failing that, pidfd_open(pid) right after
  *   accept. The fallback has a race: if the client exits and its pid is reused
@@ -222,10 +223,20 @@ static void dmd__reload(struct dmd_server *srv)
 		return;
 	}
 	free(report);
-	if (strcmp(ncfg->socket, srv->cfg->socket) || strcmp(ncfg->backend, srv->cfg->backend))
-		dmd_warn("SIGHUP: socket and backend changes take effect at restart only");
+	if (strcmp(ncfg->socket, srv->cfg->socket) || strcmp(ncfg->backend, srv->cfg->backend) ||
+	    ncfg->socket_group_set != srv->cfg->socket_group_set ||
+	    (ncfg->socket_group_set && ncfg->socket_group != srv->cfg->socket_group) ||
+	    ncfg->socket_mode != srv->cfg->socket_mode ||
+	    ncfg->socket_dir_mode != srv->cfg->socket_dir_mode)
+		dmd_warn("SIGHUP: socket, socket_group, socket_mode, socket_dir_mode and backend "
+			 "changes take effect at restart only; running values kept");
+	/* what only a restart changes stays as running */
 	strcpy(ncfg->socket, srv->cfg->socket);
 	strcpy(ncfg->backend, srv->cfg->backend);
+	ncfg->socket_group_set = srv->cfg->socket_group_set;
+	ncfg->socket_group = srv->cfg->socket_group;
+	ncfg->socket_mode = srv->cfg->socket_mode;
+	ncfg->socket_dir_mode = srv->cfg->socket_dir_mode;
 	rc = dmd_engine_reload(srv->engine, ncfg);
 	if (rc) {
 		/* nothing was applied: the engine logged the reason */

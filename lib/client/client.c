@@ -566,7 +566,11 @@ static int dmac__check_reg_range(const struct dmac_client_range *r)
 	rc = dmac_proto_fd_inspect(r->fd, &fi);
 	if (rc)
 		return rc;
-	return dmac_proto_fd_check_range(&fi, r->offset, r->length);
+	rc = dmac_proto_fd_check_range(&fi, r->offset, r->length);
+	if (rc)
+		return rc;
+	/* the daemon decides the same from the same facts (protocol.md 5.4) */
+	return dmac_proto_fd_check_prot(r->fd, &fi, r->prot);
 }
 
 DMAC_EXPORT int dmac_client_register_v(struct dmac_client *c,

@@ -173,6 +173,26 @@ static void test_register(void)
 	CHECK_EQ(dmac_client_register(c, pfd[0], 0, 4096, DMAC_CLIENT_PROT_READ, uva, &id),
 		 -EBADFD);
 	CHECK_EQ(dmac_client_register(c, 1000, 0, 4096, DMAC_CLIENT_PROT_READ, uva, &id), -EBADF);
+	/* the fd's access mode and write seals bound the prot (protocol.md 5.4) */
+	{
+		char p[64];
+		int ro, op;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		ro = open(p, O_RDONLY | O_CLOEXEC);
+		op = open(p, O_PATH | O_CLOEXEC);
+		FATAL_IF(ro < 0 || op < 0);
+		CHECK_EQ(dmac_client_register(c, ro, 0, 4096,
+					      DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, va,
+					      &id),
+			 -EACCES);
+		CHECK_EQ(dmac_client_register(c, ro, 0, 4096, DMAC_CLIENT_PROT_WRITE, va, &id),
+			 -EACCES);
+		CHECK_EQ(dmac_client_register(c, op, 0, 4096, DMAC_CLIENT_PROT_READ, va, &id),
+			 -EBADF);
+		close(op);
+		close(ro);
+	}
 	CHECK_EQ(dmac_client_register(c, fd, 0, 8 * MB, DMAC_CLIENT_PROT_READ, va, &id), -ERANGE);
 	CHECK_EQ(dmac_client_register(c, fd, 100, 4096, DMAC_CLIENT_PROT_READ, va, &id), -EINVAL);
 	CHECK_EQ(dmac_client_register(c, fd, 0, 0, DMAC_CLIENT_PROT_READ, va, &id), -EINVAL);

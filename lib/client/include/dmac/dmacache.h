@@ -272,10 +272,13 @@ DMAC_EXPORT int dmac_client_info(const struct dmac_client *c, struct dmac_client
  * @param reg_id receives the registration id
  * @return 0, or -EINVAL (NULL c/va/reg_id, length 0, misaligned offset or length,
  *  prot 0), -EOPNOTSUPP (unknown prot bits), -EOVERFLOW (offset + length or
- *  va + length wraps), -ERANGE (past the end of the file), -EBADF (fd not open),
- *  -EBADFD (not a memfd or hugetlbfs file), -EPERM (sealable but F_SEAL_SHRINK
- *  missing), -ENOMEM, the daemon's status (-EDQUOT, -ENOSPC, ...), -ECONNRESET,
- *  -EPIPE, -EPROTO.
+ *  va + length wraps), -ERANGE (past the end of the file), -EBADF (fd not open,
+ *  or an O_PATH fd), -EBADFD (not a memfd or hugetlbfs file), -EPERM (sealable
+ *  but F_SEAL_SHRINK missing, or PROT_WRITE on a write-sealed file), -EACCES
+ *  (the fd's access mode does not allow @p prot: any prot needs read access,
+ *  PROT_WRITE needs O_RDWR), -ENOMEM, the daemon's status (-EDQUOT, -ENOSPC,
+ *  ...), -ECONNRESET, -EPIPE, -EPROTO. The local fd checks are the daemon's
+ *  (docs/protocol.md 5.3, 5.4); the daemon makes them again.
  * Concurrency: any thread; serialized with other requests by the client mutex.
  */
 DMAC_EXPORT int dmac_client_register(struct dmac_client *c, int fd, uint64_t offset,
