@@ -14,6 +14,16 @@
  * bus master off and reset BEFORE the first unmap of its copies, then bus
  * master on, and a new session can claim the device.
  *
+ * Who runs what: this program is root only to start, signal and stop the
+ * daemon and to read its device log and state dump. Every tenant (HELLO,
+ * REGISTER, LEASE, DEVICE, the received fds) runs as the non-root uid
+ * T_UID_A (4001), configured as tenant a's `uids`: a tenant_proc.h process
+ * directed step by step where the device log is read between the tenant's
+ * steps, else a t_as_user() or t_as_spawn() child. A tenant checks the fds it
+ * received itself (they are its own) and closes them before the device can be
+ * claimed again (the daemon refuses a claim while any process holds the BAR
+ * file open: EBUSY).
+ *
  * Invariants: every daemon started is stopped; every wait is bounded (5 s);
  * every received fd is closed; the temp dir is removed at exit.
  */
@@ -30,13 +40,11 @@
 
 #include "dmac/dmacache.h"
 #include "harness.h"
+#include "tenant_proc.h"
 
 #define BDF "0000:00:04.0"
 
 static char dir[64], logpath[160];
-static uint64_t rbuf[DMAC_PROTO_MAX_MSG / 8];
-static uint64_t qbuf[64];
-static uint64_t tag = 1000;
 
 static void write_file(const char *path, const char *text)
 {
@@ -101,38 +109,9 @@ static const char *conf(int trusted)
 {
 	static char buf[512];
 
-	snprintf(buf, sizeof(buf), "[tenant a]\nuids = %u\ndevices = 00:04.0\n%s",
-		 (unsigned int)getuid(), trusted ? "trusted = true\n" : "");
+	snprintf(buf, sizeof(buf), "[tenant a]\nuids = %u\ndevices = 00:04.0\n%s", T_UID_A,
+		 trusted ? "trusted = true\n" : "");
 	return buf;
-}
-
-/* DEVICE rpc: status (0/positive errno), reply in rbuf, fds in fds/nfds. */
-static int device_rpc(int sock, uint32_t index, const char *bdf, int *fds, unsigned int *nfds)
-{
-	struct pollfd pf = {.fd = sock, .events = POLLIN};
-	struct dmac_proto_view v;
-	size_t len, rlen;
-	int rc;
-
-	*nfds = 0;
-	rc = dmac_proto_encode_device_req(qbuf, sizeof(qbuf), tag++, index, bdf, &len);
-	CHECK_EQ(rc, 0);
-	if (rc || dmac_proto_send(sock, qbuf, len, NULL, 0))
-		return -1;
-	if (poll(&pf, 1, 5000) != 1) {
-		fprintf(stderr, "no DEVICE reply within 5 s\n");
-		exit(1);
-	}
-	if (dmac_proto_recv(sock, rbuf, sizeof(rbuf), &rlen, fds, nfds))
-		return -1;
-	rc = dmac_proto_decode_reply(rbuf, rlen, *nfds, &v);
-	if (rc) {
-		fprintf(stderr, "malformed DEVICE reply: %s\n", dmac_proto_strerror(rc));
-		dmac_proto_close_fds(fds, *nfds);
-		*nfds = 0;
-		return -2;
-	}
-	return (int)v.status;
 }
 
 static void fd_link(int fd, char *out, size_t cap)
@@ -152,10 +131,10 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
-/* Check a successful reply and its fds; closes them. */
+/* In the tenant: check a successful reply (tc_reply) and its fds; closes them. */
 static void check_reply(int *fds, unsigned int nfds, int trusted)
 {
-	const struct dmac_proto_device_rep *r = (const void *)rbuf;
+	const struct dmac_proto_device_rep *r = (const void *)tc_reply;
 	char link[512];
 	struct stat st;
 
@@ -211,73 +190,94 @@ static const char *slurp(char *buf, size_t cap)
 	return buf;
 }
 
+/* In the tenant: every granted reply is checked there (its fds are the
+ * tenant's) and its fds closed. */
+static void tenant_check_reply(int *fds, unsigned int nfds, void *ctx)
+{
+	check_reply(fds, nfds, *(const int *)ctx);
+}
+
 static void test_modes(int trusted)
 {
-	int fds[DMAC_PROTO_MAX_FDS];
 	unsigned int nfds;
 	struct tdaemon d;
+	struct tproc t;
 	char buf[8192];
 	int s1, s2;
 
 	td_start(&d, conf(trusted));
-	s1 = tc_connect(&d);
-	s2 = tc_connect(&d);
+	/* tenant a's process, uid T_UID_A, with two connections */
+	tp_start(&t, &d, T_UID_A, tenant_check_reply, &trusted);
+	s1 = tp_connect(&t);
+	s2 = tp_connect(&t);
 	/* before HELLO: EPERM */
-	CHECK_EQ(device_rpc(s1, 0, NULL, fds, &nfds), EPERM);
-	CHECK_EQ(tc_hello(s1, "a"), 0);
-	CHECK_EQ(tc_hello(s2, "a"), 0);
-	CHECK_EQ(device_rpc(s1, 1, NULL, fds, &nfds), ENOENT);
-	CHECK_EQ(device_rpc(s1, 0, "00:05.0", fds, &nfds), ENOENT); /* not the tenant's */
-	CHECK_EQ(device_rpc(s1, 0, NULL, fds, &nfds), 0);
-	check_reply(fds, nfds, trusted);
-	CHECK_EQ(device_rpc(s1, 0, NULL, fds, &nfds), EALREADY);
-	CHECK_EQ(device_rpc(s2, 0, NULL, fds, &nfds), EBUSY);
-	CHECK_EQ(device_rpc(s2, 0, "00:04.0", fds, &nfds), EBUSY);
+	CHECK_EQ(tp_device(&t, s1, 0, NULL, &nfds), EPERM);
+	CHECK_EQ(tp_hello(&t, s1, "a", NULL), 0);
+	CHECK_EQ(tp_hello(&t, s2, "a", NULL), 0);
+	CHECK_EQ(tp_device(&t, s1, 1, NULL, &nfds), ENOENT);
+	CHECK_EQ(tp_device(&t, s1, 0, "00:05.0", &nfds), ENOENT); /* not the tenant's */
+	CHECK_EQ(tp_device(&t, s1, 0, NULL, &nfds), 0);		  /* checked by the tenant */
+	CHECK_EQ(nfds, trusted ? 6 : 5);
+	CHECK_EQ(tp_device(&t, s1, 0, NULL, &nfds), EALREADY);
+	CHECK_EQ(tp_device(&t, s2, 0, NULL, &nfds), EBUSY);
+	CHECK_EQ(tp_device(&t, s2, 0, "00:04.0", &nfds), EBUSY);
 	CHECK_EQ(nfds, 0);
 	slurp(buf, sizeof(buf));
 	CHECK(strstr(buf, "irqs " BDF " 2 4\n") != NULL);
-	/* s1 hangs up: the device is stopped, then (bus master on) usable by s2 */
-	close(s1);
-	for (int i = 0; i < 500 && !strstr(slurp(buf, sizeof(buf)),
-					   "irqs " BDF " 2 0\nbus_master " BDF " 1\n");
-	     i++)
-		usleep(10000);
-	CHECK_EQ(device_rpc(s2, 0, "0000:00:04.0", fds, &nfds), 0);
-	check_reply(fds, nfds, trusted);
+	/* s1 hangs up: the device is stopped (its session reclaimed), then
+	 * (bus master on with the new claim) usable by s2 */
+	tp_close(&t, s1);
+	CHECK_EQ(td_wait(&d, "sessions", 1), 0);
+	CHECK_EQ(tp_device(&t, s2, 0, "0000:00:04.0", &nfds), 0);
 	slurp(buf, sizeof(buf));
 	CHECK(strstr(buf, "bus_master " BDF " 0\nreset " BDF "\nirqs " BDF " 2 0\nbus_master " BDF
 			  " 1\n") != NULL);
-	close(s2);
+	tp_close(&t, s2);
+	tp_stop(&t);
 	td_stop(&d);
+}
+
+struct kill_tenant {
+	const struct tdaemon *d;
+	int ready; /* the write end of the parent's pipe */
+};
+
+/* The tenant that claims the device with a lease held, then waits for SIGKILL. */
+static void kill_order_tenant(void *arg)
+{
+	const struct kill_tenant *k = arg;
+	struct dmac_proto_lease_grant g;
+	int fds[DMAC_PROTO_MAX_FDS];
+	unsigned int nfds;
+	uint64_t reg;
+	int cs = tc_connect(k->d), mfd = t_memfd(1 << 21, 1);
+	int ok = tc_hello(cs, "a") == 0 && tc_register(cs, mfd, 0, 1 << 21, 3, &reg) == 0 &&
+		 tc_lease(cs, reg, 0, 1 << 21, 3, &g) == 0 &&
+		 tc_device(cs, 0, NULL, fds, &nfds) == 0;
+
+	if (write(k->ready, ok ? "y" : "n", 1) != 1)
+		_exit(2);
+	pause();
+	_exit(0);
 }
 
 /* SIGKILL of the claiming client holding a lease: DMA stopped first. */
 static void test_kill_order(void)
 {
-	int fds[DMAC_PROTO_MAX_FDS], pipefd[2];
+	int trusted = 0, pipefd[2], status;
+	struct kill_tenant k;
 	unsigned int nfds;
 	struct tdaemon d;
 	char buf[16384], c;
+	struct tproc t;
 	size_t mark;
 	pid_t child;
-	int s, status;
 
 	td_start(&d, conf(0));
 	CHECK_EQ(pipe(pipefd), 0);
-	child = fork();
-	if (child == 0) {
-		struct dmac_proto_lease_grant g;
-		uint64_t reg;
-		int cs = tc_connect(&d), mfd = t_memfd(1 << 21, 1);
-		int ok = tc_hello(cs, "a") == 0 && tc_register(cs, mfd, 0, 1 << 21, 3, &reg) == 0 &&
-			 tc_lease(cs, reg, 0, 1 << 21, 3, &g) == 0 &&
-			 device_rpc(cs, 0, NULL, fds, &nfds) == 0;
-
-		if (write(pipefd[1], ok ? "y" : "n", 1) != 1)
-			_exit(2);
-		pause();
-		_exit(0);
-	}
+	k.d = &d;
+	k.ready = pipefd[1];
+	child = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, kill_order_tenant, &k);
 	close(pipefd[1]);
 	CHECK_EQ(read(pipefd[0], &c, 1), 1);
 	CHECK_EQ(c, 'y');
@@ -307,26 +307,30 @@ static void test_kill_order(void)
 	td_sync(&d, NULL);
 	CHECK_EQ(td_get(&d, "leases"), 0);
 	mark = strlen(slurp(buf, sizeof(buf)));
-	s = tc_connect(&d);
-	CHECK_EQ(tc_hello(s, "a"), 0);
-	CHECK_EQ(device_rpc(s, 0, NULL, fds, &nfds), 0);
-	check_reply(fds, nfds, 0);
-	CHECK(strstr(slurp(buf, sizeof(buf)) + mark, "bus_master " BDF " 1\n") != NULL);
-	close(s);
+	tp_start(&t, &d, T_UID_A, tenant_check_reply, &trusted);
+	{
+		int s = tp_connect(&t);
+
+		CHECK_EQ(tp_hello(&t, s, "a", NULL), 0);
+		CHECK_EQ(tp_device(&t, s, 0, NULL, &nfds), 0); /* checked by the tenant */
+		CHECK(strstr(slurp(buf, sizeof(buf)) + mark, "bus_master " BDF " 1\n") != NULL);
+		tp_close(&t, s);
+	}
+	tp_stop(&t);
 	td_stop(&d);
 }
 
-/* The same through libdmacache: dmac_client_device_get() hands the fds over. */
-static void test_client(void)
+/* The same through libdmacache: dmac_client_device_get() hands the fds over
+ * (in the tenant, uid T_UID_A). */
+static void client_tenant(void *arg)
 {
+	const struct tdaemon *d = arg;
 	struct dmac_client *c1 = NULL, *c2 = NULL;
 	struct dmac_client_device dv, dv2;
-	struct tdaemon d;
 	char link[512];
 
-	td_start(&d, conf(0));
-	CHECK_EQ(dmac_client_connect(d.sock, "a", 0, &c1), 0);
-	CHECK_EQ(dmac_client_connect(d.sock, "a", 0, &c2), 0);
+	CHECK_EQ(dmac_client_connect(d->sock, "a", 0, &c1), 0);
+	CHECK_EQ(dmac_client_connect(d->sock, "a", 0, &c2), 0);
 	if (!c1 || !c2)
 		goto out;
 	CHECK_EQ(dmac_client_device_get(c1, NULL, 8, &dv), -EINVAL);
@@ -357,6 +361,14 @@ static void test_client(void)
 out:
 	dmac_client_close(c1);
 	dmac_client_close(c2);
+}
+
+static void test_client(void)
+{
+	struct tdaemon d;
+
+	td_start(&d, conf(0));
+	t_as_user(T_UID_A, client_tenant, &d);
 	td_stop(&d);
 }
 
@@ -381,7 +393,7 @@ static void test_config(void)
 
 		if (!f)
 			break;
-		fprintf(f, "[tenant a]\nuids = 0\ndevices = 00:04.0\ntrusted = %s\n",
+		fprintf(f, "[tenant a]\nuids = %u\ndevices = 00:04.0\ntrusted = %s\n", T_UID_A,
 			cases[i].value);
 		fclose(f);
 		snprintf(cmd, sizeof(cmd), "'%s' --check-config '%s' >/dev/null 2>'%s'", bin, path,
