@@ -6,6 +6,13 @@
  * to $DMAC_TEST_DEVICE_LOG (a file that outlives the daemon, so shutdown can
  * be checked). One test per run (argv[1]).
  *
+ * Who runs what: this program is root only to start, reload and stop the
+ * daemon and to read its device log and state dump. Tenants connect as
+ * non-root uids (tenant a as T_UID_A 4001, b as T_UID_B 4002, c as T_UID_C
+ * 4003, as configured in their `uids`): a t_as_user() child, or a
+ * tenant_proc.h process directed step by step where the device log and the
+ * dump are read between the tenant's steps.
+ *
  * Invariants: every daemon started is stopped or reaped; every wait is
  * bounded (5 s); the device log lives in a private temp dir removed at exit.
  */
@@ -20,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tenant_proc.h"
 
 static char logdir[64], logpath[128];
 static char conf_buf[1024];
@@ -27,13 +35,11 @@ static char conf_buf[1024];
 /* Tenant a (devices = a_devs) and tenant b (devices = b_devs; NULL: none). */
 static const char *conf(const char *a_devs, const char *b_devs)
 {
-	int n =
-	    snprintf(conf_buf, sizeof(conf_buf), "[tenant a]\nuids = %u\n", (unsigned int)getuid());
+	int n = snprintf(conf_buf, sizeof(conf_buf), "[tenant a]\nuids = %u\n", T_UID_A);
 
 	if (a_devs)
 		n += snprintf(conf_buf + n, sizeof(conf_buf) - n, "devices = %s\n", a_devs);
-	n += snprintf(conf_buf + n, sizeof(conf_buf) - n, "[tenant b]\nuids = %u\n",
-		      (unsigned int)getuid());
+	n += snprintf(conf_buf + n, sizeof(conf_buf) - n, "[tenant b]\nuids = %u\n", T_UID_B);
 	if (b_devs)
 		snprintf(conf_buf + n, sizeof(conf_buf) - n, "devices = %s\n", b_devs);
 	return conf_buf;
@@ -122,13 +128,21 @@ static int run_failing(const char *mode, const char *extra, char *errbuf, size_t
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/* In tenant a's process (uid T_UID_A): HELLO works. */
+static void hello_a(void *arg)
+{
+	int s = tc_connect(arg);
+
+	CHECK_EQ(tc_hello(s, "a"), 0);
+	close(s);
+}
+
 /* A tenant with two devices: open + attach + bus master at start, visible in
  * the dump; bus master off + detach + close at SIGTERM. */
 static void test_devices(void)
 {
 	struct tdaemon d;
 	char buf[4096];
-	int s;
 
 	td_start(&d, conf("00:04.0, 0000:81:00.1", NULL));
 	td_sync(&d, NULL);
@@ -166,9 +180,7 @@ static void test_devices(void)
 		}
 	}
 	/* the tenant still works, and its session never sees a device fd */
-	s = tc_connect(&d);
-	CHECK_EQ(tc_hello(s, "a"), 0);
-	close(s);
+	t_as_user(T_UID_A, hello_a, &d);
 	td_stop(&d);
 	slurp(logpath, buf, sizeof(buf));
 	CHECK(
@@ -278,18 +290,19 @@ static long device_space(const struct tdaemon *d, const char *bdf)
 static void test_sighup(void)
 {
 	char extra[512], buf[8192];
-	unsigned int uid = (unsigned int)getuid();
+	struct dmac_proto_hello_rep hr;
 	struct tdaemon d;
-	int s, fds[16];
+	struct tproc c; /* tenant c's process, uid T_UID_C */
 	unsigned int nfds;
 	size_t mark;
+	int s;
 
 	td_start(&d, conf("00:04.0", NULL));
 	/* a: 04.0 -> 05.0 (04.0 closed, 05.0 opened); b dropped; c new with 81:00.1 */
 	snprintf(extra, sizeof(extra),
 		 "[tenant a]\nuids = %u\ndevices = 00:05.0\n[tenant c]\nuids = %u\n"
 		 "devices = 81:00.1\n",
-		 uid, uid);
+		 T_UID_A, T_UID_C);
 	td_write_conf(&d, extra);
 	kill(d.pid, SIGHUP);
 	td_sync(&d, NULL); /* signals are handled in order: the reload is done */
@@ -304,7 +317,8 @@ static void test_sighup(void)
 	    NULL);
 
 	/* one reload moves 05.0 from a (removed) to c: no close, c's space */
-	snprintf(extra, sizeof(extra), "[tenant c]\nuids = %u\ndevices = 81:00.1, 00:05.0\n", uid);
+	snprintf(extra, sizeof(extra), "[tenant c]\nuids = %u\ndevices = 81:00.1, 00:05.0\n",
+		 T_UID_C);
 	td_write_conf(&d, extra);
 	mark = strlen(slurp(logpath, buf, sizeof(buf)));
 	kill(d.pid, SIGHUP);
@@ -316,19 +330,19 @@ static void test_sighup(void)
 	CHECK(strstr(buf + mark, "close 0000:00:05.0") == NULL);
 	CHECK(strstr(buf + mark, "open 0000:00:05.0") == NULL);
 	/* DEVICE index 1 of c is the moved device (the file's order) */
-	s = tc_connect(&d);
-	CHECK_EQ(tc_hello(s, "c"), 0);
-	CHECK_EQ(tc_device(s, 1, NULL, fds, &nfds), 0);
+	tp_start(&c, &d, T_UID_C, NULL, NULL); /* closes the fds it receives */
+	s = tp_connect(&c);
+	CHECK_EQ(tp_hello(&c, s, "c", NULL), 0);
+	CHECK_EQ(tp_device(&c, s, 1, NULL, &nfds), 0);
 	CHECK(strstr(slurp(logpath, buf, sizeof(buf)) + mark, "bus_master 0000:00:05.0 1\n") !=
 	      NULL);
-	dmac_proto_close_fds(fds, nfds);
 
 	/* a reload that cannot open a device is refused as a whole: the new
 	 * tenant e does not appear, c's quota does not change, 05.0 stays */
 	snprintf(extra, sizeof(extra),
 		 "[tenant c]\nuids = %u\nquota_leases = 3\ndevices = 81:00.1, 00:05.0\n"
 		 "[tenant e]\nuids = %u\ndevices = 00:06.0\n",
-		 uid, uid);
+		 T_UID_C, T_UID_A);
 	td_write_conf(&d, extra);
 	mark = strlen(slurp(logpath, buf, sizeof(buf)));
 	kill(d.pid, SIGHUP);
@@ -336,13 +350,14 @@ static void test_sighup(void)
 	CHECK_EQ(td_get(&d, "tenants"), 1);
 	CHECK_EQ(tenant_space(&d, "e"), -1);
 	CHECK_EQ(td_count(&d, "device "), 2);
-	CHECK(tc_closed(s) == 0); /* c's session untouched */
+	CHECK(tp_closed(&c, s) == 0); /* c's session untouched */
 	{
-		int s2 = tc_connect(&d);
+		int s2 = tp_connect(&c);
 
-		CHECK_EQ(tc_hello(s2, "c"), 0);
-		CHECK(((const struct dmac_proto_hello_rep *)tc_reply)->quota_leases != 3);
-		close(s2);
+		memset(&hr, 0, sizeof(hr));
+		CHECK_EQ(tp_hello(&c, s2, "c", &hr), 0);
+		CHECK(hr.quota_leases != 3);
+		tp_close(&c, s2);
 	}
 	slurp(logpath, buf, sizeof(buf));
 	CHECK(strstr(buf + mark, "close ") == NULL);
@@ -353,12 +368,12 @@ static void test_sighup(void)
 	snprintf(extra, sizeof(extra),
 		 "[tenant c]\nuids = %u\ndevices = 81:00.1\n[tenant f]\nuids = %u\n"
 		 "devices = 00:05.0\n",
-		 uid, uid);
+		 T_UID_C, T_UID_B);
 	td_write_conf(&d, extra);
 	mark = strlen(slurp(logpath, buf, sizeof(buf)));
 	kill(d.pid, SIGHUP);
 	td_sync(&d, NULL);
-	CHECK(tc_closed(s) == 1);
+	CHECK(tp_closed(&c, s) == 1);
 	CHECK_EQ(device_space(&d, "0000:00:05.0"), tenant_space(&d, "f"));
 	slurp(logpath, buf, sizeof(buf));
 	{
@@ -367,7 +382,8 @@ static void test_sighup(void)
 
 		CHECK(off && mv && off < mv);
 	}
-	close(s);
+	tp_close(&c, s);
+	tp_stop(&c);
 	td_stop(&d);
 	slurp(logpath, buf, sizeof(buf));
 	CHECK(strstr(buf, "close 0000:81:00.1\n") != NULL);
