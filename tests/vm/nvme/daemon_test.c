@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vm test nvme-daemon: the example NVMe driver through dmacached in strict
- * mode, as root in the test-bed guest (run by tests/vm/vmrun). The real
- * daemon ($DMACACHED_TEST, iommufd) gives the guest's NVMe controller
+ * mode in the test-bed guest (run by tests/vm/vmrun). The real daemon
+ * ($DMACACHED_TEST, iommufd) gives the guest's NVMe controller
  * ($DMAC_VM_NVME_BDF) to tenant "a" (config key 'devices'); tenant "b" has no
- * device. The test process never opens /dev/vfio or /dev/iommu.
+ * device. No process of the test opens /dev/vfio or /dev/iommu.
+ *
+ * Who runs what: this program (root) only starts, reloads (SIGHUP) and stops
+ * the daemon, reads its log, and reads its figures through an admin session
+ * (STATS on a tenant session reports that tenant's own figures only). Every
+ * tenant is a t_as_spawn() child (tests/daemon/harness.c) that has dropped
+ * root for good: tenant a as uid T_UID_A (4001), tenant b as uid T_UID_B
+ * (4002), the uids the configuration lists for them; the example program is
+ * exec'ed by such a child of tenant a. One child per phase below.
  *
  * 1. integrity: examples/nvme/env_daemon.c (BAR0 from the DEVICE reply's
  *    resource0 fd, interrupts from its eventfd, DMA memory leased) with the
@@ -14,19 +22,22 @@
  * 2. strict mode: every fd this process holds is inspected (readlink): none
  *    is a VFIO device, a VFIO group/container or the iommufd.
  * 3. isolation: tenant a's controller is told to read into an IOVA leased
- *    only to tenant b, and into one leased to nobody: b's memory is unchanged
- *    and a's own buffer too (the command may still "succeed" under QEMU; the
+ *    only to tenant b (a process of its own, which checks its memory after
+ *    each read), and into one leased to nobody: b's memory is unchanged and
+ *    a's own buffer too (the command may still "succeed" under QEMU; the
  *    memory is the judge).
  * 4. crash: a child claims the device and loops 1 MiB reads; it is
  *    SIGKILLed with I/O in flight; the daemon's log shows "DMA stopped"
  *    before "released by session"; the lease count returns to the baseline
- *    (STATS); a new client drives the device again and its data is intact.
+ *    (STATS of an admin session); a new client drives the device again and
+ *    its data is intact.
  * 5. the example program (argv[1]) in --daemon mode reports "ok".
  * 6. with `trusted = true` the reply also carries the device fd: a dup of
  *    the daemon's /dev/vfio/devices/vfioN fd (VFIO_DEVICE_GET_INFO works).
  *
- * Invariants: CHECK() counts, never aborts; exit 0 only if checks ran and
- * none failed; every wait is bounded; nothing is timed.
+ * Invariants: CHECK() counts, never aborts; a tenant child's failed checks
+ * are its exit status and count here; exit 0 only if checks ran and none
+ * failed; every wait is bounded; nothing is timed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,9 +48,11 @@
 #include <string.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,8 +60,12 @@
 
 #include "dmac/dmacache.h"
 #include "env_daemon.h"
+#include "harness.h" /* t_as_spawn(), T_UID_*: its CHECK macros are not used here */
 #include "nvme.h"
 #include "vtophys.h"
+
+#undef CHECK
+#undef CHECK_EQ
 
 static int failures, checks;
 
@@ -90,8 +107,8 @@ static void daemon_write_conf(const char *extra)
 	}
 	fprintf(f,
 		"[daemon]\nsocket = %s\nbackend = iommufd\nlog_level = debug\n%s"
-		"[tenant a]\nuids = 0\ndevices = %s\n%s[tenant b]\nuids = 0\n",
-		dmn.sock, extra, dmn.bdf, dmn.trusted ? "trusted = true\n" : "");
+		"[tenant a]\nuids = %u\ndevices = %s\n%s[tenant b]\nuids = %u\n",
+		dmn.sock, extra, T_UID_A, dmn.bdf, dmn.trusted ? "trusted = true\n" : "", T_UID_B);
 	fclose(f);
 }
 
@@ -113,7 +130,8 @@ static void daemon_start(const char *bdf, int trusted)
 		exit(1);
 	}
 	snprintf(dmn.dir, sizeof(dmn.dir), "/tmp/dmac-nvme-daemon-XXXXXX");
-	if (!mkdtemp(dmn.dir)) {
+	/* 0755 (mkdtemp makes it 0700): the tenants' uids reach the socket below */
+	if (!mkdtemp(dmn.dir) || chmod(dmn.dir, 0755)) {
 		perror("mkdtemp");
 		exit(1);
 	}
@@ -301,6 +319,81 @@ static void check_no_vfio_fd(void)
 	CHECK(seen > 3, "only %d fds seen", seen);
 }
 
+/* ---- tenant processes ------------------------------------------------------------ */
+
+struct phase {
+	void (*fn)(void *);
+	void *arg;
+};
+
+/* In the child: the phase with fresh counters; its failures become its exit status. */
+static void run_phase(void *arg)
+{
+	const struct phase *ph = arg;
+
+	failures = 0;
+	checks = 0;
+	ph->fn(ph->arg);
+	t_failures += failures;
+}
+
+/* Run @p fn(@p arg) in a child that dropped root for good and is @p uid. */
+static pid_t spawn(uid_t uid, void (*fn)(void *), void *arg)
+{
+	struct phase ph = {fn, arg};
+
+	return t_as_spawn(uid, (gid_t)uid, NULL, 0, run_phase, &ph);
+}
+
+/* Reap a tenant child (200 s at most); its exit status is its failure count. */
+static void reap(pid_t p, const char *what)
+{
+	int status = 0, i;
+
+	for (i = 0; i < 20000 && waitpid(p, &status, WNOHANG) == 0; i++)
+		msleep(10);
+	if (i == 20000) {
+		kill(p, SIGKILL);
+		waitpid(p, &status, 0);
+	}
+	CHECK(i < 20000 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "%s (pid %d): %s, status 0x%x", what, (int)p,
+	      i == 20000 ? "did not exit within 200 s" : "failed", status);
+	if (i < 20000 && WIFEXITED(status) && WEXITSTATUS(status) > 1)
+		failures += WEXITSTATUS(status) - 1; /* the check above counted one */
+}
+
+/* Messages between tenant a and tenant b (a SOCK_SEQPACKET socketpair). */
+enum { PM_IOVA = 1, PM_NONE, PM_CHECK, PM_OK, PM_DONE };
+
+struct peer_msg {
+	uint64_t op, v;
+};
+
+static void peer_send(int s, uint64_t op, uint64_t v)
+{
+	struct peer_msg m = {op, v};
+
+	if (send(s, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+		fprintf(stderr, "peer_send: %s\n", strerror(errno));
+}
+
+/* 0, or -1 if the peer closed or was silent for 200 s. */
+static int peer_recv(int s, struct peer_msg *m)
+{
+	struct pollfd p = {.fd = s, .events = POLLIN};
+
+	memset(m, 0, sizeof(*m));
+	if (poll(&p, 1, 200000) != 1 || recv(s, m, sizeof(*m), 0) != (ssize_t)sizeof(*m))
+		return -1;
+	return 0;
+}
+
+/* The two ends of the a-b socketpair, as each tenant sees them. */
+struct peer_ends {
+	int mine, other;
+};
+
 /* ---- 3. isolation --------------------------------------------------------------- */
 
 static struct {
@@ -329,41 +422,80 @@ static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
 	return 1;
 }
 
-static void isolation(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops, uint64_t pool_iova,
-		      size_t pool_len)
+/*
+ * Tenant b (uid T_UID_B): leases 2 MiB of its own memory filled with 0x5a,
+ * tells tenant a the IOVA, and checks its memory each time a says it aimed a
+ * read there; releases everything when a is done.
+ */
+static void tenant_b(void *arg)
 {
+	const struct peer_ends *pe = arg;
 	struct dmac_client *b = NULL;
 	struct dmac_client_lease bl;
-	struct dmac_nvme_info info;
+	struct peer_msg m;
+	uint8_t *bm = MAP_FAILED;
 	uint64_t reg;
-	uint8_t *bm, *src, *dst;
-	int fd, rc;
+	int fd = -1, rc, leased = 0;
+
+	close(pe->other);
+	rc = dmac_client_connect(dmn.sock, "b", 0, &b);
+	CHECK(rc == 0, "tenant b connects: %d", rc);
+	if (b) {
+		fd = memfd_create("tenant-b", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		CHECK(fd >= 0 && ftruncate(fd, 2 << 20) == 0 &&
+			  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0,
+		      "b's memfd");
+		bm = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		CHECK(bm != MAP_FAILED, "mmap b");
+	}
+	if (bm != MAP_FAILED) {
+		memset(bm, 0x5a, 2 << 20);
+		rc = dmac_client_register(b, fd, 0, 2 << 20,
+					  DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, bm, &reg);
+		CHECK(rc == 0, "b registers: %d", rc);
+		rc = rc ? rc
+			: dmac_client_lease(b, reg, 0, 2 << 20,
+					    DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, &bl);
+		CHECK(rc == 0, "b leases: %d", rc);
+		leased = rc == 0;
+	}
+	peer_send(pe->mine, leased ? PM_IOVA : PM_NONE, leased ? bl.iova : 0);
+	while (peer_recv(pe->mine, &m) == 0 && m.op == PM_CHECK) {
+		int ok = all_bytes(bm, 2 << 20, 0x5a);
+
+		CHECK(ok, "tenant b's memory changed (target %d)", (int)m.v);
+		peer_send(pe->mine, PM_OK, (uint64_t)ok);
+	}
+	if (leased) {
+		dmac_client_release(b, bl.lease_id);
+		dmac_client_unregister(b, reg);
+	}
+	if (bm != MAP_FAILED)
+		munmap(bm, 2 << 20);
+	if (fd >= 0)
+		close(fd);
+	dmac_client_close(b);
+}
+
+/* In tenant a: reads aimed at tenant b's lease and at an unleased IOVA. */
+static void isolation(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops, uint64_t pool_iova,
+		      size_t pool_len, int peer)
+{
+	struct dmac_nvme_info info;
+	struct peer_msg m;
+	uint64_t b_iova;
+	uint8_t *src, *dst;
+	int rc;
 
 	dmac_nvme_ctrl_info(c, &info);
-	CHECK(dmac_client_connect(dmn.sock, "b", 0, &b) == 0, "tenant b connects");
-	if (!b)
+	CHECK(peer_recv(peer, &m) == 0 && m.op == PM_IOVA, "tenant b's lease (message %llu)",
+	      (unsigned long long)m.op);
+	if (m.op != PM_IOVA)
 		return;
-	fd = memfd_create("tenant-b", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	CHECK(fd >= 0 && ftruncate(fd, 2 << 20) == 0 &&
-		  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0,
-	      "b's memfd");
-	bm = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(bm != MAP_FAILED, "mmap b");
-	if (bm == MAP_FAILED)
-		goto out_client;
-	memset(bm, 0x5a, 2 << 20);
-	rc = dmac_client_register(b, fd, 0, 2 << 20, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE,
-				  bm, &reg);
-	CHECK(rc == 0, "b registers: %d", rc);
-	rc = rc ? rc
-		: dmac_client_lease(b, reg, 0, 2 << 20,
-				    DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, &bl);
-	CHECK(rc == 0, "b leases: %d", rc);
-	if (rc)
-		goto out_unmap;
+	b_iova = m.v;
 	fprintf(stderr, "tenant b leased IOVA 0x%llx; tenant a's pool at 0x%llx\n",
-		(unsigned long long)bl.iova, (unsigned long long)pool_iova);
-	CHECK(bl.iova + (2 << 20) <= pool_iova || bl.iova >= pool_iova + pool_len,
+		(unsigned long long)b_iova, (unsigned long long)pool_iova);
+	CHECK(b_iova + (2 << 20) <= pool_iova || b_iova >= pool_iova + pool_len,
 	      "b's IOVA overlaps a's pool");
 
 	/* a known block on the disk, then read it "into" b's IOVA */
@@ -371,13 +503,13 @@ static void isolation(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops,
 	dst = ops->dma_alloc(ops->ctx, 4096, 4096);
 	CHECK(src && dst, "dma_alloc");
 	if (!src || !dst)
-		goto out_unmap;
+		return;
 	memset(src, 0xc3, 4096);
 	CHECK(dmac_nvme_write(c, src, 100, 4096 / info.lba_size) == 0, "write the bait block");
 	for (int target = 0; target < 2; target++) {
 		/* 0: b's lease; 1: an IOVA nobody leased (far above both) */
-		uint64_t iova = target ? (pool_iova > bl.iova ? pool_iova : bl.iova) + (1ull << 32)
-				       : bl.iova + 8192;
+		uint64_t iova = target ? (pool_iova > b_iova ? pool_iova : b_iova) + (1ull << 32)
+				       : b_iova + 8192;
 
 		memset(dst, 0, 4096);
 		lie.bad_va = dst;
@@ -388,8 +520,11 @@ static void isolation(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops,
 		fprintf(stderr, "read into %s IOVA 0x%llx: %d (%s)\n", target ? "unleased" : "b's",
 			(unsigned long long)iova, rc,
 			rc ? strerror(-rc) : "the device said success");
-		CHECK(all_bytes(bm, 2 << 20, 0x5a), "tenant b's memory changed (target %d)",
-		      target);
+		/* tenant b judges its own memory (its check counts in its exit status) */
+		peer_send(peer, PM_CHECK, (uint64_t)target);
+		CHECK(peer_recv(peer, &m) == 0 && m.op == PM_OK,
+		      "tenant b did not check its memory (target %d)", target);
+		fprintf(stderr, "tenant b's memory after it: %s\n", m.v ? "unchanged" : "CHANGED");
 		CHECK(all_bytes(dst, 4096, 0), "a's buffer changed (target %d)", target);
 	}
 	/* the controller still works for a's own memory */
@@ -398,17 +533,84 @@ static void isolation(struct dmac_nvme_ctrl *c, const struct dmac_nvme_ops *ops,
 	      "a's read after the blocked ones");
 	ops->dma_free(ops->ctx, src, 4096);
 	ops->dma_free(ops->ctx, dst, 4096);
-	dmac_client_release(b, bl.lease_id);
-	dmac_client_unregister(b, reg);
-out_unmap:
-	munmap(bm, 2 << 20);
-out_client:
-	if (fd >= 0)
-		close(fd);
-	dmac_client_close(b);
+}
+
+/* ---- 1.-3. tenant a ------------------------------------------------------------- */
+
+/* Tenant a (uid T_UID_A): integrity by interrupt, strict mode, isolation, then
+ * integrity by polling, in one session. */
+static void tenant_a(void *arg)
+{
+	const struct peer_ends *pe = arg;
+	struct dmac_nvme_denv *e = NULL;
+	struct dmac_nvme_ctrl *c = NULL;
+	struct dmac_nvme_stats st;
+	const struct dmac_nvme_ops *ops;
+	struct dmac_nvme_ops pops;
+	uint64_t pool_iova;
+	size_t pool_len;
+	int huge, rc;
+
+	close(pe->other);
+	rc = open_env(0, &e);
+	CHECK(rc == 0, "daemon environment: %d (%s)", rc, strerror(-rc));
+	if (rc)
+		goto out;
+	ops = dmac_nvme_denv_ops(e);
+	dmac_nvme_denv_pool(e, &pool_iova, &pool_len, &huge);
+	CHECK(!dmac_nvme_denv_device(e)->trusted && dmac_nvme_denv_device(e)->device_fd == -1,
+	      "strict mode");
+	CHECK(ops->irq_eventfd >= 0, "an interrupt eventfd came (irq type %u, %u vectors)",
+	      dmac_nvme_denv_device(e)->irq_type, dmac_nvme_denv_device(e)->nirqs);
+	check_no_vfio_fd();
+	rc = dmac_nvme_ctrl_open(ops, NULL, &c);
+	CHECK(rc == 0, "controller (interrupts): %d", rc);
+	if (!rc) {
+		integrity(c, ops, 1);
+		dmac_nvme_ctrl_stats(c, &st);
+		CHECK(st.interrupts > 0, "no interrupt counted");
+		/* 3. isolation, with the interrupt-driven controller */
+		isolation(c, ops, pool_iova, pool_len, pe->mine);
+		dmac_nvme_ctrl_close(c);
+	}
+	peer_send(pe->mine, PM_DONE, 0); /* tenant b releases its lease and exits */
+	pops = *ops;
+	pops.irq_eventfd = -1;
+	rc = dmac_nvme_ctrl_open(&pops, NULL, &c);
+	CHECK(rc == 0, "controller (polling): %d", rc);
+	if (!rc) {
+		integrity(c, &pops, 2);
+		dmac_nvme_ctrl_stats(c, &st);
+		CHECK(st.interrupts == 0, "%llu interrupts while polling",
+		      (unsigned long long)st.interrupts);
+		dmac_nvme_ctrl_close(c);
+	}
+	dmac_nvme_denv_close(e);
+out:
+	peer_send(pe->mine, PM_DONE, 0);
 }
 
 /* ---- 4. crash with I/O in flight ---------------------------------------------- */
+
+/* Tenant a (uid T_UID_A): claims the device and loops 1 MiB reads until killed. */
+static void crash_tenant(void *arg)
+{
+	const int *pfd = arg;
+	struct dmac_nvme_denv *e = NULL;
+	struct dmac_nvme_ctrl *c = NULL;
+	const struct dmac_nvme_ops *ops;
+	uint8_t *buf;
+
+	close(pfd[0]);
+	if (open_env(0, &e) || dmac_nvme_ctrl_open(dmac_nvme_denv_ops(e), NULL, &c))
+		_exit(3);
+	ops = dmac_nvme_denv_ops(e);
+	buf = ops->dma_alloc(ops->ctx, 1 << 20, 4096);
+	if (!buf || write(pfd[1], "y", 1) != 1)
+		_exit(4);
+	for (uint64_t lba = 0;; lba = (lba + 2048) % (1 << 16))
+		dmac_nvme_read(c, buf, lba, 2048);
+}
 
 static void crash(void)
 {
@@ -418,29 +620,17 @@ static void crash(void)
 	char ch = 0;
 	pid_t child;
 
-	CHECK(dmac_client_connect(dmn.sock, "b", 0, &probe) == 0, "stats client");
 	released = log_count("released by session");
 	CHECK(pipe(pfd) == 0, "pipe");
-	child = fork();
-	if (child == 0) {
-		struct dmac_nvme_denv *e = NULL;
-		struct dmac_nvme_ctrl *c = NULL;
-		const struct dmac_nvme_ops *ops;
-		uint8_t *buf;
-
-		close(pfd[0]);
-		if (open_env(0, &e) || dmac_nvme_ctrl_open(dmac_nvme_denv_ops(e), NULL, &c))
-			_exit(3);
-		ops = dmac_nvme_denv_ops(e);
-		buf = ops->dma_alloc(ops->ctx, 1 << 20, 4096);
-		if (!buf || write(pfd[1], "y", 1) != 1)
-			_exit(4);
-		for (uint64_t lba = 0;; lba = (lba + 2048) % (1 << 16))
-			dmac_nvme_read(c, buf, lba, 2048);
-	}
+	child = spawn(T_UID_A, crash_tenant, pfd);
 	close(pfd[1]);
 	CHECK(read(pfd[0], &ch, 1) == 1 && ch == 'y', "the child drives the device");
 	close(pfd[0]);
+	/* the daemon's figures, as root (an admin session: STATS of a tenant
+	 * session counts that tenant only); opened after the tenant was forked,
+	 * so no tenant holds it */
+	CHECK(dmac_client_connect(dmn.sock, DMAC_CLIENT_ADMIN_TENANT, 0, &probe) == 0,
+	      "admin stats client");
 	msleep(200);
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
@@ -488,17 +678,72 @@ static void crash(void)
 	}
 }
 
+/* Tenant a (uid T_UID_A) after the crash: the device works, the data is intact. */
+static void tenant_a_again(void *arg)
+{
+	struct dmac_nvme_denv *e = NULL;
+	struct dmac_nvme_ctrl *c = NULL;
+	int rc = open_env(0, &e);
+
+	(void)arg;
+	CHECK(rc == 0, "new client after the crash: %d", rc);
+	if (rc)
+		return;
+	rc = dmac_nvme_ctrl_open(dmac_nvme_denv_ops(e), NULL, &c);
+	CHECK(rc == 0, "controller after the crash: %d", rc);
+	if (!rc) {
+		integrity(c, dmac_nvme_denv_ops(e), 3);
+		dmac_nvme_ctrl_close(c);
+	}
+	dmac_nvme_denv_close(e);
+}
+
+/* ---- 5. the example, 6. trusted mode ------------------------------------------- */
+
+/* Tenant a (uid T_UID_A) becomes the example program in daemon mode. */
+static void run_example(void *arg)
+{
+	const char *path = arg;
+
+	fflush(NULL);
+	execl(path, path, "--daemon", dmn.sock, "--tenant", "a", "--lba", "4096", (char *)NULL);
+	CHECK(0, "exec %s: %s", path, strerror(errno));
+}
+
+/* Tenant a (uid T_UID_A), trusted: the reply also carries the device fd. */
+static void trusted_tenant(void *arg)
+{
+	struct dmac_client *tc = NULL;
+	struct dmac_client_device dv;
+	char p[64], link[256] = "";
+	int rc;
+
+	(void)arg;
+	CHECK(dmac_client_connect(dmn.sock, "a", 0, &tc) == 0, "trusted tenant connects");
+	rc = tc ? dmac_client_device_get(tc, NULL, 0, &dv) : -1;
+	CHECK(rc == 0, "trusted DEVICE: %d", rc);
+	if (!rc) {
+		struct vfio_device_info di = {.argsz = sizeof(di)};
+
+		CHECK(dv.trusted == 1 && dv.device_fd >= 0, "no device fd in trusted mode");
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", dv.device_fd);
+		if (readlink(p, link, sizeof(link) - 1) < 0)
+			link[0] = '\0';
+		CHECK(!strncmp(link, "/dev/vfio/devices/", 18), "device fd is %s", link);
+		CHECK(ioctl(dv.device_fd, VFIO_DEVICE_GET_INFO, &di) == 0 &&
+			  (di.flags & VFIO_DEVICE_FLAGS_PCI),
+		      "VFIO_DEVICE_GET_INFO on the trusted fd");
+		dmac_client_device_close(&dv);
+	}
+	dmac_client_close(tc);
+}
+
 int main(int argc, char **argv)
 {
 	const char *bdf = getenv("DMAC_VM_NVME_BDF");
-	struct dmac_nvme_denv *e = NULL;
-	struct dmac_nvme_ctrl *c = NULL;
-	struct dmac_nvme_stats st;
-	const struct dmac_nvme_ops *ops;
-	struct dmac_nvme_ops pops;
-	uint64_t pool_iova;
-	size_t pool_len;
-	int huge, rc;
+	struct peer_ends ea, eb;
+	int sv[2];
+	pid_t pa, pb;
 
 	if (!bdf) {
 		fprintf(stderr, "DMAC_VM_NVME_BDF is not set: run me with tests/vm/vmrun\n");
@@ -510,94 +755,36 @@ int main(int argc, char **argv)
 	if (!dmn.pid)
 		goto out;
 
-	/* 1. integrity by interrupt, then by polling, in one session */
-	rc = open_env(0, &e);
-	CHECK(rc == 0, "daemon environment: %d (%s)", rc, strerror(-rc));
-	if (rc)
-		goto out;
-	ops = dmac_nvme_denv_ops(e);
-	dmac_nvme_denv_pool(e, &pool_iova, &pool_len, &huge);
-	CHECK(!dmac_nvme_denv_device(e)->trusted && dmac_nvme_denv_device(e)->device_fd == -1,
-	      "strict mode");
-	CHECK(ops->irq_eventfd >= 0, "an interrupt eventfd came (irq type %u, %u vectors)",
-	      dmac_nvme_denv_device(e)->irq_type, dmac_nvme_denv_device(e)->nirqs);
-	check_no_vfio_fd();
-	rc = dmac_nvme_ctrl_open(ops, NULL, &c);
-	CHECK(rc == 0, "controller (interrupts): %d", rc);
-	if (!rc) {
-		integrity(c, ops, 1);
-		dmac_nvme_ctrl_stats(c, &st);
-		CHECK(st.interrupts > 0, "no interrupt counted");
-		/* 3. isolation, with the interrupt-driven controller */
-		isolation(c, ops, pool_iova, pool_len);
-		dmac_nvme_ctrl_close(c);
+	/* 1.-3. tenant a drives the device, tenant b is the victim of 3. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		perror("socketpair");
+		return 1;
 	}
-	pops = *ops;
-	pops.irq_eventfd = -1;
-	rc = dmac_nvme_ctrl_open(&pops, NULL, &c);
-	CHECK(rc == 0, "controller (polling): %d", rc);
-	if (!rc) {
-		integrity(c, &pops, 2);
-		dmac_nvme_ctrl_stats(c, &st);
-		CHECK(st.interrupts == 0, "%llu interrupts while polling",
-		      (unsigned long long)st.interrupts);
-		dmac_nvme_ctrl_close(c);
-	}
-	dmac_nvme_denv_close(e);
+	ea = (struct peer_ends){sv[0], sv[1]};
+	eb = (struct peer_ends){sv[1], sv[0]};
+	pb = spawn(T_UID_B, tenant_b, &eb);
+	pa = spawn(T_UID_A, tenant_a, &ea);
+	close(sv[0]);
+	close(sv[1]);
+	reap(pa, "tenant a (integrity, strict mode, isolation)");
+	reap(pb, "tenant b (the isolation victim)");
 	CHECK(wait_released(1), "device released at the session's end");
 
 	/* 4. crash, then a new client drives the device */
 	crash();
-	rc = open_env(0, &e);
-	CHECK(rc == 0, "new client after the crash: %d", rc);
-	if (!rc) {
-		rc = dmac_nvme_ctrl_open(dmac_nvme_denv_ops(e), NULL, &c);
-		CHECK(rc == 0, "controller after the crash: %d", rc);
-		if (!rc) {
-			integrity(c, dmac_nvme_denv_ops(e), 3);
-			dmac_nvme_ctrl_close(c);
-		}
-		dmac_nvme_denv_close(e);
-		CHECK(wait_released(3), "released again");
-	}
+	reap(spawn(T_UID_A, tenant_a_again, NULL), "tenant a after the crash");
+	CHECK(wait_released(3), "released again");
 
-	/* 5. the example program in daemon mode */
-	if (argc > 1) {
-		char cmd[512];
-
-		snprintf(cmd, sizeof(cmd), "%s --daemon %s --tenant a --lba 4096", argv[1],
-			 dmn.sock);
-		rc = system(cmd);
-		CHECK(rc == 0, "example --daemon: status %d", rc);
-	}
+	/* 5. the example program in daemon mode, as tenant a's uid */
+	if (argc > 1)
+		reap(spawn(T_UID_A, run_example, argv[1]), "example --daemon");
 	daemon_stop();
 
 	/* 6. trusted mode hands the real VFIO device fd (a dup), last */
 	daemon_start(bdf, 1);
 	CHECK(dmn.pid > 0, "dmacached (trusted tenant) runs");
-	if (dmn.pid) {
-		struct dmac_client *tc = NULL;
-		struct dmac_client_device dv;
-		char p[64], link[256] = "";
-
-		CHECK(dmac_client_connect(dmn.sock, "a", 0, &tc) == 0, "trusted tenant connects");
-		rc = tc ? dmac_client_device_get(tc, NULL, 0, &dv) : -1;
-		CHECK(rc == 0, "trusted DEVICE: %d", rc);
-		if (!rc) {
-			struct vfio_device_info di = {.argsz = sizeof(di)};
-
-			CHECK(dv.trusted == 1 && dv.device_fd >= 0, "no device fd in trusted mode");
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", dv.device_fd);
-			if (readlink(p, link, sizeof(link) - 1) < 0)
-				link[0] = '\0';
-			CHECK(!strncmp(link, "/dev/vfio/devices/", 18), "device fd is %s", link);
-			CHECK(ioctl(dv.device_fd, VFIO_DEVICE_GET_INFO, &di) == 0 &&
-				  (di.flags & VFIO_DEVICE_FLAGS_PCI),
-			      "VFIO_DEVICE_GET_INFO on the trusted fd");
-			dmac_client_device_close(&dv);
-		}
-		dmac_client_close(tc);
-	}
+	if (dmn.pid)
+		reap(spawn(T_UID_A, trusted_tenant, NULL), "trusted tenant a");
 out:
 	daemon_stop();
 	fprintf(stderr, "%d checks, %d failed\n", checks, failures);
