@@ -34,6 +34,14 @@
  *   would pass vacuously on hugetlb memory), so pins are counted on the 4 KiB
  *   shmem memfd; the hugetlb memfd is checked through MD_CHECK_MAP only.
  *
+ * Who runs what: this process is root to run the daemon (start, SIGHUP,
+ * SIGTERM, the control lines and the dump) and to count pins through its own
+ * /dev/iommu fd. The clients are tenants and run as the uids the
+ * configuration lists for them: ta as T_UID_A (4001), tb as T_UID_B (4002),
+ * each a t_as_spawn() child (tests/daemon/harness.c) that has dropped root
+ * for good and closed this process's /dev/iommu fd; they inherit only the two
+ * memfds and their mappings, as a dataplane would get its memory.
+ *
  * Invariants: this process creates both memfds and keeps them open (the
  * daemon's md_check_map reopens them as /proc/<this pid>/fd/N); every wait is
  * bounded; the daemon is killed if this process dies (PR_SET_PDEATHSIG).
@@ -55,7 +63,11 @@
 #include <unistd.h>
 
 #include "dmac/dmacache.h"
+#include "harness.h" /* t_as_spawn(), T_UID_*: its CHECK macros are not used here */
 #include "iommufd_test_abi.h"
+
+#undef CHECK
+#undef CHECK_EQ
 
 #define MB	 (1ull << 20)
 #define HUGE_LEN (8 * MB) /* hugetlb memfd: 4 huge pages */
@@ -101,8 +113,8 @@ static void write_conf(const char *budget)
 	fprintf(f,
 		"[daemon]\nsocket = " DIR "/s.sock\nbackend = iommufd\npinned_budget = %s\n"
 		"log_level = info\nlog_target = stderr\n\n"
-		"[tenant ta]\nuids = 0\n\n[tenant tb]\nuids = 0\n",
-		budget);
+		"[tenant ta]\nuids = %u\n\n[tenant tb]\nuids = %u\n",
+		budget, T_UID_A, T_UID_B);
 	fclose(f);
 }
 
@@ -110,7 +122,8 @@ static void start_daemon(const char *bin)
 {
 	int i;
 
-	if (system("rm -rf " DIR) || mkdir(DIR, 0700))
+	/* 0755, root's: the daemon trusts it and the tenants reach the socket */
+	if (system("rm -rf " DIR) || mkdir(DIR, 0700) || chmod(DIR, 0755))
 		die("mkdir " DIR);
 	write_conf("unlimited");
 	dpid = fork();
@@ -296,21 +309,32 @@ report:
 #undef STEP
 }
 
-static struct client client_start(const char *tenant, struct grant *g)
-{
-	struct client cl;
+struct client_args {
+	const char *tenant;
 	int res[2], go[2];
+};
+
+/* In the tenant's process (root dropped): keep only what a client has. */
+static void client_child(void *arg)
+{
+	const struct client_args *a = arg;
+
+	close(a->res[0]);
+	close(a->go[1]);
+	close(iommufd); /* the test's own /dev/iommu: never a tenant's */
+	client_main(a->tenant, a->res[1], a->go[0]);
+}
+
+/* A client of @p tenant, running as @p uid. */
+static struct client client_start(const char *tenant, uid_t uid, struct grant *g)
+{
+	struct client_args a = {.tenant = tenant};
+	struct client cl;
+	int *res = a.res, *go = a.go;
 
 	if (pipe2(res, O_CLOEXEC) || pipe2(go, O_CLOEXEC))
 		die("pipe");
-	cl.pid = fork();
-	if (cl.pid < 0)
-		die("fork");
-	if (cl.pid == 0) {
-		close(res[0]);
-		close(go[1]);
-		client_main(tenant, res[1], go[0]);
-	}
+	cl.pid = t_as_spawn(uid, (gid_t)uid, NULL, 0, client_child, &a);
 	close(res[1]);
 	close(go[0]);
 	cl.res = res[0];
@@ -406,7 +430,7 @@ int main(int argc, char **argv)
 
 	/* 1. tenant ta */
 	printf("== 1. tenant ta registers and leases\n");
-	ca = client_start("ta", &ga);
+	ca = client_start("ta", T_UID_A, &ga);
 	CHECK(ga.rc == 0, "ta: %s: %s", ga.where, strerror(-ga.rc));
 	for (int i = 0; i < 3; i++)
 		CHECK(ga.iova[i] >= 2 * MB && ga.iova[i] % (2 * MB) == 0, "ta iova[%d] 0x%" PRIx64,
@@ -429,7 +453,7 @@ int main(int argc, char **argv)
 
 	/* 2. tenant tb, the same memory */
 	printf("== 2. tenant tb leases the same memory\n");
-	cb = client_start("tb", &gb);
+	cb = client_start("tb", T_UID_B, &gb);
 	CHECK(gb.rc == 0, "tb: %s: %s", gb.where, strerror(-gb.rc));
 	for (int i = 0; i < 3; i++)
 		CHECK(gb.iova[i] == ga.iova[i], "tb iova[%d] 0x%" PRIx64 " != 0x%" PRIx64, i,
@@ -480,7 +504,7 @@ int main(int argc, char **argv)
 	/* a dump taken after it means the reload is done: the signalfd hands
 	 * pending signals over lowest number first, SIGHUP before SIGUSR1 */
 	sync_dump(NULL);
-	cc = client_start("ta", &gc);
+	cc = client_start("ta", T_UID_A, &gc);
 	CHECK(gc.rc == 0, "ta again: %s: %s", gc.where, strerror(-gc.rc));
 	CHECK((rc = md_check_map(sa, gc.iova[2], SHM_LEN, sfd, 0)) == 0, "ta shm again: %d", rc);
 	CHECK((rc = check_refs(sva, SHM_LEN, 1)) == 0, "re-registered: not pinned once (%d)", rc);
