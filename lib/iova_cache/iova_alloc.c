@@ -441,6 +441,28 @@ int dmac_iova_alloc_lookup(const struct dmac_iova_alloc *a, uint64_t iova, uint6
 	return 0;
 }
 
+int dmac_iova_alloc_next_free(const struct dmac_iova_alloc *a, uint64_t from, uint64_t *start,
+			      uint64_t *last)
+{
+	struct ext *e;
+
+	if (!a || !start || !last)
+		return -EINVAL;
+	e = addr_search(a, from, DMAC__AVL_LE);
+	if (!e || e->last < from)
+		e = addr_search(a, from, DMAC__AVL_GE);
+	while (e && !e->free) {
+		if (e->last == UINT64_MAX)
+			return -ENOENT;
+		e = addr_search(a, e->last + 1, DMAC__AVL_GE);
+	}
+	if (!e)
+		return -ENOENT;
+	*start = e->start > from ? e->start : from;
+	*last = e->last;
+	return 0;
+}
+
 void dmac_iova_alloc_stats(const struct dmac_iova_alloc *a, struct dmac_iova_alloc_stats *st)
 {
 	struct dmac__avl *n = dmac__avl_last(a->size_root);

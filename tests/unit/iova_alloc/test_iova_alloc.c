@@ -712,6 +712,51 @@ static void test_churn(uint64_t seed, unsigned long ops)
 	dmac_iova_alloc_destroy(a);
 }
 
+/* next_free: walks the free parts; a hole reserved part by part leaves the
+ * allocations inside it in place. */
+static void test_next_free(void)
+{
+	const struct dmac_iova_range r[] = {{0, 64 * M2 - 1}, {128 * M2, 160 * M2 - 1}};
+	struct dmac_iova_alloc *a = NULL;
+	uint64_t s, l, cur;
+
+	CHECK_RC(dmac_iova_alloc_create(r, ARR(r), &a), 0);
+	CHECK_RC(dmac_iova_alloc_next_free(a, 0, &s, &l), 0);
+	CHECK(s == 0 && l == 64 * M2 - 1);
+	CHECK_RC(dmac_iova_alloc_next_free(a, 5 * K4, &s, &l), 0);
+	CHECK(s == 5 * K4 && l == 64 * M2 - 1);
+	CHECK_RC(dmac_iova_alloc_next_free(a, 64 * M2, &s, &l), 0);
+	CHECK(s == 128 * M2 && l == 160 * M2 - 1);
+	CHECK_RC(dmac_iova_alloc_next_free(a, 160 * M2, &s, &l), -ENOENT);
+	CHECK_RC(dmac_iova_alloc_next_free(NULL, 0, &s, &l), -EINVAL);
+	/* allocations at [4, 5) and [10, 11) (in 2 MiB units): the hole [1, 8)
+	 * reserved part by part around the first */
+	CHECK_RC(dmac_iova_alloc_reserve(a, 4 * M2, M2), 0);
+	CHECK_RC(dmac_iova_alloc_reserve(a, 10 * M2, M2), 0);
+	CHECK_RC(dmac_iova_alloc_next_free(a, 4 * M2, &s, &l), 0);
+	CHECK(s == 5 * M2);
+	for (cur = 1 * M2; cur < 8 * M2;) {
+		uint64_t end;
+
+		if (dmac_iova_alloc_next_free(a, cur, &s, &l) || s >= 8 * M2)
+			break;
+		end = l < 8 * M2 - 1 ? l : 8 * M2 - 1;
+		CHECK_RC(dmac_iova_alloc_reserve(a, s, end - s + 1), 0);
+		cur = end + 1;
+	}
+	CONSISTENT(a);
+	CHECK_RC(dmac_iova_alloc_next_free(a, M2, &s, &l), 0);
+	CHECK(s == 8 * M2 && l == 10 * M2 - 1);
+	CHECK_RC(dmac_iova_alloc_next_free(a, 0, &s, &l), 0);
+	CHECK(s == 0 && l == M2 - 1);
+	/* the two allocations are still there, whole */
+	CHECK_RC(dmac_iova_alloc_lookup(a, 4 * M2, &s, &l), 0);
+	CHECK(s == 4 * M2 && l == M2);
+	CHECK_RC(dmac_iova_alloc_free(a, 10 * M2, M2), 0);
+	CONSISTENT(a);
+	dmac_iova_alloc_destroy(a);
+}
+
 int main(void)
 {
 	int64_t base = dmac__alloc_outstanding();
@@ -724,6 +769,7 @@ int main(void)
 	test_best_fit_and_holes();
 	test_alignment_window();
 	test_reserve_free_errors();
+	test_next_free();
 	test_faults();
 	test_differential(seed, 120000);
 	test_churn(seed + 1, 200000);

@@ -117,6 +117,18 @@ DMAC_EXPORT int dmac_iova_alloc_reserve(struct dmac_iova_alloc *a, uint64_t iova
 DMAC_EXPORT int dmac_iova_alloc_free(struct dmac_iova_alloc *a, uint64_t iova, uint64_t length);
 
 /**
+ * The first free IOVA at or after @p from, and the last byte of the free
+ * extent it is in: *start = max(from, the extent's start), *last inclusive.
+ * Lets a caller reserve every free part of a range (IOVA holes that appear
+ * after an allocator was created) while allocations inside it stay.
+ * Cost O(log n) per extent skipped.
+ * @return 0; -ENOENT no free IOVA at or after @p from; -EINVAL NULL args.
+ * Concurrency: caller serializes all calls on @p a.
+ */
+DMAC_EXPORT int dmac_iova_alloc_next_free(const struct dmac_iova_alloc *a, uint64_t from,
+					  uint64_t *start, uint64_t *last);
+
+/**
  * Finds the allocation containing @p iova.
  * @return 0 and its start and length, or -ENOENT.
  * Concurrency: caller serializes all calls on @p a.
