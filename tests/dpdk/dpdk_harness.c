@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The DPDK test programs' shared harness (see dpdk_harness.h for the
- * contract). Invariants: dh_dmn.pid is 0 or a child not yet reaped; the
- * plugin copy's paths are empty until made, and only plugin_copy_owner
- * removes them. Concurrency: single-threaded.
+ * contract). Invariants: dh_dmn.pid is 0 or a child not yet reaped (0 in
+ * the tenant child); the plugin copy's paths are empty until made, and only
+ * plugin_copy_owner removes them. Concurrency: single-threaded.
  */
+#include "harness.h" /* t_as_spawn(); its CHECK macros give way to ours */
+#undef CHECK
+#undef CHECK_EQ
+
 #include "dpdk_harness.h"
 
 #include <dlfcn.h>
@@ -66,7 +70,9 @@ void dh_daemon_start(const char *body)
 		exit(1);
 	}
 	snprintf(dh_dmn.dir, sizeof(dh_dmn.dir), "%s", dh_cfg.dir_template);
-	if (!mkdtemp(dh_dmn.dir))
+	/* 0755, root's (mkdtemp makes it 0700): the daemon trusts it as the
+	 * socket's directory and the tenant can reach the socket */
+	if (!mkdtemp(dh_dmn.dir) || chmod(dh_dmn.dir, 0755))
 		dh_die("mkdtemp");
 	snprintf(dh_dmn.sock, sizeof(dh_dmn.sock), "%s/dmacached.sock", dh_dmn.dir);
 	snprintf(dh_dmn.log, sizeof(dh_dmn.log), "%s/dmacached.log", dh_dmn.dir);
@@ -269,7 +275,8 @@ const char *dh_plugin_path(void)
 			continue;
 		snprintf(plugin_copy_dir, sizeof(plugin_copy_dir), "%s/%s", bases[i],
 			 dh_cfg.copy_name);
-		if (mkdtemp(plugin_copy_dir))
+		/* root's, 0755: the tenant (dh_run_tenant()) loads the copy */
+		if (mkdtemp(plugin_copy_dir) && chmod(plugin_copy_dir, 0755) == 0)
 			break;
 		plugin_copy_dir[0] = '\0';
 	}
@@ -284,7 +291,8 @@ const char *dh_plugin_path(void)
 		 strrchr(plugin, '/') ? strrchr(plugin, '/') + 1 : plugin);
 	plugin_copy_owner = getpid();
 	atexit(plugin_copy_remove);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", plugin, plugin_copy);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0755 '%s'", plugin, plugin_copy,
+		 plugin_copy);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "cannot copy %s to %s\n", plugin, plugin_copy);
 		exit(1);
@@ -341,4 +349,54 @@ struct dmac_client *dh_plugin_client(void)
 		exit(1);
 	}
 	return fn();
+}
+
+/* ---- the application, a tenant ---------------------------------------------- */
+
+struct dh_app {
+	void (*app)(void);
+};
+
+/* In the t_as_spawn() child: the application; its failed checks are its exit status. */
+static void dh_tenant_main(void *arg)
+{
+	const struct dh_app *a = arg;
+
+	dh_dmn.pid = 0; /* the daemon is root's: never stopped or killed from here */
+	dh_failures = 0;
+	a->app();
+	fflush(NULL);
+	t_failures = dh_failures;
+}
+
+void dh_run_tenant(void (*app)(void))
+{
+	struct dh_app a = {app};
+	char xdg[] = "/tmp/dmac-dpdk-xdg-XXXXXX", cmd[64];
+	int status = 0, i;
+	pid_t p;
+
+	dh_plugin_path(); /* the copy, if one is needed, is made now by root */
+	if (!mkdtemp(xdg) || chown(xdg, DH_TENANT_UID, DH_TENANT_UID))
+		dh_die("the tenant's runtime directory");
+	setenv("XDG_RUNTIME_DIR", xdg, 1);
+	p = t_as_spawn(DH_TENANT_UID, DH_TENANT_UID, NULL, 0, dh_tenant_main, &a);
+	for (i = 0; i < 20000 && waitpid(p, &status, WNOHANG) == 0; i++)
+		dh_msleep(10);
+	if (i == 20000) {
+		fprintf(stderr, "the DPDK application did not exit within 200 s: killed\n");
+		kill(p, SIGKILL);
+		waitpid(p, &status, 0);
+		dh_failures++;
+	} else if (WIFEXITED(status)) {
+		dh_failures += WEXITSTATUS(status);
+	} else {
+		fprintf(stderr, "the DPDK application (uid %d) was killed by signal %d\n",
+			DH_TENANT_UID, WTERMSIG(status));
+		dh_failures++;
+	}
+	unsetenv("XDG_RUNTIME_DIR");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", xdg);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", xdg);
 }

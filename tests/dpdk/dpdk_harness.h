@@ -16,6 +16,9 @@
  * - The plugin copy, when made, lives in a private directory under /run or
  *   $HOME and is removed at exit by the process that made it.
  * - Fatal set-up errors print a message and exit(1); checks only count.
+ * - Root only starts and stops the daemon, reserves hugepages and makes the
+ *   plugin copy; the DPDK application (EAL, the driver, the checks) is the
+ *   tenant and runs as the non-root uid DH_TENANT_UID (dh_run_tenant()).
  * Concurrency: single-threaded.
  */
 #ifndef DMAC_TESTS_DPDK_HARNESS_H
@@ -25,6 +28,12 @@
 #include <sys/types.h>
 
 struct dmac_client;
+
+/**
+ * The uid of the DPDK application, a tenant (T_UID_A of
+ * tests/daemon/harness.h); the configurations list it in `uids`.
+ */
+#define DH_TENANT_UID 4001
 
 /** What the programs differ in; each program defines dh_cfg. */
 struct dh_config {
@@ -114,5 +123,20 @@ void dh_eal_start(const char *const *mem_opts, void (*on_fail)(void));
 
 /** dmac_dpdk_mempool_client() of the loaded plugin; exits if it is not loaded. */
 struct dmac_client *dh_plugin_client(void);
+
+/**
+ * Run @p app as the DPDK application: in a t_as_spawn() child
+ * (tests/daemon/harness.c) that has dropped root for good and is uid
+ * DH_TENANT_UID (gid the same, no groups, no capabilities). EAL runs there
+ * as a non-root process: --in-memory backs its memory with hugetlb memfds,
+ * which need no privilege, only free hugepages (dh_need_hugepages(), root,
+ * before); its runtime directory is $XDG_RUNTIME_DIR/dpdk, a fresh 0700
+ * directory of the tenant's, as /tmp/dpdk would belong to whichever uid made
+ * it first. Before the child starts, root makes the plugin copy
+ * (dh_plugin_path()) readable by it. Waits for the child (200 s at most),
+ * adds its failed checks (its exit status) to dh_failures, removes the
+ * runtime directory. @p app runs with dh_dmn.pid 0 (the daemon is root's).
+ */
+void dh_run_tenant(void (*app)(void));
 
 #endif

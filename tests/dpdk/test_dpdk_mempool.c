@@ -7,6 +7,16 @@
  * The daemon is $DMACACHED_TEST with "backend = $DMAC_DPDK_TEST_BACKEND" (default
  * "test"); the vm tier runs the real dmacached with backend iommufd or vfio.
  *
+ * Who runs what: this program is root to start and stop the daemon, reserve
+ * hugepages and copy the plugin; each case's DPDK application (EAL, the
+ * driver, the checks) is a tenant and runs as the non-root uid DH_TENANT_UID
+ * (4001, listed in the tenants' `uids`), in a child that dropped root for
+ * good (dh_run_tenant()). EAL 22.11 runs non-root here because every case
+ * uses --in-memory (hugetlb memfds: no hugetlbfs file to create, no
+ * privilege, only free hugepages) or --no-huge, with --no-pci and IOVA as
+ * VA (no physical addresses needed), and its runtime directory under a
+ * private $XDG_RUNTIME_DIR.
+ *
  * Invariants:
  * - The driver is loaded only through EAL's `-d $DMAC_DPDK_PLUGIN`; the test
  *   does not link it and reaches its public functions with dlopen(RTLD_NOLOAD).
@@ -57,13 +67,13 @@ const struct dh_config dh_cfg = {
     .reserve_hugepages = 1,
 };
 
-/* Two tenants, a and b, for our uid; extra text appended. */
+/* Two tenants, a and b, for the application's uid; extra text appended. */
 static const char *tenants(const char *extra)
 {
 	static char buf[512];
 
 	snprintf(buf, sizeof(buf), "[tenant a]\nuids = %u\n[tenant b]\nuids = %u\n%s",
-		 (unsigned int)getuid(), (unsigned int)getuid(), extra ? extra : "");
+		 DH_TENANT_UID, DH_TENANT_UID, extra ? extra : "");
 	return buf;
 }
 
@@ -95,17 +105,6 @@ static void eal_start(const char *const *mem_opts)
 	if (!log_f || rte_openlog_stream(log_f))
 		dh_die("log stream");
 	dh_eal_start(mem_opts, log_dump);
-}
-
-/* EAL leaves its (empty, with --in-memory) runtime directory behind. */
-static void eal_remove_runtime_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/dmacdpdk%d'", getuid() ? "/tmp" : "/var/run/dpdk",
-		 (int)getpid());
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove EAL's runtime directory\n");
 }
 
 static int ops_registered(void)
@@ -290,7 +289,6 @@ static const char *const in_memory[] = {"--in-memory", NULL};
 
 static void case_pool(void)
 {
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
@@ -301,7 +299,6 @@ static void case_pool_sfs(void)
 {
 	static const char *const opts[] = {"--in-memory", "--single-file-segments", NULL};
 
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(opts);
@@ -316,7 +313,6 @@ static void case_config(void)
 	struct iter_ctx it = {0};
 	struct dmac_client_info info;
 
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, "/nonexistent/dmacached.sock", 1);
 	unsetenv(DMAC_DPDK_ENV_TENANT);
 	eal_start(in_memory);
@@ -378,7 +374,6 @@ static void case_no_daemon(void)
 /* No tenant anywhere: a clear error naming DMACACHE_TENANT. */
 static void case_no_tenant(void)
 {
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	unsetenv(DMAC_DPDK_ENV_TENANT);
 	eal_start(in_memory);
@@ -399,7 +394,6 @@ static void case_no_fd(void)
 {
 	static const char *const opts[] = {"--no-huge", "--no-shconf", "-m", "64", NULL};
 
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(opts);
@@ -413,12 +407,8 @@ static void case_no_fd(void)
 /* The tenant's lease quota runs out mid-pool: nothing is left held. */
 static void case_quota(void)
 {
-	char extra[128];
 	struct dmac_client_stats st;
 
-	snprintf(extra, sizeof(extra), "[tenant q]\nuids = %u\nquota_leases = 2\n",
-		 (unsigned int)getuid());
-	dh_daemon_start(tenants(extra));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "q", 1);
 	eal_start(in_memory);
@@ -483,7 +473,6 @@ static void case_chunks(void)
 	void *anon;
 	int r1, r2;
 
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
@@ -584,7 +573,6 @@ static void case_fault_alloc(void)
 	uint64_t n;
 	int did_fire = 1;
 
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
@@ -629,7 +617,6 @@ static void case_configure(void)
 	struct iter_ctx it = {0};
 	char longpath[200];
 
-	dh_daemon_start(tenants(NULL));
 	setenv(DMAC_DPDK_ENV_SOCKET, "/nonexistent/dmacached.sock", 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start(in_memory);
@@ -658,15 +645,47 @@ static void case_configure(void)
 	CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
 }
 
+/* The daemon's tenants: a and b; the quota case adds q (2 leases). */
+static const char *conf_ab(void)
+{
+	return tenants(NULL);
+}
+
+static const char *conf_quota(void)
+{
+	char extra[128];
+
+	snprintf(extra, sizeof(extra), "[tenant q]\nuids = %u\nquota_leases = 2\n", DH_TENANT_UID);
+	return tenants(extra);
+}
+
 static const struct {
 	const char *name;
-	void (*fn)(void);
+	void (*fn)(void);	   /* the application (a tenant) */
+	const char *(*conf)(void); /* the daemon's tenants; NULL: no daemon */
 } cases[] = {
-    {"pool", case_pool},	   {"pool-sfs", case_pool_sfs},	  {"config", case_config},
-    {"no-daemon", case_no_daemon}, {"no-tenant", case_no_tenant}, {"no-fd", case_no_fd},
-    {"quota", case_quota},	   {"chunks", case_chunks},	  {"fault-alloc", case_fault_alloc},
-    {"configure", case_configure},
+    {"pool", case_pool, conf_ab},
+    {"pool-sfs", case_pool_sfs, conf_ab},
+    {"config", case_config, conf_ab},
+    {"no-daemon", case_no_daemon, NULL},
+    {"no-tenant", case_no_tenant, conf_ab},
+    {"no-fd", case_no_fd, conf_ab},
+    {"quota", case_quota, conf_quota},
+    {"chunks", case_chunks, conf_ab},
+    {"fault-alloc", case_fault_alloc, conf_ab},
+    {"configure", case_configure, conf_ab},
 };
+
+static void (*app_case)(void);
+
+/* The application, as the tenant: the case, then EAL's clean-up and its log. */
+static void app(void)
+{
+	app_case();
+	if (rte_eal_cleanup())
+		fprintf(stderr, "rte_eal_cleanup failed\n");
+	log_dump();
+}
 
 int main(int argc, char **argv)
 {
@@ -684,12 +703,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dh_need_hugepages(64);
-	cases[i].fn();
-	if (rte_eal_cleanup())
-		fprintf(stderr, "rte_eal_cleanup failed\n");
-	eal_remove_runtime_dir();
+	if (cases[i].conf)
+		dh_daemon_start(cases[i].conf());
+	app_case = cases[i].fn;
+	dh_run_tenant(app);
 	dh_daemon_stop();
-	log_dump();
 	fprintf(stderr, "%s: %s (%d failed checks)\n", argv[1], dh_failures ? "FAIL" : "ok",
 		dh_failures);
 	return dh_failures ? 1 : 0;

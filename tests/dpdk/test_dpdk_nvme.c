@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Real DMA into DPDK mbufs leased through the "dmacache" mempool driver (vm
- * tier only, as root in the test-bed guest, run by tests/vm/vmrun):
+ * tier only, in the test-bed guest, run by tests/vm/vmrun):
  *
  * - the real dmacached ($DMACACHED_TEST, backend $DMAC_DPDK_TEST_BACKEND,
  *   default iommufd) with tenant "a" owning the NVMe controller
- *   ($DMAC_VM_NVME_BDF) through the config key 'devices': the daemon opens it,
- *   attaches it to the tenant's space and makes it a bus master;
+ *   ($DMAC_VM_NVME_BDF) through the config key 'devices': the daemon opens it
+ *   and attaches it to the tenant's space;
+ * - the DPDK application is tenant a and runs as the non-root uid
+ *   DH_TENANT_UID (4001, tenant a's `uids`), in a child that dropped root for
+ *   good (dh_run_tenant()); root only runs the daemon and reads its log. EAL
+ *   runs non-root with --in-memory (hugetlb memfds), --no-pci and IOVA as VA;
  * - EAL on hugepages with the driver loaded by -d, a pktmbuf pool with ops
  *   "dmacache";
- * - the examples/nvme driver, polling, on BAR0 mapped from sysfs resource0,
- *   queues in a sealed memfd registered and leased over the driver's own
- *   libdmacache connection (dmac_dpdk_mempool_client());
+ * - the examples/nvme driver, polling, on BAR0 mapped from the resource0 fd
+ *   of a DEVICE claim (strict mode) on the driver's own libdmacache
+ *   connection (dmac_dpdk_mempool_client()): the tenant cannot open sysfs,
+ *   and the daemon turns bus mastering on only for a claim; queues in a
+ *   sealed memfd registered and leased over the same connection;
  * - writes a pattern from some mbufs, reads it back into OTHER mbufs with the
  *   PRPs built from their buf_iova (checked equal to dmac_vtophys() of the
  *   same bytes), and compares;
@@ -75,13 +81,13 @@ const struct dh_config dh_cfg = {
 
 /* ---- the daemon ---------------------------------------------------------- */
 
-/* Start the daemon with tenant a (uid 0) owning device bdf; its log in a file. */
+/* Start the daemon with tenant a (the application's uid) owning device bdf;
+ * its log in a file. */
 static void daemon_start(const char *bdf)
 {
 	char body[256];
 
-	snprintf(body, sizeof(body), "[tenant a]\nuids = %u\ndevices = %s\n",
-		 (unsigned int)getuid(), bdf);
+	snprintf(body, sizeof(body), "[tenant a]\nuids = %u\ndevices = %s\n", DH_TENANT_UID, bdf);
 	dh_daemon_start(body);
 }
 
@@ -217,32 +223,25 @@ static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
 	return 1;
 }
 
-int main(void)
+static const char *bdf; /* $DMAC_VM_NVME_BDF */
+
+/* The DPDK application: tenant a, as uid DH_TENANT_UID. */
+static void app(void)
 {
-	const char *bdf = getenv("DMAC_VM_NVME_BDF");
 	struct rte_mbuf *wr[NBUF] = {NULL}, *rd[NBUF + 1] = {NULL};
 	struct dmac_client_lease_info li[64];
 	struct dmac_nvme_ctrl *ctrl = NULL;
 	struct dmac_nvme_info info;
 	struct dmac_nvme_ops ops;
 	struct rte_mempool *mp;
+	struct dmac_client_device dv;
 	struct dmac_client *c;
 	struct leased victim;
-	char path[160], msg[160];
 	uint64_t cursor = 0, max_end = 0;
 	uint32_t nlb;
 	size_t n;
-	struct stat st;
-	int fd, rc;
+	int rc;
 
-	if (!bdf || !*bdf) {
-		fprintf(stderr, "DMAC_VM_NVME_BDF is not set: run me with tests/vm/vmrun\n");
-		return 1;
-	}
-	dh_need_hugepages(32);
-	daemon_start(bdf);
-	snprintf(msg, sizeof(msg), "tenant a: device %s attached to space", bdf);
-	CHECK(daemon_log_has(msg));
 	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
 	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
 	eal_start();
@@ -251,7 +250,7 @@ int main(void)
 					    SOCKET_ID_ANY, DMAC_DPDK_MEMPOOL_OPS);
 	if (!mp) {
 		fprintf(stderr, "pool: %s\n", rte_strerror(rte_errno));
-		return 1;
+		exit(1);
 	}
 	c = dh_plugin_client();
 	CHECK(c != NULL);
@@ -261,17 +260,19 @@ int main(void)
 	if (rc)
 		goto out_pool;
 
-	/* BAR0 from sysfs, as a strict-mode tenant (root) maps it */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
-	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st))
-		dh_die(path);
+	/* the device, claimed on the driver's connection (strict mode): BAR0
+	 * from the reply's resource0 fd; bus mastering is on while we hold it */
+	rc = dmac_client_device_get(c, bdf, 0, &dv);
+	CHECK_EQ(rc, 0);
+	if (rc)
+		goto out_pool;
+	CHECK(!dv.trusted && dv.device_fd == -1);
+	CHECK(dv.bars[0].fd >= 0 && (dv.bars[0].flags & DMAC_CLIENT_BAR_MMAP));
 	memset(&ops, 0, sizeof(ops));
-	ops.bar0_len = (size_t)st.st_size;
-	ops.bar0 = mmap(NULL, ops.bar0_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	ops.bar0_len = (size_t)dv.bars[0].size;
+	ops.bar0 = mmap(NULL, ops.bar0_len, PROT_READ | PROT_WRITE, MAP_SHARED, dv.bars[0].fd, 0);
 	if (ops.bar0 == MAP_FAILED)
-		dh_die("mmap resource0");
+		dh_die("mmap BAR0 (the DEVICE reply's resource0 fd)");
 	ops.vtophys = test_vtophys;
 	ops.dma_alloc = bump_alloc;
 	ops.dma_free = bump_free;
@@ -413,11 +414,28 @@ out_ctrl:
 	rte_pktmbuf_free(rd[NBUF]);
 out_bar:
 	munmap(ops.bar0, ops.bar0_len);
+	dmac_client_device_close(&dv);
 out_pool:
 	dmac_vtophys_set_client(NULL);
 	rte_mempool_free(mp);
 	if (rte_eal_cleanup())
 		fprintf(stderr, "rte_eal_cleanup failed\n");
+}
+
+int main(void)
+{
+	char msg[160];
+
+	bdf = getenv("DMAC_VM_NVME_BDF");
+	if (!bdf || !*bdf) {
+		fprintf(stderr, "DMAC_VM_NVME_BDF is not set: run me with tests/vm/vmrun\n");
+		return 1;
+	}
+	dh_need_hugepages(32);
+	daemon_start(bdf);
+	snprintf(msg, sizeof(msg), "tenant a: device %s attached to space", bdf);
+	CHECK(daemon_log_has(msg));
+	dh_run_tenant(app);
 	dh_daemon_stop();
 	fprintf(stderr, "dpdk-nvme: %s (%d failed checks)\n", dh_failures ? "FAIL" : "ok",
 		dh_failures);
