@@ -14,7 +14,8 @@
  * - When a call returns: bytes_pinned <= budget or the LRU is empty.
  *
  * Costs: insert, find O(log n) (+ evictions); get, put O(1) (+ evictions);
- * each eviction O(log n); foreach O(n log n); coalesce O(n log n).
+ * each eviction O(log n); foreach O(n log n); foreach_overlap O((k + 1)
+ * log n) for k areas visited; coalesce O(n log n).
  *
  * Concurrency: none inside; see cache.h.
  */
@@ -292,6 +293,33 @@ int dmac_cache_foreach(struct dmac_cache *c, dmac_cache_iter_fn fn, void *arg)
 		if (rc)
 			return rc;
 		/* 'a' may be gone: continue from its key. */
+		a = search(c, info.range.backing, info.range.offset, DMAC__AVL_GT);
+	}
+	return 0;
+}
+
+int dmac_cache_foreach_overlap(struct dmac_cache *c, struct dmac_backing backing, uint64_t offset,
+			       uint64_t length, dmac_cache_iter_fn fn, void *arg)
+{
+	struct dmac_cache_area_info info;
+	struct dmac_cache_area *a;
+	uint64_t last;
+	int rc;
+
+	if (!c || !fn || !length || __builtin_add_overflow(offset, length - 1, &last))
+		return -EINVAL;
+	/* areas of one backing are disjoint: only the one at or before offset
+	 * can start earlier and still reach into the range */
+	a = search(c, backing, offset, DMAC__AVL_LE);
+	if (!a || !same_backing(a->range.backing, backing) ||
+	    a->range.offset + (a->range.length - 1) < offset)
+		a = search(c, backing, offset, DMAC__AVL_GT);
+	while (a && same_backing(a->range.backing, backing) && a->range.offset <= last) {
+		fill_info(a, &info);
+		rc = fn(arg, a, &info);
+		if (rc)
+			return rc;
+		/* 'a' may be gone: continue from its key */
 		a = search(c, info.range.backing, info.range.offset, DMAC__AVL_GT);
 	}
 	return 0;

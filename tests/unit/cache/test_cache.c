@@ -312,6 +312,48 @@ static void test_foreach(void)
 	dmac_cache_destroy(c);
 }
 
+/* foreach_overlap visits exactly the areas of one backing that overlap a range. */
+static void test_foreach_overlap(void)
+{
+	struct dmac_cache *c = make(UINT64_MAX);
+	struct dmac_backing f = dmac_backing_file(1, 7), g = dmac_backing_file(1, 8);
+	struct dmac_cache_range r;
+	struct walk w = {.c = c};
+	/* f: [0,1M)=1 [2M,4M)=2 [4M,5M)=3 [8M,9M)=4; g: [0,16M)=5 */
+	static const uint64_t off[] = {0, 2, 4, 8}, len[] = {1, 2, 1, 1};
+
+	reset_evicted();
+	for (int i = 0; i < 4; i++) {
+		r = rng(f, off[i] * MB, len[i] * MB, 0);
+		CHECK_RC(dmac_cache_insert(c, &r, 0, (void *)(uintptr_t)(i + 1), NULL), 0);
+	}
+	r = rng(g, 0, 16 * MB, 0);
+	CHECK_RC(dmac_cache_insert(c, &r, 0, (void *)(uintptr_t)5, NULL), 0);
+	/* [3M, 4M + 1): 2 (starts before) and 3 */
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, 3 * MB, MB + 1, walker, &w), 0);
+	CHECK(w.n == 2 && w.seen[0] == 2 && w.seen[1] == 3);
+	/* [1M, 2M): touches none (end exclusive, area 1 ends at 1M) */
+	w.n = 0;
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, MB, MB, walker, &w), 0);
+	CHECK(w.n == 0);
+	/* everything of f, nothing of g */
+	w.n = 0;
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, 0, UINT64_MAX, walker, &w), 0);
+	CHECK(w.n == 4 && w.seen[0] == 1 && w.seen[3] == 4);
+	/* the callback may evict as it goes */
+	w.n = 0;
+	w.evict = 1;
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, 0, 9 * MB, walker, &w), 0);
+	CHECK(w.n == 4);
+	w.evict = 0;
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, 0, 2, walker, &w), 0);
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, 1, 0, walker, &w), -EINVAL);
+	CHECK_RC(dmac_cache_foreach_overlap(c, f, UINT64_MAX, 2, walker, &w), -EINVAL);
+	CONSISTENT(c);
+	dmac_cache_evict_all(c);
+	dmac_cache_destroy(c);
+}
+
 static void test_coalesce(void)
 {
 	struct dmac_backing f = dmac_backing_id(1), g = dmac_backing_id(2);
@@ -555,6 +597,7 @@ int main(void)
 	test_insert_find();
 	test_lru_budget();
 	test_foreach();
+	test_foreach_overlap();
 	test_coalesce();
 	test_faults();
 	test_model(seed, 100000);

@@ -213,6 +213,18 @@ typedef int (*dmac_cache_iter_fn)(void *arg, struct dmac_cache_area *area,
 DMAC_EXPORT int dmac_cache_foreach(struct dmac_cache *c, dmac_cache_iter_fn fn, void *arg);
 
 /**
+ * Calls @p fn for every area of @p backing that overlaps [offset, offset +
+ * length), in offset order, with the same freedom as dmac_cache_foreach()
+ * (the callback may get, put, evict or insert).
+ * @return 0 after the walk, the first non-zero value of @p fn, or -EINVAL
+ * (length 0, the range wraps, NULL c or fn).
+ * Concurrency: caller serializes all calls on @p c (the callback runs under it).
+ */
+DMAC_EXPORT int dmac_cache_foreach_overlap(struct dmac_cache *c, struct dmac_backing backing,
+					   uint64_t offset, uint64_t length, dmac_cache_iter_fn fn,
+					   void *arg);
+
+/**
  * Coalesces ranges registered together: sorts them by (backing, offset) and
  * merges every run that is contiguous both in offset and in daemon VA, so one
  * IOMMU mapping can cover it. Pure function: touches no cache.
