@@ -55,76 +55,159 @@ static uint32_t dmd__key_prot(struct dmac_backing b)
 
 /* ---- master areas ------------------------------------------------------- */
 
-void dmd__evict(void *arg, const struct dmac_cache_area_info *a)
-{
-	struct dmd_engine *e = arg;
-	struct dmd_area *p = a->priv;
-	uint64_t len = a->range.length;
+/* ---- users and charges ---------------------------------------------------- */
 
-	if (dmd_bk_unmap(e->bk, e->master, a->iova, len)) {
-		/* Still mapped: keep the VA, the IOVA and the identity rather than
-		 * unmap a VA the IOMMU may still reach. Leaked until the backend
-		 * closes. */
-		dmd_err("evict: master area at iova 0x%" PRIx64 " kept (va leaked)", a->iova);
-		dmac__free(p);
+static void dmd__unref_unlink(struct dmd_area *p)
+{
+	struct dmd_tenant *t = p->owner;
+
+	if (!t)
 		return;
+	if (p->uprev)
+		p->uprev->unext = p->unext;
+	else
+		t->unref_head = p->unext;
+	if (p->unext)
+		p->unext->uprev = p->uprev;
+	else
+		t->unref_tail = p->uprev;
+	p->uprev = p->unext = NULL;
+	t->unref_bytes -= p->length;
+}
+
+static void dmd__unref_link(struct dmd_area *p)
+{
+	struct dmd_tenant *t = p->owner;
+
+	if (!t)
+		return;
+	p->unext = NULL;
+	p->uprev = t->unref_tail;
+	if (t->unref_tail)
+		t->unref_tail->unext = p;
+	else
+		t->unref_head = p;
+	t->unref_tail = p;
+	t->unref_bytes += p->length;
+}
+
+/* A cache hit took a reference: mirror it. */
+static void dmd__area_hit(struct dmac_cache_area *area)
+{
+	struct dmac_cache_area_info info;
+	struct dmd_area *p;
+
+	dmac_cache_area_info(area, &info);
+	p = info.priv;
+	if (p->users++ == 0)
+		dmd__unref_unlink(p);
+}
+
+void dmd__area_get(struct dmd_engine *e, struct dmac_cache_area *area)
+{
+	dmac_cache_get(e->cache, area);
+	dmd__area_hit(area);
+}
+
+void dmd__area_put(struct dmd_engine *e, struct dmac_cache_area *area)
+{
+	struct dmac_cache_area_info info;
+	struct dmd_area *p;
+
+	dmac_cache_area_info(area, &info);
+	p = info.priv;
+	if (--p->users == 0)
+		dmd__unref_link(p);
+	dmac_cache_put(e->cache, area); /* may evict it at once (budget) */
+}
+
+void dmd__area_disown(struct dmd_engine *e, struct dmd_tenant *t)
+{
+	(void)e;
+	while (t->unref_head) {
+		struct dmd_area *p = t->unref_head;
+
+		dmd__unref_unlink(p);
+		p->owner = NULL;
 	}
-	dmac_iova_alloc_free(e->alloc, a->iova, len);
+}
+
+/*
+ * Evict the tenant's own unreferenced areas, oldest first, until its charge
+ * (registered bytes + unreferenced areas it brought in) leaves room for
+ * @p more bytes under its quota. @return 0 or -EDQUOT.
+ */
+static int dmd__charge_room(struct dmd_engine *e, struct dmd_tenant *t, uint64_t more)
+{
+	uint64_t quota = t->cfg.quota_pinned_bytes, used;
+
+	while (!__builtin_add_overflow(t->reg_bytes, t->unref_bytes, &used) &&
+	       !__builtin_add_overflow(used, more, &used) && used > quota && t->unref_head)
+		dmac_cache_evict(e->cache, t->unref_head->ca); /* unlinks it (dmd__evict) */
+	if (__builtin_add_overflow(t->reg_bytes, t->unref_bytes, &used) ||
+	    __builtin_add_overflow(used, more, &used) || used > quota)
+		return -EDQUOT;
+	return 0;
+}
+
+/* ---- master areas ------------------------------------------------------- */
+
+/* Unmap an area from the master space and give everything back; 0 or -errno
+ * (then nothing was given back). */
+static int dmd__area_release(struct dmd_engine *e, struct dmd_area *p)
+{
+	int rc = dmd_bk_unmap(e->bk, e->master, p->iova, p->length);
+
+	if (rc)
+		return rc;
+	dmd__iova_free(e, p->iova, p->length);
 	/* The watch goes while the mapping still holds the file open: closing
 	 * the last reference of a deleted file (every memfd) destroys its
 	 * watches with it (ident.h). */
 	dmd_ident_put(e->ident, p->ident);
-	munmap(p->va, len);
-	dmac__free(p);
-	dmd_debug("evicted area iova 0x%" PRIx64 " length 0x%" PRIx64, a->iova, len);
+	munmap(p->va, p->length);
+	return 0;
 }
 
-/*
- * Master IOVA for a new area registered by tenant t: inside t's window (a
- * lease must lie there). The whole-space window takes the allocator's best
- * fit; a narrower one is searched from its start, jumping over allocations
- * (bounded number of probes). 2 MiB alignment from 2 MiB up (page size if
- * larger), so the IOMMU can use large entries.
- */
-static int dmd__iova_alloc(struct dmd_engine *e, const struct dmd_tenant *t, uint64_t length,
-			   uint64_t page_size, uint64_t *iova)
+void dmd__evict(void *arg, const struct dmac_cache_area_info *a)
 {
-	uint64_t align = page_size > DMAC_IOVA_ALIGN_2M ? page_size : 0;
-	uint64_t start = t->cfg.iova_start, last = t->cfg.iova_last, cand, end;
-	int rc;
+	struct dmd_engine *e = arg;
+	struct dmd_area *p = a->priv;
 
-	if (start == 0 && last == UINT64_MAX)
-		return dmac_iova_alloc_alloc(e->alloc, length, align, iova);
-	if (!align)
-		align = length >= DMAC_IOVA_ALIGN_2M ? DMAC_IOVA_ALIGN_2M : DMAC_IOVA_PAGE;
-	if (__builtin_add_overflow(start, align - 1, &cand))
-		return -ENOSPC;
-	cand &= ~(align - 1);
-	for (int probes = 0; probes < 65536; probes++) {
-		uint64_t a_start, a_len;
-
-		if (__builtin_add_overflow(cand, length - 1, &end) || end > last)
-			break;
-		rc = dmac_iova_alloc_reserve(e->alloc, cand, length);
-		if (rc == 0) {
-			*iova = cand;
-			return 0;
-		}
-		if (rc != -EEXIST && rc != -ENOSPC)
-			return rc;
-		/* jump past the allocation at the end or the start, else one step */
-		if (dmac_iova_alloc_lookup(e->alloc, end, &a_start, &a_len) == 0 ||
-		    dmac_iova_alloc_lookup(e->alloc, cand, &a_start, &a_len) == 0) {
-			if (__builtin_add_overflow(a_start, a_len + align - 1, &cand))
-				break;
-			cand &= ~(align - 1);
-		} else if (__builtin_add_overflow(cand, align, &cand)) {
-			break;
-		}
+	dmd__unref_unlink(p);
+	if (dmd__area_release(e, p)) {
+		/* Still mapped: keep the VA, the IOVA and the identity (never
+		 * unmap a VA the IOMMU may still reach, never reuse the IOVA),
+		 * and retry (dmd_engine_retry()). */
+		dmd_err("evict: unmap of master area at iova 0x%" PRIx64
+			" failed: kept, retried later",
+			a->iova);
+		p->owner = NULL;
+		p->znext = e->zombie_areas;
+		e->zombie_areas = p;
+		e->unmap_failures++;
+		return;
 	}
-	dmd_info("tenant %s: no IOVA for 0x%" PRIx64 " bytes inside its window", t->cfg.name,
-		 length);
-	return -ENOSPC;
+	dmd_debug("evicted area iova 0x%" PRIx64 " length 0x%" PRIx64, a->iova, a->range.length);
+	dmac__free(p);
+}
+
+void dmd__area_retry(struct dmd_engine *e)
+{
+	struct dmd_area **pp = &e->zombie_areas;
+
+	while (*pp) {
+		struct dmd_area *p = *pp;
+
+		if (dmd__area_release(e, p)) {
+			pp = &p->znext;
+			continue;
+		}
+		dmd_info("retried unmap of master area at iova 0x%" PRIx64 " succeeded", p->iova);
+		*pp = p->znext;
+		e->unmap_failures--;
+		dmac__free(p);
+	}
 }
 
 /*
@@ -148,6 +231,9 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 		return -ENOMEM;
 	p->born = e->reg_batch;
 	p->prot = prot;
+	p->owner = t;
+	p->users = 1;
+	p->length = r.length;
 	p->ident = r.backing.ino;
 	p->dev = src->dev;
 	p->ino = src->ino;
@@ -163,6 +249,7 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 	rc = dmd__iova_alloc(e, t, r.length, src->page_size, &iova);
 	if (rc)
 		goto err_munmap;
+	p->iova = iova;
 	rc = dmd_bk_map(e->bk, e->master, p->va, r.length, iova, prot);
 	if (rc)
 		goto err_free_iova;
@@ -170,6 +257,7 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 	rc = dmac_cache_insert(e->cache, &r, iova, p, out);
 	if (rc)
 		goto err_unmap;
+	p->ca = *out;
 	dmd_ident_hold(e->ident, p->ident);
 
 	node = dmd_numa_node_of(p->va, r.length);
@@ -188,9 +276,18 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 	return 0;
 
 err_unmap:
-	dmd_bk_unmap(e->bk, e->master, iova, r.length);
+	if (dmd_bk_unmap(e->bk, e->master, iova, r.length)) {
+		/* never orphaned: kept mapped (VA, IOVA, identity) and retried */
+		dmd_err("master area at iova 0x%" PRIx64 ": undo failed, kept and retried", iova);
+		dmd_ident_hold(e->ident, p->ident);
+		p->owner = NULL;
+		p->znext = e->zombie_areas;
+		e->zombie_areas = p;
+		e->unmap_failures++;
+		return rc;
+	}
 err_free_iova:
-	dmac_iova_alloc_free(e->alloc, iova, r.length);
+	dmd__iova_free(e, iova, r.length);
 err_munmap:
 	munmap(p->va, r.length);
 err_free_area:
@@ -200,7 +297,6 @@ err_free_area:
 
 struct dmd__overlap {
 	struct dmd_engine *e;
-	const struct dmac_cache_range *r;
 	int busy;
 };
 
@@ -208,11 +304,7 @@ static int dmd__overlap_cb(void *arg, struct dmac_cache_area *area,
 			   const struct dmac_cache_area_info *info)
 {
 	struct dmd__overlap *o = arg;
-	const struct dmac_cache_range *a = &info->range, *r = o->r;
 
-	if (a->backing.dev != r->backing.dev || a->backing.ino != r->backing.ino ||
-	    a->offset >= r->offset + r->length || r->offset >= a->offset + a->length)
-		return 0;
 	if (info->refs)
 		o->busy = 1;
 	else
@@ -221,16 +313,16 @@ static int dmd__overlap_cb(void *arg, struct dmac_cache_area *area,
 }
 
 /*
- * Before mapping a new area: cached areas of the same object that overlap it
+ * Before mapping a new area: cached areas of the same key that overlap it
  * but are unused are evicted (a client re-registering a larger range); an
  * overlapping area in use makes the registration fail with -EEXIST before any
- * kernel call (areas of one object never overlap).
+ * kernel call (areas of one key never overlap).
  */
 static int dmd__clear_overlaps(struct dmd_engine *e, const struct dmac_cache_range *r)
 {
-	struct dmd__overlap o = {e, r, 0};
+	struct dmd__overlap o = {e, 0};
 
-	dmac_cache_foreach(e->cache, dmd__overlap_cb, &o);
+	dmac_cache_foreach_overlap(e->cache, r->backing, r->offset, r->length, dmd__overlap_cb, &o);
 	if (o.busy) {
 		dmd_info("file identity %" PRIu64 " prot %" PRIu64 " range 0x%" PRIx64 "+0x%" PRIx64
 			 " partially overlaps an area in use",
@@ -253,15 +345,22 @@ static int dmd__evict_doomed(void *arg, struct dmac_cache_area *area,
 
 void dmd__reg_drop(struct dmd_engine *e, struct dmd_session *s, struct dmd_reg *r)
 {
-	struct dmd_reg **pp;
+	struct dmd_tenant *t = s->tenant;
 
-	for (pp = &s->regs; *pp != r; pp = &(*pp)->next)
-		;
-	*pp = r->next;
+	/* lazy mapping never outlives the registration that allowed it */
+	dmd__copy_evict_range(e, t, r->iova, r->length);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		s->regs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	dmac_hmap_del(&s->reg_by_id, r->id);
+	s->nregs--;
 	e->nregs--;
-	s->tenant->nregs--;
-	s->tenant->reg_bytes -= r->length;
-	dmac_cache_put(e->cache, r->area);
+	t->nregs--;
+	t->reg_bytes -= r->length;
+	dmd__area_put(e, r->area);
 	dmac__free(r);
 }
 
@@ -269,23 +368,21 @@ void dmd__reg_drop(struct dmd_engine *e, struct dmd_session *s, struct dmd_reg *
 
 /* A fresh registration id: random (protocol.md: unguessable), non-zero,
  * unique in the session (ids are looked up per session only). */
-static int dmd__reg_id(const struct dmd_session *s, struct dmd_reg *const *batch, uint32_t nbatch,
-		       uint64_t *out)
+static int dmd__reg_id(struct dmd_engine *e, const struct dmd_session *s,
+		       struct dmd_reg *const *batch, uint32_t nbatch, uint64_t *out)
 {
 	for (int tries = 0; tries < 64; tries++) {
-		const struct dmd_reg *r;
 		uint64_t id;
 		uint32_t i;
+		int rc = dmd__random_u64(e, &id);
 
-		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
-			return errno ? -errno : -EIO;
-		if (!id)
+		if (rc)
+			return rc;
+		if (!id || dmac_hmap_get(&s->reg_by_id, id))
 			continue;
-		for (r = s->regs; r && r->id != id; r = r->next)
-			;
 		for (i = 0; i < nbatch && batch[i]->id != id; i++)
 			;
-		if (!r && i == nbatch) {
+		if (i == nbatch) {
 			*out = id;
 			return 0;
 		}
@@ -308,16 +405,28 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 	if (n == 0)
 		return -EINVAL;
 	{
+		struct dmd_tenant *t = s->tenant;
 		uint64_t total = 0;
 
+		if (s->nregs + n > e->max_regs_per_session ||
+		    (t->cfg.quota_registrations != UINT64_MAX &&
+		     t->nregs + n > t->cfg.quota_registrations)) {
+			dmd_info("tenant %s: REGISTER of %u range(s) over the registration caps "
+				 "(session %" PRIu64 " of %" PRIu64 ", tenant %" PRIu64
+				 " of %" PRIu64 ")",
+				 t->cfg.name, n, s->nregs, e->max_regs_per_session, t->nregs,
+				 t->cfg.quota_registrations);
+			return -EDQUOT;
+		}
 		for (i = 0; i < n; i++)
 			if (__builtin_add_overflow(total, in[i].length, &total))
 				return -EDQUOT;
-		if (total > s->tenant->cfg.quota_pinned_bytes ||
-		    s->tenant->reg_bytes > s->tenant->cfg.quota_pinned_bytes - total) {
+		/* registered bytes and the unused areas it brought in count: its
+		 * own unused areas are evicted first, then EDQUOT */
+		if (dmd__charge_room(e, t, total)) {
 			dmd_info("tenant %s: REGISTER of 0x%" PRIx64
 				 " bytes over its pinned-bytes quota",
-				 s->tenant->cfg.name, total);
+				 t->cfg.name, total);
 			return -EDQUOT;
 		}
 	}
@@ -340,6 +449,10 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		rc = -ENOMEM;
 		goto err_free_areas;
 	}
+	/* room in the session's map now, so that the commit below cannot fail */
+	rc = dmac_hmap_reserve(&s->reg_by_id, s->nregs + n);
+	if (rc)
+		goto err_free_regs_array;
 	/* The identity of each range's file (one hold per range, dropped at
 	 * the end of the batch: the areas take their own). */
 	for (nident = 0; nident < n; nident++) {
@@ -362,6 +475,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		rc = dmac_cache_find(e->cache, merged[j].backing, merged[j].offset,
 				     merged[j].length, &areas[j], NULL);
 		if (rc == 0) {
+			dmd__area_hit(areas[j]);
 			s->tenant->cache_hits++;
 		} else if (rc == -ENOENT) {
 			s->tenant->cache_misses++;
@@ -397,7 +511,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 			j = m;
 			goto err_free_new_regs;
 		}
-		rc = dmd__reg_id(s, regs, i, &r->id);
+		rc = dmd__reg_id(e, s, regs, i, &r->id);
 		if (rc) {
 			dmac__free(r);
 			j = m;
@@ -409,12 +523,17 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		r->length = in[i].length;
 		r->prot = in[i].prot;
 		r->page_shift = (uint32_t)__builtin_ctzll(in[i].page_size);
-		dmac_cache_get(e->cache, areas[j]);
+		dmd__area_get(e, areas[j]);
 		regs[i] = r;
 	}
 	for (i = 0; i < n; i++) {
+		regs[i]->prev = NULL;
 		regs[i]->next = s->regs;
+		if (s->regs)
+			s->regs->prev = regs[i];
 		s->regs = regs[i];
+		dmac_hmap_put(&s->reg_by_id, regs[i]->id, regs[i], NULL); /* reserved */
+		s->nregs++;
 		e->nregs++;
 		s->tenant->nregs++;
 		s->tenant->reg_bytes += regs[i]->length;
@@ -422,7 +541,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		out[i].page_shift = regs[i]->page_shift;
 	}
 	for (j = 0; j < m; j++)
-		dmac_cache_put(e->cache, areas[j]);
+		dmd__area_put(e, areas[j]);
 	for (i = 0; i < n; i++)
 		dmd_ident_put(e->ident, ranges[i].backing.ino);
 	dmac__free(regs);
@@ -433,7 +552,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 
 err_free_new_regs:
 	while (i-- > 0) {
-		dmac_cache_put(e->cache, regs[i]->area);
+		dmd__area_put(e, regs[i]->area);
 		dmac__free(regs[i]);
 	}
 err_put_areas:
@@ -445,13 +564,14 @@ err_put_areas:
 			((struct dmd_area *)info.priv)->doomed = 1;
 			doomed = 1;
 		}
-		dmac_cache_put(e->cache, areas[j]);
+		dmd__area_put(e, areas[j]);
 	}
 	if (doomed)
 		dmac_cache_foreach(e->cache, dmd__evict_doomed, e);
 err_put_idents:
 	while (nident-- > 0)
 		dmd_ident_put(e->ident, ranges[nident].backing.ino);
+err_free_regs_array:
 	dmac__free(regs);
 err_free_areas:
 	dmac__free(areas);
@@ -468,13 +588,11 @@ int dmd_engine_unregister(struct dmd_engine *e, struct dmd_session *s, uint64_t 
 
 	if (!s->tenant)
 		return -EPERM;
-	for (r = s->regs; r; r = r->next) {
-		if (r->id != reg_id)
-			continue;
-		if (r->nleases)
-			return -EBUSY;
-		dmd__reg_drop(e, s, r);
-		return 0;
-	}
-	return -ENOENT;
+	r = dmac_hmap_get(&s->reg_by_id, reg_id);
+	if (!r)
+		return -ENOENT;
+	if (r->nleases)
+		return -EBUSY;
+	dmd__reg_drop(e, s, r);
+	return 0;
 }

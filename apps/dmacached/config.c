@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <inttypes.h>
+#include <unistd.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -48,6 +49,13 @@ enum {
 	K_SGROUP = 1u << 14,
 	K_SMODE = 1u << 15,
 	K_SDMODE = 1u << 16,
+	K_MAXSESS = 1u << 17,
+	K_MAXSESSUID = 1u << 18,
+	K_HELLOTO = 1u << 19,
+	K_MAXREGSESS = 1u << 20,
+	K_QREGS = 1u << 21,
+	K_RELEASE = 1u << 22,
+	K_COPYCACHE = 1u << 23,
 };
 
 struct dmd__parse {
@@ -177,6 +185,32 @@ static int dmd__parse_u64(const char *s, uint64_t *out)
 	if (*end != '\0')
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * A count in [min, max] (decimal or 0x hex), or "unlimited" (UINT64_MAX) when
+ * @p allow_unlimited; an error is reported and *out left as it was.
+ */
+static void dmd__parse_count(struct dmd__parse *p, const char *key, const char *value,
+			     bool allow_unlimited, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int rc;
+
+	if (allow_unlimited && !strcmp(value, "unlimited")) {
+		*out = UINT64_MAX;
+		return;
+	}
+	rc = dmd__parse_u64(value, &v);
+	if (!rc && (v < min || v > max))
+		rc = -ERANGE;
+	if (rc) {
+		dmd__perr(p, p->line, "%s: %s '%s' (%" PRIu64 "..%" PRIu64 "%s)", key,
+			  rc == -ERANGE ? "out of range" : "bad number", value, min, max,
+			  allow_unlimited ? ", or unlimited" : "");
+		return;
+	}
+	*out = v;
 }
 
 /* Parse 1..maxd hex digits at *c up to a separator; advances *c. */
@@ -462,6 +496,9 @@ static void dmd__section(struct dmd__parse *p, char *text)
 		t->line = p->line;
 		t->quota_pinned_bytes = UINT64_MAX;
 		t->quota_leases = UINT64_MAX;
+		t->quota_registrations = DMD_CONFIG_DEFAULT_QUOTA_REGISTRATIONS;
+		t->release_lazy = true;
+		t->copy_cache_bytes = DMD_CONFIG_DEFAULT_COPY_CACHE_BYTES;
 		t->iova_start = 0;
 		t->iova_last = UINT64_MAX;
 		nk[cfg->ntenants] = 0;
@@ -589,6 +626,21 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 		} else if (!strcmp(key, "socket_dir_mode")) {
 			bit = K_SDMODE;
 			dmd__parse_socket_mode(p, key, value, true, &cfg->socket_dir_mode);
+		} else if (!strcmp(key, "max_sessions")) {
+			bit = K_MAXSESS;
+			dmd__parse_count(p, key, value, false, 1, DMD_CONFIG_MAX_SESSIONS_LIMIT,
+					 &cfg->max_sessions);
+		} else if (!strcmp(key, "max_sessions_per_uid")) {
+			bit = K_MAXSESSUID;
+			dmd__parse_count(p, key, value, false, 1, DMD_CONFIG_MAX_SESSIONS_LIMIT,
+					 &cfg->max_sessions_per_uid);
+		} else if (!strcmp(key, "hello_timeout_ms")) {
+			bit = K_HELLOTO;
+			dmd__parse_count(p, key, value, false, 1, 3600000, &cfg->hello_timeout_ms);
+		} else if (!strcmp(key, "max_registrations_per_session")) {
+			bit = K_MAXREGSESS;
+			dmd__parse_count(p, key, value, true, 1, UINT64_MAX,
+					 &cfg->max_registrations_per_session);
 		} else {
 			dmd__perr(p, p->line, "unknown key '%s' in [daemon]", key);
 			return 1;
@@ -617,6 +669,27 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 				t->quota_pinned_bytes = v;
 			else
 				t->quota_leases = v;
+		} else if (!strcmp(key, "release")) {
+			bit = K_RELEASE;
+			if (!strcmp(value, "lazy"))
+				t->release_lazy = true;
+			else if (!strcmp(value, "strict"))
+				t->release_lazy = false;
+			else
+				dmd__perr(p, p->line, "release: expected lazy or strict, not '%s'",
+					  value);
+		} else if (!strcmp(key, "copy_cache_bytes")) {
+			bit = K_COPYCACHE;
+			rc = dmd_config_parse_bytes(value, false, &v);
+			if (rc)
+				dmd__perr(p, p->line, "copy_cache_bytes: %s '%s'",
+					  rc == -ERANGE ? "number too large" : "bad number", value);
+			else
+				t->copy_cache_bytes = v;
+		} else if (!strcmp(key, "quota_registrations")) {
+			bit = K_QREGS;
+			dmd__parse_count(p, key, value, true, 1, UINT64_MAX,
+					 &t->quota_registrations);
 		} else if (!strcmp(key, "trusted")) {
 			bit = K_TRUSTED;
 			if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
@@ -731,7 +804,11 @@ static int dmd__parse(struct dmd__parse *pp, struct dmd_config **out)
 		return -ENOMEM;
 	strcpy(cfg->socket, DMD_CONFIG_DEFAULT_SOCKET);
 	strcpy(cfg->backend, "auto");
-	cfg->pinned_budget = UINT64_MAX;
+	cfg->pinned_budget = dmd_config_default_budget();
+	cfg->max_sessions = DMD_CONFIG_DEFAULT_MAX_SESSIONS;
+	cfg->max_sessions_per_uid = DMD_CONFIG_DEFAULT_MAX_SESSIONS_PER_UID;
+	cfg->hello_timeout_ms = DMD_CONFIG_DEFAULT_HELLO_TIMEOUT_MS;
+	cfg->max_registrations_per_session = DMD_CONFIG_DEFAULT_MAX_REGS_PER_SESSION;
 	cfg->log_level = DMD_LOG_INFO;
 	cfg->log_target = DMD_LOG_STDERR;
 	p.cfg = cfg;
@@ -793,6 +870,16 @@ int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_back
 			       .mem_len = buf ? len : 0};
 
 	return dmd__parse(&p, out);
+}
+
+uint64_t dmd_config_default_budget(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	/* a quarter of the machine's memory; 1 GiB when it cannot be read */
+	if (pages <= 0 || psz <= 0)
+		return 1ull << 30;
+	return (uint64_t)pages * (uint64_t)psz / 4;
 }
 
 bool dmd_peer_in_group(const struct dmd_peer *p, gid_t g)

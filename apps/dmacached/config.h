@@ -54,7 +54,22 @@ struct dmd_tenant_config {
 	unsigned int devices_line;
 	/** trusted: DEVICE also hands the VFIO device fd (not an isolation boundary) */
 	bool trusted;
+	uint64_t quota_registrations; /**< registrations of its sessions; UINT64_MAX: unlimited */
+	/** release = lazy (true, default) | strict: see docs/protocol.md 6.5 */
+	bool release_lazy;
+	/** bytes of released-but-mapped copies kept under lazy release */
+	uint64_t copy_cache_bytes;
 };
+
+/** Defaults of the resource bounds (docs/operations.md). */
+#define DMD_CONFIG_DEFAULT_MAX_SESSIONS		1024
+#define DMD_CONFIG_DEFAULT_MAX_SESSIONS_PER_UID 64
+#define DMD_CONFIG_DEFAULT_HELLO_TIMEOUT_MS	5000
+#define DMD_CONFIG_DEFAULT_MAX_REGS_PER_SESSION 65536
+#define DMD_CONFIG_DEFAULT_QUOTA_REGISTRATIONS	1048576
+#define DMD_CONFIG_DEFAULT_COPY_CACHE_BYTES	(1ull << 30)
+/** max_sessions and max_sessions_per_uid cannot exceed this. */
+#define DMD_CONFIG_MAX_SESSIONS_LIMIT 65536
 
 /** socket_mode and socket_dir_mode defaults, with and without socket_group. */
 #define DMD_CONFIG_SOCKET_MODE_GROUP  0660
@@ -74,7 +89,11 @@ struct dmd_config {
 	mode_t socket_mode;	/**< permission bits of the socket file */
 	mode_t socket_dir_mode; /**< permission bits of the socket's directory */
 	char backend[32];	/**< "auto", or a backend name */
-	uint64_t pinned_budget; /**< UINT64_MAX: unlimited */
+	uint64_t pinned_budget; /**< UINT64_MAX: unlimited; default dmd_config_default_budget() */
+	uint64_t max_sessions;	/**< connections at once, HELLO or not */
+	uint64_t max_sessions_per_uid;		/**< connections at once of one peer uid */
+	uint64_t hello_timeout_ms;		/**< a connection must say HELLO within this */
+	uint64_t max_registrations_per_session; /**< UINT64_MAX: unlimited */
 	enum dmd_log_level log_level;
 	enum dmd_log_target log_target;
 	gid_t admin_gids[DMD_CONFIG_MAX_IDS]; /**< admin_gids: may open admin sessions */
@@ -111,6 +130,9 @@ int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
  */
 int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_backend_known_fn known,
 			 FILE *errs, struct dmd_config **out);
+
+/** The default pinned_budget: a quarter of the machine's physical memory. */
+uint64_t dmd_config_default_budget(void);
 
 /** Free a config. NULL is a no-op. Never fails. */
 void dmd_config_free(struct dmd_config *cfg);

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "dmac_alloc.h"
 #include "engine_internal.h"
@@ -28,20 +29,25 @@
 
 /* ---- engine ------------------------------------------------------------- */
 
-/*
- * No IOVA below 2 MiB is ever handed out, in any space (tenant copies sit at
- * the master IOVA, so clipping the master allocator covers them): many
- * drivers treat IOVA 0 as NULL (an NVMe PRP entry of 0, DPDK code testing an
- * IOVA against 0), and a whole 2 MiB keeps the first area 2 MiB aligned.
- */
-#define DMD_IOVA_FLOOR (2ULL << 20)
+int dmd__random_u64(struct dmd_engine *e, uint64_t *out)
+{
+	/* one getrandom() per DMD_RANDOM_BUF ids: the ids stay unguessable
+	 * (the kernel's CSPRNG), the syscall leaves the per-request path */
+	if (e->rnd_n == 0) {
+		ssize_t n = getrandom(e->rnd_buf, sizeof(e->rnd_buf), 0);
+
+		if (n != (ssize_t)sizeof(e->rnd_buf))
+			return n < 0 ? -errno : -EIO;
+		e->rnd_n = DMD_RANDOM_BUF;
+	}
+	*out = e->rnd_buf[--e->rnd_n];
+	e->rnd_buf[e->rnd_n] = 0; /* no id stays in memory once handed out */
+	return 0;
+}
 
 int dmd_engine_create(const struct dmd_config *cfg, const struct dmd_engine_hooks *hooks,
 		      struct dmd_engine **out)
 {
-	struct dmd_bk_range br[DMD_MAX_RANGES];
-	struct dmac_iova_range ir[DMD_MAX_RANGES];
-	uint32_t nr = DMD_MAX_RANGES, nir = 0;
 	struct dmd_engine *e;
 	int rc;
 
@@ -59,46 +65,36 @@ int dmd_engine_create(const struct dmd_config *cfg, const struct dmd_engine_hook
 	rc = dmd_bk_space_alloc(e->bk, &e->master);
 	if (rc)
 		goto err_close_bk;
-	rc = dmd_bk_iova_ranges(e->bk, e->master, br, &nr);
-	if (rc)
-		goto err_destroy_master;
-	/* Clip [0, DMD_IOVA_FLOOR) out of the usable ranges: see DMD_IOVA_FLOOR. */
-	for (uint32_t i = 0; i < nr; i++) {
-		if (br[i].last < DMD_IOVA_FLOOR)
-			continue;
-		ir[nir].start = br[i].start < DMD_IOVA_FLOOR ? DMD_IOVA_FLOOR : br[i].start;
-		ir[nir].last = br[i].last;
-		nir++;
-	}
-	rc = nir ? dmac_iova_alloc_create(ir, nir, &e->alloc) : -ENOSPC;
-	if (rc)
-		goto err_destroy_master;
-	rc = dmac_cache_create(cfg->pinned_budget, dmd__evict, e, &e->cache);
-	if (rc)
-		goto err_destroy_alloc;
 	rc = dmac_lease_table_create(&e->leases);
 	if (rc)
-		goto err_destroy_cache;
+		goto err_destroy_master;
 	dmd__admin_set(e, cfg);
+	e->max_regs_per_session = cfg->max_registrations_per_session;
+	/* every tenant space exists and every device is attached before the
+	 * IOVA plan reads the ranges all of them can map (iova.c) */
 	for (unsigned int i = 0; i < cfg->ntenants; i++) {
 		rc = dmd__tenant_add(e, &cfg->tenants[i]);
 		if (rc)
 			goto err_remove_tenants;
 	}
+	rc = dmd__iova_setup(e);
+	if (rc)
+		goto err_remove_tenants;
+	rc = dmac_cache_create(cfg->pinned_budget, dmd__evict, e, &e->cache);
+	if (rc)
+		goto err_destroy_alloc;
 	dmd_info("engine: backend %s, master space %u, %u IOVA range(s), budget %" PRIu64
 		 " bytes, %u tenant(s)",
-		 dmd_bk_name(e->bk), e->master, nir, cfg->pinned_budget, cfg->ntenants);
+		 dmd_bk_name(e->bk), e->master, e->nusable, cfg->pinned_budget, cfg->ntenants);
 	*out = e;
 	return 0;
 
+err_destroy_alloc:
+	dmac_iova_alloc_destroy(e->alloc);
 err_remove_tenants:
 	while (e->tenants)
 		dmd__tenant_free(e, e->tenants);
 	dmac_lease_table_destroy(e->leases);
-err_destroy_cache:
-	dmac_cache_destroy(e->cache);
-err_destroy_alloc:
-	dmac_iova_alloc_destroy(e->alloc);
 err_destroy_master:
 	dmd_bk_space_destroy(e->bk, e->master);
 err_close_bk:
@@ -116,9 +112,22 @@ void dmd_engine_destroy(struct dmd_engine *e)
 		return;
 	while (e->sessions)
 		dmd_engine_session_close(e, e->sessions);
-	dmac_cache_evict_all(e->cache);
+	/* the copies go with their spaces, then the areas are unused */
 	while (e->tenants)
 		dmd__tenant_free(e, e->tenants);
+	dmac_cache_evict_all(e->cache);
+	dmd__area_retry(e);
+	if (e->zombie_areas)
+		dmd_err("%" PRIu64 " master area(s) could not be unmapped; the master space "
+			"goes with them",
+			e->unmap_failures);
+	while (e->zombie_areas) {
+		struct dmd_area *p = e->zombie_areas;
+
+		e->zombie_areas = p->znext;
+		dmd_ident_put(e->ident, p->ident);
+		dmac__free(p); /* VA and pins go with the space and the process */
+	}
 	dmac_lease_table_destroy(e->leases);
 	dmac_cache_destroy(e->cache);
 	dmac_iova_alloc_destroy(e->alloc);
@@ -136,6 +145,18 @@ int dmd_engine_poll_fd(const struct dmd_engine *e)
 void dmd_engine_poll(struct dmd_engine *e)
 {
 	dmd_ident_drain(e->ident);
+}
+
+uint64_t dmd_engine_unmap_failures(const struct dmd_engine *e)
+{
+	return e->unmap_failures;
+}
+
+void dmd_engine_retry(struct dmd_engine *e)
+{
+	for (struct dmd_tenant *t = e->tenants; t; t = t->next)
+		dmd__copy_retry(e, t);
+	dmd__area_retry(e);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -173,6 +194,7 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 		dmd__lease_drop(e, s, s->ltail);
 	while (s->regs)
 		dmd__reg_drop(e, s, s->regs);
+	dmac_hmap_clear(&s->reg_by_id);
 	/* 4. The claims go; bus master stays off until the next claim, which
 	 * first proves that no earlier holder still has the BAR files. */
 	for (unsigned int i = 0; t && i < t->ndevs; i++) {
@@ -269,6 +291,16 @@ void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st)
 	st->sessions = e->nsessions;
 	st->registrations = e->nregs;
 	st->tenant_copies = e->ncopies;
+	st->copy_hits = st->copy_misses = st->kernel_copies = st->kernel_unmaps = 0;
+	st->copies_kept_bytes = 0;
+	for (const struct dmd_tenant *t = e->tenants; t; t = t->next) {
+		st->copy_hits += t->copy_hits;
+		st->copy_misses += t->copy_misses;
+		st->kernel_copies += t->kernel_copies;
+		st->kernel_unmaps += t->kernel_unmaps;
+		st->copies_kept_bytes += t->kept_bytes;
+	}
+	st->unmap_failures = e->unmap_failures;
 }
 
 void dmd_engine_session_stats(const struct dmd_engine *e, const struct dmd_session *s,
@@ -291,6 +323,13 @@ void dmd_engine_session_stats(const struct dmd_engine *e, const struct dmd_sessi
 	st->tenants = 1;
 	st->sessions = t->nsessions;
 	st->registrations = t->nregs;
+	st->tenant_copies = t->ncopies;
+	st->copy_hits = t->copy_hits;
+	st->copy_misses = t->copy_misses;
+	st->kernel_copies = t->kernel_copies;
+	st->kernel_unmaps = t->kernel_unmaps;
+	st->copies_kept_bytes = t->kept_bytes;
+	st->unmap_failures = t->unmap_failures;
 }
 
 void dmd_engine_dump(const struct dmd_engine *e, FILE *f)
@@ -305,8 +344,26 @@ void dmd_engine_dump(const struct dmd_engine *e, FILE *f)
 		"\ntenant_copies %" PRIu64 "\nmaster_space %u\n",
 		st.cache_hits, st.cache_misses, st.evictions, st.bytes_pinned, st.areas, st.leases,
 		st.tenants, st.sessions, st.registrations, st.tenant_copies, e->master);
-	for (const struct dmd_tenant *t = e->tenants; t; t = t->next)
+	fprintf(f,
+		"copy_hits %" PRIu64 "\ncopy_misses %" PRIu64 "\nkernel_copies %" PRIu64
+		"\nkernel_unmaps %" PRIu64 "\ncopies_kept_bytes %" PRIu64
+		"\nunmap_failures %" PRIu64 "\nhole_bytes %" PRIu64 "\n",
+		st.copy_hits, st.copy_misses, st.kernel_copies, st.kernel_unmaps,
+		st.copies_kept_bytes, st.unmap_failures, e->hole_bytes);
+	/* "tenant NAME SPACE SESSIONS" (tests parse these four fields), then
+	 * "tstat NAME key value" lines per tenant */
+	for (const struct dmd_tenant *t = e->tenants; t; t = t->next) {
 		fprintf(f, "tenant %s %u %" PRIu64 "\n", t->cfg.name, t->space, t->nsessions);
+		fprintf(f,
+			"tstat %s reg_bytes %" PRIu64 "\ntstat %s unref_bytes %" PRIu64
+			"\ntstat %s kept_bytes %" PRIu64 "\ntstat %s copies %" PRIu64
+			"\ntstat %s zombies %" PRIu64 "\n",
+			t->cfg.name, t->reg_bytes, t->cfg.name, t->unref_bytes, t->cfg.name,
+			t->kept_bytes, t->cfg.name, t->ncopies, t->cfg.name, t->unmap_failures);
+	}
+	for (uint32_t i = 0; i < e->nusable; i++)
+		fprintf(f, "usable 0x%" PRIx64 " 0x%" PRIx64 "\n", e->usable[i].start,
+			e->usable[i].last);
 	fprintf(f, "cache_check %d\nlease_check %d\nalloc_check %d\n", dmac__cache_check(e->cache),
 		dmac__lease_check(e->leases), dmac__iova_alloc_check(e->alloc));
 }

@@ -82,6 +82,8 @@ struct dmd_hello_out {
 struct dmd_engine_stats {
 	uint64_t cache_hits, cache_misses, evictions, bytes_pinned, areas;
 	uint64_t leases, tenants, sessions, registrations, tenant_copies;
+	uint64_t copy_hits, copy_misses, kernel_copies, kernel_unmaps, copies_kept_bytes;
+	uint64_t unmap_failures;
 };
 
 /** What the engine asks of its owner (the server). */
@@ -117,6 +119,15 @@ int dmd_engine_poll_fd(const struct dmd_engine *e);
 
 /** Drain the engine's own fd (file-identity events). Never fails. */
 void dmd_engine_poll(struct dmd_engine *e);
+
+/**
+ * Mappings whose unmap failed and that are kept (never orphaned: their IOVA
+ * is not reused, their pages stay) until dmd_engine_retry() unmaps them.
+ */
+uint64_t dmd_engine_unmap_failures(const struct dmd_engine *e);
+
+/** Try those unmaps again (the owner calls it periodically while any are left). */
+void dmd_engine_retry(struct dmd_engine *e);
 
 /**
  * Reclaim every session, evict every cached area, destroy every space and

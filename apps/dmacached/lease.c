@@ -57,9 +57,7 @@ static int dmd__lease_one(struct dmd_engine *e, struct dmd_session *s,
 	uint64_t iova;
 	int rc;
 
-	for (r = s->regs; r; r = r->next)
-		if (r->id == in->reg_id)
-			break;
+	r = dmac_hmap_get(&s->reg_by_id, in->reg_id);
 	if (!r)
 		return -ENOENT;
 	if (in->offset >= r->length || in->length > r->length - in->offset)
@@ -72,9 +70,13 @@ static int dmd__lease_one(struct dmd_engine *e, struct dmd_session *s,
 	rc = dmac_lease_tenant_stats(e->leases, t->id, &ts);
 	if (rc)
 		return rc;
-	if (ts.leases >= ts.max_leases || ts.bytes > ts.max_bytes ||
-	    in->length > ts.max_bytes - ts.bytes)
+	if (ts.leases >= ts.max_leases)
 		return -EDQUOT;
+	/* leased bytes and kept (lazily released) copies share quota_pinned_bytes:
+	 * kept copies go first */
+	rc = dmd__copy_make_room(e, t, ts.bytes, in->length);
+	if (rc)
+		return rc;
 
 	l = dmac__calloc(1, sizeof(*l));
 	if (!l)

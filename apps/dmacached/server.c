@@ -35,6 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,6 +46,7 @@
 #include <unistd.h>
 
 #include "bk.h"
+#include "dmac/hmap.h"
 #include "dmac_alloc.h"
 #include "engine.h"
 #include "listen.h"
@@ -59,33 +63,161 @@
 #endif
 
 struct dmd_server {
-	int epfd, lfd, sfd;
+	int epfd, lfd, sfd, tfd, rfd; /* rfd: retry timer for failed unmaps */
+	int retry_armed;
 	struct dmd_config *cfg;
 	const struct dmd_server_opts *opts;
 	struct dmd_engine *engine;
 	struct dmd_conn *conns;
-	struct dmd_ev ev_listen, ev_signal, ev_engine;
+	struct dmd_ev ev_listen, ev_signal, ev_engine, ev_timer, ev_retry;
 	int stop;
 	int conn_ended; /* a connection ended outside its own event: stop the batch */
+	/* connection caps: all connections, and per peer uid (uid -> count) */
+	uint64_t nconns;
+	struct dmac_hmap per_uid;
+	/* connections not bound by HELLO yet, accept order = deadline order */
+	struct dmd_conn *dhead, *dtail;
+	/* accept() at EMFILE/ENFILE: the reserve fd is given up to accept and
+	 * close one connection; without it the listening fd is not watched
+	 * until a connection ends (listen_paused) */
+	int reserve_fd;
+	int listen_paused;
+	/* rate-limited warnings: refusals since the last line, and its time */
+	uint64_t refused, refused_logged_ms;
 };
+
+static uint64_t dmd__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A refused connection: counted, logged at most once a second. */
+static void dmd__refuse_log(struct dmd_server *srv, const char *why)
+{
+	uint64_t now = dmd__now_ms();
+
+	srv->refused++;
+	if (now - srv->refused_logged_ms < 1000 && srv->refused_logged_ms)
+		return;
+	dmd_warn("connection refused: %s (%" PRIu64 " refused since the last such line)", why,
+		 srv->refused);
+	srv->refused = 0;
+	srv->refused_logged_ms = now;
+}
+
+/* Arm the timer for the oldest connection still waiting for HELLO. */
+static void dmd__deadline_arm(struct dmd_server *srv)
+{
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	uint64_t now, left;
+
+	if (srv->dhead) {
+		now = dmd__now_ms();
+		left = srv->dhead->deadline_ms > now ? srv->dhead->deadline_ms - now : 1;
+		its.it_value.tv_sec = (time_t)(left / 1000);
+		its.it_value.tv_nsec = (long)(left % 1000) * 1000000L;
+	}
+	timerfd_settime(srv->tfd, 0, &its, NULL);
+}
+
+static void dmd__deadline_del(struct dmd_server *srv, struct dmd_conn *c)
+{
+	if (!c->on_deadline)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		srv->dhead = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	else
+		srv->dtail = c->dprev;
+	c->on_deadline = 0;
+	c->dprev = c->dnext = NULL;
+}
+
+/* Watch the listening fd again (a connection ended: an fd is free). */
+static void dmd__listen_resume(struct dmd_server *srv)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->ev_listen};
+
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (!srv->listen_paused || srv->reserve_fd < 0)
+		return;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->lfd, &ev) == 0) {
+		srv->listen_paused = 0;
+		dmd_info("accepting connections again");
+	}
+}
 
 static void dmd__conn_end(struct dmd_server *srv, struct dmd_conn *c, const char *why)
 {
+	uintptr_t n;
+
 	dmd_info("session pid %d uid %u: ends (%s)", (int)c->pid, (unsigned int)c->uid, why);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->sock, NULL);
 	if (c->pidfd >= 0) {
 		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
 		close(c->pidfd);
 	}
+	dmd_conn_drop_output(c);
 	close(c->sock);
 	dmd_engine_session_close(srv->engine, c->es);
+	dmd__deadline_del(srv, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	srv->nconns--;
+	n = (uintptr_t)dmac_hmap_get(&srv->per_uid, c->uid);
+	if (n > 1)
+		dmac_hmap_put(&srv->per_uid, c->uid, (void *)(n - 1), NULL);
+	else
+		dmac_hmap_del(&srv->per_uid, c->uid);
 	dmac__free(c);
+	dmd__listen_resume(srv);
+}
+
+/* Connections that did not say HELLO in time end; the timer is re-armed. */
+static void dmd__deadlines(struct dmd_server *srv)
+{
+	uint64_t now = dmd__now_ms(), exp;
+
+	while (read(srv->tfd, &exp, sizeof(exp)) == sizeof(exp))
+		;
+	while (srv->dhead && srv->dhead->deadline_ms <= now) {
+		dmd__conn_end(srv, srv->dhead, "no HELLO within hello_timeout_ms");
+		srv->conn_ended = 1;
+	}
+	dmd__deadline_arm(srv);
+}
+
+/* While unmaps wait for a retry, try them once a second; stop when none is left. */
+static void dmd__retry_arm(struct dmd_server *srv)
+{
+	int want = dmd_engine_unmap_failures(srv->engine) != 0;
+	struct itimerspec its = {{want, 0}, {want, 0}};
+
+	if (want == srv->retry_armed)
+		return;
+	if (timerfd_settime(srv->rfd, 0, &its, NULL) == 0)
+		srv->retry_armed = want;
+}
+
+/* Stop or resume reading @p c: while it holds a queued reply the server
+ * waits for EPOLLOUT instead (one reply queued per connection at most). */
+static int dmd__conn_watch(struct dmd_server *srv, struct dmd_conn *c)
+{
+	struct epoll_event ev = {.events = (c->out ? EPOLLOUT : EPOLLIN) | EPOLLRDHUP,
+				 .data.ptr = &c->ev_sock};
+
+	return epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->sock, &ev) ? -errno : 0;
 }
 
 /*
@@ -138,12 +270,48 @@ static void dmd__accept(struct dmd_server *srv)
 
 	fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
+		struct epoll_event none = {.events = 0, .data.ptr = &srv->ev_listen};
+
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		if (errno != EMFILE && errno != ENFILE) {
 			dmd_warn("accept: %s", strerror(errno));
+			return;
+		}
+		/* Out of fds: take the pending connection off the queue with the
+		 * reserve fd and close it, so the level-triggered listening fd
+		 * does not wake the loop forever. Without a reserve, stop
+		 * watching it until a connection ends. */
+		if (srv->reserve_fd >= 0) {
+			close(srv->reserve_fd);
+			srv->reserve_fd = -1;
+			fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				close(fd);
+			srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		}
+		if (srv->reserve_fd < 0 && !srv->listen_paused &&
+		    !epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->lfd, &none)) {
+			srv->listen_paused = 1;
+			dmd_warn("out of file descriptors: not accepting until a connection ends");
+		}
+		dmd__refuse_log(srv, "the daemon is out of file descriptors (RLIMIT_NOFILE)");
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl)) {
 		dmd_warn("SO_PEERCRED: %s; connection refused", strerror(errno));
+		goto err_close_sock;
+	}
+	if (srv->nconns >= srv->cfg->max_sessions) {
+		dmd__refuse_log(srv, "max_sessions reached");
+		goto err_close_sock;
+	}
+	if ((uintptr_t)dmac_hmap_get(&srv->per_uid, cred.uid) >= srv->cfg->max_sessions_per_uid) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "uid %u reached max_sessions_per_uid",
+			 (unsigned int)cred.uid);
+		dmd__refuse_log(srv, why);
 		goto err_close_sock;
 	}
 	sl = sizeof(pidfd);
@@ -178,14 +346,35 @@ static void dmd__accept(struct dmd_server *srv)
 		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, pidfd, &ev))
 			goto err_del_sock;
 	}
+	{
+		uintptr_t n = (uintptr_t)dmac_hmap_get(&srv->per_uid, cred.uid);
+
+		if (dmac_hmap_put(&srv->per_uid, cred.uid, (void *)(n + 1), NULL))
+			goto err_del_pidfd;
+	}
+	srv->nconns++;
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
+	/* HELLO must come within hello_timeout_ms */
+	c->deadline_ms = dmd__now_ms() + srv->cfg->hello_timeout_ms;
+	c->on_deadline = 1;
+	c->dprev = srv->dtail;
+	if (srv->dtail)
+		srv->dtail->dnext = c;
+	else
+		srv->dhead = c;
+	srv->dtail = c;
+	if (srv->dhead == c)
+		dmd__deadline_arm(srv);
 	dmd_info("session pid %d uid %u gid %u: accepted%s", (int)c->pid, (unsigned int)c->uid,
 		 (unsigned int)c->gid, pidfd >= 0 ? "" : " (no pidfd)");
 	return;
 
+err_del_pidfd:
+	if (pidfd >= 0)
+		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, pidfd, NULL);
 err_del_sock:
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, fd, NULL);
 err_close_session:
@@ -198,6 +387,44 @@ err_close_pidfd:
 	dmd_warn("pid %d: connection refused (out of memory or epoll)", (int)cred.pid);
 err_close_sock:
 	close(fd);
+}
+
+/*
+ * RLIMIT_NOFILE: the soft limit is raised to what max_sessions needs (a
+ * socket and a pidfd per connection, the fds of one request and of one
+ * DEVICE reply in flight, a queued DEVICE reply's fds per connection at
+ * worst, and a margin for the daemon's own), up to the hard limit; if the
+ * hard limit is lower, max_sessions is lowered to fit (logged).
+ */
+static void dmd__fd_limit(struct dmd_config *cfg)
+{
+	const uint64_t fixed = 64 + 2 * DMAC_PROTO_MAX_FDS, per = 2;
+	struct rlimit rl;
+	uint64_t want = fixed + per * cfg->max_sessions;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < want) {
+		struct rlimit nl = rl;
+
+		nl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl = nl;
+	}
+	if (rl.rlim_cur < want) {
+		uint64_t fit = rl.rlim_cur > fixed + per ? (rl.rlim_cur - fixed) / per : 1;
+
+		dmd_warn("RLIMIT_NOFILE %llu (hard %llu) is below what max_sessions %" PRIu64
+			 " needs (%" PRIu64 "): max_sessions lowered to %" PRIu64,
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+			 cfg->max_sessions, want, fit);
+		cfg->max_sessions = fit;
+	}
+	dmd_info("file descriptors: limit %llu, max_sessions %" PRIu64
+		 ", max_sessions_per_uid %" PRIu64 ", hello_timeout_ms %" PRIu64,
+		 (unsigned long long)rl.rlim_cur, cfg->max_sessions, cfg->max_sessions_per_uid,
+		 cfg->hello_timeout_ms);
 }
 
 static void dmd__reload(struct dmd_server *srv)
@@ -237,6 +464,7 @@ static void dmd__reload(struct dmd_server *srv)
 	ncfg->socket_group = srv->cfg->socket_group;
 	ncfg->socket_mode = srv->cfg->socket_mode;
 	ncfg->socket_dir_mode = srv->cfg->socket_dir_mode;
+	dmd__fd_limit(ncfg);
 	rc = dmd_engine_reload(srv->engine, ncfg);
 	if (rc) {
 		/* nothing was applied: the engine logged the reason */
@@ -262,6 +490,7 @@ static void dmd__test_control(struct dmd_server *srv)
 	int arm_alloc = 0;
 	FILE *f;
 
+	dmd_test_hooks_lend();
 	if (ctl && (f = fopen(ctl, "re"))) {
 		while (fgets(line, sizeof(line), f)) {
 			unsigned long long nth;
@@ -292,6 +521,7 @@ static void dmd__test_control(struct dmd_server *srv)
 			rename(tmp, dump);
 		}
 	}
+	dmd_test_hooks_take_back();
 	/* armed last, so that the dump above does not count */
 	if (arm_alloc)
 		dmac__fault_alloc_arm(alloc_arm);
@@ -327,7 +557,14 @@ static void dmd__signal(struct dmd_server *srv)
 
 int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 {
-	struct dmd_server srv = {.epfd = -1, .lfd = -1, .sfd = -1, .cfg = cfg, .opts = opts};
+	struct dmd_server srv = {.epfd = -1,
+				 .lfd = -1,
+				 .sfd = -1,
+				 .tfd = -1,
+				 .rfd = -1,
+				 .reserve_fd = -1,
+				 .cfg = cfg,
+				 .opts = opts};
 	struct dmd_engine_hooks hooks = {dmd__end_session, &srv};
 	struct epoll_event ev, evs[64];
 	sigset_t mask;
@@ -352,6 +589,14 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 		rc = -errno;
 		goto err_close_sfd;
 	}
+	srv.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	srv.rfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (srv.tfd < 0 || srv.rfd < 0) {
+		rc = -errno;
+		goto err_close_timers;
+	}
+	srv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	dmd__fd_limit(cfg);
 	rc = dmd_engine_create(cfg, &hooks, &srv.engine);
 	if (rc)
 		goto err_close_epfd;
@@ -378,10 +623,25 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 		rc = -errno;
 		goto err_close_listen;
 	}
+	srv.ev_timer = (struct dmd_ev){DMD_EV_TIMER, NULL};
+	ev.data.ptr = &srv.ev_timer;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.tfd, &ev)) {
+		rc = -errno;
+		goto err_close_listen;
+	}
+	srv.ev_retry = (struct dmd_ev){DMD_EV_RETRY, NULL};
+	ev.data.ptr = &srv.ev_retry;
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.rfd, &ev)) {
+		rc = -errno;
+		goto err_close_listen;
+	}
 	dmd_info("listening on %s (pid %d)", cfg->socket, (int)getpid());
 
 	while (!srv.stop) {
-		int n = epoll_wait(srv.epfd, evs, 64, -1);
+		int n;
+
+		dmd__retry_arm(&srv);
+		n = epoll_wait(srv.epfd, evs, 64, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -408,14 +668,44 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 			case DMD_EV_ENGINE:
 				dmd_engine_poll(srv.engine);
 				break;
+			case DMD_EV_TIMER:
+				dmd__deadlines(&srv);
+				if (srv.conn_ended)
+					i = n;
+				srv.conn_ended = 0;
+				break;
+			case DMD_EV_RETRY: {
+				uint64_t exp;
+
+				while (read(srv.rfd, &exp, sizeof(exp)) == sizeof(exp))
+					;
+				dmd_engine_retry(srv.engine);
+				break;
+			}
 			case DMD_EV_PIDFD:
 				dmd__conn_end(&srv, c, "process exited");
 				/* later events of this batch may name c: stop the batch */
 				i = n;
 				break;
 			case DMD_EV_CONN:
-				if (evs[i].events & EPOLLIN) {
+				if (evs[i].events & EPOLLOUT) {
+					/* a queued reply: send it, then read again */
+					rc = dmd_conn_flush(c);
+					if (rc == 0)
+						rc = dmd__conn_watch(&srv, c);
+					if (rc && rc != -EAGAIN) {
+						dmd__conn_end(&srv, c, strerror(-rc));
+						i = n;
+					}
+				} else if (evs[i].events & EPOLLIN) {
 					rc = dmd_conn_handle(srv.engine, c);
+					if (!rc && c->out)
+						rc = dmd__conn_watch(&srv, c);
+					if (!rc && c->on_deadline &&
+					    dmd_engine_session_bound(c->es)) {
+						dmd__deadline_del(&srv, c);
+						dmd__deadline_arm(&srv);
+					}
 					if (rc) {
 						/* The fd layer reports a client's close
 						 * (EOF) as ECONNRESET. */
@@ -440,6 +730,11 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 	while (srv.conns)
 		dmd__conn_end(&srv, srv.conns, "daemon shutting down");
 	dmd_engine_destroy(srv.engine);
+	dmac_hmap_clear(&srv.per_uid);
+	if (srv.reserve_fd >= 0)
+		close(srv.reserve_fd);
+	close(srv.rfd);
+	close(srv.tfd);
 	close(srv.epfd);
 	close(srv.sfd);
 	dmd_info("stopped");
@@ -451,6 +746,13 @@ err_close_listen:
 	unlink(cfg->socket);
 err_destroy_engine:
 	dmd_engine_destroy(srv.engine);
+	if (srv.reserve_fd >= 0)
+		close(srv.reserve_fd);
+err_close_timers:
+	if (srv.rfd >= 0)
+		close(srv.rfd);
+	if (srv.tfd >= 0)
+		close(srv.tfd);
 err_close_epfd:
 	close(srv.epfd);
 err_close_sfd:

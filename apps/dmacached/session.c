@@ -18,13 +18,17 @@
  * - Buffers are static: one thread, one request at a time.
  * Concurrency: event-loop thread only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bk.h"
 #include "dmac/proto.h"
+#include "dmac_alloc.h"
 #include "log.h"
 #include "session.h"
 #ifdef DMACD_TEST_BUILD
@@ -58,13 +62,86 @@ _Static_assert(sizeof(((struct dmd_tenant_view *)0)->name) ==
 		   sizeof(((struct dmac_proto_tenant_info *)0)->name),
 	       "tenant name field");
 
-static int dmd__send(struct dmd_conn *c, size_t len)
+/*
+ * Send a reply with @p nfds fds (the caller's; closed by the caller unless
+ * queued). A full socket (EAGAIN) is not an error: the reply is copied and
+ * queued on the connection, which takes the fds over (*queued = true); the
+ * server stops reading the connection until it is sent.
+ */
+static int dmd__send_fds(struct dmd_conn *c, size_t len, const int *fds, unsigned int nfds,
+			 bool *queued)
 {
-	int rc = dmac_proto_send(c->sock, wbuf, len, NULL, 0);
+	int rc = dmac_proto_send(c->sock, wbuf, len, fds, nfds);
 
+	*queued = false;
+	if (rc == -EAGAIN) {
+		c->out = dmac__malloc(len);
+		if (!c->out) {
+			dmd_warn("session pid %d: socket full and no memory to queue the reply",
+				 (int)c->pid);
+			return -ENOMEM;
+		}
+		memcpy(c->out, wbuf, len);
+		c->out_len = len;
+		memcpy(c->out_fds, fds, nfds * sizeof(int));
+		c->out_nfds = nfds;
+		*queued = true;
+		dmd_debug("session pid %d: reply queued (socket full)", (int)c->pid);
+		return 0;
+	}
 	if (rc)
 		dmd_warn("session pid %d: cannot send reply: %s", (int)c->pid, strerror(-rc));
 	return rc;
+}
+
+static int dmd__send(struct dmd_conn *c, size_t len)
+{
+	bool queued;
+
+	return dmd__send_fds(c, len, NULL, 0, &queued);
+}
+
+int dmd_conn_flush(struct dmd_conn *c)
+{
+	int rc;
+
+	if (!c->out)
+		return 0;
+	rc = dmac_proto_send(c->sock, c->out, c->out_len, c->out_fds, c->out_nfds);
+	if (rc == -EAGAIN)
+		return rc;
+	dmd_conn_drop_output(c);
+	if (rc)
+		dmd_warn("session pid %d: cannot send queued reply: %s", (int)c->pid,
+			 strerror(-rc));
+	return rc;
+}
+
+void dmd_conn_drop_output(struct dmd_conn *c)
+{
+	dmac_proto_close_fds(c->out_fds, c->out_nfds);
+	c->out_nfds = 0;
+	dmac__free(c->out);
+	c->out = NULL;
+	c->out_len = 0;
+}
+
+bool dmd_fds_short(void)
+{
+	struct rlimit rl;
+	struct dirent *de;
+	unsigned long n = 0;
+	DIR *d;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return false;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return errno == EMFILE || errno == ENFILE;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n + 2 * DMAC_PROTO_MAX_FDS >= rl.rlim_cur;
 }
 
 static int dmd__reply_error(struct dmd_conn *c, uint32_t opcode, uint64_t tag, int err)
@@ -92,6 +169,7 @@ static int dmd__hello(struct dmd_engine *e, struct dmd_conn *c, const struct dma
 		return rc;
 	memset(&rep, 0, sizeof(rep));
 	rep.version = m->version < DMAC_PROTO_VERSION ? m->version : DMAC_PROTO_VERSION;
+	c->version = rep.version;
 	rep.max_vec = DMAC_PROTO_MAX_VEC;
 	rep.session_id = ho.session_id;
 	rep.quota_pinned_bytes = ho.quota_pinned_bytes;
@@ -329,11 +407,12 @@ static int dmd__device(struct dmd_engine *e, struct dmd_conn *c, const struct dm
 	rep.nfds = n;
 	rc = dmac_proto_encode_device_rep(wbuf, sizeof(wbuf), v->tag, &rep, &len);
 	if (!rc) {
-		rc = dmac_proto_send(c->sock, wbuf, len, fds, n);
-		if (rc)
-			dmd_warn("session pid %d: cannot send DEVICE reply: %s", (int)c->pid,
-				 strerror(-rc));
+		bool queued;
+
+		rc = dmd__send_fds(c, len, fds, n, &queued);
 		*sent = true;
+		if (queued)
+			return 0; /* the connection owns the fds now */
 	} else {
 		dmd_err("session pid %d: DEVICE reply refused by the codec: %s", (int)c->pid,
 			dmac_proto_strerror(rc));
@@ -360,8 +439,18 @@ static int dmd__stats(struct dmd_engine *e, struct dmd_conn *c, const struct dma
 	    .tenants = st.tenants,
 	    .sessions = st.sessions,
 	    .registrations = st.registrations,
+	    .copy_hits = st.copy_hits,
+	    .copy_misses = st.copy_misses,
+	    .kernel_copies = st.kernel_copies,
+	    .kernel_unmaps = st.kernel_unmaps,
+	    .copies_kept_bytes = st.copies_kept_bytes,
+	    .unmap_failures = st.unmap_failures,
+	    .tenant_copies = st.tenant_copies,
 	};
-	return dmac_proto_encode_stats_rep(wbuf, sizeof(wbuf), v->tag, &ps, len);
+	/* the layout of the version HELLO negotiated (1 before HELLO: never,
+	 * the server refuses STATS before HELLO) */
+	return dmac_proto_encode_stats_rep(wbuf, sizeof(wbuf), v->tag, c->version ? c->version : 1,
+					   &ps, len);
 }
 
 int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
@@ -377,20 +466,30 @@ int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
 	rc = dmac_proto_recv(c->sock, rbuf, sizeof(rbuf), &rlen, fds, &nfds);
 	if (rc == -EAGAIN)
 		return 0;
+	/* Echo opcode and tag whenever the packet holds them (protocol.md 6.11). */
+	if (rlen >= offsetof(struct dmac_proto_hdr, flags)) {
+		const struct dmac_proto_hdr *h = (const void *)rbuf;
+
+		opcode = h->opcode;
+		tag = h->tag;
+	}
+	if (rc == -ETOOMANYREFS && dmd_fds_short()) {
+		/* MSG_CTRUNC because the daemon could not install the fds: the
+		 * daemon's shortage, not a protocol violation. The request is not
+		 * processed; the session goes on. */
+		dmd_warn("session pid %d: %s request arrived without its fds: the daemon is out "
+			 "of file descriptors (RLIMIT_NOFILE); answered EMFILE",
+			 (int)c->pid, dmac_proto_op_name(opcode));
+		return dmd__reply_error(c, opcode, tag, -EMFILE);
+	}
 	if (rc) {
 		/* nothing to close: the fd layer closed what arrived */
 		if (rc != -ECONNRESET) {
 			dmd_warn("session pid %d: %s; session ends", (int)c->pid,
 				 dmac_proto_strerror(rc));
-			dmd__reply_error(c, 0, 0, rc);
+			dmd__reply_error(c, opcode, tag, rc);
 		}
 		return rc;
-	}
-	if (rlen >= sizeof(struct dmac_proto_hdr)) {
-		const struct dmac_proto_hdr *h = (const void *)rbuf;
-
-		opcode = h->opcode;
-		tag = h->tag;
 	}
 	rc = dmac_proto_decode_request(rbuf, rlen, nfds, &v);
 	if (rc) {

@@ -132,7 +132,12 @@ void dmd__tenant_free(struct dmd_engine *e, struct dmd_tenant *t)
 			 dmd_bk_device_bdf(d));
 		dmd_bk_device_close(e->bk, d);
 	}
+	/* the space goes first, with every mapping in it (zombies included):
+	 * only then do the copies drop their area references, so no master
+	 * area is unmapped while a tenant space still maps it */
 	dmd_bk_space_destroy(e->bk, t->space);
+	dmd__copy_destroy_all(e, t);
+	dmd__area_disown(e, t);
 	dmd_info("tenant %s removed", t->cfg.name);
 	dmac__free(t);
 }
@@ -410,6 +415,9 @@ int dmd_engine_reload(struct dmd_engine *e, const struct dmd_config *cfg)
 	}
 	dmac_cache_set_budget(e->cache, cfg->pinned_budget);
 	dmd__admin_set(e, cfg);
+	e->max_regs_per_session = cfg->max_registrations_per_session;
+	/* new spaces and attached devices may narrow what every space can map */
+	dmd__iova_refresh(e);
 	dmac__free(rt);
 	if (nended)
 		dmd_info("reload ended %u session(s) whose permission it took away", nended);

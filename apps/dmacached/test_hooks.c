@@ -135,6 +135,63 @@ out_close:
 
 static uint64_t fake_ino;
 
+/* "hog_fds fill|N|0": fds held open to simulate the daemon's fd shortage */
+static int *hog;
+static size_t nhog, hog_lent;
+static int hog_fill;
+
+void dmd_test_hooks_lend(void)
+{
+	/* the control file, its stdio buffer's fd and the dump need fds */
+	for (hog_lent = 0; hog_lent < 3 && nhog; hog_lent++)
+		close(hog[--nhog]);
+}
+
+void dmd_test_hooks_take_back(void)
+{
+	for (; hog_lent; hog_lent--) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		hog[nhog++] = fd; /* room: the array never shrinks */
+	}
+	hog_lent = 0;
+}
+
+static void dmd__th_hog(const char *arg)
+{
+	size_t want = 0;
+	int fill = !strncmp(arg, "fill", 4);
+
+	if (!fill)
+		want = (size_t)strtoull(arg, NULL, 10);
+	hog_fill = fill;
+	hog_lent = 0; /* what was lent for this control line is not taken back */
+	while (nhog > want && !fill)
+		close(hog[--nhog]);
+	for (;;) {
+		int fd;
+		int *n;
+
+		if (!fill && nhog >= want)
+			break;
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break; /* EMFILE: the table is full */
+		n = realloc(hog, (nhog + 1) * sizeof(*hog));
+		if (!n) {
+			close(fd);
+			break;
+		}
+		hog = n;
+		hog[nhog++] = fd;
+	}
+	if (fill)
+		dmd_test_hooks_lend(); /* the dump of this SIGUSR1 needs them */
+	dmd_info("test: %zu fds held by hog_fds", nhog + hog_lent);
+}
+
 uint64_t dmd_test_hooks_fake_ino(void)
 {
 	return fake_ino;
@@ -146,6 +203,10 @@ int dmd_test_hooks_ctl(const char *line)
 	unsigned int space;
 	int pid, fd;
 
+	if (!strncmp(line, "hog_fds ", 8)) {
+		dmd__th_hog(line + 8);
+		return 1;
+	}
 	if (sscanf(line, "fake_ino %llu", &ino) == 1) {
 		fake_ino = ino;
 		dmd_info("test: every REGISTER fd now reports st_ino %llu", ino);
@@ -163,6 +224,6 @@ int dmd_test_hooks_ctl(const char *line)
 
 void dmd_test_hooks_dump(FILE *f)
 {
-	fprintf(f, "mock_domains %u\nmd_checks %" PRIu64 "\nmd_last_rc %d\n", nmds, md_checks,
-		md_last_rc);
+	fprintf(f, "mock_domains %u\nmd_checks %" PRIu64 "\nmd_last_rc %d\nhog_fds %zu\n", nmds,
+		md_checks, md_last_rc, nhog);
 }

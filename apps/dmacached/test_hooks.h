@@ -20,6 +20,12 @@
  *   if tmpfs's wrapping inode counter had given two live files the same
  *   number; lets the adversary suite check that a cache hit needs the same
  *   file, not the same (st_dev, st_ino).
+ * - Control line "hog_fds fill" opens /dev/null until the daemon is out of
+ *   fds (EMFILE), "hog_fds N" keeps N such fds, "hog_fds 0" closes them: a
+ *   simulated fd shortage for the tests of accept() at EMFILE and of a
+ *   request whose fds the daemon cannot receive. The dump gets "hog_fds N".
+ *   The server lends a few of them back around each SIGUSR1 (control file,
+ *   dump) and takes them back after.
  * - The dump gets "mock_domains N" (spaces with a mock domain), "md_checks N"
  *   (md_check_map lines run so far) and "md_last_rc RC" (0 or -errno of the
  *   last one).
@@ -48,6 +54,12 @@ int dmd_test_hooks_ctl(const char *line);
 
 /** The st_ino every REGISTER fd reports ("fake_ino"), 0 when off. */
 uint64_t dmd_test_hooks_fake_ino(void);
+
+/** Before the control file and the dump: give back a few hog_fds fds. */
+void dmd_test_hooks_lend(void);
+
+/** After them: hold those fds again, so the shortage stays as the test set it. */
+void dmd_test_hooks_take_back(void);
 
 /** Append this module's dump lines (see above). */
 void dmd_test_hooks_dump(FILE *f);

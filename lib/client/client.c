@@ -1120,7 +1120,11 @@ DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stat
 		goto unlock;
 	}
 	s = (const void *)rep.hdr;
-	memcpy(out, &s->stats, sizeof(*out));
+	/* a version-1 daemon sends the first nine counters; the others are 0 */
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &s->stats,
+	       rep.hdr->size - sizeof(s->hdr) < sizeof(*out) ? rep.hdr->size - sizeof(s->hdr)
+							     : sizeof(*out));
 unlock:
 	dmac__unlock(c);
 	return rc;

@@ -42,7 +42,10 @@ _Static_assert(sizeof(struct dmac_proto_query_req) == 40, "query req");
 _Static_assert(sizeof(struct dmac_proto_query_rep) == 40, "query rep");
 _Static_assert(sizeof(struct dmac_proto_lease_info) == 56, "lease info");
 _Static_assert(sizeof(struct dmac_proto_stats_req) == 24, "stats req");
-_Static_assert(sizeof(struct dmac_proto_stats_rep) == 96, "stats rep");
+_Static_assert(sizeof(struct dmac_proto_stats_rep) == 152, "stats rep");
+_Static_assert(offsetof(struct dmac_proto_stats_rep, stats.copy_hits) ==
+		   DMAC_PROTO_STATS_REP_V1_SIZE,
+	       "stats rep v1 size");
 _Static_assert(offsetof(struct dmac_proto_hello_req, tenant) == 32, "tenant");
 _Static_assert(sizeof(struct dmac_proto_tenant_info) == 120, "tenant info");
 _Static_assert(sizeof(struct dmac_proto_admin_lease) == 128, "admin lease");
@@ -54,11 +57,12 @@ _Static_assert(DMAC_PROTO_MAX_MSG <= UINT16_MAX + 1u, "vec_offset is 16 bits");
 
 /* Per-opcode layout and checks for one direction. */
 struct dmac__msg_desc {
-	uint16_t fixed;	    /* known (and, in version 1, minimum) fixed size */
+	uint16_t fixed;	    /* known fixed size */
 	uint16_t elem;	    /* known (= minimum) element size; 0: no vector */
 	uint16_t min_count; /* fewest elements when there is a vector */
 	int (*check_fixed)(const struct dmac_proto_view *v);
 	int (*check_elem)(const void *elem);
+	uint16_t min; /* minimum fixed size when smaller than fixed (0: = fixed) */
 };
 
 static bool dmac__is_zero(const void *p, size_t n)
@@ -410,7 +414,9 @@ static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
 			 1, dmac__vec_rep_fixed, dmac__item_status_elem},
     [DMAC_OP_QUERY] = {sizeof(struct dmac_proto_query_rep), sizeof(struct dmac_proto_lease_info), 0,
 		       NULL, dmac__lease_info_elem},
-    [DMAC_OP_STATS] = {sizeof(struct dmac_proto_stats_rep), 0, 0, NULL, NULL},
+    /* a version-1 reply (96 bytes) is complete too: the newer counters are 0 */
+    [DMAC_OP_STATS] = {sizeof(struct dmac_proto_stats_rep), 0, 0, NULL, NULL,
+		       DMAC_PROTO_STATS_REP_V1_SIZE},
     [DMAC_OP_ADMIN_TENANTS] = {sizeof(struct dmac_proto_query_rep),
 			       sizeof(struct dmac_proto_tenant_info), 0, NULL,
 			       dmac__tenant_info_elem},
@@ -488,7 +494,7 @@ static int dmac__decode(const void *buf, size_t len, unsigned int nfds, bool rep
 		return -EBADR;
 
 	d = reply ? &dmac__rep_desc[h->opcode] : &dmac__req_desc[h->opcode];
-	if (len < d->fixed)
+	if (len < (d->min ? d->min : d->fixed))
 		return -EINVAL;
 	if (d->elem) {
 		const struct dmac_proto_vec *vec = (const void *)(h + 1);
@@ -512,7 +518,7 @@ static int dmac__decode(const void *buf, size_t len, unsigned int nfds, bool rep
 			if (!dmac__is_zero((const char *)dmac_proto_view_elem(&v, i) + d->elem,
 					   v.elem_size - d->elem))
 				return -E2BIG;
-	} else if (!dmac__is_zero((const char *)buf + d->fixed, len - d->fixed)) {
+	} else if (len > d->fixed && !dmac__is_zero((const char *)buf + d->fixed, len - d->fixed)) {
 		return -E2BIG;
 	}
 
@@ -779,14 +785,16 @@ int dmac_proto_encode_stats_req(void *buf, size_t cap, uint64_t tag, size_t *len
 	return dmac__enc_finish(buf, false, 0, rc, len);
 }
 
-int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
+int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag, uint32_t version,
 				const struct dmac_proto_stats *stats, size_t *len)
 {
 	struct dmac_proto_stats_rep *m = buf;
-	int rc = stats ? dmac__enc_begin(buf, cap, sizeof(*m), DMAC_OP_STATS, tag, true) : -EINVAL;
+	size_t size = version >= 2 ? sizeof(*m) : DMAC_PROTO_STATS_REP_V1_SIZE;
+	int rc =
+	    stats && version ? dmac__enc_begin(buf, cap, size, DMAC_OP_STATS, tag, true) : -EINVAL;
 
 	if (!rc)
-		m->stats = *stats;
+		memcpy(&m->stats, stats, size - sizeof(m->hdr));
 	return dmac__enc_finish(buf, true, 0, rc, len);
 }
 

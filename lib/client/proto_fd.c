@@ -7,7 +7,9 @@
  * Invariants of this file:
  * - dmac_proto_recv() owns every fd the kernel installs until it returns: on
  *   success they are handed to the caller, on every error path they are closed
- *   before returning, so no path leaks an fd.
+ *   before returning, so no path leaks an fd. *len is the number of bytes
+ *   received on success and on the errors detected after recvmsg() returned
+ *   (so the header of a refused message can be echoed), 0 otherwise.
  * - At most ctl_fds (normally DMAC_PROTO_MAX_FDS) fds are accepted: a sender
  *   that sends more triggers MSG_CTRUNC (the kernel drops what does not fit in
  *   the control buffer) or, when the buffer's alignment slack holds one more,
@@ -147,9 +149,10 @@ int dmac__proto_recv_ctl(int sock, void *buf, size_t cap, size_t *len, int *fds,
 		rc = -EMSGSIZE;
 	else if (!rc && n == 0)
 		rc = -ECONNRESET;
+	/* the bytes that arrived, also on error: the caller may echo the header */
+	*len = (size_t)n < cap ? (size_t)n : cap;
 	if (rc)
 		goto close_fds;
-	*len = (size_t)n;
 	*nfds = got;
 	return 0;
 

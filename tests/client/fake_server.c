@@ -207,7 +207,7 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		    .sessions = 1,
 		    .tenants = 1,
 		};
-		rc = dmac_proto_encode_stats_rep(txbuf, sizeof(txbuf), v->tag, &st, &len);
+		rc = dmac_proto_encode_stats_rep(txbuf, sizeof(txbuf), v->tag, DMAC_PROTO_VERSION, &st, &len);
 		break;
 	}
 	case DMAC_OP_ADMIN_TENANTS:

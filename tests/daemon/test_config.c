@@ -152,9 +152,57 @@ static void test_defaults(void)
 		return;
 	CHECK(!strcmp(cfg->socket, DMD_CONFIG_DEFAULT_SOCKET));
 	CHECK(!strcmp(cfg->backend, "auto"));
-	CHECK(cfg->pinned_budget == UINT64_MAX);
+	/* finite defaults (docs/operations.md): a quarter of the machine's memory */
+	CHECK(cfg->pinned_budget == dmd_config_default_budget());
+	CHECK(cfg->pinned_budget != UINT64_MAX && cfg->pinned_budget >= (1ull << 20));
+	CHECK(cfg->pinned_budget ==
+	      (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 4);
+	CHECK(cfg->max_sessions == DMD_CONFIG_DEFAULT_MAX_SESSIONS);
+	CHECK(cfg->max_sessions_per_uid == DMD_CONFIG_DEFAULT_MAX_SESSIONS_PER_UID);
+	CHECK(cfg->hello_timeout_ms == DMD_CONFIG_DEFAULT_HELLO_TIMEOUT_MS);
+	CHECK(cfg->max_registrations_per_session == DMD_CONFIG_DEFAULT_MAX_REGS_PER_SESSION);
 	CHECK(cfg->ntenants == 0);
 	dmd_config_free(cfg);
+}
+
+/* The resource bounds: values, ranges, 'unlimited' where allowed. */
+static void test_bounds(void)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	int rc = load("[daemon]\nmax_sessions = 10\nmax_sessions_per_uid = 0x3\n"
+		      "hello_timeout_ms = 250\nmax_registrations_per_session = unlimited\n"
+		      "[tenant t]\nuids = 0\nquota_registrations = 7\n",
+		      &cfg, &report);
+
+	CHECK(rc == 0);
+	free(report);
+	if (!rc) {
+		CHECK(cfg->max_sessions == 10);
+		CHECK(cfg->max_sessions_per_uid == 3);
+		CHECK(cfg->hello_timeout_ms == 250);
+		CHECK(cfg->max_registrations_per_session == UINT64_MAX);
+		CHECK(cfg->tenants[0].quota_registrations == 7);
+		dmd_config_free(cfg);
+	}
+	rc = load("[daemon]\nmax_sessions = 0\nmax_sessions_per_uid = unlimited\n"
+		  "hello_timeout_ms = 0\n[tenant t]\nuids = 0\nquota_registrations = 0\n",
+		  &cfg, &report);
+	CHECK(rc == -EINVAL);
+	CHECK(report && strstr(report, ":2: max_sessions: out of range") != NULL);
+	CHECK(report && strstr(report, ":3: max_sessions_per_uid: bad number") != NULL);
+	CHECK(report && strstr(report, ":4: hello_timeout_ms: out of range") != NULL);
+	CHECK(report && strstr(report, ":7: quota_registrations: out of range") != NULL);
+	free(report);
+	/* a tenant without the key gets the default */
+	rc = load("[tenant t]\nuids = 0\n", &cfg, &report);
+	free(report);
+	CHECK(rc == 0);
+	if (!rc) {
+		CHECK(cfg->tenants[0].quota_registrations ==
+		      DMD_CONFIG_DEFAULT_QUOTA_REGISTRATIONS);
+		dmd_config_free(cfg);
+	}
 }
 
 static void test_bytes(void)
@@ -474,6 +522,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/dmacached.conf", dir);
 	test_valid();
 	test_defaults();
+	test_bounds();
 	test_bytes();
 	test_errors();
 	test_missing_file();

@@ -275,7 +275,7 @@ int fuzz_write_seeds(const char *dir)
 						.iova_last = (1ull << 40) - 1,
 						.max_fds = DMAC_PROTO_MAX_FDS,
 						.max_msg = DMAC_PROTO_MAX_MSG};
-	const struct dmac_proto_stats sr = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+	const struct dmac_proto_stats sr = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 	size_t l;
 	int rc = 0;
 
@@ -301,7 +301,7 @@ int fuzz_write_seeds(const char *dir)
 	SEED("query_req", 0, dmac_proto_encode_query_req(b, sizeof(b), 6, 0, 16, &l));
 	SEED("query_rep", 1, dmac_proto_encode_query_rep(b, sizeof(b), 6, 0, qi, 1, &l));
 	SEED("stats_req", 0, dmac_proto_encode_stats_req(b, sizeof(b), 7, &l));
-	SEED("stats_rep", 1, dmac_proto_encode_stats_rep(b, sizeof(b), 7, &sr, &l));
+	SEED("stats_rep", 1, dmac_proto_encode_stats_rep(b, sizeof(b), 7, DMAC_PROTO_VERSION, &sr, &l));
 	SEED("error_rep", 1, dmac_proto_encode_error(b, sizeof(b), 4, 8, EDQUOT, &l));
 	SEED("device_req", 0, dmac_proto_encode_device_req(b, sizeof(b), 10, 1, NULL, &l));
 	SEED("device_req_bdf", 0,

@@ -260,7 +260,7 @@ static void test_reply(void)
 	{
 		struct dmac_proto_stats st = {0};
 
-		CHECK_EQ(dmac_proto_encode_stats_rep(t.w, sizeof(t.w), 9, &st, &t.len), 0);
+		CHECK_EQ(dmac_proto_encode_stats_rep(t.w, sizeof(t.w), 9, DMAC_PROTO_VERSION, &st, &t.len), 0);
 		CHECK_EQ(dec_rep(&t, 1), -EBADR);
 	}
 	CHECK_EQ(dmac_proto_encode_device_rep(t.w, sizeof(t.w), 9, NULL, &t.len), -EINVAL);

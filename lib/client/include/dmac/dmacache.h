@@ -172,6 +172,14 @@ struct dmac_client_stats {
 	uint64_t tenants;
 	uint64_t sessions;
 	uint64_t registrations;
+	/* protocol version 2 (0 from a version-1 daemon) */
+	uint64_t copy_hits;	    /**< leases served by an existing mapping: no kernel copy */
+	uint64_t copy_misses;	    /**< leases that needed a kernel copy */
+	uint64_t kernel_copies;	    /**< IOMMU_IOAS_COPY (or VFIO map) calls */
+	uint64_t kernel_unmaps;	    /**< unmap calls for tenant mappings */
+	uint64_t copies_kept_bytes; /**< released but still mapped ('release = lazy') */
+	uint64_t unmap_failures;    /**< mappings whose unmap failed: kept, retried */
+	uint64_t tenant_copies;	    /**< mappings in tenant spaces */
 };
 
 /**

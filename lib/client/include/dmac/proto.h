@@ -37,8 +37,9 @@
 extern "C" {
 #endif
 
-/** Protocol version this codec speaks (HELLO negotiates min(client, daemon)). */
-#define DMAC_PROTO_VERSION 1u
+/** Protocol version this codec speaks (HELLO negotiates min(client, daemon)).
+ * Version 2 appends counters to the STATS reply (docs/protocol.md 6.7). */
+#define DMAC_PROTO_VERSION 2u
 /** Largest message, in bytes, either side may send. */
 #define DMAC_PROTO_MAX_MSG 65536u
 /** Most elements in one vector. */
@@ -227,8 +228,19 @@ struct dmac_proto_stats {
 	uint64_t leases;	/**< 64 */
 	uint64_t tenants;	/**< 72 */
 	uint64_t sessions;	/**< 80 */
-	uint64_t registrations; /**< 88 */
+	uint64_t registrations; /**< 88; the version-1 reply ends here (96 bytes) */
+	/* version 2 */
+	uint64_t copy_hits;	    /**< 96: leases served by an existing mapping */
+	uint64_t copy_misses;	    /**< 104: leases that needed IOMMU_IOAS_COPY */
+	uint64_t kernel_copies;	    /**< 112: copy calls made */
+	uint64_t kernel_unmaps;	    /**< 120: unmap calls made for tenant mappings */
+	uint64_t copies_kept_bytes; /**< 128: released but still mapped (lazy) */
+	uint64_t unmap_failures;    /**< 136: mappings whose unmap failed, kept, retried */
+	uint64_t tenant_copies;	    /**< 144: mappings in tenant spaces */
 };
+
+/** Size of a version-1 STATS reply: the fields up to registrations. */
+#define DMAC_PROTO_STATS_REP_V1_SIZE 96u
 
 struct dmac_proto_stats_rep {
 	struct dmac_proto_hdr hdr;
@@ -503,8 +515,11 @@ DMAC_EXPORT int dmac_proto_encode_query_rep(void *buf, size_t cap, uint64_t tag,
 					    size_t *len);
 /** STATS request: the header alone. */
 DMAC_EXPORT int dmac_proto_encode_stats_req(void *buf, size_t cap, uint64_t tag, size_t *len);
-/** STATS reply carrying *stats. */
-DMAC_EXPORT int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
+/**
+ * STATS reply carrying *stats in the layout of protocol @p version: 96 bytes
+ * (the version-1 fields) for version 1, the whole struct from version 2.
+ */
+DMAC_EXPORT int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag, uint32_t version,
 					    const struct dmac_proto_stats *stats, size_t *len);
 /** ADMIN_TENANTS request (layout of QUERY's). */
 DMAC_EXPORT int dmac_proto_encode_admin_tenants_req(void *buf, size_t cap, uint64_t tag,
@@ -580,7 +595,10 @@ DMAC_EXPORT int dmac_proto_send(int sock, const void *buf, size_t len, const int
  * buffer for DMAC_PROTO_MAX_FDS fds).
  *
  * On success the caller owns fds[0..*nfds-1] and must close them. On every
- * error every fd that arrived has been closed and *nfds is 0.
+ * error every fd that arrived has been closed and *nfds is 0; *len is the
+ * number of bytes that arrived (at most @p cap; 0 when recvmsg() itself
+ * failed), so that a receiver can echo the opcode and tag of a message it
+ * refuses.
  * @param buf  receive buffer, cap bytes (DMAC_PROTO_MAX_MSG to receive anything)
  * @param fds  room for DMAC_PROTO_MAX_FDS fds
  * @return 0, or: -ETOOMANYREFS (MSG_CTRUNC: more fds than the buffer holds),
