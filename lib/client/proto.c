@@ -89,12 +89,12 @@ static int dmac__check_range(uint64_t offset, uint64_t length)
 {
 	uint64_t end;
 
-	if (!length)
+	/* protocol.md 6.2: zero length and misalignment (EINVAL) before the
+	 * overflow (EOVERFLOW) */
+	if (!length || (offset | length) % DMAC_PROTO_MIN_PAGE)
 		return -EINVAL;
 	if (__builtin_add_overflow(offset, length, &end))
 		return -EOVERFLOW;
-	if ((offset | length) % DMAC_PROTO_MIN_PAGE)
-		return -EINVAL;
 	return 0;
 }
 

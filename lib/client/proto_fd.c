@@ -241,10 +241,11 @@ int dmac_proto_fd_check_range(const struct dmac_proto_fdinfo *info, uint64_t off
 
 	if (!info || !info->page_size || !length)
 		return -EINVAL;
-	if (__builtin_add_overflow(offset, length, &end))
-		return -EOVERFLOW;
+	/* protocol.md 5.3: alignment (EINVAL), then overflow, then the size */
 	if (offset % info->page_size || length % info->page_size)
 		return -EINVAL;
+	if (__builtin_add_overflow(offset, length, &end))
+		return -EOVERFLOW;
 	if (end > info->size)
 		return -ERANGE;
 	return 0;

@@ -645,6 +645,7 @@ static void test_fields(void)
 	POKE(S_REGISTER_REQ, 72 + 16, 8, 4095, -EINVAL);		/* length misaligned */
 	POKE(S_REGISTER_REQ, 72 + 8, 8, 4097, -EINVAL);			/* offset misaligned */
 	POKE(S_REGISTER_REQ, 72 + 8, 8, UINT64_MAX - 4095, -EOVERFLOW); /* wraps */
+	POKE(S_REGISTER_REQ, 72 + 8, 8, UINT64_MAX - 4000, -EINVAL);	/* misaligned first */
 	POKE(S_REGISTER_REQ, 72 + 8, 8, UINT64_MAX - 8191, -EOVERFLOW); /* ends at 2^64 */
 	POKE(S_REGISTER_REQ, 72 + 8, 8, UINT64_MAX - 12287, 0);		/* ends at 2^64 - 4096 */
 	POKE(S_REGISTER_REQ, 72 + 16, 8, UINT64_MAX & ~4095ull, -EOVERFLOW);
