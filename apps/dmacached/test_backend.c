@@ -16,8 +16,11 @@
  *   with -err before changing anything, once.
  * - The backend plays the kernel: its own bookkeeping uses plain malloc, not
  *   dmac__malloc, so allocation fault injection targets the daemon only.
- * - IOVA ranges: [0, 0xfedfffff] and [0xfef00000, 2^48 - 1] (a hole where
- *   x86's MSI window is), alignment 4 KiB.
+ * - IOVA ranges, as the kernel reports them: a space with no device attached
+ *   can map everything, [0, 2^64 - 1]; one with a device only what the
+ *   device's IOMMU can: [0, 0xfedfffff] and [0xfef00000, 2^48 - 1] (a hole
+ *   where x86's MSI window is, a 48-bit aperture). Alignment 4 KiB. map and
+ *   copy outside the ranges are -EINVAL, as IOMMU_IOAS_MAP/COPY say.
  * - Devices: the PCI addresses listed (comma-separated, full form) in
  *   $DMAC_TEST_DEVICES exist; device_open of any other is -ENODEV, of one
  *   already open -EINVAL. A device is attached to at most one space (0 =
@@ -80,6 +83,32 @@ static const struct dmac_iova_range tb_ranges[] = {
     {0, 0xfedfffffull},
     {0xfef00000ull, (UINT64_C(1) << 48) - 1},
 };
+static const struct dmac_iova_range tb_ranges_all[] = {{0, UINT64_MAX}};
+
+static int tb_space_has_device(uint32_t id);
+
+/* The ranges of space @p id now (see the top of this file). */
+static const struct dmac_iova_range *tb_ranges_of(uint32_t id, uint32_t *n)
+{
+	if (tb_space_has_device(id)) {
+		*n = sizeof(tb_ranges) / sizeof(tb_ranges[0]);
+		return tb_ranges;
+	}
+	*n = 1;
+	return tb_ranges_all;
+}
+
+/* Whether [iova, iova + length) lies inside one usable range of the space. */
+static int tb_in_ranges(uint32_t id, uint64_t iova, uint64_t length)
+{
+	uint32_t n;
+	const struct dmac_iova_range *r = tb_ranges_of(id, &n);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (iova >= r[i].start && iova + (length - 1) <= r[i].last)
+			return 1;
+	return 0;
+}
 
 void dmd_test_backend_fail(uint64_t n, int err)
 {
@@ -217,7 +246,8 @@ static int tb_space_destroy(struct dmac_backend *be, uint32_t id)
 static int tb_iova_ranges(struct dmac_backend *be, uint32_t id, struct dmac_iova_range *ranges,
 			  uint32_t *nr, uint64_t *alignment)
 {
-	uint32_t want = sizeof(tb_ranges) / sizeof(tb_ranges[0]);
+	uint32_t want;
+	const struct dmac_iova_range *r = tb_ranges_of(id, &want);
 	int rc = tb_enter();
 
 	if (rc)
@@ -225,7 +255,7 @@ static int tb_iova_ranges(struct dmac_backend *be, uint32_t id, struct dmac_iova
 	if (!tb_space(id))
 		return tb_log("iova_ranges", id, 0, 0, 0, -ENOENT);
 	for (uint32_t i = 0; i < want && i < *nr; i++)
-		ranges[i] = tb_ranges[i];
+		ranges[i] = r[i];
 	rc = *nr < want ? -EMSGSIZE : 0;
 	*nr = want;
 	if (alignment)
@@ -294,6 +324,8 @@ static int tb_map(struct dmac_backend *be, uint32_t id, void *va, uint64_t lengt
 		rc = tb_check_args(*iova, length, prot, flags);
 	if (!rc && !s)
 		rc = -ENOENT;
+	if (!rc && !tb_in_ranges(id, *iova, length))
+		rc = -EINVAL;
 	if (!rc)
 		rc = tb_insert(s, *iova, length, (uint64_t)(uintptr_t)va, prot);
 	return tb_log("map", id, *iova, length, (uint64_t)(uintptr_t)va, rc);
@@ -316,6 +348,8 @@ static int tb_copy(struct dmac_backend *be, uint32_t dst, uint32_t src, uint64_t
 		rc = tb_check_args(*dst_iova, length, prot, flags);
 	if (!rc && (!d || !s))
 		rc = -ENOENT;
+	if (!rc && !tb_in_ranges(dst, *dst_iova, length))
+		rc = -EINVAL;
 	if (!rc) {
 		size_t i = tb_lower(s, src_iova);
 
@@ -509,6 +543,14 @@ static int tb_device_replace(struct dmac_backend *be, struct dmac_device *dev, u
 	tb_log("device_replace", id, 0, 0, 0, rc);
 	tb_devlog("attach %s %u %d", dev->bdf, id, rc);
 	return rc;
+}
+
+static int tb_space_has_device(uint32_t id)
+{
+	for (const struct dmac_device *d = tb_devices; d; d = d->next)
+		if (d->space == id)
+			return 1;
+	return 0;
 }
 
 int dmd_test_backend_bus_master(struct dmac_device *dev, bool on)
