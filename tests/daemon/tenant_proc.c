@@ -44,6 +44,17 @@ struct tp_args {
 	void *ctx;
 };
 
+/* LeakSanitizer's entry point, when the program has it (ASan or LSan builds). */
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+void tp_leak_check(void)
+{
+	if (__lsan_do_recoverable_leak_check && __lsan_do_recoverable_leak_check()) {
+		fprintf(stderr, "tenant (pid %d): LeakSanitizer found leaks\n", (int)getpid());
+		t_failures++;
+	}
+}
+
 static void tp_main(void *arg)
 {
 	struct tp_args *a = arg;
@@ -88,6 +99,8 @@ static void tp_main(void *arg)
 			rp.rc = tc_closed(rq.s);
 			break;
 		case TP_EXIT:
+			tp_leak_check();
+			rp.rc = t_failures;
 			send(a->chan, &rp, sizeof(rp), MSG_NOSIGNAL);
 			return;
 		default:

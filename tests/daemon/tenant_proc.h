@@ -59,4 +59,12 @@ int tp_closed(struct tproc *p, int s);
 /* End the tenant process (bounded), reap it, add its failures to t_failures. */
 void tp_stop(struct tproc *p);
 
+/*
+ * In a t_as()/t_as_spawn() child about to end: run LeakSanitizer now when the
+ * program is built with it (the child _exit()s, which skips the check at
+ * exit that the same code had when it ran in the test process itself); a
+ * leak counts as one failed check. No-op without LeakSanitizer.
+ */
+void tp_leak_check(void);
+
 #endif /* DMD_TEST_TENANT_PROC_H */

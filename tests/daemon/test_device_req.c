@@ -361,6 +361,7 @@ static void client_tenant(void *arg)
 out:
 	dmac_client_close(c1);
 	dmac_client_close(c2);
+	tp_leak_check();
 }
 
 static void test_client(void)

@@ -135,6 +135,7 @@ static void hello_a(void *arg)
 
 	CHECK_EQ(tc_hello(s, "a"), 0);
 	close(s);
+	tp_leak_check();
 }
 
 /* A tenant with two devices: open + attach + bus master at start, visible in

@@ -5,7 +5,8 @@
  * the tenant child); the plugin copy's paths are empty until made, and only
  * plugin_copy_owner removes them. Concurrency: single-threaded.
  */
-#include "harness.h" /* t_as_spawn(); its CHECK macros give way to ours */
+#include "harness.h"	 /* t_as_spawn(); its CHECK macros give way to ours */
+#include "tenant_proc.h" /* tp_leak_check() */
 #undef CHECK
 #undef CHECK_EQ
 
@@ -367,6 +368,7 @@ static void dh_tenant_main(void *arg)
 	a->app();
 	fflush(NULL);
 	t_failures = dh_failures;
+	tp_leak_check(); /* the child _exit()s: LeakSanitizer's check at exit is skipped */
 }
 
 void dh_run_tenant(void (*app)(void))
