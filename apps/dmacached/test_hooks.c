@@ -140,6 +140,8 @@ static int *hog;
 static size_t nhog, hog_lent;
 static int hog_fill;
 
+static void dmd__th_hog(const char *arg);
+
 void dmd_test_hooks_lend(void)
 {
 	/* the control file, its stdio buffer's fd and the dump need fds */
@@ -157,6 +159,8 @@ void dmd_test_hooks_take_back(void)
 		hog[nhog++] = fd; /* room: the array never shrinks */
 	}
 	hog_lent = 0;
+	if (hog_fill)
+		dmd__th_hog("fill again"); /* what the control file's stdio freed too */
 }
 
 static void dmd__th_hog(const char *arg)
@@ -167,7 +171,8 @@ static void dmd__th_hog(const char *arg)
 	if (!fill)
 		want = (size_t)strtoull(arg, NULL, 10);
 	hog_fill = fill;
-	hog_lent = 0; /* what was lent for this control line is not taken back */
+	if (strcmp(arg, "fill again"))
+		hog_lent = 0; /* what was lent for this control line is not taken back */
 	while (nhog > want && !fill)
 		close(hog[--nhog]);
 	for (;;) {
@@ -187,7 +192,7 @@ static void dmd__th_hog(const char *arg)
 		hog = n;
 		hog[nhog++] = fd;
 	}
-	if (fill)
+	if (fill && strcmp(arg, "fill again"))
 		dmd_test_hooks_lend(); /* the dump of this SIGUSR1 needs them */
 	dmd_info("test: %zu fds held by hog_fds", nhog + hog_lent);
 }

@@ -46,102 +46,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "adv.h"
 
-#define MB  (1024ull * 1024)
 #define R   DMAC_PROTO_PROT_READ
 #define W   DMAC_PROTO_PROT_WRITE
 #define RW  (R | W)
 #define BDF "0000:00:04.0"
-
-/* ---- coordination between tenant children: a message and maybe an fd ---- */
-
-struct msg {
-	uint64_t a, b;
-};
-
-static void peer_send(int sock, uint64_t a, uint64_t b, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msg m = {a, b};
-	struct iovec iov = {&m, sizeof(m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-		perror("peer_send");
-		exit(100);
-	}
-}
-
-/* Receive (10 s at most); returns the fd that came with it, or -1. */
-static int peer_recv(int sock, struct msg *m)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {m, sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf)};
-	struct pollfd p = {.fd = sock, .events = POLLIN};
-	struct cmsghdr *c;
-	int fd = -1;
-
-	if (poll(&p, 1, 10000) != 1 ||
-	    recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(*m)) {
-		fprintf(stderr, "peer_recv: nothing from the peer\n");
-		exit(100);
-	}
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
-/* Wait for a spawned child; add its failures. */
-static void reap(pid_t p)
-{
-	int status = 0;
-
-	for (int i = 0; i < 1500 && waitpid(p, &status, WNOHANG) == 0; i++)
-		usleep(10000);
-	if (waitpid(p, &status, WNOHANG) == 0) {
-		kill(p, SIGKILL);
-		waitpid(p, &status, 0);
-		fprintf(stderr, "a tenant child did not exit within 15 s\n");
-		t_failures++;
-		return;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "tenant child: status 0x%x\n", status);
-		t_failures += WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-	}
-}
-
-static int hello(const struct tdaemon *d, const char *tenant)
-{
-	int s = tc_connect(d);
-
-	CHECK_EQ(tc_hello(s, tenant), 0);
-	return s;
-}
 
 /* Two tenants: a (uid A), b (uid B), and extra text. */
 static const char *conf2(const char *extra)
@@ -151,48 +61,6 @@ static const char *conf2(const char *extra)
 	snprintf(buf, sizeof(buf), "[tenant a]\nuids = %u\n[tenant b]\nuids = %u\n%s", T_UID_A,
 		 T_UID_B, extra ? extra : "");
 	return buf;
-}
-
-/* "map SPACE IOVA LEN VA PROT" of the dump: the prot of the map at @p iova
- * in @p space, or -1. Root parent only (reads the dump file). */
-static int map_prot(struct tdaemon *d, long space, uint64_t iova)
-{
-	char line[256];
-	long sp;
-	unsigned long long io, len, va;
-	unsigned int prot;
-	int found = -1;
-	FILE *f;
-
-	td_sync(d, NULL);
-	f = fopen(d->dump, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "map %ld %llx %llx %llx %u", &sp, &io, &len, &va, &prot) == 5 &&
-		    sp == space && io == iova)
-			found = (int)prot;
-	if (f)
-		fclose(f);
-	return found;
-}
-
-/* The space of a tenant ("tenant NAME SPACE SESSIONS"), or the master. */
-static long space_of(struct tdaemon *d, const char *tenant)
-{
-	char line[256], want[80];
-	long space = -1;
-	FILE *f;
-
-	td_sync(d, NULL);
-	if (!tenant)
-		return td_get(d, "master_space");
-	snprintf(want, sizeof(want), "tenant %s ", tenant);
-	f = fopen(d->dump, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, want, strlen(want)))
-			space = strtol(line + strlen(want), NULL, 10);
-	if (f)
-		fclose(f);
-	return space;
 }
 
 /* ---- ro-fd, opath-fd, write-seal: fds a tenant should not turn into writes --- */
@@ -217,10 +85,10 @@ static void victim(void *arg)
 {
 	struct pair *p = arg;
 	struct dmac_proto_lease_grant g;
-	struct msg m;
+	struct adv_msg m;
 	char path[64];
 	uint64_t reg, len = p->variant == V_OPATH ? 2 * MB : 4 * MB;
-	int s = hello(p->d, "a"), fd, give;
+	int s = adv_hello(p->d, "a"), fd, give;
 
 	if (p->variant == V_OPATH) {
 		fd = memfd_create("victim-huge", MFD_CLOEXEC | MFD_HUGETLB);
@@ -245,14 +113,14 @@ static void victim(void *arg)
 		break;
 	}
 	CHECK(give >= 0);
-	peer_send(p->sock, g.iova, len, give);
-	peer_recv(p->sock, &m); /* the attacker's first round is over */
+	adv_send(p->sock, g.iova, len, give);
+	adv_recv(p->sock, &m); /* the attacker's first round is over */
 	if (p->variant == V_RO) {
 		/* the area stays cached after its owner is gone from it */
 		CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
 		CHECK_EQ(tc_unregister(s, reg), 0);
-		peer_send(p->sock, 0, 0, -1);
-		peer_recv(p->sock, &m);
+		adv_send(p->sock, 0, 0, -1);
+		adv_recv(p->sock, &m);
 	}
 	close(s);
 }
@@ -262,10 +130,10 @@ static void attacker(void *arg)
 	struct pair *p = arg;
 	struct dmac_proto_lease_grant g;
 	struct dmac_proto_stats st;
-	struct msg m;
+	struct adv_msg m;
 	uint64_t reg = 0, reg2;
-	int s = hello(p->d, "b");
-	int fd = peer_recv(p->sock, &m);
+	int s = adv_hello(p->d, "b");
+	int fd = adv_recv(p->sock, &m);
 	uint64_t len = m.b;
 
 	CHECK(fd >= 0);
@@ -297,12 +165,12 @@ static void attacker(void *arg)
 	}
 	/* refusals are replies: the session goes on */
 	CHECK_EQ(tc_stats(s, &st), 0);
-	peer_send(p->sock, 0, 0, -1);
+	adv_send(p->sock, 0, 0, -1);
 	if (p->variant == V_RO) {
-		peer_recv(p->sock, &m); /* the victim unregistered */
+		adv_recv(p->sock, &m); /* the victim unregistered */
 		CHECK_EQ(tc_register(s, fd, 0, len, RW, &reg2), EACCES);
 		CHECK_EQ(tc_register(s, fd, 0, len, W, &reg2), EACCES);
-		peer_send(p->sock, 0, 0, -1);
+		adv_send(p->sock, 0, 0, -1);
 	}
 	close(fd);
 	close(s);
@@ -325,12 +193,13 @@ static void test_fd_rights(int variant)
 	pa = (struct pair){&d, sv[1], variant, res[1]};
 	v = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, victim, &pv);
 	t_as_user(T_UID_B, attacker, &pa);
-	reap(v);
+	adv_reap(v);
 	if (variant == V_RO) {
 		CHECK_EQ(read(res[0], &iova_a, sizeof(iova_a)), (ssize_t)sizeof(iova_a));
 		/* neither the master area nor b's copy carries more than READ */
-		CHECK_EQ(map_prot(&d, space_of(&d, NULL), iova_a), R);
-		CHECK_EQ(map_prot(&d, space_of(&d, "b"), iova_a), -1); /* b's session ended */
+		CHECK_EQ(adv_map_prot(&d, adv_space_of(&d, NULL), iova_a), R);
+		CHECK_EQ(adv_map_prot(&d, adv_space_of(&d, "b"), iova_a),
+			 -1); /* b's session ended */
 	}
 	close(sv[0]);
 	close(sv[1]);
@@ -347,14 +216,14 @@ static void collide_victim(void *arg)
 {
 	struct pair *p = arg;
 	struct dmac_proto_lease_grant g;
-	struct msg m;
+	struct adv_msg m;
 	uint64_t reg;
-	int s = hello(p->d, "a"), fd = t_memfd(2 * MB, 1);
+	int s = adv_hello(p->d, "a"), fd = t_memfd(2 * MB, 1);
 
 	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
 	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g), 0);
-	peer_send(p->sock, g.iova, 0, -1);
-	peer_recv(p->sock, &m);
+	adv_send(p->sock, g.iova, 0, -1);
+	adv_recv(p->sock, &m);
 	close(s);
 }
 
@@ -363,11 +232,11 @@ static void collide_attacker(void *arg)
 	struct pair *p = arg;
 	struct dmac_proto_lease_grant g;
 	struct dmac_proto_stats st;
-	struct msg m;
+	struct adv_msg m;
 	uint64_t reg;
-	int s = hello(p->d, "b"), fd = t_memfd(2 * MB, 1);
+	int s = adv_hello(p->d, "b"), fd = t_memfd(2 * MB, 1);
 
-	peer_recv(p->sock, &m);
+	adv_recv(p->sock, &m);
 	/* a different file that reports the victim's (st_dev, st_ino) */
 	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, RW, &reg), 0);
 	CHECK_EQ(tc_stats(s, &st), 0);
@@ -377,7 +246,7 @@ static void collide_attacker(void *arg)
 	CHECK(g.iova != m.a);
 	td_sync(p->d, NULL);
 	CHECK_EQ(td_get(p->d, "areas"), 2);
-	peer_send(p->sock, 0, 0, -1);
+	adv_send(p->sock, 0, 0, -1);
 	close(s);
 }
 
@@ -396,7 +265,7 @@ static void test_ident_collision(void)
 	pa = (struct pair){&d, sv[1], 0, -1};
 	v = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, collide_victim, &pv);
 	t_as_user(T_UID_B, collide_attacker, &pa);
-	reap(v);
+	adv_reap(v);
 	close(sv[0]);
 	close(sv[1]);
 	td_stop(&d);
@@ -407,15 +276,15 @@ static void test_ident_collision(void)
 static void stats_victim(void *arg)
 {
 	struct pair *p = arg;
-	struct msg m;
+	struct adv_msg m;
 	uint64_t reg;
-	int s = hello(p->d, "a"), fd = t_memfd(8 * MB, 1);
+	int s = adv_hello(p->d, "a"), fd = t_memfd(8 * MB, 1);
 
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(tc_register(s, fd, (uint64_t)i * 2 * MB, 2 * MB, RW, &reg), 0);
 	CHECK_EQ(tc_lease(s, reg, 0, MB, RW, NULL), 0);
-	peer_send(p->sock, 0, 0, -1);
-	peer_recv(p->sock, &m);
+	adv_send(p->sock, 0, 0, -1);
+	adv_recv(p->sock, &m);
 	close(s);
 }
 
@@ -423,11 +292,11 @@ static void stats_attacker(void *arg)
 {
 	struct pair *p = arg;
 	struct dmac_proto_stats st;
-	struct msg m;
+	struct adv_msg m;
 	uint64_t reg;
-	int s = hello(p->d, "b"), fd = t_memfd(2 * MB, 1);
+	int s = adv_hello(p->d, "b"), fd = t_memfd(2 * MB, 1);
 
-	peer_recv(p->sock, &m);
+	adv_recv(p->sock, &m);
 	/* nothing of a's shows: hits, misses, pinned bytes, areas, leases */
 	CHECK_EQ(tc_stats(s, &st), 0);
 	CHECK_EQ(st.cache_hits, 0);
@@ -445,7 +314,7 @@ static void stats_attacker(void *arg)
 	CHECK_EQ(st.cache_misses, 1);
 	CHECK_EQ(st.bytes_pinned, 2 * MB);
 	CHECK_EQ(st.registrations, 1);
-	peer_send(p->sock, 0, 0, -1);
+	adv_send(p->sock, 0, 0, -1);
 	close(s);
 }
 
@@ -464,9 +333,9 @@ static void test_stats_scope(void)
 	pa = (struct pair){&d, sv[1], 0, -1};
 	v = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, stats_victim, &pv);
 	t_as_user(T_UID_B, stats_attacker, &pa);
-	reap(v);
+	adv_reap(v);
 	/* an admin session (root is the point here) still sees the daemon */
-	adm = hello(&d, "@admin");
+	adm = adv_hello(&d, "@admin");
 	CHECK_EQ(tc_stats(adm, &st), 0);
 	CHECK_EQ(st.tenants, 2);
 	CHECK(st.areas >= 2);
@@ -482,7 +351,7 @@ static void query_tenant(void *arg)
 	struct dmac_proto_lease_info info[2];
 	uint64_t reg, next = 0;
 	uint32_t n;
-	int s = hello(d, "a"), fd = t_memfd(4 * MB, 1);
+	int s = adv_hello(d, "a"), fd = t_memfd(4 * MB, 1);
 
 	/* no cursor issued yet: only 0 is valid */
 	CHECK_EQ(tc_query(s, 0x12345, 2, info, &n, &next), EINVAL);
@@ -528,7 +397,7 @@ static void held_session(void *arg)
 {
 	struct held *h = arg;
 	struct dmac_proto_stats st;
-	int s = hello(h->d, h->tenant), fd = t_memfd(2 * MB, 1), fds[16];
+	int s = adv_hello(h->d, h->tenant), fd = t_memfd(2 * MB, 1), fds[16];
 	unsigned int nfds = 0;
 	uint64_t reg;
 	char c;
@@ -556,7 +425,7 @@ static void admin_held(void *arg)
 {
 	struct held *h = arg;
 	struct dmac_proto_stats st;
-	int s = hello(h->d, "@admin");
+	int s = adv_hello(h->d, "@admin");
 	char c;
 
 	CHECK_EQ(tc_stats(s, &st), 0);
@@ -619,10 +488,10 @@ static void test_sighup_revoke(void)
 	CHECK_EQ(td_get(&d, "tenant_copies"), 1);
 	CHECK(write(c1[1], "g", 1) == 1 && write(c2[1], "g", 1) == 1 && write(c3[1], "g", 1) == 1 &&
 	      write(c4[1], "g", 1) == 1);
-	reap(p1);
-	reap(p2);
-	reap(p3);
-	reap(p4);
+	adv_reap(p1);
+	adv_reap(p2);
+	adv_reap(p3);
+	adv_reap(p4);
 	/* the claimed device was stopped, and stays stopped */
 	snprintf(buf, sizeof(buf), "%s/devices.log", logdir);
 	f = fopen(buf, "r");
@@ -649,7 +518,7 @@ static void atomic_b(void *arg)
 {
 	struct held *h = arg;
 	struct dmac_proto_stats st;
-	int s = hello(h->d, "b"), fd = t_memfd(2 * MB, 1);
+	int s = adv_hello(h->d, "b"), fd = t_memfd(2 * MB, 1);
 	uint64_t reg;
 	char c;
 
@@ -706,7 +575,7 @@ static void test_reload_atomic(void)
 	CHECK_EQ(td_get(&d, "sessions"), 0);
 	CHECK_EQ(td_get(&d, "leases"), 0);
 	CHECK(write(c[1], "g", 1) == 1);
-	reap(p);
+	adv_reap(p);
 	td_stop(&d);
 }
 
@@ -735,7 +604,7 @@ static void step_ack(struct bar *b)
 static void bar_holder(void *arg)
 {
 	struct bar *b = arg;
-	int s = hello(b->d, b->tenant), fds[16], kidpipe[2];
+	int s = adv_hello(b->d, b->tenant), fds[16], kidpipe[2];
 	unsigned int nfds = 0;
 	void *m;
 	pid_t kid;
@@ -774,13 +643,13 @@ static void bar_holder(void *arg)
 static void bar_claim(void *arg)
 {
 	struct bar *b = arg;
-	int s = hello(b->d, b->tenant), fds[16], sv[2];
+	int s = adv_hello(b->d, b->tenant), fds[16], sv[2];
 	unsigned int nfds = 0;
 
 	CHECK_EQ(tc_device(s, 0, NULL, fds, &nfds), b->want);
 	if (b->want == 0 && nfds && b->ack_w >= 0) {
 		CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
-		peer_send(sv[0], 0, 0, fds[0]);
+		adv_send(sv[0], 0, 0, fds[0]);
 		dmac_proto_close_fds(fds, nfds);
 		close(s);
 		if (write(b->ack_w, "k", 1) != 1)
@@ -854,7 +723,7 @@ static void test_stale_bar(void)
 	/* nothing held any more: claimed again (and released) */
 	claim_as(&d, T_UID_A, "a", 0);
 	CHECK(write(ctl[1], "n", 1) == 1);
-	reap(h);
+	adv_reap(h);
 
 	/* an fd in flight, then the operator moves the device to b */
 	{
