@@ -4,37 +4,35 @@
  *
  * Invariants:
  * - Intervals are [start, last], 'last' inclusive; records never overlap; a record
- *   is immutable once created and is shared by every version that contains it.
- * - A version is immutable once published in m->h.cur. It holds:
- *   (a) 'sorted': the record pointers ordered by start (so also by last), n of them;
- *   (b) 'top': level 0 of a radix index over keys < 2^48 (IMAP_WINDOW_BITS).
- *   Level 0 entries cover 2^39 bytes, level 1 entries 2^30, level 2 entries 2^21
- *   (a 2 MiB slot). A level is three parallel arrays (struct ilevel: e, run, rec).
- *   Each entry describes exactly the records intersecting its region:
- *     EMPTY  no record intersects it;
- *     FULL   one record covers all of it and value - start is a multiple of 8:
- *            e = (value - start) | 1, translation = addr + e - 1;
- *     FULLR  one record covers all of it, value - start not a multiple of 8;
- *     ONE    one record intersects part of it (check the record's bounds);
- *     NODE   (levels 0 and 1 only) two or more records: e is a child node;
- *     MANY   (level 2 only) two or more records: binary search 'sorted'.
- *   FULL, FULLR and ONE entries have rec = the record and run = the last byte of the
- *   run of records that continue one another (key and value; see continues())
- *   holding it, so a ranged translate needs no walk. Keys >= 2^48 are found by
- *   binary search of 'sorted'.
- * - At commit, each op's range [start, last] is dirty and is extended back over the
- *   run (in the new sorted array) holding the record that contains start - 1: those
- *   are exactly the records whose 'run' may have changed (the first record of the
- *   two versions' runs from X that differ is followed, in one version, by a record
- *   an op inserted or removed at its last + 1). Dirty ranges are sorted and merged
- *   first, so every index entry is recomputed at most once per commit.
+ *   (struct irec) is immutable once created and is shared by every version that
+ *   contains it.
+ * - A version (struct iver) is immutable once published in m->h.cur. It holds two
+ *   persistent trees that share their unchanged nodes with older versions:
+ *   (a) a B+tree of the records ordered by start (struct bnode, BT_B entries a node;
+ *       internal keys are the smallest start of each child's subtree; every node but
+ *       the root holds at least BT_MIN entries): lookups, ordered iteration, counts,
+ *       the contiguous length of runs, and translations the index cannot answer;
+ *   (b) a radix index of 64-entry nodes (struct rnode) for translate: see the entry
+ *       kinds in dmac/imap.h. A node whose entries have shift s covers 2^(s + 6)
+ *       bytes; s is 21 + 6k (2 MiB, 128 MiB, ..., 2^63). An entry describes the
+ *       records intersecting its region: EMPTY (none), FULL (one covers all of it and
+ *       value - start is 4 KiB-aligned), ONE (exactly one), NODE (two or more, above
+ *       2 MiB), SRCH (two or more in a 2 MiB region). The k and MORE bits of a FULL
+ *       entry are a function of the entries after it in its node and of the record
+ *       continuing the byte after its run (see rpass()).
+ *   The version's root is one entry covering the smallest region (of a node entry, or
+ *   all 2^64 keys) that holds every interval: a root with a single child is replaced
+ *   by that child at commit, so the walk starts where the intervals are.
+ * - Persistence: a node or record reachable from a published version is never written
+ *   again. A node whose gen equals the open batch's was allocated by that batch and
+ *   is not published yet, so the batch writes it in place ("owns" it); any other node
+ *   the batch changes is copied first (path copying) and the original is retired.
+ *   gen == 0 marks an object the open batch allocated and then dropped.
  * - Readers load m->h.cur once per call (acquire); a snapshot is that pointer.
- * - Index nodes are copy-on-write: a node reachable from a published version is never
- *   written again. A node whose 'gen' equals the open batch's generation was allocated
- *   by that batch and is not published yet, so the batch may write it in place.
- * - Memory reachable only from a replaced version (old nodes, removed records, the old
- *   sorted array, the version itself) is freed by a call_rcu() callback, after a grace
- *   period; memory allocated by a batch and never published is freed at once.
+ * - Memory reachable only from a replaced version (retired nodes, removed records, the
+ *   version itself) is freed by a call_rcu() callback, after a grace period; memory
+ *   allocated by a batch and never published is freed at once (at commit if dropped,
+ *   or everything the batch allocated when it fails or is aborted).
  * - The writer mutex is held from batch_begin to commit/abort; only its holder touches
  *   m->batch, m->gen and writes m->h.cur.
  */
@@ -51,61 +49,43 @@
 #include "dmac/imap.h"
 #include "dmac_alloc.h"
 
-#define IMAP_WINDOW_BITS 48
-#define IMAP_WINDOW	 (1ULL << IMAP_WINDOW_BITS)
-#define IMAP_FANOUT_BITS 9
-#define IMAP_FANOUT	 (1U << IMAP_FANOUT_BITS)
-#define IMAP_LEVELS	 3
+#define BT_B	16	      /* entries of a B-tree node */
+#define BT_MIN	(BT_B / 2)    /* fewest entries of a B-tree node other than the root */
+#define BT_MAXD 32	      /* deeper than any B-tree of 2^64 records (BT_MIN^21) */
+#define RN_F	64	      /* entries of a radix node */
+#define RN_LOW	21	      /* shift of the lowest level: 2 MiB regions */
+#define R_ALL	(RN_LOW + 48) /* "shift" of the root region when it is all 2^64 keys */
 
-/*
- * Entry kinds, in the low 3 bits of an entry word e[i] (see struct ilevel):
- *   T_NODE  e is a struct inode * (non-NULL, 64-byte aligned);
- *   T_FULL  e = (value - start) | 1, when value - start is a multiple of 8:
- *           translation = addr + e - 1 (mod 2^64), with no other load;
- *   T_FULLR a FULL slot whose value - start is not a multiple of 8: see rec[i];
- *   T_ONE, T_MANY, T_EMPTY as in the file comment.
- */
-#define T_NODE	DMAC__IMAP_T_NODE
-#define T_FULL	DMAC__IMAP_T_FULL
-#define T_FULLR 2
-#define T_ONE	3
-#define T_EMPTY DMAC__IMAP_T_EMPTY
-#define T_MANY	5
-#define T_KIND	DMAC__IMAP_T_KIND
+#define E_EMPTY DMAC__IMAP_E_EMPTY
+#define E_SRCH	DMAC__IMAP_E_SRCH
+#define E_FULL	DMAC__IMAP_E_FULL
+#define E_MORE	DMAC__IMAP_E_MORE
+#define E_DMASK DMAC__IMAP_E_DMASK
+#define E_ONE	2U
+#define E_KMORE 0xffeU /* k and MORE bits of a FULL entry */
 
 struct irec {
 	uint64_t start, last, value;
-	uint64_t gen; /* generation of the batch that created it */
+	uint64_t gen; /* batch that created it; 0: created and dropped by the open batch */
 };
-
 _Static_assert(sizeof(struct irec) <= 64, "an interval record must fit in 64 bytes");
-/* Records are 32-byte aligned: the low 4 bits of an entry's pointer are tags. */
-#define IREC_ALIGN 32
+#define IREC_ALIGN 32 /* low 5 bits of a record pointer are free for the ONE tag */
 _Static_assert(sizeof(struct irec) <= IREC_ALIGN, "a record must not straddle cache lines");
-_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "keys are stored in pointer vectors");
+_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "entries hold pointers");
 
-/*
- * One level of the index (the version's top, or a node): three parallel arrays, so
- * that the single translate reads only e[] (8 bytes a slot, as dense as a plain
- * radix table), the ranged one also run[], and lookup rec[].
- *   e[i]    kind and, for T_FULL, the translation delta (see T_NODE..T_MANY);
- *   run[i]  T_FULL, T_FULLR, T_ONE: the last byte of the contiguous run holding
- *           rec[i]; otherwise 0;
- *   rec[i]  T_FULL, T_FULLR, T_ONE: the record; otherwise NULL.
- */
-struct ilevel {
-	uint64_t e[IMAP_FANOUT];
-	uint64_t run[IMAP_FANOUT];
-	struct irec *rec[IMAP_FANOUT];
+struct bnode {
+	uint64_t key[BT_B]; /* leaf: start of p[i]; internal: smallest start under p[i] */
+	void *p[BT_B];	    /* leaf: struct irec *; internal: struct bnode * */
+	uint64_t gen;
+	uint32_t n;
+	uint32_t leaf;
 };
-_Static_assert(IMAP_WINDOW_BITS == DMAC__IMAP_WINDOW_BITS, "header and index agree");
-_Static_assert(IMAP_FANOUT_BITS == DMAC__IMAP_FANOUT_BITS, "header and index agree");
 
-struct inode {
-	struct ilevel l;
-	uint64_t gen; /* generation of the batch that allocated it */
-	bool dead;    /* allocated by the open batch, then dropped from its tree */
-};
+struct rnode {
+	uint64_t e[RN_F]; /* first: a NODE entry points at e[0] */
+	uint64_t gen;
+} __attribute__((aligned(64)));
+_Static_assert(offsetof(struct rnode, e) == 0, "the inline walk indexes the node itself");
 
 struct pvec {
 	void **a;
@@ -115,34 +95,27 @@ struct pvec {
 /* The version is what readers see as a struct dmac_imap_snap. */
 #define iver dmac_imap_snap
 struct iver {
-	struct ilevel top;
-	struct irec **sorted;
-	size_t n, cap;
-	size_t nnodes;
+	struct dmac__imap_vhead h; /* first: read by the inline walk */
+	struct bnode *broot;	   /* NULL when empty */
+	size_t n, nbn, nrn;	   /* intervals, B-tree nodes, radix nodes */
 	struct rcu_head rcu;
 	struct pvec retired; /* set when this version is replaced */
 };
+_Static_assert(offsetof(struct iver, h) == 0, "the inline walk reads the root first");
 
 struct dmac_imap_batch {
 	struct dmac_imap *m;
 	uint64_t gen;
 	int err;	     /* first error; poisons the batch */
-	struct irec **work;  /* working sorted array, copied on the first op */
-	size_t hint;	     /* of lower_last_hint() */
-	size_t run_i, run_j; /* of run_last(): work[run_i..run_j] is one whole run */
-	bool run_ok;	     /* run_i, run_j are valid (reset at commit) */
-	size_t n, cap;	     /* of work */
-	struct pvec dirty;   /* pairs (start, last) cast to void *, of every op */
-	struct pvec fresh;   /* records allocated by this batch */
-	struct pvec removed; /* records removed by this batch */
-	struct pvec nodes;   /* index nodes allocated by this batch */
-	struct pvec retire;  /* old-version nodes no longer reachable */
+	bool touched;	     /* an op was applied: the fields below are the working version */
+	struct bnode *broot; /* working B-tree */
+	size_t n, nbn, nrn;
+	struct pvec dirty;    /* pairs (start, last) of every op, cast to void * */
+	struct pvec fresh_r;  /* records allocated by this batch */
+	struct pvec fresh_bn; /* B-tree nodes allocated by this batch */
+	struct pvec fresh_rn; /* radix nodes allocated by this batch */
+	struct pvec retire;   /* published objects the working version no longer reaches */
 };
-
-_Static_assert(offsetof(struct iver, top) == 0, "the inline walk reads top first");
-_Static_assert(offsetof(struct inode, l) == 0, "the inline walk reads e first");
-_Static_assert(offsetof(struct ilevel, run) == offsetof(struct dmac__imap_node_head, run),
-	       "header and index agree");
 
 struct dmac_imap {
 	struct dmac__imap_head h; /* h.cur: the published version; atomic accesses only */
@@ -150,8 +123,6 @@ struct dmac_imap {
 	uint64_t gen;
 	struct dmac_imap_batch batch;
 };
-
-static const unsigned level_shift[IMAP_LEVELS] = {39, 30, 21};
 
 /* ---------------------------------------------------------------- TSan model */
 
@@ -177,57 +148,93 @@ void dmac__imap_tsan_reader_exit(void)
 #define tsan_acquire_token() ((void)0)
 #endif
 
-/* ---------------------------------------------------------------- readers */
+/* ---------------------------------------------------------------- B-tree readers */
 
-/* The latest published version. */
-static inline struct iver *ver_load(const struct dmac_imap *m)
+/* A position in a B-tree: the path from the root; i[d] == -1 at the leaf: before all. */
+struct bcur {
+	const struct bnode *n[BT_MAXD];
+	int i[BT_MAXD];
+	int d; /* depth of the leaf, -1: empty tree */
+};
+
+/* Number of keys key[1..n-1] <= x: the child (or record) to follow when key[0] <= x. */
+static inline unsigned bt_idx(const struct bnode *n, uint64_t x)
 {
-	/* Acquire pairs with the release store of commit: the version is complete. */
-	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_ACQUIRE);
+	unsigned i = 0;
+
+	for (unsigned j = 1; j < n->n; j++)
+		i += n->key[j] <= x;
+	return i;
 }
 
-/* The writer's own view of m->h.cur (only the writer stores it). */
-static inline struct iver *ver_cur_w(const struct dmac_imap *m)
+/*
+ * Position c at the last record with start <= x and return it; NULL if there is none
+ * (then c is before the first record, so bt_next() returns the first).
+ */
+static const struct irec *bt_seek(const struct bnode *root, uint64_t x, struct bcur *c)
 {
-	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_RELAXED);
-}
+	const struct bnode *n = root;
+	bool before;
+	int d = 0;
 
-/* The level a T_NODE entry word points to. */
-static inline const struct ilevel *child(uint64_t e)
-{
-	return &((const struct inode *)(uintptr_t)e)->l;
-}
-
-/* Index of the first record with start > addr. */
-static size_t upper_start(struct irec *const *a, size_t n, uint64_t addr)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a[mid]->start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+	c->d = -1;
+	if (!n)
+		return NULL;
+	before = n->key[0] > x;
+	for (;;) {
+		c->n[d] = n;
+		c->i[d] = before ? 0 : (int)bt_idx(n, x);
+		if (n->leaf)
+			break;
+		n = n->p[c->i[d]];
+		d++;
 	}
-	return lo;
+	c->d = d;
+	if (before) {
+		c->i[d] = -1;
+		return NULL;
+	}
+	return n->p[c->i[d]];
 }
 
-/* Index of the first record with last >= addr. */
-static size_t lower_last(struct irec *const *a, size_t n, uint64_t addr)
+/* The record after the cursor's, or NULL (the cursor then stays at the end). */
+static const struct irec *bt_next(struct bcur *c)
 {
-	size_t lo = 0, hi = n;
+	int d = c->d;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	if (d < 0)
+		return NULL;
+	if (c->i[d] + 1 < (int)c->n[d]->n)
+		return c->n[d]->p[++c->i[d]];
+	while (d > 0) {
+		d--;
+		if (c->i[d] + 1 < (int)c->n[d]->n) {
+			const struct bnode *n = c->n[d]->p[++c->i[d]];
 
-		if (a[mid]->last < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+			for (d++; d <= c->d; d++) {
+				c->n[d] = n;
+				c->i[d] = 0;
+				if (!n->leaf)
+					n = n->p[0];
+			}
+			return c->n[c->d]->p[0];
+		}
 	}
-	return lo;
+	return NULL;
+}
+
+/* The record containing x, or NULL. */
+static const struct irec *bt_find(const struct bnode *root, uint64_t x)
+{
+	const struct bnode *n = root;
+	const struct irec *r;
+
+	if (!n || n->key[0] > x)
+		return NULL;
+	while (!n->leaf)
+		n = n->p[bt_idx(n, x)];
+	r = n->p[bt_idx(n, x)];
+	return x <= r->last ? r : NULL;
 }
 
 /* nx starts right after r and its value continues r's. */
@@ -240,96 +247,30 @@ static inline bool continues(const struct irec *r, const struct irec *nx)
 }
 
 /*
- * What find() knows about the record it returns: cont (its successor continues it)
- * and, when the index entry said so (known), run = the last byte of its run.
+ * Bytes - 1 contiguous in key and value from addr (inside r), following successors
+ * that continue r, clipped to max_len - 1 when max_len != 0. O(records walked).
  */
-struct found {
-	bool cont, known;
-	uint64_t run;
-};
-
-static const struct irec *slow_find(const struct iver *v, uint64_t addr, struct found *f)
+static uint64_t contig_m1(const struct bnode *root, const struct irec *r, uint64_t addr,
+			  uint64_t max_len)
 {
-	size_t i = upper_start(v->sorted, v->n, addr);
-	const struct irec *r;
+	uint64_t c = r->last - addr;
+	struct bcur cur;
 
-	if (i == 0)
-		return NULL;
-	r = v->sorted[i - 1];
-	if (addr > r->last)
-		return NULL;
-	f->cont = i < v->n && continues(r, v->sorted[i]);
-	f->known = false;
-	return r;
-}
+	if (max_len != 0 && c >= max_len - 1)
+		return max_len - 1;
+	if (r->last == UINT64_MAX)
+		return c;
+	bt_seek(root, r->start, &cur);
+	for (;;) {
+		const struct irec *nx = bt_next(&cur);
 
-/* The leaf-most level holding addr (< IMAP_WINDOW); *idx: the entry's index. */
-static inline const struct ilevel *walk(const struct iver *v, uint64_t addr, unsigned *idx)
-{
-	const struct ilevel *l = &v->top;
-	unsigned i = addr >> 39;
-
-	if (l->e[i] & T_KIND)
-		goto out;
-	l = child(l->e[i]);
-	i = (addr >> 30) & (IMAP_FANOUT - 1);
-	if (l->e[i] & T_KIND)
-		goto out;
-	l = child(l->e[i]);
-	i = (addr >> 21) & (IMAP_FANOUT - 1);
-out:
-	*idx = i;
-	return l;
-}
-
-/* The record containing addr, or NULL; *f: what is known about its run. */
-static inline const struct irec *find(const struct iver *v, uint64_t addr, struct found *f)
-{
-	if (dmac_likely(addr < IMAP_WINDOW)) {
-		unsigned i;
-		const struct ilevel *l = walk(v, addr, &i);
-		const struct irec *r;
-
-		switch (l->e[i] & T_KIND) {
-		case T_FULL:
-		case T_FULLR:
-		case T_ONE:
-			r = l->rec[i];
-			if (addr < r->start || addr > r->last)
-				return NULL;
-			f->cont = false; /* not needed: run is known */
-			f->known = true;
-			f->run = l->run[i];
-			return r;
-		case T_EMPTY:
-			return NULL;
-		default:
-			break;
-		}
+		if (!nx || !continues(r, nx))
+			return c;
+		r = nx;
+		c = r->last - addr;
+		if (max_len != 0 && c >= max_len - 1)
+			return max_len - 1;
 	}
-	return slow_find(v, addr, f);
-}
-
-/*
- * Bytes - 1 contiguous in key and value from addr inside r, following successors
- * that continue it (f: what find() said of r), clipped to max_len - 1 when
- * max_len != 0. Only records found by binary search (MANY slots, keys >= 2^48) are
- * followed one by one; an index entry ends the walk with its 'run'.
- */
-static uint64_t contig_from(const struct iver *v, const struct irec *r, struct found f,
-			    uint64_t addr, uint64_t max_len)
-{
-	uint64_t c = (f.known ? f.run : r->last) - addr;
-
-	while (!f.known && f.cont && (max_len == 0 || c < max_len - 1)) {
-		r = find(v, r->last + 1, &f);
-		if (!r) /* cannot happen in an immutable version; be defensive */
-			break;
-		c = (f.known ? f.run : r->last) - addr;
-	}
-	if (max_len != 0 && c > max_len - 1)
-		c = max_len - 1;
-	return c;
 }
 
 static inline uint64_t contig_len(uint64_t c)
@@ -337,19 +278,66 @@ static inline uint64_t contig_len(uint64_t c)
 	return c == UINT64_MAX ? UINT64_MAX : c + 1;
 }
 
+/* ---------------------------------------------------------------- readers */
+
+static inline struct iver *ver_load(const struct dmac_imap *m)
+{
+	/* Acquire pairs with the release store of commit: the version is complete. */
+	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_ACQUIRE);
+}
+
+/* The writer's own view of m->h.cur (only the writer stores it). */
+static inline struct iver *ver_cur_w(const struct dmac_imap *m)
+{
+	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_RELAXED);
+}
+
+static inline bool is_node(uint64_t e)
+{
+	return (e & 63) == 0;
+}
+
+static inline struct rnode *node_of(uint64_t e)
+{
+	return (struct rnode *)(uintptr_t)e;
+}
+
+static inline struct irec *rec_of(uint64_t e)
+{
+	return (struct irec *)(uintptr_t)(e & ~(uint64_t)(IREC_ALIGN - 1));
+}
+
 DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
 					       uint64_t max_len, uint64_t *len)
 {
-	struct found f;
 	const struct irec *r;
+	uint64_t e;
+	unsigned sh;
 
 	if (!s)
 		return DMAC_IMAP_NONE;
-	r = find(s, addr, &f);
-	if (!r)
+	if ((addr & s->h.mask) != s->h.base)
 		return DMAC_IMAP_NONE;
+	e = s->h.root;
+	sh = s->h.shift;
+	while (is_node(e)) {
+		e = node_of(e)->e[(addr >> sh) & (RN_F - 1)];
+		sh -= 6;
+	}
+	if (e == E_EMPTY)
+		return DMAC_IMAP_NONE;
+	if ((e & 7) == E_ONE) {
+		r = rec_of(e);
+		if (addr < r->start || addr > r->last)
+			return DMAC_IMAP_NONE;
+	} else {
+		/* FULL (a length the entry cannot give) or SRCH: the tree knows. */
+		r = bt_find(s->broot, addr);
+		if (!r)
+			return DMAC_IMAP_NONE;
+	}
 	if (len)
-		*len = contig_len(contig_from(s, r, f, addr, max_len));
+		*len = contig_len(contig_m1(s->broot, r, addr, max_len));
 	return r->value + (addr - r->start);
 }
 
@@ -360,36 +348,33 @@ static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
 	out->value = r->value;
 }
 
-
-DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
-				 struct dmac_imap_entry *out)
-{
-	return dmac_imap_snap_lookup(dmac_imap_snapshot(m), addr, out);
-}
-
 DMAC_EXPORT int dmac_imap_snap_lookup_range(const struct dmac_imap_snap *s, uint64_t addr,
 					    uint64_t max_len, struct dmac_imap_entry *out,
 					    uint64_t *contig)
 {
 	const struct irec *r;
-	struct found f;
 
 	if (!s || !out)
 		return -EINVAL;
-	r = find(s, addr, &f);
+	r = bt_find(s->broot, addr);
 	if (!r)
 		return -ENOENT;
 	rec_out(r, out);
 	if (contig)
-		*contig = contig_len(contig_from(s, r, f, addr, max_len));
+		*contig = contig_len(contig_m1(s->broot, r, addr, max_len));
 	return 0;
 }
 
-/* A lookup is a range lookup that does not ask for the contiguous length. */
 DMAC_EXPORT int dmac_imap_snap_lookup(const struct dmac_imap_snap *s, uint64_t addr,
 				      struct dmac_imap_entry *out)
 {
 	return dmac_imap_snap_lookup_range(s, addr, 0, out, NULL);
+}
+
+DMAC_EXPORT int dmac_imap_lookup(const struct dmac_imap *m, uint64_t addr,
+				 struct dmac_imap_entry *out)
+{
+	return dmac_imap_snap_lookup(dmac_imap_snapshot(m), addr, out);
 }
 
 DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr, uint64_t max_len,
@@ -401,17 +386,17 @@ DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr,
 DMAC_EXPORT int dmac_imap_snap_next(const struct dmac_imap_snap *s, uint64_t addr,
 				    struct dmac_imap_entry *out)
 {
-	size_t i;
+	const struct irec *r;
+	struct bcur c;
 
 	if (!s || !out)
 		return -EINVAL;
-	/* First record with start >= addr: first with last >= addr, or the one after. */
-	i = lower_last(s->sorted, s->n, addr);
-	if (i < s->n && s->sorted[i]->start < addr)
-		i++;
-	if (i >= s->n)
+	r = bt_seek(s->broot, addr, &c);
+	if (!r || r->start != addr)
+		r = bt_next(&c);
+	if (!r)
 		return -ENOENT;
-	rec_out(s->sorted[i], out);
+	rec_out(r, out);
 	return 0;
 }
 
@@ -434,11 +419,12 @@ DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m)
 static void ver_stats(const struct iver *v, struct dmac_imap_stats *s)
 {
 	s->intervals = v->n;
-	s->index_nodes = v->nnodes;
+	s->index_nodes = v->nrn;
+	s->tree_nodes = v->nbn;
 	s->record_bytes = v->n * sizeof(struct irec);
-	s->index_bytes = sizeof(v->top) + v->nnodes * sizeof(struct inode);
-	s->sorted_bytes = v->cap * sizeof(struct irec *);
-	s->version_bytes = sizeof(*v) - sizeof(v->top);
+	s->index_bytes = v->nrn * sizeof(struct rnode);
+	s->tree_bytes = v->nbn * sizeof(struct bnode);
+	s->version_bytes = sizeof(*v);
 }
 
 DMAC_EXPORT int dmac_imap_stats(const struct dmac_imap *m, struct dmac_imap_stats *out)
@@ -456,7 +442,7 @@ DMAC_EXPORT size_t dmac_imap_memory(const struct dmac_imap *m)
 	if (!m)
 		return 0;
 	ver_stats(ver_load(m), &s);
-	return s.record_bytes + s.index_bytes + s.sorted_bytes + s.version_bytes;
+	return s.record_bytes + s.index_bytes + s.tree_bytes + s.version_bytes;
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -492,29 +478,30 @@ static void pvec_free(struct pvec *pv)
 	pv->n = pv->cap = 0;
 }
 
-static void level_set_empty(struct ilevel *l)
-{
-	for (size_t i = 0; i < IMAP_FANOUT; i++) {
-		l->e[i] = T_EMPTY;
-		l->run[i] = 0;
-		l->rec[i] = NULL;
-	}
-}
-
 static struct iver *ver_alloc(void)
 {
 	return dmac__aligned_alloc(64, sizeof(struct iver));
 }
 
-/* Free nd (holding entries of the given level) and its subtree (destroy path). */
-static void node_free_tree(struct inode *nd, unsigned level)
+/* Free a radix subtree (entries of nd have shift sh) and a B-tree (destroy path). */
+static void rn_free_tree(struct rnode *nd, unsigned sh)
 {
-	if (level < IMAP_LEVELS - 1) {
-		for (unsigned i = 0; i < IMAP_FANOUT; i++)
-			if ((nd->l.e[i] & T_KIND) == T_NODE)
-				node_free_tree((struct inode *)(uintptr_t)nd->l.e[i], level + 1);
-	}
+	if (sh > RN_LOW)
+		for (unsigned j = 0; j < RN_F; j++)
+			if (is_node(nd->e[j]))
+				rn_free_tree(node_of(nd->e[j]), sh - 6);
 	dmac__free(nd);
+}
+
+static void bn_free_tree(struct bnode *n)
+{
+	for (unsigned i = 0; i < n->n; i++) {
+		if (n->leaf)
+			dmac__free(n->p[i]);
+		else
+			bn_free_tree(n->p[i]);
+	}
+	dmac__free(n);
 }
 
 DMAC_EXPORT void dmac_imap_synchronize(void)
@@ -535,213 +522,504 @@ static void ver_free_cb(struct rcu_head *head)
 	dmac__free(v);
 }
 
-/* ---------------------------------------------------------------- writers */
+/* ---------------------------------------------------------------- writer: B-tree */
 
-enum { C_EMPTY, C_FULL, C_ONE, C_MANY };
-
-/*
- * lower_last() over the batch's working array, starting from the previous answer:
- * the regions of a node are classified in increasing order, so the answer usually
- * is the hint or a few records after it (galloping search), which turns building a
- * node from O(512 log n) into O(512 + records in it).
- */
-static size_t lower_last_hint(struct dmac_imap_batch *b, uint64_t base)
+static struct bnode *bn_new(struct dmac_imap_batch *b, bool leaf)
 {
-	size_t h = b->hint, step = 1, lo, hi;
+	struct bnode *n;
 
-	if (h > b->n || (h > 0 && b->work[h - 1]->last >= base)) {
-		b->hint = lower_last(b->work, b->n, base);
-		return b->hint;
+	if (pvec_reserve(&b->fresh_bn, 1))
+		return NULL;
+	n = dmac__aligned_alloc(64, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->gen = b->gen;
+	n->n = 0;
+	n->leaf = leaf;
+	pvec_push(&b->fresh_bn, n);
+	b->nbn++;
+	return n;
+}
+
+/* n itself if the batch owns it, else a copy the batch owns (n is retired). */
+static struct bnode *bn_own(struct dmac_imap_batch *b, struct bnode *n)
+{
+	struct bnode *c;
+
+	if (n->gen == b->gen)
+		return n;
+	if (pvec_reserve(&b->retire, 1))
+		return NULL;
+	c = bn_new(b, n->leaf);
+	if (!c)
+		return NULL;
+	memcpy(c->key, n->key, n->n * sizeof(c->key[0]));
+	memcpy(c->p, n->p, n->n * sizeof(c->p[0]));
+	c->n = n->n;
+	pvec_push(&b->retire, n);
+	b->nbn--;
+	return c;
+}
+
+/* An owned node left the working tree. */
+static void bn_kill(struct dmac_imap_batch *b, struct bnode *n)
+{
+	n->gen = 0;
+	b->nbn--;
+}
+
+/* Split the full child i of par (owned, not full) into two halves. */
+static int bt_split_child(struct dmac_imap_batch *b, struct bnode *par, unsigned i)
+{
+	struct bnode *c = bn_own(b, par->p[i]), *s;
+	unsigned h;
+
+	if (!c)
+		return -ENOMEM;
+	par->p[i] = c;
+	s = bn_new(b, c->leaf);
+	if (!s)
+		return -ENOMEM;
+	h = c->n / 2;
+	s->n = c->n - h;
+	memcpy(s->key, c->key + h, s->n * sizeof(s->key[0]));
+	memcpy(s->p, c->p + h, s->n * sizeof(s->p[0]));
+	c->n = h;
+	memmove(par->key + i + 2, par->key + i + 1, (par->n - i - 1) * sizeof(par->key[0]));
+	memmove(par->p + i + 2, par->p + i + 1, (par->n - i - 1) * sizeof(par->p[0]));
+	par->key[i + 1] = s->key[0];
+	par->p[i + 1] = s;
+	par->n++;
+	return 0;
+}
+
+/* Insert r (no overlap, checked) into the working tree, splitting full nodes top-down. */
+static int bt_insert(struct dmac_imap_batch *b, struct irec *r)
+{
+	uint64_t x = r->start;
+	struct bnode *n;
+
+	if (!b->broot) {
+		n = bn_new(b, true);
+		if (!n)
+			return -ENOMEM;
+		n->key[0] = x;
+		n->p[0] = r;
+		n->n = 1;
+		b->broot = n;
+		return 0;
 	}
-	/* Every record before h ends before base: gallop forward from h. */
-	while (h + step - 1 < b->n && b->work[h + step - 1]->last < base)
-		step *= 2;
-	lo = h + step / 2;
-	hi = h + step - 1 < b->n ? h + step - 1 : b->n;
-	b->hint = lo + lower_last(b->work + lo, hi - lo, base);
-	return b->hint;
+	n = bn_own(b, b->broot);
+	if (!n)
+		return -ENOMEM;
+	b->broot = n;
+	if (n->n == BT_B) {
+		struct bnode *nr = bn_new(b, false);
+
+		if (!nr)
+			return -ENOMEM;
+		nr->key[0] = n->key[0];
+		nr->p[0] = n;
+		nr->n = 1;
+		b->broot = nr;
+		if (bt_split_child(b, nr, 0))
+			return -ENOMEM;
+		n = nr;
+	}
+	for (;;) {
+		unsigned i = n->key[0] > x ? 0 : bt_idx(n, x);
+		struct bnode *c;
+
+		if (n->leaf) {
+			if (n->key[0] <= x)
+				i++;
+			memmove(n->key + i + 1, n->key + i, (n->n - i) * sizeof(n->key[0]));
+			memmove(n->p + i + 1, n->p + i, (n->n - i) * sizeof(n->p[0]));
+			n->key[i] = x;
+			n->p[i] = r;
+			n->n++;
+			return 0;
+		}
+		if (x < n->key[i])
+			n->key[i] = x; /* new smallest start of the subtree */
+		if (((struct bnode *)n->p[i])->n == BT_B) {
+			if (bt_split_child(b, n, i))
+				return -ENOMEM;
+			if (x >= n->key[i + 1])
+				i++;
+		}
+		c = bn_own(b, n->p[i]);
+		if (!c)
+			return -ENOMEM;
+		n->p[i] = c;
+		n = c;
+	}
 }
 
-/*
- * Which records of the batch's working array intersect [base, rl]; for C_FULL and
- * C_ONE, *rec is the record and *cont tells whether its successor continues it.
- */
-/*
- * The last byte of the run holding work[i] (records continuing one another from a
- * record that does not continue its predecessor). The last answer is cached, so the
- * slots of one run cost one walk over its records at each commit.
- */
-static uint64_t run_last(struct dmac_imap_batch *b, size_t i)
+/* Child i of n (owned) has fewer than BT_MIN entries: borrow from or merge with a sibling. */
+static int bt_fix(struct dmac_imap_batch *b, struct bnode *n, unsigned i)
 {
-	size_t j;
+	unsigned j = i + 1 < n->n ? i + 1 : i - 1, l = i < j ? i : j, r = i < j ? j : i;
+	struct bnode *s = bn_own(b, n->p[j]), *L, *R;
 
-	if (b->run_ok && i >= b->run_i && i <= b->run_j)
-		return b->work[b->run_j]->last;
-	for (j = i; j + 1 < b->n && continues(b->work[j], b->work[j + 1]);)
-		j++;
-	/* i may not be its run's first record: only [i, j] is known to be one run's tail. */
-	b->run_i = i;
-	b->run_j = j;
-	b->run_ok = true;
-	return b->work[j]->last;
+	if (!s)
+		return -ENOMEM;
+	n->p[j] = s;
+	L = n->p[l];
+	R = n->p[r];
+	if (s->n > BT_MIN) {
+		if (j == r) { /* first of R to the end of L */
+			L->key[L->n] = R->key[0];
+			L->p[L->n] = R->p[0];
+			L->n++;
+			memmove(R->key, R->key + 1, (R->n - 1) * sizeof(R->key[0]));
+			memmove(R->p, R->p + 1, (R->n - 1) * sizeof(R->p[0]));
+			R->n--;
+		} else { /* last of L to the front of R */
+			memmove(R->key + 1, R->key, R->n * sizeof(R->key[0]));
+			memmove(R->p + 1, R->p, R->n * sizeof(R->p[0]));
+			R->key[0] = L->key[L->n - 1];
+			R->p[0] = L->p[L->n - 1];
+			R->n++;
+			L->n--;
+		}
+		n->key[l] = L->key[0];
+		n->key[r] = R->key[0];
+		return 0;
+	}
+	memcpy(L->key + L->n, R->key, R->n * sizeof(L->key[0]));
+	memcpy(L->p + L->n, R->p, R->n * sizeof(L->p[0]));
+	L->n += R->n;
+	bn_kill(b, R);
+	memmove(n->key + r, n->key + r + 1, (n->n - r - 1) * sizeof(n->key[0]));
+	memmove(n->p + r, n->p + r + 1, (n->n - r - 1) * sizeof(n->p[0]));
+	n->n--;
+	n->key[l] = L->key[0];
+	return 0;
 }
 
-static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec,
-		    uint64_t *run)
+/* Remove the record starting at x (it exists) from the subtree at *slot. */
+static int bt_del(struct dmac_imap_batch *b, struct bnode **slot, uint64_t x)
 {
-	size_t i = lower_last_hint(b, base);
-	struct irec *r;
+	struct bnode *n = bn_own(b, *slot), *c;
+	unsigned i;
+	int rc;
 
-	if (i == b->n || b->work[i]->start > rl)
-		return C_EMPTY;
-	r = b->work[i];
-	*rec = r;
-	*run = run_last(b, i);
-	if (r->start <= base && r->last >= rl)
-		return C_FULL;
-	if (i + 1 < b->n && b->work[i + 1]->start <= rl)
-		return C_MANY;
-	return C_ONE;
+	if (!n)
+		return -ENOMEM;
+	*slot = n;
+	i = bt_idx(n, x);
+	if (n->leaf) {
+		memmove(n->key + i, n->key + i + 1, (n->n - i - 1) * sizeof(n->key[0]));
+		memmove(n->p + i, n->p + i + 1, (n->n - i - 1) * sizeof(n->p[0]));
+		n->n--;
+		return 0;
+	}
+	rc = bt_del(b, (struct bnode **)&n->p[i], x);
+	if (rc)
+		return rc;
+	c = n->p[i];
+	if (c->n)
+		n->key[i] = c->key[0];
+	return c->n < BT_MIN ? bt_fix(b, n, i) : 0;
 }
 
-static struct inode *node_new(struct dmac_imap_batch *b)
+static int bt_remove(struct dmac_imap_batch *b, uint64_t x)
 {
-	struct inode *nd;
+	struct bnode *root;
+	int rc = bt_del(b, &b->broot, x);
 
-	if (pvec_reserve(&b->nodes, 1))
+	if (rc)
+		return rc;
+	root = b->broot;
+	if (!root->leaf && root->n == 1) {
+		b->broot = root->p[0];
+		bn_kill(b, root);
+	} else if (root->leaf && root->n == 0) {
+		b->broot = NULL;
+		bn_kill(b, root);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- writer: radix index */
+
+static struct rnode *rn_new(struct dmac_imap_batch *b)
+{
+	struct rnode *nd;
+
+	if (pvec_reserve(&b->fresh_rn, 1))
 		return NULL;
 	nd = dmac__aligned_alloc(64, sizeof(*nd));
 	if (!nd)
 		return NULL;
 	nd->gen = b->gen;
-	nd->dead = false;
-	pvec_push(&b->nodes, nd);
+	pvec_push(&b->fresh_rn, nd);
+	b->nrn++;
 	return nd;
 }
 
-/* Take the subtree of nd (level of its entries = level) out of the new version. */
-static int node_drop(struct dmac_imap_batch *b, struct inode *nd, unsigned level)
+/* nd if owned, else a fresh node (nd is retired); its entries are the caller's to fill. */
+static struct rnode *rn_own(struct dmac_imap_batch *b, struct rnode *nd)
 {
+	struct rnode *c;
+
+	if (nd->gen == b->gen)
+		return nd;
+	if (pvec_reserve(&b->retire, 1))
+		return NULL;
+	c = rn_new(b);
+	if (!c)
+		return NULL;
+	pvec_push(&b->retire, nd);
+	b->nrn--;
+	return c;
+}
+
+/* Take the subtree of NODE entry e (entries of shift sh) out of the working version. */
+static int rn_drop(struct dmac_imap_batch *b, uint64_t e, unsigned sh)
+{
+	struct rnode *nd = node_of(e);
 	int rc;
 
-	if (level < IMAP_LEVELS - 1) {
-		for (unsigned i = 0; i < IMAP_FANOUT; i++) {
-			if ((nd->l.e[i] & T_KIND) != T_NODE)
+	if (sh > RN_LOW)
+		for (unsigned j = 0; j < RN_F; j++) {
+			if (!is_node(nd->e[j]))
 				continue;
-			rc = node_drop(b, (struct inode *)(uintptr_t)nd->l.e[i], level + 1);
+			rc = rn_drop(b, nd->e[j], sh - 6);
 			if (rc)
 				return rc;
 		}
-	}
 	if (nd->gen == b->gen) {
-		nd->dead = true;
-		return 0;
+		nd->gen = 0;
+	} else {
+		if (pvec_reserve(&b->retire, 1))
+			return -ENOMEM;
+		pvec_push(&b->retire, nd);
 	}
-	if (pvec_reserve(&b->retire, 1))
-		return -ENOMEM;
-	pvec_push(&b->retire, nd);
+	b->nrn--;
 	return 0;
+}
+
+enum { C_EMPTY, C_FULL, C_ONE, C_MANY };
+
+/* Which records of the working tree intersect [base, rl]; *rec: the first of them. */
+static int classify(struct dmac_imap_batch *b, uint64_t base, uint64_t rl, struct irec **rec)
+{
+	const struct irec *r, *nx;
+	struct bcur c;
+
+	r = bt_seek(b->broot, base, &c);
+	if (!r || r->last < base)
+		r = bt_next(&c);
+	if (!r || r->start > rl)
+		return C_EMPTY;
+	*rec = (struct irec *)r;
+	if (r->start <= base && r->last >= rl)
+		return C_FULL;
+	if (r->last >= rl)
+		return C_ONE;
+	nx = bt_next(&c);
+	return nx && nx->start <= rl ? C_MANY : C_ONE;
+}
+
+/* Byte x translates to x + d; is x + 1 mapped, continuing it (same run)? */
+static bool cont_after(struct dmac_imap_batch *b, uint64_t x, uint64_t d)
+{
+	const struct irec *r;
+
+	if (x == UINT64_MAX)
+		return false;
+	r = bt_find(b->broot, x + 1);
+	return r && r->value + (x + 1 - r->start) == x + 1 + d;
 }
 
 /*
- * Recompute entry i of level l, at the given depth (region [base, base + 2^shift - 1])
- * for the dirty range [ds, dl], which intersects the region. l belongs to the new
- * version.
+ * The k and MORE bits of every FULL entry of a node (entries of shift sh from base):
+ * k = how many entries right after it hold the same translation (same word), MORE =
+ * whether the byte after the last of them continues the run. A reader may then take
+ * ((k + 1) << (sh)) - offset bytes as contiguous, and when MORE is clear that is
+ * exactly where contiguity ends.
  */
-static int ent_update(struct dmac_imap_batch *b, struct ilevel *l, unsigned i, unsigned level,
-		      uint64_t base, uint64_t ds, uint64_t dl)
+static void rpass(struct dmac_imap_batch *b, uint64_t *buf, unsigned sh, uint64_t base)
 {
-	unsigned shift = level_shift[level];
-	uint64_t rl = base + ((1ULL << shift) - 1);
+	for (int j = RN_F - 1; j >= 0; j--) {
+		uint64_t e = buf[j], nx = j + 1 < RN_F ? buf[j + 1] : 0, d, x;
+		bool more;
+
+		if (!(e & E_FULL))
+			continue;
+		e &= ~(uint64_t)E_KMORE;
+		d = e & E_DMASK;
+		if ((nx & E_FULL) && (nx & E_DMASK) == d) {
+			buf[j] = e | ((((nx >> 1) & 63) + 1) << 1) | (nx & E_MORE);
+			continue;
+		}
+		x = base + ((uint64_t)j << sh) + ((UINT64_C(1) << sh) - 1); /* last byte of j */
+		if (x == UINT64_MAX || (j + 1 < RN_F && (nx == E_EMPTY || (nx & E_FULL)))) {
+			more = false;
+		} else if (j + 1 < RN_F && (nx & 7) == E_ONE) {
+			const struct irec *r = rec_of(nx); /* may begin before x + 1 */
+
+			more = r->start <= x + 1 && x + 1 <= r->last &&
+			       r->value + (x + 1 - r->start) == x + 1 + d;
+		} else {
+			more = cont_after(b, x, d);
+		}
+		buf[j] = e | (more ? E_MORE : 0);
+	}
+}
+
+/*
+ * The new entry (*out) of the region [base, base + 2^sh - 1] whose entry was old,
+ * when the records in [ds, dl] (which meets the region) may have changed. Nodes are
+ * copied bottom-up only when their entries change (path copying).
+ */
+static int rslot(struct dmac_imap_batch *b, uint64_t old, unsigned sh, uint64_t base, uint64_t ds,
+		 uint64_t dl, uint64_t *out)
+{
+	uint64_t rl = sh >= 64 ? UINT64_MAX : base + ((UINT64_C(1) << sh) - 1);
+	uint64_t buf[RN_F], lo, hi;
 	struct irec *r = NULL;
-	struct inode *nd;
-	uint64_t cs, cl;
-	unsigned cshift;
-	uint64_t run = 0;
+	struct rnode *nd;
+	unsigned cs, j0, j1;
+	bool fresh;
 	int cls, rc;
 
-	cls = classify(b, base, rl, &r, &run);
-	if (cls != C_MANY || level == IMAP_LEVELS - 1) {
-		uint64_t ne, nrun = 0, d;
-		struct irec *nrec = NULL;
+	cls = classify(b, base, rl, &r);
+	if (cls != C_MANY || sh == RN_LOW) {
+		uint64_t ne = E_SRCH, d;
 
-		switch (cls) {
-		case C_EMPTY:
-			ne = T_EMPTY;
-			break;
-		case C_FULL:
-		case C_ONE:
+		if (cls == C_EMPTY) {
+			ne = E_EMPTY;
+		} else if (cls == C_FULL || cls == C_ONE) {
 			d = r->value - r->start; /* translation = addr + d, mod 2^64 */
-			if (cls == C_FULL)
-				ne = (d & T_KIND) == 0 ? d | T_FULL : T_FULLR;
-			else
-				ne = T_ONE;
-			nrun = run;
-			nrec = r;
-			break;
-		default:
-			ne = T_MANY;
-			break;
+			ne = cls == C_FULL && !(d & ~E_DMASK) ? d | E_FULL
+							      : (uint64_t)(uintptr_t)r | E_ONE;
 		}
-		if ((l->e[i] & T_KIND) == T_NODE) {
-			rc = node_drop(b, (struct inode *)(uintptr_t)l->e[i], level + 1);
+		if (is_node(old)) {
+			rc = rn_drop(b, old, sh - 6);
 			if (rc)
 				return rc;
 		}
-		l->e[i] = ne;
-		l->run[i] = nrun;
-		l->rec[i] = nrec;
+		*out = ne;
 		return 0;
 	}
-	if ((l->e[i] & T_KIND) == T_NODE) {
-		nd = (struct inode *)(uintptr_t)l->e[i];
-		if (nd->gen != b->gen) {
-			struct inode *old = nd;
-
-			if (pvec_reserve(&b->retire, 1))
-				return -ENOMEM;
-			nd = node_new(b);
-			if (!nd)
-				return -ENOMEM;
-			memcpy(&nd->l, &old->l, sizeof(nd->l));
-			pvec_push(&b->retire, old); /* the node only: its children move to nd */
-			l->e[i] = (uintptr_t)nd;
-		}
-	} else {
-		/* The region had a summary entry: build all of its children. */
-		nd = node_new(b);
-		if (!nd)
-			return -ENOMEM;
-		level_set_empty(&nd->l);
-		l->e[i] = (uintptr_t)nd;
-		l->run[i] = 0;
-		l->rec[i] = NULL;
+	cs = sh - 6;
+	fresh = !is_node(old);
+	if (fresh) {
+		for (unsigned j = 0; j < RN_F; j++)
+			buf[j] = E_EMPTY;
 		ds = base;
 		dl = rl;
+	} else {
+		memcpy(buf, node_of(old)->e, sizeof(buf));
 	}
-	cs = ds > base ? ds : base;
-	cl = dl < rl ? dl : rl;
-	cshift = level_shift[level + 1];
-	for (uint64_t j = (cs - base) >> cshift; j <= (cl - base) >> cshift; j++) {
-		rc = ent_update(b, &nd->l, j, level + 1, base + (j << cshift), cs, cl);
+	lo = ds > base ? ds : base;
+	hi = dl < rl ? dl : rl;
+	j0 = (unsigned)((lo - base) >> cs);
+	j1 = (unsigned)((hi - base) >> cs);
+	for (unsigned j = j0; j <= j1; j++) {
+		rc = rslot(b, buf[j], cs, base + ((uint64_t)j << cs), lo, hi, &buf[j]);
 		if (rc)
 			return rc;
 	}
+	rpass(b, buf, cs, base);
+	if (!fresh && !memcmp(buf, node_of(old)->e, sizeof(buf))) {
+		*out = old;
+		return 0;
+	}
+	nd = fresh ? rn_new(b) : rn_own(b, node_of(old));
+	if (!nd)
+		return -ENOMEM;
+	memcpy(nd->e, buf, sizeof(buf));
+	*out = (uint64_t)(uintptr_t)nd;
 	return 0;
 }
+
+static inline uint64_t region_mask(unsigned rs)
+{
+	return rs >= 64 ? 0 : ~((UINT64_C(1) << rs) - 1);
+}
+
+/* The working root: entry, region shift (R_ALL: all keys) and base. */
+struct rroot {
+	uint64_t e, base;
+	unsigned rs;
+};
+
+/* Widen the root's region until it holds [ds, dl]. */
+static int root_grow(struct dmac_imap_batch *b, struct rroot *rt, uint64_t ds, uint64_t dl)
+{
+	while (rt->rs < 64 &&
+	       ((ds & region_mask(rt->rs)) != rt->base || (dl & region_mask(rt->rs)) != rt->base)) {
+		unsigned nrs = rt->rs + 6;
+		struct rnode *nd;
+
+		if (rt->e == E_EMPTY) {
+			rt->rs = R_ALL;
+			rt->base = 0;
+			break;
+		}
+		nd = rn_new(b);
+		if (!nd)
+			return -ENOMEM;
+		for (unsigned j = 0; j < RN_F; j++)
+			nd->e[j] = E_EMPTY;
+		nd->e[(rt->base >> rt->rs) & (RN_F - 1)] = rt->e;
+		rt->e = (uint64_t)(uintptr_t)nd;
+		rt->rs = nrs >= 64 ? R_ALL : nrs;
+		rt->base &= region_mask(rt->rs);
+	}
+	return 0;
+}
+
+/* Narrow the root while it is a node with a single non-empty entry. */
+static int root_shrink(struct dmac_imap_batch *b, struct rroot *rt)
+{
+	while (is_node(rt->e)) {
+		struct rnode *nd = node_of(rt->e);
+		unsigned cs = rt->rs - 6, one = RN_F, cnt = 0;
+
+		for (unsigned j = 0; j < RN_F; j++)
+			if (nd->e[j] != E_EMPTY) {
+				cnt++;
+				one = j;
+			}
+		if (cnt != 1)
+			break;
+		if (nd->gen == b->gen) {
+			nd->gen = 0;
+		} else {
+			if (pvec_reserve(&b->retire, 1))
+				return -ENOMEM;
+			pvec_push(&b->retire, nd);
+		}
+		b->nrn--;
+		rt->e = nd->e[one];
+		rt->base += (uint64_t)one << cs;
+		rt->rs = cs;
+	}
+	if (rt->e == E_EMPTY) {
+		rt->rs = R_ALL;
+		rt->base = 0;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- writer: batches */
 
 static void batch_release(struct dmac_imap_batch *b)
 {
 	struct dmac_imap *m = b->m;
 
 	pvec_free(&b->dirty);
-	pvec_free(&b->fresh);
-	pvec_free(&b->removed);
-	pvec_free(&b->nodes);
+	pvec_free(&b->fresh_r);
+	pvec_free(&b->fresh_bn);
+	pvec_free(&b->fresh_rn);
 	pvec_free(&b->retire);
-	b->work = NULL;
-	b->n = b->cap = 0;
 	b->err = 0;
+	b->touched = false;
 	b->m = NULL;
 	pthread_mutex_unlock(&m->lock);
 }
@@ -749,11 +1027,12 @@ static void batch_release(struct dmac_imap_batch *b)
 /* Throw away everything the batch allocated; the published version is untouched. */
 static void batch_discard(struct dmac_imap_batch *b)
 {
-	for (size_t i = 0; i < b->nodes.n; i++)
-		dmac__free(b->nodes.a[i]);
-	for (size_t i = 0; i < b->fresh.n; i++)
-		dmac__free(b->fresh.a[i]);
-	dmac__free(b->work);
+	for (size_t i = 0; i < b->fresh_rn.n; i++)
+		dmac__free(b->fresh_rn.a[i]);
+	for (size_t i = 0; i < b->fresh_bn.n; i++)
+		dmac__free(b->fresh_bn.a[i]);
+	for (size_t i = 0; i < b->fresh_r.n; i++)
+		dmac__free(b->fresh_r.a[i]);
 	batch_release(b);
 }
 
@@ -778,24 +1057,19 @@ DMAC_EXPORT void dmac_imap_batch_abort(struct dmac_imap_batch *b)
 		batch_discard(b);
 }
 
-/* Copy the published sorted array into the batch on its first op. */
-static int batch_work(struct dmac_imap_batch *b)
+/* The working version starts as the published one. */
+static void batch_touch(struct dmac_imap_batch *b)
 {
 	struct iver *v;
-	size_t cap;
 
-	if (b->work)
-		return 0;
+	if (b->touched)
+		return;
 	v = ver_cur_w(b->m);
-	cap = v->n < 8 ? 16 : v->n + v->n / 8;
-	b->work = dmac__malloc(cap * sizeof(*b->work));
-	if (!b->work)
-		return -ENOMEM;
-	if (v->n)
-		memcpy(b->work, v->sorted, v->n * sizeof(*b->work));
+	b->broot = v->broot;
 	b->n = v->n;
-	b->cap = cap;
-	return 0;
+	b->nbn = v->nbn;
+	b->nrn = v->nrn;
+	b->touched = true;
 }
 
 /* Only after pvec_reserve(&b->dirty, 2) made room. */
@@ -814,8 +1088,9 @@ static int batch_fail(struct dmac_imap_batch *b, int err)
 DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start, uint64_t last,
 				       uint64_t value)
 {
+	const struct irec *p;
 	struct irec *r;
-	size_t i;
+	struct bcur c;
 
 	if (!b)
 		return -EINVAL;
@@ -823,21 +1098,12 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 		return b->err;
 	if (start > last || value > UINT64_MAX - (last - start))
 		return batch_fail(b, -EINVAL);
-	if (batch_work(b))
-		return batch_fail(b, -ENOMEM);
-	i = upper_start(b->work, b->n, start);
-	if ((i > 0 && b->work[i - 1]->last >= start) || (i < b->n && b->work[i]->start <= last))
+	batch_touch(b);
+	/* The record with the greatest start <= last is the only one that may overlap. */
+	p = bt_seek(b->broot, last, &c);
+	if (p && p->last >= start)
 		return batch_fail(b, -EEXIST);
-	if (b->n == b->cap) {
-		size_t cap = b->cap * 2;
-		struct irec **a = dmac__realloc(b->work, cap * sizeof(*a));
-
-		if (!a)
-			return batch_fail(b, -ENOMEM);
-		b->work = a;
-		b->cap = cap;
-	}
-	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->fresh, 1))
+	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->fresh_r, 1))
 		return batch_fail(b, -ENOMEM);
 	r = dmac__aligned_alloc(IREC_ALIGN, sizeof(*r));
 	if (!r)
@@ -846,9 +1112,9 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 	r->last = last;
 	r->value = value;
 	r->gen = b->gen;
-	pvec_push(&b->fresh, r);
-	memmove(&b->work[i + 1], &b->work[i], (b->n - i) * sizeof(*b->work));
-	b->work[i] = r;
+	pvec_push(&b->fresh_r, r);
+	if (bt_insert(b, r))
+		return batch_fail(b, -ENOMEM);
 	b->n++;
 	dirty_push(b, start, last);
 	return 0;
@@ -857,7 +1123,7 @@ DMAC_EXPORT int dmac_imap_batch_insert(struct dmac_imap_batch *b, uint64_t start
 DMAC_EXPORT int dmac_imap_batch_remove(struct dmac_imap_batch *b, uint64_t start, uint64_t last)
 {
 	struct irec *r;
-	size_t i;
+	struct bcur c;
 
 	if (!b)
 		return -EINVAL;
@@ -865,17 +1131,19 @@ DMAC_EXPORT int dmac_imap_batch_remove(struct dmac_imap_batch *b, uint64_t start
 		return b->err;
 	if (start > last)
 		return batch_fail(b, -EINVAL);
-	if (batch_work(b))
-		return batch_fail(b, -ENOMEM);
-	i = upper_start(b->work, b->n, start);
-	if (i == 0 || b->work[i - 1]->start != start || b->work[i - 1]->last != last)
+	batch_touch(b);
+	r = (struct irec *)bt_seek(b->broot, start, &c);
+	if (!r || r->start != start || r->last != last)
 		return batch_fail(b, -ENOENT);
-	i--;
-	r = b->work[i];
-	if (pvec_reserve(&b->dirty, 2) || pvec_reserve(&b->removed, 1))
+	if (pvec_reserve(&b->dirty, 2))
 		return batch_fail(b, -ENOMEM);
-	pvec_push(&b->removed, r);
-	memmove(&b->work[i], &b->work[i + 1], (b->n - i - 1) * sizeof(*b->work));
+	/* bt_remove() uses the room it reserves in retire: reserve the record's after. */
+	if (bt_remove(b, start) || pvec_reserve(&b->retire, 1))
+		return batch_fail(b, -ENOMEM);
+	if (r->gen == b->gen)
+		r->gen = 0; /* inserted by this batch: never published, freed at commit */
+	else
+		pvec_push(&b->retire, r);
 	b->n--;
 	dirty_push(b, start, last);
 	return 0;
@@ -889,46 +1157,27 @@ static int dirty_cmp(const void *x, const void *y)
 }
 
 /*
- * Sort the dirty ranges, extend each back over the run (in the final working array)
- * of the record containing its start - 1, and merge those that overlap or touch, so
- * that commit recomputes each index entry once. The walk back stops at the previous
- * merged range: the walks of one commit visit each record at most once.
+ * Extend each dirty range [s, l] to [s - 1, l] (the run of the byte before may have
+ * changed: its MORE bit looks at s), sort and merge those that overlap or touch, so
+ * that commit visits each index entry once per range.
  */
 static void dirty_merge(struct dmac_imap_batch *b)
 {
 	uintptr_t *d = (uintptr_t *)b->dirty.a;
 	size_t nd = b->dirty.n / 2, out = 0;
 
+	for (size_t i = 0; i < nd; i++)
+		if (d[2 * i] > 0)
+			d[2 * i]--;
 	qsort(d, nd, 2 * sizeof(*d), dirty_cmp);
 	for (size_t i = 0; i < nd; i++) {
-		uint64_t ds = d[2 * i], dl = d[2 * i + 1];
-		bool have_prev = out > 0;
-		uint64_t pl = have_prev ? d[2 * out - 1] : 0;
-		size_t k;
-
-		if (have_prev && (pl == UINT64_MAX || ds <= pl + 1)) {
-			if (dl > pl)
-				d[2 * out - 1] = dl;
+		if (out > 0 && (d[2 * out - 1] == UINTPTR_MAX || d[2 * i] <= d[2 * out - 1] + 1)) {
+			if (d[2 * i + 1] > d[2 * out - 1])
+				d[2 * out - 1] = d[2 * i + 1];
 			continue;
 		}
-		if (ds > 0) {
-			k = upper_start(b->work, b->n, ds - 1);
-			if (k > 0 && b->work[k - 1]->last >= ds - 1) {
-				k--;
-				while (k > 0 && !(have_prev && b->work[k]->start <= pl + 1) &&
-				       continues(b->work[k - 1], b->work[k]))
-					k--;
-				if (b->work[k]->start < ds)
-					ds = b->work[k]->start;
-			}
-		}
-		if (have_prev && ds <= pl + 1) {
-			if (dl > pl)
-				d[2 * out - 1] = dl;
-			continue;
-		}
-		d[2 * out] = ds;
-		d[2 * out + 1] = dl;
+		d[2 * out] = d[2 * i];
+		d[2 * out + 1] = d[2 * i + 1];
 		out++;
 	}
 	b->dirty.n = 2 * out;
@@ -938,7 +1187,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 {
 	struct dmac_imap *m;
 	struct iver *old, *nv;
-	size_t live = 0, old_removed = 0;
+	struct rroot rt;
 	int rc;
 
 	if (!b)
@@ -947,9 +1196,8 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		rc = b->err;
 		goto fail_discard;
 	}
-	if (!b->work) {
-		/* No op: nothing to publish. */
-		batch_release(b);
+	if (!b->touched) {
+		batch_release(b); /* no op: nothing to publish */
 		return 0;
 	}
 	m = b->m;
@@ -959,55 +1207,42 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		rc = -ENOMEM;
 		goto fail_discard;
 	}
-	memcpy(&nv->top, &old->top, sizeof(nv->top));
+	rt.e = old->h.root;
+	rt.rs = old->h.shift + 6;
+	rt.base = old->h.base;
 	dirty_merge(b);
-	b->run_ok = false;
 	for (size_t i = 0; i < b->dirty.n; i += 2) {
 		uint64_t ds = (uintptr_t)b->dirty.a[i], dl = (uintptr_t)b->dirty.a[i + 1];
 
-		if (ds >= IMAP_WINDOW)
-			continue;
-		if (dl >= IMAP_WINDOW)
-			dl = IMAP_WINDOW - 1;
-		for (uint64_t j = ds >> 39; j <= dl >> 39; j++) {
-			rc = ent_update(b, &nv->top, j, 0, j << 39, ds, dl);
-			if (rc)
-				goto fail_version;
-		}
+		rc = root_grow(b, &rt, ds, dl);
+		if (!rc)
+			rc = rslot(b, rt.e, rt.rs, rt.base, ds, dl, &rt.e);
+		if (rc)
+			goto fail_version;
 	}
-	for (size_t i = 0; i < b->removed.n; i++)
-		if (((struct irec *)b->removed.a[i])->gen != b->gen)
-			old_removed++;
-	rc = pvec_reserve(&b->retire, old_removed + 1);
+	rc = root_shrink(b, &rt);
 	if (rc)
 		goto fail_version;
 
 	/* Nothing can fail from here on. */
-	for (size_t i = 0; i < b->nodes.n; i++) {
-		struct inode *nd = b->nodes.a[i];
-
-		if (nd->dead)
-			dmac__free(nd);
-		else
-			live++;
-	}
-	nv->nnodes = old->nnodes + live - b->retire.n;
-	for (size_t i = 0; i < b->removed.n; i++) {
-		struct irec *r = b->removed.a[i];
-
-		if (r->gen == b->gen)
-			dmac__free(r); /* inserted and removed by this batch: never published */
-		else
-			pvec_push(&b->retire, r);
-	}
-	if (old->sorted)
-		pvec_push(&b->retire, old->sorted);
-	nv->sorted = b->work;
+	for (size_t i = 0; i < b->fresh_rn.n; i++)
+		if (((struct rnode *)b->fresh_rn.a[i])->gen == 0)
+			dmac__free(b->fresh_rn.a[i]);
+	for (size_t i = 0; i < b->fresh_bn.n; i++)
+		if (((struct bnode *)b->fresh_bn.a[i])->gen == 0)
+			dmac__free(b->fresh_bn.a[i]);
+	for (size_t i = 0; i < b->fresh_r.n; i++)
+		if (((struct irec *)b->fresh_r.a[i])->gen == 0)
+			dmac__free(b->fresh_r.a[i]);
+	memset(nv, 0, sizeof(*nv));
+	nv->h.root = rt.e;
+	nv->h.shift = rt.rs - 6;
+	nv->h.mask = region_mask(rt.rs);
+	nv->h.base = rt.base;
+	nv->broot = b->broot;
 	nv->n = b->n;
-	nv->cap = b->cap;
-	nv->retired.a = NULL;
-	nv->retired.n = nv->retired.cap = 0;
-	b->work = NULL;
+	nv->nbn = b->nbn;
+	nv->nrn = b->nrn;
 
 	/* Release pairs with the readers' acquire load: nv is complete before it shows. */
 	__atomic_store_n(&m->h.cur, nv, __ATOMIC_RELEASE);
@@ -1078,7 +1313,10 @@ DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
 		goto free_map;
 	}
 	memset(v, 0, sizeof(*v));
-	level_set_empty(&v->top);
+	v->h.root = E_EMPTY;
+	v->h.shift = R_ALL - 6;
+	v->h.mask = 0;
+	v->h.base = 0;
 	rc = pthread_mutex_init(&m->lock, NULL);
 	if (rc) {
 		rc = -rc;
@@ -1104,12 +1342,10 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 	/* Every version but the current one is in a pending call_rcu callback. */
 	urcu_memb_barrier();
 	v = ver_cur_w(m);
-	for (unsigned i = 0; i < IMAP_FANOUT; i++)
-		if ((v->top.e[i] & T_KIND) == T_NODE)
-			node_free_tree((struct inode *)(uintptr_t)v->top.e[i], 1);
-	for (size_t i = 0; i < v->n; i++)
-		dmac__free(v->sorted[i]);
-	dmac__free(v->sorted);
+	if (is_node(v->h.root))
+		rn_free_tree(node_of(v->h.root), v->h.shift);
+	if (v->broot)
+		bn_free_tree(v->broot);
 	dmac__free(v);
 	pthread_mutex_destroy(&m->lock);
 	dmac__free(m);

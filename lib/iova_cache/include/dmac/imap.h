@@ -27,7 +27,7 @@
  *   it begins or commits a batch, and should be a registered RCU thread (commit uses
  *   call_rcu()).
  * - A commit publishes the new version with one atomic (release) pointer store. The
- *   old version's replaced index nodes, removed records and old sorted array are freed
+ *   old version's replaced index and tree nodes and removed records are freed
  *   by a call_rcu() callback, i.e. only after a grace period, when no reader can
  *   still see them. dmac_imap_destroy() waits for all pending callbacks (rcu_barrier()).
  */
@@ -66,11 +66,12 @@ struct dmac_imap_entry {
 /** Statistics of the current version (see dmac_imap_stats()). */
 struct dmac_imap_stats {
 	size_t intervals;     /**< number of intervals */
-	size_t index_nodes;   /**< radix index nodes (excluding the top, inline in the version) */
+	size_t index_nodes;   /**< radix index nodes (the root entry is in the version) */
+	size_t tree_nodes;    /**< B-tree nodes (the ordered records) */
 	size_t record_bytes;  /**< bytes of interval records */
-	size_t index_bytes;   /**< bytes of the radix index, top included */
-	size_t sorted_bytes;  /**< bytes of the sorted record-pointer array (capacity) */
-	size_t version_bytes; /**< bytes of the version header outside the top */
+	size_t index_bytes;   /**< bytes of the radix index nodes */
+	size_t tree_bytes;    /**< bytes of the B-tree nodes */
+	size_t version_bytes; /**< bytes of the version header */
 };
 
 /**
@@ -166,28 +167,40 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
 
 /*
  * Private layout, shared by imap.c and the inline readers below; not API (names with
- * dmac__ may change at any time). See imap.c for the invariants of the index.
+ * dmac__ may change at any time). See imap.c and docs/imap.md for the invariants.
+ *
+ * The translate index is a radix tree of 64-entry nodes over the whole 64-bit key
+ * space: a node whose entries have shift s covers 2^(s + 6) bytes, s in
+ * {21, 27, ..., 63}; an entry is one 64-bit word:
+ *   (e & 1) == 1     FULL: one interval covers the entry's whole region and
+ *                    value - start is a multiple of 4096: translation = addr +
+ *                    (e & ~0xfff); bits 1..6 (k): the next k entries of the same
+ *                    node hold the same word (so the bytes are contiguous in key and
+ *                    value up to the end of the k-th); bit 7 (MORE): the run goes on
+ *                    past the last of them;
+ *   (e & 63) == 0    NODE: a child node (64-byte aligned), entries of shift s - 6;
+ *   (e & 7) == 2     ONE: e & ~31 is the only record intersecting the region;
+ *   EMPTY, SRCH      no interval; two or more (2 MiB level only): search the tree.
+ * The version starts with its root: one entry word covering the region of keys k with
+ * (k & mask) == base, and the shift of its children's entries (if it is a NODE).
  */
-#define DMAC__IMAP_WINDOW_BITS 48 /* keys below 2^48 are indexed */
-#define DMAC__IMAP_FANOUT_BITS 9
-#define DMAC__IMAP_T_KIND      7 /* kind bits of an entry word e[i] */
-#define DMAC__IMAP_T_NODE      0
-#define DMAC__IMAP_T_FULL      1
-#define DMAC__IMAP_T_EMPTY     4
+#define DMAC__IMAP_E_EMPTY 4U
+#define DMAC__IMAP_E_SRCH  6U
+#define DMAC__IMAP_E_FULL  1U
+#define DMAC__IMAP_E_MORE  0x80U
+#define DMAC__IMAP_E_DMASK (~(uint64_t)0xfff)
 
 /* First member of struct dmac_imap: the published version (a dmac_imap_snap). */
 struct dmac__imap_head {
 	const struct dmac_imap_snap *cur;
 };
 
-/*
- * First member of every version and index node. e[i]: kind in the low 3 bits; a
- * child node (T_NODE), or for T_FULL (value - start) | 1. run[i] (T_FULL): the last
- * byte of the key-and-value-contiguous run holding the slot's interval.
- */
-struct dmac__imap_node_head {
-	uint64_t e[1U << DMAC__IMAP_FANOUT_BITS];
-	uint64_t run[1U << DMAC__IMAP_FANOUT_BITS];
+/* First member of every version. */
+struct dmac__imap_vhead {
+	uint64_t root; /* entry word of the root */
+	uint64_t mask; /* keys k with (k & mask) == base are under the root */
+	uint64_t base;
+	uint32_t shift; /* shift of the entries of the root's node (root region: shift + 6) */
 };
 
 /** A published version of a map, as returned by dmac_imap_snapshot(). Opaque. */
@@ -249,42 +262,43 @@ DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, u
 					       uint64_t max_len, uint64_t *len);
 
 /* dmac_imap_snap_translate() of a non-NULL snapshot; not for direct use. */
-static inline uint64_t dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr,
-					      uint64_t max_len, uint64_t *len)
+static inline __attribute__((always_inline)) uint64_t
+dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t max_len,
+		       uint64_t *len)
 {
-	const struct dmac__imap_node_head *l = (const struct dmac__imap_node_head *)s;
-	const unsigned mask = (1U << DMAC__IMAP_FANOUT_BITS) - 1;
-	unsigned i;
-	uint64_t e;
+	const struct dmac__imap_vhead *v = (const struct dmac__imap_vhead *)s;
+	uint64_t e = v->root;
+	unsigned sh = v->shift;
 
-	if (dmac_likely(!(addr >> DMAC__IMAP_WINDOW_BITS))) {
-		/* Levels of 2^39, 2^30 and 2^21 (2 MiB) bytes; see imap.c. */
-		i = addr >> 39;
-		e = l->e[i];
-		if (dmac_likely((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
-			l = (const struct dmac__imap_node_head *)(uintptr_t)e;
-			i = (addr >> 30) & mask;
-			e = l->e[i];
-			if (dmac_likely((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_NODE)) {
-				l = (const struct dmac__imap_node_head *)(uintptr_t)e;
-				i = (addr >> 21) & mask;
-				e = l->e[i];
-			}
-		}
-		/* The hot path: a 2 MiB slot wholly inside one interval. */
-		if (dmac_likely((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_FULL)) {
-			if (len) {
-				/* Branch-free: lim is UINT64_MAX when max_len is 0 (no clip). */
-				uint64_t c = l->run[i] - addr, lim = max_len - 1;
-
-				c = c < lim ? c : lim;
-				*len = c + (c != UINT64_MAX);
-			}
-			return addr + (e - DMAC__IMAP_T_FULL);
-		}
-		if ((e & DMAC__IMAP_T_KIND) == DMAC__IMAP_T_EMPTY)
-			return DMAC_IMAP_NONE;
+	if (dmac_unlikely((addr & v->mask) != v->base))
+		return DMAC_IMAP_NONE;
+	while ((e & 63) == 0) {
+		/* NODE: one dependent load per level, the child's shift is ours - 6. */
+		e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
+		sh -= 6;
 	}
+	/* The hot path: a region wholly inside one interval, translation inline. */
+	if (dmac_likely(e & DMAC__IMAP_E_FULL)) {
+		if (len) {
+			/* The entry's region has shift sh + 6; with the k equal entries after
+			 * it, c + 1 bytes from addr are contiguous (no overflow when s2 <= 57). */
+			unsigned s2 = sh + 6;
+			uint64_t k = (e >> 1) & 63, lim = max_len - 1, c;
+
+			if (dmac_unlikely(s2 > 57))
+				return dmac__imap_translate_slow(s, addr, max_len, len);
+			c = ((k + 1) << s2) - (addr & ((UINT64_C(1) << s2) - 1)) - 1;
+			if (c >= lim)
+				*len = max_len; /* lim < UINT64_MAX here: max_len != 0 */
+			else if (!(e & DMAC__IMAP_E_MORE))
+				*len = c + 1;
+			else
+				return dmac__imap_translate_slow(s, addr, max_len, len);
+		}
+		return addr + (e & DMAC__IMAP_E_DMASK);
+	}
+	if (e == DMAC__IMAP_E_EMPTY)
+		return DMAC_IMAP_NONE;
 	return dmac__imap_translate_slow(s, addr, max_len, len);
 }
 
@@ -299,6 +313,58 @@ static inline uint64_t dmac_imap_snap_translate(const struct dmac_imap_snap *s, 
 	if (dmac_unlikely(!s))
 		return DMAC_IMAP_NONE;
 	return dmac__imap_translate_v(s, addr, max_len, len);
+}
+
+/**
+ * Translate @p n addresses through one snapshot (a burst, as a dataplane translates
+ * the buffers of a batch of packets or the pages of an I/O): iova[i] is
+ * dmac_imap_snap_translate(s, addr[i], len ? len[i] : 0, len ? &len[i] : NULL),
+ * except that len[i] is set to 0 on a miss.
+ * @param len NULL, or n lengths: in, max_len of each address (0: no clip); out, the
+ *        contiguous length (0 on a miss)
+ * @return the number of addresses that hit (0 if s is NULL; then every iova[i] is
+ *  DMAC_IMAP_NONE).
+ * Concurrency: reader, inside the read-side section that took the snapshot; all n
+ * translations come from that one version.
+ */
+static inline size_t dmac_imap_snap_translate_burst(const struct dmac_imap_snap *s,
+						    const uint64_t *addr, uint64_t *iova,
+						    uint64_t *len, size_t n)
+{
+	size_t hits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t;
+
+		if (dmac_unlikely(!s)) {
+			iova[i] = DMAC_IMAP_NONE;
+			if (len)
+				len[i] = 0;
+			continue;
+		}
+		if (len) {
+			t = dmac__imap_translate_v(s, addr[i], len[i], &len[i]);
+			if (t == DMAC_IMAP_NONE)
+				len[i] = 0;
+		} else {
+			t = dmac__imap_translate_v(s, addr[i], 0, NULL);
+		}
+		iova[i] = t;
+		hits += t != DMAC_IMAP_NONE;
+	}
+	return hits;
+}
+
+/**
+ * dmac_imap_snap_translate_burst() on the current version of @p m: one acquire load
+ * for the whole burst, so all n translations see one version.
+ * Concurrency: reader, inside dmac_imap_read_lock() (one section around the burst
+ * is the point: its cost is paid once for n lookups).
+ */
+static inline size_t dmac_imap_translate_burst(const struct dmac_imap *m, const uint64_t *addr,
+					       uint64_t *iova, uint64_t *len, size_t n)
+{
+	return dmac_imap_snap_translate_burst(dmac_imap_snapshot(m), addr, iova, len, n);
 }
 
 /**
@@ -386,7 +452,7 @@ DMAC_EXPORT size_t dmac_imap_snap_count(const struct dmac_imap_snap *s);
 DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m);
 
 /**
- * Bytes held by the current version: records, sorted array, index nodes, version
+ * Bytes held by the current version: records, B-tree nodes, index nodes, version
  * header (logical sizes; allocator overhead not included). Reader.
  */
 DMAC_EXPORT size_t dmac_imap_memory(const struct dmac_imap *m);
