@@ -37,6 +37,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -181,15 +182,23 @@ static void dmd__unmap_kept(struct dmd_engine *e, struct dmd_tenant *t, struct d
 	}
 }
 
-/* Evict KEPT copies, oldest first, until kept_bytes <= @p target. */
-static void dmd__kept_shrink(struct dmd_engine *e, struct dmd_tenant *t, uint64_t target)
+/*
+ * Evict KEPT copies, oldest first, until kept_bytes <= @p target. With
+ * @p whole_batches each round takes a full batch (DMD_RUN_MAX copies, or all
+ * that are kept) even past the target: under churn the copies released one
+ * after another are adjacent, so a full batch is one unmap for DMD_RUN_MAX
+ * releases.
+ */
+static void dmd__kept_shrink(struct dmd_engine *e, struct dmd_tenant *t, uint64_t target,
+			     bool whole_batches)
 {
 	struct dmd_copy *v[DMD_RUN_MAX];
 
 	while (t->kept_bytes > target) {
 		size_t n = 0;
 
-		while (n < DMD_RUN_MAX && t->kept_bytes > target && t->kept_head) {
+		while (n < DMD_RUN_MAX && (whole_batches || t->kept_bytes > target) &&
+		       t->kept_head) {
 			struct dmd_copy *c = t->kept_head;
 
 			dmd__kept_unlink(t, c);
@@ -232,7 +241,7 @@ void dmd__copy_evict_range(struct dmd_engine *e, struct dmd_tenant *t, uint64_t 
 
 void dmd__copy_evict_all(struct dmd_engine *e, struct dmd_tenant *t)
 {
-	dmd__kept_shrink(e, t, 0);
+	dmd__kept_shrink(e, t, 0, false);
 }
 
 int dmd__copy_make_room(struct dmd_engine *e, struct dmd_tenant *t, uint64_t leased,
@@ -243,7 +252,7 @@ int dmd__copy_make_room(struct dmd_engine *e, struct dmd_tenant *t, uint64_t lea
 	if (__builtin_add_overflow(leased, length, &used) || used > quota)
 		return -EDQUOT;
 	if (t->kept_bytes > quota - used)
-		dmd__kept_shrink(e, t, quota - used);
+		dmd__kept_shrink(e, t, quota - used, false);
 	return 0;
 }
 
@@ -256,9 +265,7 @@ void dmd__copy_put(struct dmd_engine *e, struct dmd_tenant *t, struct dmd_copy *
 		c->state = DMD_COPY_KEPT;
 		dmd__kept_link(t, c);
 		if (t->kept_bytes > t->cfg.copy_cache_bytes)
-			/* a quarter below the bound: evictions come in batches */
-			dmd__kept_shrink(e, t,
-					 t->cfg.copy_cache_bytes - t->cfg.copy_cache_bytes / 4);
+			dmd__kept_shrink(e, t, t->cfg.copy_cache_bytes, true);
 		return;
 	}
 	c->state = DMD_COPY_KEPT; /* transiently: unmapped at once */
