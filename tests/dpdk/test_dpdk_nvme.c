@@ -87,7 +87,11 @@ static void daemon_start(const char *bdf)
 {
 	char body[256];
 
-	snprintf(body, sizeof(body), "[tenant a]\nuids = %u\ndevices = %s\n", DH_TENANT_UID, bdf);
+	/* release = strict: the test reads into a released buffer and expects
+	 * it unreachable, which is strict's guarantee (lazy keeps the mapping
+	 * while the registration lives: docs/protocol.md 6.5) */
+	snprintf(body, sizeof(body), "[tenant a]\nuids = %u\ndevices = %s\nrelease = strict\n",
+		 DH_TENANT_UID, bdf);
 	dh_daemon_start(body);
 }
 
