@@ -34,7 +34,9 @@
 
 #include "bench_loop.h"
 #include "dmac_alloc.h"
+#include "imap_v1/imap_v1.h"
 #include "radix2.h"
+#include "writer_bench.h"
 
 #define NLAYOUTS    3
 #define CHECK_HITS  4096
@@ -43,7 +45,7 @@
 
 static const size_t intervals[NLAYOUTS] = {16, 1024, 65536};
 
-enum impl { IMAP, RADIX2, RWTREE, DPDK, NIMPL };
+enum impl { IMAP, RADIX2, RWTREE, IMAPV1, DPDK, NIMPL };
 
 static struct dmac__bench_layout layouts[NLAYOUTS];
 /* cases[impl][i] for intervals[i]; a zero entry ends each row. */
@@ -85,6 +87,27 @@ static void imap_batch_lock(void)
 static void imap_batch_unlock(void)
 {
 	dmac_imap_read_unlock();
+}
+
+/* The previous design of the map (bench/imap_v1), same calling pattern. */
+static inline uint64_t imapv1_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	uint64_t r;
+
+	dmacv1_imap_read_lock();
+	r = dmacv1_imap_translate(map, va, 0, NULL);
+	dmacv1_imap_read_unlock();
+	return r;
+}
+
+static inline uint64_t imapv1_range(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	uint64_t r;
+
+	dmacv1_imap_read_lock();
+	r = dmacv1_imap_translate(map, va, max_len, len);
+	dmacv1_imap_read_unlock();
+	return r;
 }
 
 static inline uint64_t radix2_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
@@ -170,6 +193,96 @@ static void bench_rwtree_translate_range(gbench_state *st, void *arg)
 	dmac__bench_loop(st, dmac__bench_case_of(st, arg), rwtree_range, DMAC__BENCH_RANGE);
 }
 
+static void bench_imapv1_translate(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), imapv1_one, 0);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_imapv1_translate_range(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), imapv1_range, DMAC__BENCH_RANGE);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_imapv1_translate_chained(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop_batched(st, dmac__bench_case_of(st, arg), imapv1_one, 0, NULL, NULL, 1);
+	urcu_memb_unregister_thread();
+}
+
+/*
+ * Bursts: DMAC__BENCH_BURST addresses translated together, as a dataplane translates
+ * the buffers of a burst of packets. imap: one read-side section and one version load
+ * per burst (dmac_imap_translate_burst()); imap_v1: one section per burst around
+ * single translates; radix2: the same single lookups, no section. Time per address.
+ */
+#define DMAC__BENCH_BURST 32
+_Static_assert(DMAC__BENCH_BATCH % DMAC__BENCH_BURST == 0, "whole bursts per batch");
+
+static inline __attribute__((always_inline)) void burst_loop(gbench_state *st, int impl)
+{
+	struct dmac__bench_case *c = dmac__bench_case_of(st, cases[impl]);
+	uint64_t out[DMAC__BENCH_BURST], sink = 0;
+	const uint64_t *a;
+	size_t i = 0;
+	int t = gbench_state_thread_index(st);
+
+	if (c == NULL || c->error != NULL || t >= DMAC__BENCH_MAX_THREADS) {
+		gbench_state_skip_with_error(st, c && c->error ? c->error : "no case");
+		return;
+	}
+	a = c->addrs[t];
+	while (gbench_state_keep_running_batch(st, DMAC__BENCH_BATCH)) {
+		for (size_t k = 0; k < DMAC__BENCH_BATCH; k += DMAC__BENCH_BURST) {
+			if (impl == IMAP) {
+				dmac_imap_read_lock();
+				dmac_imap_translate_burst(c->map, &a[i], out, NULL,
+							  DMAC__BENCH_BURST);
+				dmac_imap_read_unlock();
+			} else if (impl == IMAPV1) {
+				dmacv1_imap_read_lock();
+				for (size_t j = 0; j < DMAC__BENCH_BURST; j++)
+					out[j] = dmacv1_imap_translate(c->map, a[i + j], 0, NULL);
+				dmacv1_imap_read_unlock();
+			} else {
+				for (size_t j = 0; j < DMAC__BENCH_BURST; j++)
+					out[j] = dmac__radix2_translate(c->map, a[i + j]);
+			}
+			for (size_t j = 0; j < DMAC__BENCH_BURST; j++)
+				sink += out[j];
+			i = (i + DMAC__BENCH_BURST) & (DMAC__BENCH_NADDR - 1);
+		}
+	}
+	dmac__bench_escape(sink);
+	gbench_state_set_items_processed(st, (int64_t)gbench_state_iterations(st));
+}
+
+static void bench_imap_burst(gbench_state *st, void *arg)
+{
+	(void)arg;
+	urcu_memb_register_thread();
+	burst_loop(st, IMAP);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_imapv1_burst(gbench_state *st, void *arg)
+{
+	(void)arg;
+	urcu_memb_register_thread();
+	burst_loop(st, IMAPV1);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_radix2_burst(gbench_state *st, void *arg)
+{
+	(void)arg;
+	burst_loop(st, RADIX2);
+}
+
 #ifndef DMAC_BENCH_HAVE_DPDK
 static void bench_no_dpdk(gbench_state *st, void *arg)
 {
@@ -185,12 +298,16 @@ static int build_peers(size_t li)
 	struct dmac_imap *im = NULL;
 	struct dmac__radix2 *rx = NULL;
 	struct dmac__rwtree *rw = NULL;
+	struct dmacv1_imap *v1 = NULL;
 	size_t i;
 	int ret;
 
 	ret = dmac_imap_create(&im);
 	if (ret < 0)
 		return ret;
+	ret = dmacv1_imap_create(&v1);
+	if (ret < 0)
+		goto destroy_imap;
 	ret = dmac__radix2_create(&rx);
 	if (ret < 0)
 		goto destroy_imap;
@@ -202,6 +319,8 @@ static int build_peers(size_t li)
 
 		ret = dmac_imap_insert(im, p->start, p->last, p->iova);
 		if (ret == 0)
+			ret = dmacv1_imap_insert(v1, p->start, p->last, p->iova);
+		if (ret == 0)
 			ret = dmac__radix2_map(rx, p->start, p->last - p->start + 1, p->iova);
 		if (ret == 0)
 			ret = dmac__rwtree_insert(rw, p->start, p->last, p->iova);
@@ -211,6 +330,7 @@ static int build_peers(size_t li)
 	cases[IMAP][li].map = im;
 	cases[RADIX2][li].map = rx;
 	cases[RWTREE][li].map = rw;
+	cases[IMAPV1][li].map = v1;
 	return 0;
 
 destroy_rwtree:
@@ -218,6 +338,7 @@ destroy_rwtree:
 destroy_radix2:
 	dmac__radix2_destroy(rx);
 destroy_imap:
+	dmacv1_imap_destroy(v1);
 	dmac_imap_destroy(im);
 	return ret;
 }
@@ -245,6 +366,24 @@ static int check_one(size_t li, uint64_t va)
 	if (imap_one(cases[IMAP][li].map, va, 0, &len) !=
 	    (ref == DMAC__BENCH_NONE ? DMAC_IMAP_NONE : ref))
 		who = "imap (single)";
+	len = 0;
+	got = imapv1_range(cases[IMAPV1][li].map, va, DMAC__BENCH_RANGE, &len);
+	if ((rref == DMAC__BENCH_NONE) != (got == DMACV1_IMAP_NONE) ||
+	    (rref != DMAC__BENCH_NONE && (got != rref || len != rrlen)))
+		who = "imap_v1 (ranged)";
+	if (imapv1_one(cases[IMAPV1][li].map, va, 0, &len) !=
+	    (ref == DMAC__BENCH_NONE ? DMACV1_IMAP_NONE : ref))
+		who = "imap_v1 (single)";
+	{
+		uint64_t b[1] = {va}, o[1], bl[1] = {DMAC__BENCH_RANGE};
+
+		dmac_imap_read_lock();
+		dmac_imap_translate_burst(cases[IMAP][li].map, b, o, bl, 1);
+		dmac_imap_read_unlock();
+		if ((rref == DMAC__BENCH_NONE) != (o[0] == DMAC_IMAP_NONE) ||
+		    (rref != DMAC__BENCH_NONE && (o[0] != rref || bl[0] != rrlen)))
+			who = "imap (burst)";
+	}
 	if (radix2_one(cases[RADIX2][li].map, va, 0, &len) != ref)
 		who = "radix2";
 	got = radix2_range(cases[RADIX2][li].map, va, DMAC__BENCH_RANGE, &len);
@@ -384,6 +523,12 @@ static void register_all(void)
 #else
 	    {"translate_range/dpdk", bench_no_dpdk, DPDK},
 #endif
+	    {"translate/imap_v1", bench_imapv1_translate, IMAPV1},
+	    {"translate_range/imap_v1", bench_imapv1_translate_range, IMAPV1},
+	    {"translate_chained/imap_v1", bench_imapv1_translate_chained, IMAPV1},
+	    {"translate_burst32/imap", bench_imap_burst, IMAP},
+	    {"translate_burst32/imap_v1", bench_imapv1_burst, IMAPV1},
+	    {"translate_burst32/radix2", bench_radix2_burst, RADIX2},
 	    {"translate_locked64/imap", bench_imap_translate_locked64, IMAP},
 	    {"translate_chained/imap", bench_imap_translate_chained, IMAP},
 	    {"translate_chained/radix2", bench_radix2_translate_chained, RADIX2},
@@ -416,6 +561,7 @@ static void teardown(void)
 		dmac_imap_destroy(cases[IMAP][li].map);
 		dmac__radix2_destroy(cases[RADIX2][li].map);
 		dmac__rwtree_destroy(cases[RWTREE][li].map);
+		dmacv1_imap_destroy(cases[IMAPV1][li].map);
 		dmac__bench_layout_free(&layouts[li]);
 	}
 #ifdef DMAC_BENCH_HAVE_DPDK
@@ -454,9 +600,12 @@ int main(int argc, char **argv)
 	urcu_memb_unregister_thread();
 	setup_dpdk(argv[0]);
 	register_all();
+	if (dmac__bench_writer_register() < 0)
+		return 1;
 	gbench_run();
 	gbench_shutdown();
 	urcu_memb_register_thread(); /* dmac_imap_destroy() waits for call_rcu callbacks */
+	dmac__bench_writer_teardown();
 	teardown();
 	urcu_memb_unregister_thread();
 	return 0;

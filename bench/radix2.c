@@ -46,6 +46,27 @@ int dmac__radix2_map(struct dmac__radix2 *m, uint64_t va, uint64_t len, uint64_t
 	return 0;
 }
 
+void dmac__radix2_unmap(struct dmac__radix2 *m, uint64_t va, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += DMAC__BENCH_2M) {
+		uint64_t a = va + off, *l2 = m->l1[a >> DMAC__RADIX2_L1_SHIFT];
+
+		if (l2 != NULL)
+			l2[(a >> DMAC__RADIX2_L2_SHIFT) & (DMAC__RADIX2_L2_SIZE - 1)] =
+			    DMAC__BENCH_NONE;
+	}
+}
+
+size_t dmac__radix2_memory(const struct dmac__radix2 *m)
+{
+	size_t bytes = sizeof(*m);
+
+	for (size_t i = 0; i < DMAC__RADIX2_L1_SIZE; i++)
+		if (m->l1[i] != NULL)
+			bytes += DMAC__RADIX2_L2_SIZE * sizeof(uint64_t);
+	return bytes;
+}
+
 void dmac__radix2_destroy(struct dmac__radix2 *m)
 {
 	size_t i;

@@ -19,6 +19,7 @@
 #ifndef DMAC_BENCH_RADIX2_H
 #define DMAC_BENCH_RADIX2_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bench.h"
@@ -42,6 +43,14 @@ int dmac__radix2_create(struct dmac__radix2 **out);
  * Not safe against concurrent lookups.
  */
 int dmac__radix2_map(struct dmac__radix2 *m, uint64_t va, uint64_t len, uint64_t iova);
+/**
+ * Unmap the 2 MiB pages of [va, va + len) (in place, as SPDK's map is changed; the
+ * second-level tables stay). Same arguments as dmac__radix2_map(); never fails.
+ * Not safe against concurrent lookups.
+ */
+void dmac__radix2_unmap(struct dmac__radix2 *m, uint64_t va, uint64_t len);
+/** Bytes of the table: the top and every second-level table. */
+size_t dmac__radix2_memory(const struct dmac__radix2 *m);
 /** Free the table and all second-level tables. Never fails; no lookup may run. */
 void dmac__radix2_destroy(struct dmac__radix2 *m);
 
