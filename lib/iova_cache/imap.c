@@ -307,32 +307,89 @@ static inline struct irec *rec_of(uint64_t e)
 	return (struct irec *)(uintptr_t)(e & ~(uint64_t)(IREC_ALIGN - 1));
 }
 
-DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
-					       uint64_t max_len, uint64_t *len)
+/* The entry holding addr (under the root), and its region's shift in *sh2. */
+static uint64_t walk(const struct iver *v, uint64_t addr, unsigned *sh2)
 {
-	const struct irec *r;
-	uint64_t e;
-	unsigned sh;
+	uint64_t e = v->h.root;
+	unsigned sh = v->h.shift;
 
-	if (!s)
-		return DMAC_IMAP_NONE;
-	if ((addr & s->h.mask) != s->h.base)
-		return DMAC_IMAP_NONE;
-	e = s->h.root;
-	sh = s->h.shift;
+	if ((addr & v->h.mask) != v->h.base)
+		return E_EMPTY;
 	while (is_node(e)) {
 		e = node_of(e)->e[(addr >> sh) & (RN_F - 1)];
 		sh -= 6;
 	}
+	*sh2 = sh + 6;
+	return e;
+}
+
+/* Bytes - 1 of the run of equal FULL entries from addr (e at region shift sh2 <= 57). */
+static inline uint64_t full_avail(uint64_t e, unsigned sh2, uint64_t addr)
+{
+	return ((((e >> 1) & 63) + 1) << sh2) - (addr & ((UINT64_C(1) << sh2) - 1)) - 1;
+}
+
+/*
+ * Bytes - 1 contiguous from addr, which the FULL entry e (region shift sh2) holds:
+ * follows the runs of FULL entries of the same translation through the index (across
+ * nodes), and the records where the index cannot tell.
+ */
+static uint64_t full_contig_m1(const struct iver *v, uint64_t e, unsigned sh2, uint64_t addr,
+			       uint64_t max_len)
+{
+	uint64_t lim = max_len - 1, d = e & E_DMASK, c = 0, p = addr;
+
+	for (;;) {
+		const struct irec *r;
+		uint64_t a;
+
+		if (sh2 > 57)
+			break;
+		a = full_avail(e, sh2, p);
+		if (a >= lim - c)
+			return lim;
+		c += a;
+		if (!(e & E_MORE))
+			return c;
+		/* p + a + 1 continues the run: look it up in the index. */
+		c++;
+		p += a + 1;
+		e = walk(v, p, &sh2);
+		if ((e & E_FULL) && (e & E_DMASK) == d)
+			continue;
+		r = bt_find(v->broot, p);
+		if (!r) /* cannot happen: MORE said p is mapped */
+			return c - 1;
+		a = contig_m1(v->broot, r, p, max_len ? max_len - c : 0);
+		return a >= lim - c ? lim : c + a;
+	}
+	/* Regions of 2^63 and more: only the records can say. */
+	return c + contig_m1(v->broot, bt_find(v->broot, p), p, max_len ? max_len - c : 0);
+}
+
+DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
+					       uint64_t max_len, uint64_t *len)
+{
+	const struct irec *r;
+	unsigned sh2;
+	uint64_t e;
+
+	if (!s)
+		return DMAC_IMAP_NONE;
+	e = walk(s, addr, &sh2);
 	if (e == E_EMPTY)
 		return DMAC_IMAP_NONE;
+	if (e & E_FULL) {
+		if (len)
+			*len = contig_len(full_contig_m1(s, e, sh2, addr, max_len));
+		return addr + (e & E_DMASK);
+	}
 	if ((e & 7) == E_ONE) {
 		r = rec_of(e);
 		if (addr < r->start || addr > r->last)
 			return DMAC_IMAP_NONE;
 	} else {
-		/* FULL (a length the entry cannot give) or SRCH: the tree knows. */
-		r = bt_find(s->broot, addr);
+		r = bt_find(s->broot, addr); /* SRCH: the tree knows */
 		if (!r)
 			return DMAC_IMAP_NONE;
 	}

@@ -272,10 +272,19 @@ dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t m
 
 	if (dmac_unlikely((addr & v->mask) != v->base))
 		return DMAC_IMAP_NONE;
-	while ((e & 63) == 0) {
-		/* NODE: one dependent load per level, the child's shift is ours - 6. */
+	/* NODE: one dependent load per level, the child's shift is ours - 6. Most maps
+	 * are three levels deep or less: unrolled, then a loop for deeper ones. */
+	if ((e & 63) == 0) {
 		e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
 		sh -= 6;
+		if ((e & 63) == 0) {
+			e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
+			sh -= 6;
+			while ((e & 63) == 0) {
+				e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
+				sh -= 6;
+			}
+		}
 	}
 	/* The hot path: a region wholly inside one interval, translation inline. */
 	if (dmac_likely(e & DMAC__IMAP_E_FULL)) {
