@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_table.h"
@@ -92,6 +93,12 @@ struct dmac_client {
 	uint32_t max_vec, max_fds;
 	struct dmac__table regs, leases;
 	void *tx, *rx; /* DMAC_PROTO_MAX_MSG bytes each, 8-byte aligned */
+	/* DMAC_CLIENT_DEFER_RELEASE: leases out of the table whose RELEASE is not sent */
+	bool defer;
+	size_t npend;
+	uint64_t pend_since; /* CLOCK_MONOTONIC ns of the oldest pending release */
+	int pend_err;	     /* first per-lease failure of a flush, for dmac_client_flush() */
+	struct dmac_proto_release_item pend[DMAC_CLIENT_DEFER_MAX];
 };
 
 /* ---------------------------------------------------------------- RCU threads */
@@ -148,6 +155,10 @@ static inline void dmac__thread_ready(void)
 		dmac__thread_autoreg();
 }
 
+/* Deferred releases (DMAC_CLIENT_DEFER_RELEASE), defined with release below. */
+static int dmac__flush(struct dmac_client *c);
+static int dmac__flush_if_old(struct dmac_client *c);
+
 /* ---------------------------------------------------------------- records */
 
 static void dmac__free_rec(struct dmac__rec *r)
@@ -177,6 +188,7 @@ static void dmac__go_dead(struct dmac_client *c, int err)
 	if (c->dead)
 		return;
 	c->dead = err ? err : -ECONNRESET;
+	c->npend = 0; /* the daemon reclaims them with the session */
 	if (c->shut_on_death)
 		shutdown(c->sock, SHUT_RDWR);
 	__atomic_store_n(&c->map, NULL, __ATOMIC_RELEASE);
@@ -400,7 +412,8 @@ static int dmac__connect_fd(int sock, const char *tenant, uint32_t flags, const 
 	struct dmac_client *c;
 	int rc;
 
-	if (sock < 0 || !out || flags || (daemon_uid && *daemon_uid == (uid_t)-1))
+	if (sock < 0 || !out || (flags & ~DMAC_CLIENT_DEFER_RELEASE) ||
+	    (daemon_uid && *daemon_uid == (uid_t)-1))
 		return -EINVAL;
 	rc = dmac__check_tenant(tenant, field);
 	if (rc)
@@ -414,6 +427,7 @@ static int dmac__connect_fd(int sock, const char *tenant, uint32_t flags, const 
 	if (!c)
 		return -ENOMEM;
 	c->sock = sock;
+	c->defer = flags & DMAC_CLIENT_DEFER_RELEASE;
 	memcpy(c->info.tenant, field, sizeof(field));
 	rc = pthread_mutex_init(&c->lock, NULL);
 	if (rc) {
@@ -463,7 +477,8 @@ static int dmac__connect(const char *path, const char *tenant, uint32_t flags,
 	size_t n;
 	int sock, rc;
 
-	if (!out || flags || (daemon_uid && *daemon_uid == (uid_t)-1))
+	if (!out || (flags & ~DMAC_CLIENT_DEFER_RELEASE) ||
+	    (daemon_uid && *daemon_uid == (uid_t)-1))
 		return -EINVAL;
 	rc = dmac__check_tenant(tenant, field);
 	if (rc)
@@ -598,6 +613,9 @@ DMAC_EXPORT int dmac_client_register_v(struct dmac_client *c,
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
+	rc = dmac__flush_if_old(c);
+	if (rc)
+		goto unlock;
 	rc = -E2BIG;
 	if (n > c->max_vec)
 		goto unlock;
@@ -703,6 +721,9 @@ DMAC_EXPORT int dmac_client_unregister(struct dmac_client *c, uint64_t reg_id)
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
+	rc = dmac__flush(c); /* deferred releases first: the daemon must see them */
+	if (rc)
+		goto unlock;
 	reg = dmac__reg_find(c, reg_id);
 	rc = -ENOENT;
 	if (!reg)
@@ -823,6 +844,9 @@ DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_cli
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
+	rc = dmac__flush_if_old(c);
+	if (rc)
+		goto unlock;
 	rc = -E2BIG;
 	if (n > c->max_vec)
 		goto unlock;
@@ -850,6 +874,7 @@ DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_cli
 	if (dmac__table_reserve(&c->leases, n))
 		goto free_recs;
 
+send:
 	rc = dmac_proto_encode_lease_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, wire, (uint32_t)n,
 					 &len);
 	if (rc)
@@ -859,6 +884,17 @@ DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_cli
 		goto free_recs;
 	if (rep.status) {
 		rc = -(int)rep.status;
+		/*
+		 * Deferred releases still count at the daemon (quota, IOVA window) and
+		 * still hold their ranges (a partial overlap is EEXIST): send them, then
+		 * ask again, once.
+		 */
+		if (c->npend && (rc == -EDQUOT || rc == -ENOSPC || rc == -EEXIST)) {
+			rc = dmac__flush(c);
+			if (rc)
+				goto free_recs;
+			goto send;
+		}
 		goto free_recs;
 	}
 	for (i = 0; i < n; i++) {
@@ -938,11 +974,10 @@ DMAC_EXPORT int dmac_client_lease(struct dmac_client *c, uint64_t reg_id, uint64
 
 /* ---------------------------------------------------------------- release */
 
-/* Send RELEASE for detached records, chunk by chunk; fills results. */
-static int dmac__send_releases(struct dmac_client *c, struct dmac__lease **recs, size_t n,
-			       int *results)
+/* Send RELEASE for n leases, chunk by chunk; fills results (NULL: none). */
+static int dmac__send_releases(struct dmac_client *c, const struct dmac_proto_release_item *items,
+			       size_t n, int *results)
 {
-	struct dmac_proto_release_item items[DMAC_PROTO_MAX_VEC];
 	int first = 0;
 
 	for (size_t done = 0; done < n;) {
@@ -951,14 +986,10 @@ static int dmac__send_releases(struct dmac_client *c, struct dmac__lease **recs,
 		size_t len;
 		int rc;
 
-		for (size_t i = 0; i < k; i++) {
-			items[i].lease_id = recs[done + i]->r.id;
-			items[i].generation = recs[done + i]->generation;
-		}
 		rc = c->dead ? -ECONNRESET : 0;
 		if (!rc)
 			rc = dmac_proto_encode_release_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag,
-							   items, (uint32_t)k, &len);
+							   items + done, (uint32_t)k, &len);
 		if (!rc)
 			rc = dmac__call(c, len, NULL, 0, &rep);
 		if (!rc && rep.status)
@@ -982,11 +1013,116 @@ static int dmac__send_releases(struct dmac_client *c, struct dmac__lease **recs,
 	return first;
 }
 
+static uint64_t dmac__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Send the deferred RELEASEs: one grace period covers all of them (their
+ * translations left the table before they were queued), then one message per
+ * max_vec leases. Under c->lock. A per-lease failure is kept in c->pend_err for
+ * dmac_client_flush(); a transport failure kills the client and is returned.
+ */
+static int dmac__flush(struct dmac_client *c)
+{
+	int rc;
+
+	if (!c->npend)
+		return 0;
+	/* Every translate that could still return these IOVAs has returned. */
+	dmac_imap_synchronize();
+	rc = dmac__send_releases(c, c->pend, c->npend, NULL);
+	c->npend = 0;
+	if (rc && !c->pend_err)
+		c->pend_err = rc;
+	return c->dead ? c->dead : 0;
+}
+
+/* Flush if the oldest pending release waited DMAC_CLIENT_DEFER_USEC or more. */
+static int dmac__flush_if_old(struct dmac_client *c)
+{
+	if (!c->npend || dmac__now_ns() - c->pend_since < DMAC_CLIENT_DEFER_USEC * 1000u)
+		return 0;
+	return dmac__flush(c);
+}
+
+DMAC_EXPORT int dmac_client_flush(struct dmac_client *c)
+{
+	int rc;
+
+	if (!c)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	rc = dmac__flush(c);
+	if (!rc) {
+		rc = c->pend_err;
+		c->pend_err = 0;
+	}
+	dmac__unlock(c);
+	return rc;
+}
+
+/*
+ * Release the n marked records under c->lock: (1) out of the local table in one
+ * batch, then either (2) a grace period and (3) RELEASE now, or, deferred, queued
+ * for dmac__flush(). items: room for n. Unmarks and frees the records once they
+ * left the table; on a failure of step 1 nothing changed (records still marked).
+ */
+static int dmac__release_locked(struct dmac_client *c, struct dmac__lease **recs, size_t n,
+				struct dmac_proto_release_item *items, int *results, bool defer)
+{
+	struct dmac_imap_batch *b;
+	size_t i;
+	int rc;
+
+	/* 1: one batch out of the local table. */
+	rc = dmac_imap_batch_begin(c->map, &b);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++)
+		dmac_imap_batch_remove(b, recs[i]->va, recs[i]->va + recs[i]->length - 1);
+	rc = dmac_imap_batch_commit(b);
+	if (rc)
+		return rc;
+	/* Detach the records: a connection death below must not free them under us. */
+	for (i = 0; i < n; i++) {
+		dmac__table_remove(&c->leases, recs[i]->r.id);
+		recs[i]->reg->nleases--;
+		items[i].lease_id = recs[i]->r.id;
+		items[i].generation = recs[i]->generation;
+		dmac__free(recs[i]);
+		recs[i] = NULL;
+	}
+	if (defer) {
+		/* 2 and 3 later: a batch of releases behind one grace period. */
+		if (!c->npend)
+			c->pend_since = dmac__now_ns();
+		memcpy(c->pend + c->npend, items, n * sizeof(*items));
+		c->npend += n;
+		for (i = 0; results && i < n; i++)
+			results[i] = 0;
+		if (c->npend == DMAC_CLIENT_DEFER_MAX)
+			return dmac__flush(c);
+		return dmac__flush_if_old(c);
+	}
+	/* 2: every translate that could see the old table has returned. */
+	dmac_imap_synchronize();
+	/* 3: now the daemon may unmap. */
+	return dmac__send_releases(c, items, n, results);
+}
+
 DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lease_ids, size_t n,
 				      int *results)
 {
+	struct dmac_proto_release_item *items = NULL;
 	struct dmac__lease **recs = NULL;
-	struct dmac_imap_batch *b;
+	bool defer;
 	size_t i;
 	int rc;
 
@@ -996,9 +1132,10 @@ DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lea
 	if (rc)
 		return rc;
 	recs = dmac__calloc(n, sizeof(*recs));
+	items = dmac__calloc(n, sizeof(*items));
 	rc = -ENOMEM;
-	if (!recs)
-		goto unlock;
+	if (!recs || !items)
+		goto free_arrays;
 	for (i = 0; i < n; i++) {
 		recs[i] = dmac__lease_find(c, lease_ids[i]);
 		rc = !recs[i] ? -ENOENT : recs[i]->mark ? -EINVAL : 0;
@@ -1006,36 +1143,21 @@ DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lea
 			goto unmark;
 		recs[i]->mark = true;
 	}
-
-	/* 1: one batch out of the local table. */
-	rc = dmac_imap_batch_begin(c->map, &b);
-	if (rc)
-		goto unmark;
-	for (i = 0; i < n; i++)
-		dmac_imap_batch_remove(b, recs[i]->va, recs[i]->va + recs[i]->length - 1);
-	rc = dmac_imap_batch_commit(b);
-	if (rc)
-		goto unmark;
-	/* Detach the records: a connection death below must not free them under us. */
-	for (i = 0; i < n; i++) {
-		dmac__table_remove(&c->leases, recs[i]->r.id);
-		recs[i]->reg->nleases--;
-		recs[i]->reg = NULL;
+	/* Room for them in the pending list: a flush sends the older ones first; more
+	 * than it holds at once are released at once, as without the flag. */
+	defer = c->defer && n <= DMAC_CLIENT_DEFER_MAX;
+	if (defer && c->npend + n > DMAC_CLIENT_DEFER_MAX) {
+		rc = dmac__flush(c);
+		if (rc)
+			goto unmark;
 	}
-	/* 2: every translate that could see the old table has returned. */
-	dmac_imap_synchronize();
-	/* 3: now the daemon may unmap. */
-	rc = dmac__send_releases(c, recs, n, results);
-	for (i = 0; i < n; i++)
-		dmac__free(recs[i]);
-	goto free_recs;
-
+	rc = dmac__release_locked(c, recs, n, items, results, defer);
 unmark:
 	for (i = 0; i < n && recs[i]; i++)
 		recs[i]->mark = false;
-free_recs:
+free_arrays:
+	dmac__free(items);
 	dmac__free(recs);
-unlock:
 	dmac__unlock(c);
 	return rc;
 }
@@ -1064,6 +1186,9 @@ DMAC_EXPORT int dmac_client_query(struct dmac_client *c, uint64_t *cursor,
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
+	rc = dmac__flush(c); /* deferred releases first: the daemon must see them */
+	if (rc)
+		goto unlock;
 	ask = max < c->max_vec ? (uint32_t)max : c->max_vec;
 	rc = dmac_proto_encode_query_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor, ask, &len);
 	if (rc)
@@ -1109,6 +1234,9 @@ DMAC_EXPORT int dmac_client_stats(struct dmac_client *c, struct dmac_client_stat
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
+	rc = dmac__flush(c); /* deferred releases first: the daemon must see them */
+	if (rc)
+		goto unlock;
 	rc = dmac_proto_encode_stats_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, &len);
 	if (rc)
 		goto unlock;
@@ -1224,6 +1352,9 @@ static int dmac__admin_page(struct dmac_client *c, uint32_t op, uint64_t *cursor
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
+	rc = dmac__flush(c); /* deferred releases first: the daemon must see them */
+	if (rc)
+		goto unlock;
 	ask = max < c->max_vec ? (uint32_t)max : c->max_vec;
 	rc = op == DMAC_OP_ADMIN_TENANTS
 		 ? dmac_proto_encode_admin_tenants_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor,
@@ -1317,6 +1448,36 @@ DMAC_EXPORT uint64_t dmac_client_translate(const struct dmac_client *c, const vo
 	if (len)
 		*len = iova == DMAC_IMAP_NONE ? 0 : (size_t)got;
 	return iova;
+}
+
+DMAC_EXPORT size_t dmac_client_translate_burst(const struct dmac_client *c, const void *const *va,
+					       size_t *len, uint64_t *iova, size_t n)
+{
+	const struct dmac_imap_snap *s;
+	size_t hits = 0;
+
+	if (dmac_unlikely(!c)) {
+		for (size_t i = 0; i < n; i++) {
+			iova[i] = DMAC_CLIENT_IOVA_ERROR;
+			if (len)
+				len[i] = 0;
+		}
+		return 0;
+	}
+	dmac__thread_ready();
+	dmac_imap_read_lock();
+	s = dmac_imap_snapshot(__atomic_load_n(&c->map, __ATOMIC_ACQUIRE));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t want = len ? len[i] : 1, got = 0;
+		uint64_t t = dmac_imap_snap_translate(s, (uintptr_t)va[i], want, &got);
+
+		iova[i] = t;
+		if (len)
+			len[i] = t == DMAC_IMAP_NONE ? 0 : (size_t)got;
+		hits += t != DMAC_IMAP_NONE;
+	}
+	dmac_imap_read_unlock();
+	return hits;
 }
 
 DMAC_EXPORT const char *dmac_client_strerror(int err)

@@ -137,6 +137,8 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		for (uint32_t i = 0; i < v->count; i++) {
 			const struct dmac_proto_lease_item *it = dmac_proto_view_elem(v, i);
 
+			if (s->lease_hook)
+				s->lease_hook(s->hook_arg, g[i].iova, g[i].length, 1);
 			s->leases[s->nleases++] = (struct fake_lease){
 			    .lease_id = g[i].lease_id,
 			    .generation = g[i].generation,
@@ -164,8 +166,12 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 				st[i].status = ESTALE;
 			else if (i == 0 && s->item_fail_next)
 				st[i].status = (uint32_t)s->item_fail_next;
-			else
+			else {
+				if (s->lease_hook)
+					s->lease_hook(s->hook_arg, s->leases[k].iova,
+						      s->leases[k].length, -1);
 				s->leases[k] = s->leases[--s->nleases];
+			}
 		}
 		rc =
 		    dmac_proto_encode_release_rep(txbuf, sizeof(txbuf), v->tag, st, v->count, &len);
@@ -207,7 +213,8 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		    .sessions = 1,
 		    .tenants = 1,
 		};
-		rc = dmac_proto_encode_stats_rep(txbuf, sizeof(txbuf), v->tag, DMAC_PROTO_VERSION, &st, &len);
+		rc = dmac_proto_encode_stats_rep(txbuf, sizeof(txbuf), v->tag, DMAC_PROTO_VERSION,
+						 &st, &len);
 		break;
 	}
 	case DMAC_OP_ADMIN_TENANTS:

@@ -61,6 +61,9 @@ struct fake_server {
 	bool bad_tag_next;     /* reply with a wrong tag */
 	bool short_grant_next; /* LEASE: grant one page less than asked */
 	int item_fail_next;    /* RELEASE/UNREGISTER: this status for item 0 */
+	/* called (server thread, under lock) when a lease is granted (+1) or released (-1) */
+	void (*lease_hook)(void *arg, uint64_t iova, uint64_t length, int delta);
+	void *hook_arg;
 };
 
 /* Create the socketpair and start the thread. Aborts on setup failure. */

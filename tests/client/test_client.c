@@ -75,7 +75,7 @@ static void test_connect(void)
 	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "bad name", 0, &c), -EINVAL);
 	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "", 0, &c), -EINVAL);
 	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "-x", 0, &c), -EINVAL);
-	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 1, &c), -EINVAL);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 2, &c), -EINVAL); /* unknown */
 	CHECK_EQ(dmac_client_connect_fd(-1, "tenant-a", 0, &c), -EINVAL);
 	CHECK_EQ(dmac_client_connect_fd(s.client_sock, NULL, 0, &c), -EINVAL);
 	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 0, NULL), -EINVAL);
@@ -484,6 +484,117 @@ static void test_vectors(void)
 	close(fd);
 }
 
+static unsigned int op_count(struct fake_server *s, unsigned int op)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->op_count[op];
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/*
+ * DMAC_CLIENT_DEFER_RELEASE: a release removes the translation at once and sends
+ * RELEASE later, batched: at DMAC_CLIENT_DEFER_MAX pending, before unregister,
+ * query and stats, on dmac_client_flush(), and when a lease conflicts. The
+ * daemon's per-lease failures come back through dmac_client_flush().
+ */
+static void test_deferred_release(void)
+{
+	enum { N = DMAC_CLIENT_DEFER_MAX + 8 };
+	static struct dmac_client_lease l[N];
+	struct dmac_client_lease_info qi[4];
+	struct dmac_client_stats st;
+	struct fake_server s;
+	struct dmac_client *c = NULL;
+	uint64_t reg, cur = 0;
+	size_t cnt;
+	void *vbase;
+	int fd = make_memfd(N * 4096, true, &vbase), res[2];
+	char *va = vbase;
+
+	fake_server_start(&s);
+	FATAL_IF(dmac_client_connect_fd(s.client_sock, "tenant-a", DMAC_CLIENT_DEFER_RELEASE, &c));
+	CHECK_EQ(dmac_client_flush(NULL), -EINVAL);
+	CHECK_EQ(dmac_client_flush(c), 0); /* nothing pending: nothing sent */
+	CHECK_EQ(op_count(&s, 5), 0);
+	CHECK_EQ(dmac_client_register(c, fd, 0, N * 4096, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(dmac_client_lease(c, reg, (uint64_t)i * 4096, 4096, DMAC_CLIENT_PROT_READ,
+					   &l[i]),
+			 0);
+	CHECK_EQ(fake_server_leases(&s), N);
+
+	/* Released locally at once, at the daemon later. */
+	CHECK_EQ(dmac_client_release(c, l[0].lease_id), 0);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_release(c, l[0].lease_id), -ENOENT); /* no local record */
+	CHECK_EQ(op_count(&s, 5), 0);
+	CHECK_EQ(fake_server_leases(&s), N);
+	CHECK_EQ(dmac_client_flush(c), 0);
+	CHECK_EQ(op_count(&s, 5), 1);
+	CHECK_EQ(fake_server_leases(&s), N - 1);
+
+	/* The pending list fills up: one message for DMAC_CLIENT_DEFER_MAX of them. */
+	for (int i = 1; i <= (int)DMAC_CLIENT_DEFER_MAX; i++) {
+		CHECK_EQ(dmac_client_release(c, l[i].lease_id), 0);
+		CHECK_EQ(dmac_client_translate(c, va + i * 4096, NULL), DMAC_CLIENT_IOVA_ERROR);
+	}
+	CHECK_EQ(op_count(&s, 5), 2);
+	CHECK_EQ(fake_server_leases(&s), N - 1 - DMAC_CLIENT_DEFER_MAX);
+
+	/* query and stats see the daemon after the pending releases. */
+	CHECK_EQ(dmac_client_release(c, l[N - 1].lease_id), 0);
+	CHECK_EQ(dmac_client_query(c, &cur, qi, 4, &cnt), 0);
+	CHECK_EQ(op_count(&s, 5), 3);
+	CHECK_EQ(dmac_client_release(c, l[N - 2].lease_id), 0);
+	CHECK_EQ(dmac_client_stats(c, &st), 0);
+	CHECK_EQ(op_count(&s, 5), 4);
+	CHECK_EQ(fake_server_leases(&s), N - 3 - DMAC_CLIENT_DEFER_MAX);
+
+	/* A per-lease failure of a deferred release is reported by the flush. */
+	FS_SET(&s, item_fail_next, ESTALE);
+	CHECK_EQ(dmac_client_release(c, l[N - 3].lease_id), 0);
+	CHECK_EQ(dmac_client_flush(c), -ESTALE);
+	CHECK_EQ(dmac_client_flush(c), 0); /* reported once */
+	CHECK_EQ(dmac_client_translate(c, va + (N - 3) * 4096, NULL), DMAC_CLIENT_IOVA_ERROR);
+
+	/* A lease the daemon refuses while releases are pending: flush, ask again. */
+	CHECK_EQ(dmac_client_release(c, l[N - 4].lease_id), 0);
+	FS_SET(&s, fail_next, EDQUOT);
+	CHECK_EQ(dmac_client_lease(c, reg, (uint64_t)(N - 4) * 4096, 4096, DMAC_CLIENT_PROT_READ,
+				   &l[N - 4]),
+		 0);
+	CHECK_EQ(op_count(&s, 5), 6);
+	CHECK_EQ(dmac_client_translate(c, va + (N - 4) * 4096, NULL),
+		 fake_iova(0, (uint64_t)(N - 4) * 4096));
+	/* Without pending releases the refusal is the caller's. */
+	FS_SET(&s, fail_next, EDQUOT);
+	CHECK_EQ(dmac_client_lease(c, reg, (uint64_t)(N - 3) * 4096, 4096, DMAC_CLIENT_PROT_READ,
+				   &l[N - 3]),
+		 -EDQUOT);
+
+	/* More than DMAC_CLIENT_DEFER_MAX at once are released at once; results filled. */
+	{
+		uint64_t ids[2] = {l[N - 5].lease_id, l[N - 6].lease_id};
+
+		CHECK_EQ(dmac_client_release_v(c, ids, 2, res), 0);
+		CHECK_EQ(res[0], 0);
+		CHECK_EQ(res[1], 0);
+	}
+	/* unregister flushes first, or the daemon would still see leases. */
+	for (int i = DMAC_CLIENT_DEFER_MAX + 1; i < N - 6; i++)
+		CHECK_EQ(dmac_client_release(c, l[i].lease_id), 0);
+	CHECK_EQ(dmac_client_release(c, l[N - 4].lease_id), 0);
+	CHECK_EQ(dmac_client_unregister(c, reg), 0);
+	CHECK_EQ(op_count(&s, 3), 1);
+	CHECK_EQ(fake_server_leases(&s), 1); /* the one whose RELEASE it answered ESTALE */
+	close_fake(&s, c);
+	munmap(vbase, N * 4096);
+	close(fd);
+}
+
 /* The connection dies mid-session: translations vanish, calls fail cleanly. */
 static void test_connection_loss(void)
 {
@@ -750,6 +861,7 @@ int main(void)
 	test_register();
 	test_lease_translate();
 	test_vectors();
+	test_deferred_release();
 	test_connection_loss();
 	test_alloc_faults();
 	test_admin();

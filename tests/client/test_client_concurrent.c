@@ -12,11 +12,20 @@
  *   stable, 3 releasing. A reader that reads the same seq before and after its
  *   translate must get an error when seq % 4 == 0 (a released lease is never
  *   translated: the release rule) and the exact IOVA when seq % 4 == 2.
- * - Threads are registered with liburcu by the library itself (lazily).
+ * - The daemon never unmaps an IOVA a translate may still return: the fake daemon
+ *   counts the live leases of each half range (lease_hook); a reader that got an
+ *   IOVA inside its own read-side section (around the translate's, nested) finds
+ *   the half still leased before leaving that section, because the library sends
+ *   RELEASE only after a grace period that waits for the section.
+ * - All of this with RELEASE sent at once and with DMAC_CLIENT_DEFER_RELEASE
+ *   (RELEASEs batched behind one grace period, later).
+ * - Threads are registered with liburcu by the library itself (lazily), except
+ *   that readers register up front to open their own section.
  * Timing is never asserted; the run is bounded by a round count.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <urcu/urcu-memb.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -30,23 +39,55 @@
 #define ROUNDS	400
 #define READERS 2
 
+#define FS_SET(s, field, val)                                                                      \
+	do {                                                                                       \
+		pthread_mutex_lock(&(s)->lock);                                                    \
+		(s)->field = (val);                                                                \
+		pthread_mutex_unlock(&(s)->lock);                                                  \
+	} while (0)
+
 static struct dmac_client *client;
 static char *base;
 static atomic_uint seq[NRANGES + 1]; /* index 0: the fixed range */
 static atomic_bool stop;
-static atomic_ulong bad, hits, misses, stable_checks;
+static atomic_ulong bad, hits, misses, stable_checks, unmapped_hits;
+static atomic_int live[2 * (NRANGES + 1)]; /* leases live at the daemon, per half range */
+
+static void lease_hook(void *arg, uint64_t iova, uint64_t length, int delta)
+{
+	uint64_t h0 = (iova - fake_iova(0, 0)) / (RANGE / 2), h1 = h0 + length / (RANGE / 2);
+
+	(void)arg;
+	for (uint64_t h = h0; h < h1 && h < 2 * (NRANGES + 1); h++)
+		atomic_fetch_add(&live[h], delta);
+}
 
 static void *reader(void *arg)
 {
 	unsigned int r = (unsigned int)(uintptr_t)arg;
 
+	unsigned long iter = 0;
+
+	dmac_client_thread_register();
 	while (!atomic_load_explicit(&stop, memory_order_acquire)) {
 		for (unsigned int k = 0; k <= NRANGES; k++) {
 			uint64_t off = (uint64_t)k * RANGE + ((r * 4099 + k * 131) % RANGE);
 			unsigned int s1 = atomic_load_explicit(&seq[k], memory_order_acquire);
 			size_t len = RANGE;
-			uint64_t iova = dmac_client_translate(client, base + off, &len);
-			unsigned int s2 = atomic_load_explicit(&seq[k], memory_order_acquire);
+			uint64_t iova;
+			unsigned int s2;
+			bool unmapped;
+
+			urcu_memb_read_lock(); /* the translate's section nests in this one */
+			iova = dmac_client_translate(client, base + off, &len);
+			if ((++iter & 7) == 0)
+				sched_yield(); /* a long section: a release may be under way */
+			unmapped = iova != DMAC_CLIENT_IOVA_ERROR &&
+				   atomic_load(&live[off / (RANGE / 2)]) <= 0;
+			urcu_memb_read_unlock();
+			s2 = atomic_load_explicit(&seq[k], memory_order_acquire);
+			if (unmapped)
+				atomic_fetch_add(&unmapped_hits, 1);
 
 			if (iova == DMAC_CLIENT_IOVA_ERROR) {
 				atomic_fetch_add(&misses, 1);
@@ -69,7 +110,7 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void run(uint32_t flags)
 {
 	struct fake_server s;
 	struct dmac_client_lease l[NRANGES + 1];
@@ -86,8 +127,18 @@ int main(void)
 	FATAL_IF(va == MAP_FAILED);
 	base = va;
 
+	atomic_store(&stop, false);
+	atomic_store(&hits, 0);
+	atomic_store(&misses, 0);
+	atomic_store(&stable_checks, 0);
+	for (unsigned int k = 0; k <= NRANGES; k++)
+		atomic_store(&seq[k], 0);
 	fake_server_start(&s);
-	FATAL_IF(dmac_client_connect_fd(s.client_sock, "conc", 0, &client));
+	FS_SET(&s, hook_arg, NULL);
+	pthread_mutex_lock(&s.lock);
+	s.lease_hook = lease_hook;
+	pthread_mutex_unlock(&s.lock);
+	FATAL_IF(dmac_client_connect_fd(s.client_sock, "conc", flags, &client));
 	CHECK_EQ(dmac_client_register(client, fd, 0, size, DMAC_CLIENT_PROT_READ, va, &reg), 0);
 	CHECK_EQ(dmac_client_lease(client, reg, 0, RANGE, DMAC_CLIENT_PROT_READ, &l[0]), 0);
 
@@ -131,6 +182,8 @@ int main(void)
 		sched_yield();
 		atomic_fetch_add_explicit(&seq[k], 1, memory_order_release); /* -> releasing */
 		CHECK_EQ(dmac_client_release(client, l[k].lease_id), 0);
+		if (round % 3 == 1)
+			CHECK_EQ(dmac_client_flush(client), 0); /* deferred: RELEASE now */
 		atomic_fetch_add_explicit(&seq[k], 1, memory_order_release); /* -> released */
 	}
 	atomic_store_explicit(&stop, true, memory_order_release);
@@ -138,14 +191,22 @@ int main(void)
 		pthread_join(th[i], NULL);
 
 	CHECK_EQ(atomic_load(&bad), 0);
+	CHECK_EQ(atomic_load(&unmapped_hits), 0);
 	CHECK(atomic_load(&hits) > 0);
+	CHECK_EQ(dmac_client_flush(client), 0);
 	CHECK_EQ(fake_server_leases(&s), 1);
-	printf("concurrent: hits %lu misses %lu stable checks %lu\n", atomic_load(&hits),
-	       atomic_load(&misses), atomic_load(&stable_checks));
+	printf("concurrent (flags %u): hits %lu misses %lu stable checks %lu\n", flags,
+	       atomic_load(&hits), atomic_load(&misses), atomic_load(&stable_checks));
 	CHECK_EQ(dmac_client_release(client, l[0].lease_id), 0);
 	dmac_client_close(client);
 	fake_server_join(&s);
 	munmap(va, size);
 	close(fd);
+}
+
+int main(void)
+{
+	run(0);
+	run(DMAC_CLIENT_DEFER_RELEASE);
 	return check_report("client_concurrent");
 }

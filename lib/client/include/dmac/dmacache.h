@@ -79,6 +79,17 @@ extern "C" {
 /** Most distinct fds one dmac_client_register_v() call may send. */
 #define DMAC_CLIENT_MAX_FDS 16u
 
+/**
+ * Connect flag: defer the RELEASE messages of dmac_client_release_v() so that up to
+ * DMAC_CLIENT_DEFER_MAX releases share one RCU grace period and one message (see
+ * dmac_client_release_v() and dmac_client_flush()).
+ */
+#define DMAC_CLIENT_DEFER_RELEASE 0x1u
+/** Most releases a DMAC_CLIENT_DEFER_RELEASE client keeps pending. */
+#define DMAC_CLIENT_DEFER_MAX 64u
+/** A pending release older than this (microseconds) is sent by the next request. */
+#define DMAC_CLIENT_DEFER_USEC 1000u
+
 /** Device access rights of a registration or a lease (at least one). */
 #define DMAC_CLIENT_PROT_READ  0x1u /**< the device may read the memory */
 #define DMAC_CLIENT_PROT_WRITE 0x2u /**< the device may write the memory */
@@ -193,9 +204,9 @@ struct dmac_client_stats {
  * @param tenant tenant name, 1..63 characters of [A-Za-z0-9._-], starting with a
  *               letter or digit; or DMAC_CLIENT_ADMIN_TENANT for an admin session
  *               (operator tools: no register or lease, but the admin calls)
- * @param flags  none defined: must be 0
+ * @param flags  0, or DMAC_CLIENT_DEFER_RELEASE (deferred, batched RELEASEs)
  * @param out    receives the client
- * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, flags, or
+ * @return 0, or -EINVAL (NULL tenant or out, bad tenant name, unknown flags, or
  *  DMAC_CLIENT_DAEMON_UID_ENV set but not a decimal uid below 4294967295),
  *  -ENAMETOOLONG (path too long for a sockaddr_un), -ENOMEM, the -errno of
  *  socket()/connect() (-ENOENT, -ECONNREFUSED, -EACCES, ...), -EPERM (the
@@ -368,6 +379,22 @@ DMAC_EXPORT int dmac_client_release(struct dmac_client *c, uint64_t lease_id);
  * Per-lease failures reported by the daemon do not restore the translation (the
  * lease may be gone at the daemon); the local record is dropped either way.
  * More than max_vec leases are sent in several messages (release is per lease).
+ *
+ * Deferred (client connected with DMAC_CLIENT_DEFER_RELEASE, n <=
+ * DMAC_CLIENT_DEFER_MAX): step 1 happens in the call, which then returns 0 with
+ * results[i] = 0; steps 2 and 3 happen later for all pending releases at once,
+ * in this order (one grace period, then RELEASE), so the release rule holds as
+ * above: the daemon unmaps only after no translate can return the IOVA. Until
+ * then the daemon keeps the mapping (of the client's own registered memory) and
+ * counts the lease in the tenant's quota. The pending releases are sent: when
+ * DMAC_CLIENT_DEFER_MAX are pending; by the first release, lease or register
+ * call made DMAC_CLIENT_DEFER_USEC or more after the oldest; before unregister,
+ * query, stats and the admin calls; by a lease the daemon refuses with -EDQUOT,
+ * -ENOSPC or -EEXIST (then asked again once); by dmac_client_flush(). At close
+ * the hang-up makes the daemon reclaim them (after the local table is emptied
+ * and a grace period, as always). The daemon's per-lease failures of deferred
+ * releases are reported by dmac_client_flush(). An application that goes idle
+ * with releases pending calls dmac_client_flush().
  * @param lease_ids ids of leases of this client, each at most once
  * @param results   NULL, or n ints: 0 or the -errno of each lease
  * @return 0 when every lease was released; -EINVAL (NULL args, n == 0, an id
@@ -376,10 +403,24 @@ DMAC_EXPORT int dmac_client_release(struct dmac_client *c, uint64_t lease_id);
  *  failed (its daemon status, or -ECONNRESET/-EPIPE for all that were not
  *  answered).
  * Concurrency: any thread; serialized by the client mutex; must not be called
- *  inside a read-side section (it waits for a grace period).
+ *  inside a read-side section (it waits for a grace period, deferred or not: a
+ *  release may flush the pending ones).
  */
 DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lease_ids, size_t n,
 				      int *results);
+
+/**
+ * Send the releases a DMAC_CLIENT_DEFER_RELEASE client has pending (see
+ * dmac_client_release_v()): one grace period, then RELEASE for all of them. A
+ * no-op (0) without pending releases or without the flag.
+ * @return 0; the first per-lease failure the daemon reported for a deferred release
+ *  since the last call (-ENOENT, -ESTALE: the lease was already gone there; its
+ *  translation was removed anyway); -EINVAL (c NULL); -ECONNRESET, -EPIPE,
+ *  -EPROTO (the client is then dead and the daemon reclaimed them).
+ * Concurrency: any thread; serialized by the client mutex; not inside a read-side
+ *  section (it waits for a grace period).
+ */
+DMAC_EXPORT int dmac_client_flush(struct dmac_client *c);
 
 /**
  * List this session's leases as the daemon sees them (QUERY), one page per call.
@@ -446,6 +487,22 @@ DMAC_EXPORT int dmac_client_admin_leases(struct dmac_client *c, uint64_t *cursor
  */
 DMAC_EXPORT uint64_t dmac_client_translate(const struct dmac_client *c, const void *va,
 					   size_t *len);
+
+/**
+ * Translate @p n addresses in one read-side section, from one version of the local
+ * table (a burst, as a dataplane translates the buffers of a batch of packets or
+ * the pages of an I/O): iova[i] and len[i] as dmac_client_translate() would give
+ * for va[i] and len[i], the section's cost paid once.
+ * @param va   n addresses
+ * @param len  NULL (one byte wanted each), or n lengths in/out as the len of
+ *             dmac_client_translate() (0 on a miss)
+ * @param iova receives n IOVAs (DMAC_CLIENT_IOVA_ERROR on a miss)
+ * @return the number of addresses that hit (0 for c NULL: all miss).
+ * Concurrency: as dmac_client_translate(); all n translations see one version of
+ *  the table (a lease_v or release_v batch is seen whole or not at all).
+ */
+DMAC_EXPORT size_t dmac_client_translate_burst(const struct dmac_client *c, const void *const *va,
+					       size_t *len, uint64_t *iova, size_t n);
 
 /**
  * Register the calling thread with liburcu-memb now rather than lazily.
