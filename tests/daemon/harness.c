@@ -33,6 +33,9 @@
 #include "harness.h"
 
 int t_failures;
+
+/* LeakSanitizer's entry point, when the program has it (ASan or LSan builds). */
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 uint64_t tc_reply[DMAC_PROTO_MAX_MSG / 8];
 struct dmac_proto_view tc_view;
 static uint64_t reqbuf[DMAC_PROTO_MAX_MSG / 8];
@@ -606,6 +609,13 @@ static pid_t t_fork_child(uid_t uid, gid_t gid, const gid_t *groups, int ngroups
 	t_chan_pid = getpid();
 	t_failures = 0;
 	fn(arg);
+	/* _exit() skips LeakSanitizer's check at exit: run it here, in the
+	 * tenant, so that tenant code is checked too (ASan/LSan builds) */
+	if (__lsan_do_recoverable_leak_check && __lsan_do_recoverable_leak_check()) {
+		fprintf(stderr, "harness: t_as child (pid %d): LeakSanitizer found leaks\n",
+			(int)getpid());
+		t_failures++;
+	}
 	fflush(NULL);
 	_exit(t_failures > 100 ? 100 : t_failures);
 }
