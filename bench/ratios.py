@@ -18,12 +18,16 @@ Invariants:
   numbers.
 Python 3 standard library only.
 """
+import io
 import json
 import re
 import sys
 
-IMPLS = ["imap", "radix2", "rwlock_tree", "dpdk"]
-NAME = re.compile(r"^(translate|translate_range|translate_locked64|translate_chained)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
+IMPLS = ["imap", "imap_v1", "radix2", "rwlock_tree", "dpdk"]
+NAME = re.compile(r"^(translate|translate_range|translate_locked64|translate_chained|translate_burst32)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
+WRITE = re.compile(r"^write/([a-z_0-9]+)/(\d+)/(\d+)$")
+WCOUNTERS = ["insert_p50_ns", "insert_mean_ns", "remove_p50_ns", "remove_mean_ns",
+             "bytes_per_interval"]
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -64,6 +68,27 @@ def load(stream):
     return doc.get("context", {}), ns, overlap, errors, labels
 
 
+def load_writes(doc):
+    """Writer benchmarks: {(impl, intervals, bytes): {counter: value}}, medians of
+    the repetitions when there are any, else the mean of the runs."""
+    runs, medians = {}, {}
+    for b in doc.get("benchmarks", []):
+        m = WRITE.match(b.get("run_name", b["name"]))
+        if not m or b.get("error_occurred"):
+            continue
+        key = (m.group(1), int(m.group(2)), int(m.group(3)))
+        vals = {c: b[c] for c in WCOUNTERS if c in b}
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[key] = vals
+            continue
+        runs.setdefault(key, []).append(vals)
+    out = {k: {c: sum(v[c] for v in vs if c in v) / len(vs) for c in WCOUNTERS}
+           for k, vs in runs.items()}
+    out.update(medians)
+    return out
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -78,7 +103,9 @@ def ratio(a, b):
 
 def main():
     stream = open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin
-    ctx, ns, overlap, errors, labels = load(stream)
+    text = stream.read()
+    ctx, ns, overlap, errors, labels = load(io.StringIO(text))
+    writes = load_writes(json.loads(text))
     keys = set(ns) | set(errors)
     intervals = sorted({k[2] for k in keys})
     threads = sorted({k[3] for k in keys})
@@ -140,6 +167,58 @@ def main():
                          " contention; the ratio is likely a lower bound)")
         print(f"| {name} | {target} | {n} | {t} | {val} | {met} | {note} |")
     print()
+
+    print("imap against its previous design, imap_v1 (imap / imap_v1; <= 1: no slower):")
+    print()
+    print("| benchmark | intervals | threads | imap | imap_v1 | imap / imap_v1 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind in ("translate", "translate_range", "translate_chained", "translate_burst32"):
+        for n in intervals:
+            for t in threads:
+                a, b = get(kind, "imap", n, t), get(kind, "imap_v1", n, t)
+                if a is None and b is None:
+                    continue
+                r = ratio(a, b)
+                print(f"| {kind} | {n} | {t} | {fmt(a)} | {fmt(b)} "
+                      f"| {'-' if r is None else f'{r:.2f}x'} |")
+    print()
+
+    if any(k[0] == "translate_burst32" for k in ns):
+        print("Bursts of 32 addresses (translate_burst32: imap one read-side section and "
+              "one version per burst; imap_v1 one section around 32 single translates; "
+              "radix2 the same 32 lookups), ns per address:")
+        print()
+        print("| intervals | threads | imap | imap_v1 | radix2 | imap / radix2 "
+              "| imap burst / imap single |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for n in intervals:
+            for t in threads:
+                a = get("translate_burst32", "imap", n, t)
+                b = get("translate_burst32", "imap_v1", n, t)
+                x = get("translate_burst32", "radix2", n, t)
+                r1, r2 = ratio(a, x), ratio(a, get("translate", "imap", n, t))
+                print(f"| {n} | {t} | {fmt(a)} | {fmt(b)} | {fmt(x)} "
+                      f"| {'-' if r1 is None else f'{r1:.2f}x'} "
+                      f"| {'-' if r2 is None else f'{r2:.2f}x'} |")
+        print()
+
+    if writes:
+        print("Writer cost: one insert and one remove of an interval of <bytes> in a map "
+              "of <intervals> (ns, p50 and mean of the single op; bytes per interval: "
+              "logical sizes):")
+        print()
+        print("| impl | intervals | bytes | insert p50 | insert mean | remove p50 "
+              "| remove mean | bytes / interval | insert p50 vs imap |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for (impl, n, by) in sorted(writes, key=lambda k: (k[2], k[1], k[0])):
+            w = writes[(impl, n, by)]
+            base = writes.get(("imap", n, by), {}).get("insert_p50_ns")
+            r = ratio(w.get("insert_p50_ns"), base)
+            print(f"| {impl} | {n} | {by} | {fmt(w.get('insert_p50_ns'))} "
+                  f"| {fmt(w.get('insert_mean_ns'))} | {fmt(w.get('remove_p50_ns'))} "
+                  f"| {fmt(w.get('remove_mean_ns'))} | {fmt(w.get('bytes_per_interval'))} "
+                  f"| {'-' if r is None else f'{r:.2f}x'} |")
+        print()
 
     print("imap against DPDK (dpdk / imap; > 1: imap faster):")
     print()

@@ -61,7 +61,7 @@
 #define E_FULL	DMAC__IMAP_E_FULL
 #define E_MORE	DMAC__IMAP_E_MORE
 #define E_DMASK DMAC__IMAP_E_DMASK
-#define E_ONE	2U
+#define E_ONE	DMAC__IMAP_E_ONE
 #define E_KMORE 0xffeU /* k and MORE bits of a FULL entry */
 
 struct irec {
@@ -69,6 +69,10 @@ struct irec {
 	uint64_t gen; /* batch that created it; 0: created and dropped by the open batch */
 };
 _Static_assert(sizeof(struct irec) <= 64, "an interval record must fit in 64 bytes");
+_Static_assert(offsetof(struct irec, start) == offsetof(struct dmac__imap_rec, start) &&
+		   offsetof(struct irec, last) == offsetof(struct dmac__imap_rec, last) &&
+		   offsetof(struct irec, value) == offsetof(struct dmac__imap_rec, value),
+	       "header and records agree");
 #define IREC_ALIGN 32 /* low 5 bits of a record pointer are free for the ONE tag */
 _Static_assert(sizeof(struct irec) <= IREC_ALIGN, "a record must not straddle cache lines");
 _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "entries hold pointers");
@@ -95,13 +99,16 @@ struct pvec {
 /* The version is what readers see as a struct dmac_imap_snap. */
 #define iver dmac_imap_snap
 struct iver {
-	struct dmac__imap_vhead h; /* first: read by the inline walk */
+	struct dmac__imap_vhead h; /* first: the root node, read by the inline walk */
+	unsigned shift;		   /* of the root node's entries (also in the published pointer) */
 	struct bnode *broot;	   /* NULL when empty */
 	size_t n, nbn, nrn;	   /* intervals, B-tree nodes, radix nodes */
 	struct rcu_head rcu;
 	struct pvec retired; /* set when this version is replaced */
 };
 _Static_assert(offsetof(struct iver, h) == 0, "the inline walk reads the root first");
+_Static_assert(sizeof(((struct dmac__imap_vhead *)0)->e) == RN_F * sizeof(uint64_t),
+	       "the root is a node");
 
 struct dmac_imap_batch {
 	struct dmac_imap *m;
@@ -280,16 +287,27 @@ static inline uint64_t contig_len(uint64_t c)
 
 /* ---------------------------------------------------------------- readers */
 
-static inline struct iver *ver_load(const struct dmac_imap *m)
+/* The version of a snapshot (a published pointer: the version | the root's shift). */
+static inline const struct iver *snap_ver(const struct dmac_imap_snap *s)
+{
+	return (const struct iver *)((uintptr_t)s & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
+}
+
+static inline const struct dmac_imap_snap *ver_snap(const struct iver *v)
+{
+	return (const struct dmac_imap_snap *)((uintptr_t)v | v->shift);
+}
+
+static inline const struct iver *ver_load(const struct dmac_imap *m)
 {
 	/* Acquire pairs with the release store of commit: the version is complete. */
-	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_ACQUIRE);
+	return snap_ver(__atomic_load_n(&m->h.cur, __ATOMIC_ACQUIRE));
 }
 
 /* The writer's own view of m->h.cur (only the writer stores it). */
 static inline struct iver *ver_cur_w(const struct dmac_imap *m)
 {
-	return (struct iver *)__atomic_load_n(&m->h.cur, __ATOMIC_RELAXED);
+	return (struct iver *)snap_ver(__atomic_load_n(&m->h.cur, __ATOMIC_RELAXED));
 }
 
 static inline bool is_node(uint64_t e)
@@ -310,11 +328,12 @@ static inline struct irec *rec_of(uint64_t e)
 /* The entry holding addr (under the root), and its region's shift in *sh2. */
 static uint64_t walk(const struct iver *v, uint64_t addr, unsigned *sh2)
 {
-	uint64_t e = v->h.root;
-	unsigned sh = v->h.shift;
+	unsigned sh = v->shift;
+	uint64_t e = v->h.e[(addr >> sh) & (RN_F - 1)];
 
 	if ((addr & v->h.mask) != v->h.base)
 		return E_EMPTY;
+	sh -= 6;
 	while (is_node(e)) {
 		e = node_of(e)->e[(addr >> sh) & (RN_F - 1)];
 		sh -= 6;
@@ -367,9 +386,16 @@ static uint64_t full_contig_m1(const struct iver *v, uint64_t e, unsigned sh2, u
 	return c + contig_m1(v->broot, bt_find(v->broot, p), p, max_len ? max_len - c : 0);
 }
 
-DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
+DMAC_EXPORT uint64_t dmac__imap_run_slow(const struct dmac_imap_snap *snap, uint64_t e,
+					 unsigned shift, uint64_t addr, uint64_t max_len)
+{
+	return contig_len(full_contig_m1(snap_ver(snap), e, shift, addr, max_len));
+}
+
+DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *snap, uint64_t addr,
 					       uint64_t max_len, uint64_t *len)
 {
+	const struct iver *s = snap_ver(snap);
 	const struct irec *r;
 	unsigned sh2;
 	uint64_t e;
@@ -405,10 +431,11 @@ static void rec_out(const struct irec *r, struct dmac_imap_entry *out)
 	out->value = r->value;
 }
 
-DMAC_EXPORT int dmac_imap_snap_lookup_range(const struct dmac_imap_snap *s, uint64_t addr,
+DMAC_EXPORT int dmac_imap_snap_lookup_range(const struct dmac_imap_snap *snap, uint64_t addr,
 					    uint64_t max_len, struct dmac_imap_entry *out,
 					    uint64_t *contig)
 {
+	const struct iver *s = snap_ver(snap);
 	const struct irec *r;
 
 	if (!s || !out)
@@ -440,9 +467,10 @@ DMAC_EXPORT int dmac_imap_lookup_range(const struct dmac_imap *m, uint64_t addr,
 	return dmac_imap_snap_lookup_range(dmac_imap_snapshot(m), addr, max_len, out, contig);
 }
 
-DMAC_EXPORT int dmac_imap_snap_next(const struct dmac_imap_snap *s, uint64_t addr,
+DMAC_EXPORT int dmac_imap_snap_next(const struct dmac_imap_snap *snap, uint64_t addr,
 				    struct dmac_imap_entry *out)
 {
+	const struct iver *s = snap_ver(snap);
 	const struct irec *r;
 	struct bcur c;
 
@@ -463,9 +491,9 @@ DMAC_EXPORT int dmac_imap_next(const struct dmac_imap *m, uint64_t addr,
 	return dmac_imap_snap_next(dmac_imap_snapshot(m), addr, out);
 }
 
-DMAC_EXPORT size_t dmac_imap_snap_count(const struct dmac_imap_snap *s)
+DMAC_EXPORT size_t dmac_imap_snap_count(const struct dmac_imap_snap *snap)
 {
-	return s ? s->n : 0;
+	return snap ? snap_ver(snap)->n : 0;
 }
 
 DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m)
@@ -999,52 +1027,60 @@ static inline uint64_t region_mask(unsigned rs)
 	return rs >= 64 ? 0 : ~((UINT64_C(1) << rs) - 1);
 }
 
-/* The working root: entry, region shift (R_ALL: all keys) and base. */
+/* The working root node: its entries (the new version's), their shift and its base. */
 struct rroot {
-	uint64_t e, base;
-	unsigned rs;
+	uint64_t e[RN_F];
+	uint64_t base;
+	unsigned sh;
 };
 
-/* Widen the root's region until it holds [ds, dl]. */
+/* Widen the root's region until it holds [ds, dl]: the root becomes a child. */
 static int root_grow(struct dmac_imap_batch *b, struct rroot *rt, uint64_t ds, uint64_t dl)
 {
-	while (rt->rs < 64 &&
-	       ((ds & region_mask(rt->rs)) != rt->base || (dl & region_mask(rt->rs)) != rt->base)) {
-		unsigned nrs = rt->rs + 6;
+	while (rt->sh < 63 && ((ds & region_mask(rt->sh + 6)) != rt->base ||
+			       (dl & region_mask(rt->sh + 6)) != rt->base)) {
+		unsigned j = 0, nsh = rt->sh + 6;
 		struct rnode *nd;
 
-		if (rt->e == E_EMPTY) {
-			rt->rs = R_ALL;
-			rt->base = 0;
-			break;
+		while (j < RN_F && rt->e[j] == E_EMPTY)
+			j++;
+		if (j < RN_F) {
+			nd = rn_new(b);
+			if (!nd)
+				return -ENOMEM;
+			memcpy(nd->e, rt->e, sizeof(nd->e));
+			for (j = 0; j < RN_F; j++)
+				rt->e[j] = E_EMPTY;
+			rt->e[(rt->base >> nsh) & (RN_F - 1)] = (uint64_t)(uintptr_t)nd;
+		} else {
+			nsh = 63; /* an empty root holds any region */
 		}
-		nd = rn_new(b);
-		if (!nd)
-			return -ENOMEM;
-		for (unsigned j = 0; j < RN_F; j++)
-			nd->e[j] = E_EMPTY;
-		nd->e[(rt->base >> rt->rs) & (RN_F - 1)] = rt->e;
-		rt->e = (uint64_t)(uintptr_t)nd;
-		rt->rs = nrs >= 64 ? R_ALL : nrs;
-		rt->base &= region_mask(rt->rs);
+		rt->sh = nsh;
+		rt->base &= region_mask(nsh + 6);
 	}
 	return 0;
 }
 
-/* Narrow the root while it is a node with a single non-empty entry. */
+/* Narrow the root while its only non-empty entry is a node: that node's entries. */
 static int root_shrink(struct dmac_imap_batch *b, struct rroot *rt)
 {
-	while (is_node(rt->e)) {
-		struct rnode *nd = node_of(rt->e);
-		unsigned cs = rt->rs - 6, one = RN_F, cnt = 0;
+	for (;;) {
+		unsigned one = RN_F, cnt = 0;
+		struct rnode *nd;
 
 		for (unsigned j = 0; j < RN_F; j++)
-			if (nd->e[j] != E_EMPTY) {
+			if (rt->e[j] != E_EMPTY) {
 				cnt++;
 				one = j;
 			}
-		if (cnt != 1)
-			break;
+		if (cnt == 0) {
+			rt->sh = 63;
+			rt->base = 0;
+			return 0;
+		}
+		if (cnt != 1 || !is_node(rt->e[one]))
+			return 0;
+		nd = node_of(rt->e[one]);
 		if (nd->gen == b->gen) {
 			nd->gen = 0;
 		} else {
@@ -1053,15 +1089,10 @@ static int root_shrink(struct dmac_imap_batch *b, struct rroot *rt)
 			pvec_push(&b->retire, nd);
 		}
 		b->nrn--;
-		rt->e = nd->e[one];
-		rt->base += (uint64_t)one << cs;
-		rt->rs = cs;
+		rt->base += (uint64_t)one << rt->sh;
+		rt->sh -= 6;
+		memcpy(rt->e, nd->e, sizeof(rt->e));
 	}
-	if (rt->e == E_EMPTY) {
-		rt->rs = R_ALL;
-		rt->base = 0;
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- writer: batches */
@@ -1245,6 +1276,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	struct dmac_imap *m;
 	struct iver *old, *nv;
 	struct rroot rt;
+	bool any = false;
 	int rc;
 
 	if (!b)
@@ -1264,19 +1296,35 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		rc = -ENOMEM;
 		goto fail_discard;
 	}
-	rt.e = old->h.root;
-	rt.rs = old->h.shift + 6;
+	memcpy(rt.e, old->h.e, sizeof(rt.e));
+	rt.sh = old->shift;
 	rt.base = old->h.base;
 	dirty_merge(b);
 	for (size_t i = 0; i < b->dirty.n; i += 2) {
-		uint64_t ds = (uintptr_t)b->dirty.a[i], dl = (uintptr_t)b->dirty.a[i + 1];
+		uint64_t ds = (uintptr_t)b->dirty.a[i], dl = (uintptr_t)b->dirty.a[i + 1], rl;
+		unsigned j0, j1;
 
 		rc = root_grow(b, &rt, ds, dl);
-		if (!rc)
-			rc = rslot(b, rt.e, rt.rs, rt.base, ds, dl, &rt.e);
 		if (rc)
 			goto fail_version;
+		rl = rt.base +
+		     (rt.sh >= 58 ? UINT64_MAX - rt.base : (UINT64_C(1) << (rt.sh + 6)) - 1);
+		if (ds < rt.base)
+			ds = rt.base;
+		if (dl > rl)
+			dl = rl;
+		j0 = (unsigned)((ds - rt.base) >> rt.sh);
+		j1 = (unsigned)((dl - rt.base) >> rt.sh);
+		for (unsigned j = j0; j <= j1; j++) {
+			rc = rslot(b, rt.e[j], rt.sh, rt.base + ((uint64_t)j << rt.sh), ds, dl,
+				   &rt.e[j]);
+			if (rc)
+				goto fail_version;
+		}
+		any = true;
 	}
+	if (any)
+		rpass(b, rt.e, rt.sh, rt.base);
 	rc = root_shrink(b, &rt);
 	if (rc)
 		goto fail_version;
@@ -1292,9 +1340,9 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 		if (((struct irec *)b->fresh_r.a[i])->gen == 0)
 			dmac__free(b->fresh_r.a[i]);
 	memset(nv, 0, sizeof(*nv));
-	nv->h.root = rt.e;
-	nv->h.shift = rt.rs - 6;
-	nv->h.mask = region_mask(rt.rs);
+	memcpy(nv->h.e, rt.e, sizeof(nv->h.e));
+	nv->shift = rt.sh;
+	nv->h.mask = region_mask(rt.sh + 6);
 	nv->h.base = rt.base;
 	nv->broot = b->broot;
 	nv->n = b->n;
@@ -1302,7 +1350,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	nv->nrn = b->nrn;
 
 	/* Release pairs with the readers' acquire load: nv is complete before it shows. */
-	__atomic_store_n(&m->h.cur, nv, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->h.cur, ver_snap(nv), __ATOMIC_RELEASE);
 
 	old->retired = b->retire; /* readers never look at 'retired' */
 	b->retire.a = NULL;
@@ -1370,8 +1418,9 @@ DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
 		goto free_map;
 	}
 	memset(v, 0, sizeof(*v));
-	v->h.root = E_EMPTY;
-	v->h.shift = R_ALL - 6;
+	for (unsigned j = 0; j < RN_F; j++)
+		v->h.e[j] = E_EMPTY;
+	v->shift = 63;
 	v->h.mask = 0;
 	v->h.base = 0;
 	rc = pthread_mutex_init(&m->lock, NULL);
@@ -1379,7 +1428,7 @@ DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
 		rc = -rc;
 		goto free_version;
 	}
-	__atomic_store_n(&m->h.cur, v, __ATOMIC_RELAXED); /* not shared yet */
+	__atomic_store_n(&m->h.cur, ver_snap(v), __ATOMIC_RELAXED); /* not shared yet */
 	*out = m;
 	return 0;
 
@@ -1399,8 +1448,9 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 	/* Every version but the current one is in a pending call_rcu callback. */
 	urcu_memb_barrier();
 	v = ver_cur_w(m);
-	if (is_node(v->h.root))
-		rn_free_tree(node_of(v->h.root), v->h.shift);
+	for (unsigned j = 0; j < RN_F; j++)
+		if (is_node(v->h.e[j]))
+			rn_free_tree(node_of(v->h.e[j]), v->shift - 6);
 	if (v->broot)
 		bn_free_tree(v->broot);
 	dmac__free(v);

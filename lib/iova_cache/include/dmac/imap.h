@@ -181,27 +181,35 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
  *   (e & 63) == 0    NODE: a child node (64-byte aligned), entries of shift s - 6;
  *   (e & 7) == 2     ONE: e & ~31 is the only record intersecting the region;
  *   EMPTY, SRCH      no interval; two or more (2 MiB level only): search the tree.
- * The version starts with its root: one entry word covering the region of keys k with
- * (k & mask) == base, and the shift of its children's entries (if it is a NODE).
+ * The version starts with its root node, the smallest node holding every interval
+ * (its 64 entries are part of the version, so the walk starts without a load), then
+ * the region of that node (keys k with (k & mask) == base). The published pointer is
+ * the version's address (64-byte aligned) or'ed with the shift of the root node's
+ * entries, so a reader knows where to index without loading anything first.
  */
 #define DMAC__IMAP_E_EMPTY 4U
 #define DMAC__IMAP_E_SRCH  6U
 #define DMAC__IMAP_E_FULL  1U
 #define DMAC__IMAP_E_MORE  0x80U
 #define DMAC__IMAP_E_DMASK (~(uint64_t)0xfff)
+#define DMAC__IMAP_E_ONE   2U
+
+/* The start of an interval record (a ONE entry points to it). */
+struct dmac__imap_rec {
+	uint64_t start, last, value;
+};
 
 /* First member of struct dmac_imap: the published version (a dmac_imap_snap). */
 struct dmac__imap_head {
 	const struct dmac_imap_snap *cur;
 };
 
-/* First member of every version. */
+/* The start of every version: the root node's entries and its region. */
 struct dmac__imap_vhead {
-	uint64_t root; /* entry word of the root */
-	uint64_t mask; /* keys k with (k & mask) == base are under the root */
-	uint64_t base;
-	uint32_t shift; /* shift of the entries of the root's node (root region: shift + 6) */
+	uint64_t e[64];
+	uint64_t mask, base;
 };
+#define DMAC__IMAP_SHIFT_MASK 63U /* low bits of a published pointer: the root's shift */
 
 /** A published version of a map, as returned by dmac_imap_snapshot(). Opaque. */
 struct dmac_imap_snap;
@@ -260,20 +268,26 @@ static inline const struct dmac_imap_snap *dmac_imap_snapshot(const struct dmac_
 /* The out-of-line rest of dmac_imap_snap_translate(); not for direct use. */
 DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, uint64_t addr,
 					       uint64_t max_len, uint64_t *len);
+/* The length of a FULL entry's run past what the entry says; not for direct use. */
+DMAC_EXPORT uint64_t dmac__imap_run_slow(const struct dmac_imap_snap *s, uint64_t e, unsigned shift,
+					 uint64_t addr, uint64_t max_len);
 
 /* dmac_imap_snap_translate() of a non-NULL snapshot; not for direct use. */
 static inline __attribute__((always_inline)) uint64_t
 dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t max_len,
 		       uint64_t *len)
 {
-	const struct dmac__imap_vhead *v = (const struct dmac__imap_vhead *)s;
-	uint64_t e = v->root;
-	unsigned sh = v->shift;
+	uintptr_t t = (uintptr_t)s;
+	const struct dmac__imap_vhead *v =
+	    (const struct dmac__imap_vhead *)(t & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
+	unsigned sh = (unsigned)(t & DMAC__IMAP_SHIFT_MASK);
+	uint64_t e = v->e[(addr >> sh) & 63];
 
 	if (dmac_unlikely((addr & v->mask) != v->base))
 		return DMAC_IMAP_NONE;
+	sh -= 6;
 	/* NODE: one dependent load per level, the child's shift is ours - 6. Most maps
-	 * are three levels deep or less: unrolled, then a loop for deeper ones. */
+	 * are two levels below the root or less: unrolled, then a loop. */
 	if ((e & 63) == 0) {
 		e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
 		sh -= 6;
@@ -302,12 +316,20 @@ dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t m
 			else if (!(e & DMAC__IMAP_E_MORE))
 				*len = c + 1;
 			else
-				return dmac__imap_translate_slow(s, addr, max_len, len);
+				*len = dmac__imap_run_slow(s, e, s2, addr, max_len);
 		}
 		return addr + (e & DMAC__IMAP_E_DMASK);
 	}
 	if (e == DMAC__IMAP_E_EMPTY)
 		return DMAC_IMAP_NONE;
+	if ((e & 7) == DMAC__IMAP_E_ONE && !len) {
+		/* The only interval meeting the region: check its bounds. */
+		const struct dmac__imap_rec *r =
+		    (const struct dmac__imap_rec *)(uintptr_t)(e & ~(uint64_t)31);
+		uint64_t off = addr - r->start;
+
+		return off <= r->last - r->start ? r->value + off : DMAC_IMAP_NONE;
+	}
 	return dmac__imap_translate_slow(s, addr, max_len, len);
 }
 
