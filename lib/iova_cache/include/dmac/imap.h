@@ -322,13 +322,20 @@ dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t m
 	}
 	if (e == DMAC__IMAP_E_EMPTY)
 		return DMAC_IMAP_NONE;
-	if ((e & 7) == DMAC__IMAP_E_ONE && !len) {
+	if ((e & 7) == DMAC__IMAP_E_ONE) {
 		/* The only interval meeting the region: check its bounds. */
 		const struct dmac__imap_rec *r =
 		    (const struct dmac__imap_rec *)(uintptr_t)(e & ~(uint64_t)31);
 		uint64_t off = addr - r->start;
 
-		return off <= r->last - r->start ? r->value + off : DMAC_IMAP_NONE;
+		if (off > r->last - r->start)
+			return DMAC_IMAP_NONE;
+		/* A length that ends inside the record needs no neighbour. */
+		if (len && (max_len == 0 || r->last - addr < max_len - 1))
+			return dmac__imap_translate_slow(s, addr, max_len, len);
+		if (len)
+			*len = max_len;
+		return r->value + off;
 	}
 	return dmac__imap_translate_slow(s, addr, max_len, len);
 }
