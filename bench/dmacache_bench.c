@@ -9,9 +9,14 @@
  *                                                   section per 64 lookups
  *   translate_chained/<impl>/<intervals>/threads:<n>  informative: latency, each
  *                                   address depends on the previous result
- *                                   (imap, radix2, rwlock_tree)
- * with impl in imap, radix2, rwlock_tree, dpdk; intervals 16, 1024, 65536;
- * threads 1 and 2. The time per iteration is the time per lookup on one thread.
+ *                                   (imap, imap_v1, radix2, rwlock_tree)
+ *   translate_burst32/<impl>/<intervals>/threads:<n>  bursts of 32 addresses, one
+ *                                   read-side section per burst (imap, imap_v1,
+ *                                   radix2)
+ *   write/<impl>/<intervals>/<bytes>  writer cost and memory (writer_bench.c)
+ * with impl in imap, imap_v1 (the previous design, bench/imap_v1), radix2,
+ * rwlock_tree, dpdk; intervals 16, 1024, 65536; threads 1 and 2. The time per
+ * iteration is the time per lookup on one thread.
  *
  * Invariants:
  * - imap, radix2 and rwlock_tree are built from the same layout (layout.c) for each

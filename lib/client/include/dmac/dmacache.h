@@ -26,14 +26,14 @@
  *   every later request returns -ECONNRESET; only dmac_client_close() remains.
  *
  * Thread-safety, in one place (each function repeats its own):
- * - Request calls (register, unregister, lease, release, query, stats) may be
+ * - Request calls (register, unregister, lease, release, flush, query, stats) may be
  *   called from any thread; they are serialized by a mutex inside the client
  *   (one request in flight per connection; replies are matched by tag).
- * - dmac_client_translate() is lock-free and makes no system call in steady
- *   state; any number of threads may call it concurrently with each other and
- *   with the request calls. A thread is registered with liburcu (urcu-memb)
- *   lazily, on its first translate or request call, and unregistered
- *   automatically when it exits (see dmac_client_thread_register()).
+ * - dmac_client_translate() and dmac_client_translate_burst() are lock-free and
+ *   make no system call in steady state; any number of threads may call them
+ *   concurrently with each other and with the request calls. A thread is registered with liburcu
+ * (urcu-memb) lazily, on its first translate or request call, and unregistered automatically when
+ * it exits (see dmac_client_thread_register()).
  * - dmac_client_info() reads data fixed at connect time: any thread, no lock.
  * - dmac_client_close() must be the last call on a client: no other thread may be
  *   inside, or later enter, any call on it (translate included).

@@ -14,8 +14,8 @@
  *   (dmac_imap_snapshot() and the dmac_imap_snap_* readers).
  *
  * Concurrency contract:
- * - Readers (lookup, translate, lookup_range, next, count, memory, snapshot and the
- *   dmac_imap_snap_* calls) are lock-free and
+ * - Readers (lookup, translate, translate_burst, lookup_range, next, count, memory,
+ *   snapshot and the dmac_imap_snap_* calls) are lock-free and
  *   must run inside dmac_imap_read_lock()/dmac_imap_read_unlock(), an urcu-memb
  *   read-side section, on a thread registered with rcu_register_thread(). Any number
  *   of reader threads may run concurrently with one writer. Results (including the
