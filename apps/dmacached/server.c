@@ -74,6 +74,7 @@ struct dmd_server {
 	int conn_ended; /* a connection ended outside its own event: stop the batch */
 	/* connection caps: all connections, and per peer uid (uid -> count) */
 	uint64_t nconns;
+	uint64_t naccepts; /* connections taken off the queue, ever (tests read it) */
 	struct dmac_hmap per_uid;
 	/* connections not bound by HELLO yet, accept order = deadline order */
 	struct dmd_conn *dhead, *dtail;
@@ -298,6 +299,7 @@ static void dmd__accept(struct dmd_server *srv)
 		dmd__refuse_log(srv, "the daemon is out of file descriptors (RLIMIT_NOFILE)");
 		return;
 	}
+	srv->naccepts++;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl)) {
 		dmd_warn("SO_PEERCRED: %s; connection refused", strerror(errno));
 		goto err_close_sock;
@@ -513,15 +515,20 @@ static void dmd__test_control(struct dmd_server *srv)
 		f = fopen(tmp, "we");
 		if (f) {
 			dmd_engine_dump(srv->engine, f);
+			fprintf(f, "connections %" PRIu64 "\naccepts %" PRIu64 "\n", srv->nconns,
+				srv->naccepts);
 			fprintf(f, "alloc_outstanding %" PRId64 "\n", dmac__alloc_outstanding());
 			fprintf(f, "alloc_fired %d\n", dmac__fault_alloc_fired());
 			dmd_test_backend_dump(f);
 			dmd_test_hooks_dump(f);
 			fclose(f);
-			rename(tmp, dump);
 		}
 	}
+	/* the fds lent for the dump are taken back before the dump appears:
+	 * a test that sees it may rely on the shortage it asked for */
 	dmd_test_hooks_take_back();
+	if (dump)
+		rename(tmp, dump);
 	/* armed last, so that the dump above does not count */
 	if (arm_alloc)
 		dmac__fault_alloc_arm(alloc_arm);

@@ -200,6 +200,10 @@ void td_start(struct tdaemon *d, const char *extra)
 		strcpy(sa.sun_path, d->sock);
 		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			close(s);
+			/* the probe is gone before the test begins: a test that
+			 * counts connections or fds must not see it end later */
+			if (td_wait(d, "accepts", 1) || td_wait(d, "connections", 0))
+				exit(1);
 			return;
 		}
 		close(s);
