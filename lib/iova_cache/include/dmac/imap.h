@@ -280,26 +280,52 @@ dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t m
 	uintptr_t t = (uintptr_t)s;
 	const struct dmac__imap_vhead *v =
 	    (const struct dmac__imap_vhead *)(t & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
-	unsigned sh = (unsigned)(t & DMAC__IMAP_SHIFT_MASK);
-	uint64_t e = v->e[(addr >> sh) & 63];
+	const uint64_t *n = v->e;
+	unsigned sh;
+	uint64_t e;
 
 	if (dmac_unlikely((addr & v->mask) != v->base))
 		return DMAC_IMAP_NONE;
-	sh -= 6;
-	/* NODE: one dependent load per level, the child's shift is ours - 6. Most maps
-	 * are two levels below the root or less: unrolled, then a loop. */
-	if ((e & 63) == 0) {
-		e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
-		sh -= 6;
-		if ((e & 63) == 0) {
-			e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
-			sh -= 6;
-			while ((e & 63) == 0) {
-				e = ((const uint64_t *)(uintptr_t)e)[(addr >> sh) & 63];
-				sh -= 6;
-			}
-		}
+#define DMAC__IMAP_STEP(s)                                                                         \
+	e = n[(addr >> (s)) & 63];                                                                 \
+	sh = (s);                                                                                  \
+	if (e & 63)                                                                                \
+		goto found;                                                                        \
+	n = (const uint64_t *)(uintptr_t)e
+	/*
+	 * One dependent load per level, entered at the root's level (a jump that is
+	 * the same for every lookup of a version, so predicted) and with constant
+	 * shifts below it: a NODE entry (low 6 bits 0) is the next level's entries.
+	 */
+	switch (t & DMAC__IMAP_SHIFT_MASK) {
+	default: /* 63 */
+		DMAC__IMAP_STEP(63);
+		/* fallthrough */
+	case 57:
+		DMAC__IMAP_STEP(57);
+		/* fallthrough */
+	case 51:
+		DMAC__IMAP_STEP(51);
+		/* fallthrough */
+	case 45:
+		DMAC__IMAP_STEP(45);
+		/* fallthrough */
+	case 39:
+		DMAC__IMAP_STEP(39);
+		/* fallthrough */
+	case 33:
+		DMAC__IMAP_STEP(33);
+		/* fallthrough */
+	case 27:
+		DMAC__IMAP_STEP(27);
+		/* fallthrough */
+	case 21:
+		e = n[(addr >> 21) & 63]; /* a 2 MiB entry is never a NODE */
+		sh = 21;
 	}
+#undef DMAC__IMAP_STEP
+found:
+	sh -= 6; /* the entry's region has shift sh + 6 */
 	/* The hot path: a region wholly inside one interval, translation inline. */
 	if (dmac_likely(e & DMAC__IMAP_E_FULL)) {
 		if (len) {
