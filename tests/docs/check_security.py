@@ -4,9 +4,10 @@
 
     check_security.py SECURITY_MD BUILD_DIR VM_TESTS(true|false)
 
-Reads every name in backticks in the 'Test' column of the threat table; a
-row without one, or a name that is not a test registered in the build
-(meson introspect --tests), fails the check. vm-tier names are checked only
+Reads every name in backticks in the 'Test' column of the threat table, and
+every backticked name in the text with a test prefix (adv-, vm-adv-, lazy-,
+device-, devices-); a row without a test, or a name that is not a test
+registered in the build (meson introspect --tests), fails the check. vm-tier names are checked only
 when the vm tests are configured. Exit 0 when every
 name resolves, 1 otherwise (each missing name printed).
 """
@@ -40,6 +41,14 @@ def main():
             if n in tests or (looks_vm and not vm):
                 continue
             missing.append("not a test of this build: %s (row: %s)" % (n, cells[0]))
+    # the prose names tests too: every name with a test suite's prefix
+    # anywhere on the page must resolve as well
+    for n in sorted(set(re.findall(r"`((?:adv|vm-adv|lazy|device|devices)-[A-Za-z0-9_.-]+)`",
+                                   text))):
+        seen += 1
+        if n in tests or (n.startswith("vm-") and not vm):
+            continue
+        missing.append("not a test of this build: %s (in the text)" % n)
     for m in missing:
         print("security.md:", m)
     print("%d test names in the threat table, %d problem(s)" % (seen, len(missing)))
