@@ -83,7 +83,8 @@ static int dmd__send_fds(struct dmd_conn *c, size_t len, const int *fds, unsigne
 		}
 		memcpy(c->out, wbuf, len);
 		c->out_len = len;
-		memcpy(c->out_fds, fds, nfds * sizeof(int));
+		if (nfds)
+			memcpy(c->out_fds, fds, nfds * sizeof(int));
 		c->out_nfds = nfds;
 		*queued = true;
 		dmd_debug("session pid %d: reply queued (socket full)", (int)c->pid);
