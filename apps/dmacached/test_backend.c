@@ -76,6 +76,9 @@ static size_t nspaces;
 static struct tb_call *calls;
 static size_t ncalls, calls_cap;
 static uint64_t ncounted, nfailed;
+/* map and copy calls refused because the range was mapped already: a daemon
+ * that reuses an IOVA still mapped in a space shows up here */
+static uint64_t noverlap;
 static uint64_t fail_countdown;
 static int fail_errno;
 
@@ -297,8 +300,10 @@ static int tb_insert(struct tb_space *s, uint64_t iova, uint64_t length, uint64_
 {
 	size_t i = tb_lower(s, iova);
 
-	if (i < s->nmaps && s->maps[i].iova < iova + length)
+	if (i < s->nmaps && s->maps[i].iova < iova + length) {
+		noverlap++;
 		return -EEXIST;
+	}
 	if (s->nmaps == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 16;
 		struct tb_map *n = realloc(s->maps, ncap * sizeof(*n));
@@ -645,7 +650,8 @@ void dmd_test_backend_dump(FILE *f)
 {
 	size_t total = 0;
 
-	fprintf(f, "calls %" PRIu64 "\nfailed %" PRIu64 "\n", ncounted, nfailed);
+	fprintf(f, "calls %" PRIu64 "\nfailed %" PRIu64 "\noverlap_refused %" PRIu64 "\n", ncounted,
+		nfailed, noverlap);
 	for (size_t i = 0; i < nspaces; i++) {
 		const struct tb_space *s = &spaces[i];
 

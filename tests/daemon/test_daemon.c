@@ -878,8 +878,10 @@ static void test_bad_requests(const char *self)
 /* ---- fault injection ------------------------------------------------------ */
 
 /* Register two memfds and lease from both in one batch each; returns the
- * number of steps that failed (0: both succeeded). */
-static int fault_round(struct tdaemon *d, const char *ctl, int *fired)
+ * number of steps that failed (0: both succeeded). @p ctl is applied before
+ * the REGISTER; @p ctl_close (or NULL) just before the session is closed, so
+ * that it fails a call of the teardown (the unmaps of reclaim). */
+static int fault_round2(struct tdaemon *d, const char *ctl, const char *ctl_close, int *fired)
 {
 	struct dmac_proto_reg_range rr[3] = {
 	    {.fd_index = 0, .prot = RW, .offset = 0, .length = MB},
@@ -925,10 +927,66 @@ static int fault_round(struct tdaemon *d, const char *ctl, int *fired)
 	/* disarm whatever did not fire, then let the client go */
 	td_sync(d, "backend_fail 0 0");
 	td_sync(d, "alloc_fail 0");
+	if (ctl_close)
+		td_sync(d, ctl_close);
 	close(s);
 	close(fds[0]);
 	close(fds[1]);
 	return failed;
+}
+
+static int fault_round(struct tdaemon *d, const char *ctl, int *fired)
+{
+	return fault_round2(d, ctl, NULL, fired);
+}
+
+static void wait_no_session(struct tdaemon *d)
+{
+	for (int i = 0; i < 500 && (td_sync(d, NULL), td_get(d, "sessions") != 0); i++)
+		usleep(10000);
+}
+
+/*
+ * The teardown's backend calls (the unmaps of tenant copies and of master
+ * areas when the session goes), failed one at a time: the mapping stays as
+ * it was (kept, counted in unmap_failures), a new round meanwhile gets other
+ * IOVAs (the backend refuses no map or copy as overlapping), and the retry
+ * timer unmaps it. Returns the number of injection points reached.
+ */
+static int fault_teardown(struct tdaemon *d, long long alloc0, int fds0)
+{
+	int n, fired_before = (int)td_get(d, "failed");
+
+	for (n = 1; n < 100; n++) {
+		char ctl[64];
+		int fired, now;
+
+		snprintf(ctl, sizeof(ctl), "backend_fail %d %d", n, EIO);
+		CHECK_EQ(fault_round2(d, NULL, ctl, &fired), 0);
+		wait_no_session(d);
+		td_sync(d, NULL);
+		now = (int)td_get(d, "failed");
+		if (now == fired_before)
+			break; /* the teardown has fewer than n calls */
+		fired_before = now;
+		/* the failed unmap left its mapping, counted */
+		CHECK(td_get(d, "unmap_failures") >= 1);
+		CHECK(td_get(d, "mapped") >= 1);
+		/* another client meanwhile: served, at other IOVAs */
+		CHECK_EQ(fault_round(d, NULL, &fired), 0);
+		wait_no_session(d);
+		td_sync(d, NULL);
+		CHECK_EQ(td_get(d, "overlap_refused"), 0);
+		/* the retry (every second) unmaps what was kept */
+		CHECK_EQ(td_wait(d, "unmap_failures", 0), 0);
+		CHECK_EQ(td_wait(d, "mapped", 0), 0);
+		CHECK_EQ(td_get(d, "areas"), 0);
+		CHECK_EQ(td_get(d, "cache_check"), 0);
+		CHECK_EQ(td_get(d, "alloc_outstanding"), alloc0);
+		CHECK_EQ(td_fds(d), fds0);
+	}
+	td_sync(d, "backend_fail 0 0");
+	return n - 1;
 }
 
 static int fault_backend; /* test_fault(): backend calls (1) or allocations (0) */
@@ -980,6 +1038,13 @@ static void fault_tenant(void *arg)
 	}
 	fprintf(stderr, "fault (%s): %d injection points\n", backend ? "backend" : "alloc", n - 1);
 	CHECK(n > 2 && n < 200);
+	CHECK_EQ(td_get(&d, "overlap_refused"), 0);
+	if (backend) {
+		/* 2 areas and 3 copies at least: every one of their unmaps */
+		n = fault_teardown(&d, alloc0, fds0);
+		fprintf(stderr, "fault (backend, teardown): %d injection points\n", n);
+		CHECK(n >= 5 && n < 99);
+	}
 }
 
 static void test_fault(int backend)
