@@ -31,16 +31,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "dmac/proto.h"
 #include "dmac_alloc.h"
 #include "engine_internal.h"
 #include "ident.h"
 #include "log.h"
 #include "numa.h"
+
+/* Distinct fds one REGISTER remembers the identity of (dmd_engine_register). */
+#define DMD__SEEN_FDS 16
 
 /* The cache key of an area: see the top of this file. */
 static struct dmac_backing dmd__key(uint64_t ident, uint32_t prot)
@@ -366,26 +371,43 @@ void dmd__reg_drop(struct dmd_engine *e, struct dmd_session *s, struct dmd_reg *
 
 /* ---- register ----------------------------------------------------------- */
 
+/* The ids given out by one REGISTER batch so far: an open-addressing set
+ * of twice the largest batch (so a probe ends at an empty slot), keyed by
+ * the id itself (random, so its low bits are as good as a hash). */
+#define DMD__BATCH_IDS (2 * DMAC_PROTO_MAX_VEC)
+struct dmd__batch_ids {
+	uint64_t slot[DMD__BATCH_IDS]; /* 0: empty (ids are never 0) */
+};
+
+/* Add @p id; @return false if the batch has it already. */
+static bool dmd__batch_ids_add(struct dmd__batch_ids *b, uint64_t id)
+{
+	for (uint32_t i = (uint32_t)id % DMD__BATCH_IDS;; i = (i + 1) % DMD__BATCH_IDS) {
+		if (b->slot[i] == id)
+			return false;
+		if (!b->slot[i]) {
+			b->slot[i] = id;
+			return true;
+		}
+	}
+}
+
 /* A fresh registration id: random (protocol.md: unguessable), non-zero,
- * unique in the session (ids are looked up per session only). */
-static int dmd__reg_id(struct dmd_engine *e, const struct dmd_session *s,
-		       struct dmd_reg *const *batch, uint32_t nbatch, uint64_t *out)
+ * unique in the session (ids are looked up per session only) and in the
+ * batch (@p b, which records it). */
+static int dmd__reg_id(struct dmd_engine *e, const struct dmd_session *s, struct dmd__batch_ids *b,
+		       uint64_t *out)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		uint64_t id;
-		uint32_t i;
 		int rc = dmd__random_u64(e, &id);
 
 		if (rc)
 			return rc;
-		if (!id || dmac_hmap_get(&s->reg_by_id, id))
+		if (!id || dmac_hmap_get(&s->reg_by_id, id) || !dmd__batch_ids_add(b, id))
 			continue;
-		for (i = 0; i < nbatch && batch[i]->id != id; i++)
-			;
-		if (i == nbatch) {
-			*out = id;
-			return 0;
-		}
+		*out = id;
+		return 0;
 	}
 	return -EIO;
 }
@@ -397,12 +419,19 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 	struct dmac_cache_area **areas;
 	struct dmd_reg **regs;
 	size_t m = 0, j = 0;
-	uint32_t i = 0, nident = 0;
+	uint32_t i = 0, nident = 0, nseen = 0;
 	int rc, doomed = 0;
+	struct dmd__batch_ids batch_ids_buf = {{0}}, *batch_ids = &batch_ids_buf;
+	/* fds whose identity this batch has asked for (a request carries at
+	 * most DMAC_PROTO_MAX_FDS; more distinct fds only cost more calls) */
+	struct dmd__seen_fd {
+		int fd;
+		uint64_t ident;
+	} seen[DMD__SEEN_FDS];
 
 	if (!s->tenant)
 		return -EPERM;
-	if (n == 0)
+	if (n == 0 || n > DMAC_PROTO_MAX_VEC)
 		return -EINVAL;
 	{
 		struct dmd_tenant *t = s->tenant;
@@ -454,13 +483,28 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 	if (rc)
 		goto err_free_regs_array;
 	/* The identity of each range's file (one hold per range, dropped at
-	 * the end of the batch: the areas take their own). */
+	 * the end of the batch: the areas take their own). The kernel is asked
+	 * once per fd (an inotify_add_watch() is a path walk through
+	 * /proc/self/fd: most of a 256-range REGISTER's cost when asked per
+	 * range); a range whose fd an earlier range used takes another hold on
+	 * that identity. */
 	for (nident = 0; nident < n; nident++) {
-		uint64_t ident;
+		uint64_t ident = 0;
+		uint32_t k;
 
-		rc = dmd_ident_get(e->ident, in[nident].fd, &ident);
-		if (rc)
-			goto err_put_idents;
+		for (k = 0; k < nseen; k++)
+			if (seen[k].fd == in[nident].fd)
+				break;
+		if (k < nseen) {
+			ident = seen[k].ident;
+			dmd_ident_hold(e->ident, ident);
+		} else {
+			rc = dmd_ident_get(e->ident, in[nident].fd, &ident);
+			if (rc)
+				goto err_put_idents;
+			if (nseen < DMD__SEEN_FDS)
+				seen[nseen++] = (struct dmd__seen_fd){in[nident].fd, ident};
+		}
 		ranges[nident].backing = dmd__key(ident, in[nident].prot);
 		ranges[nident].offset = in[nident].offset;
 		ranges[nident].length = in[nident].length;
@@ -511,7 +555,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 			j = m;
 			goto err_free_new_regs;
 		}
-		rc = dmd__reg_id(e, s, regs, i, &r->id);
+		rc = dmd__reg_id(e, s, batch_ids, &r->id);
 		if (rc) {
 			dmac__free(r);
 			j = m;

@@ -174,6 +174,7 @@ int dmac__proto_fd_classify(const struct stat *st, long f_type, long f_bsize, in
 	if (!S_ISREG(st->st_mode) || st->st_size < 0)
 		return -EBADFD;
 	memset(info, 0, sizeof(*info));
+	info->open_flags = -1;
 	info->size = (uint64_t)st->st_size;
 	info->dev = (uint64_t)st->st_dev;
 	info->ino = (uint64_t)st->st_ino;
@@ -211,7 +212,7 @@ int dmac_proto_fd_inspect(int fd, struct dmac_proto_fdinfo *info)
 {
 	struct statfs sfs;
 	struct stat st;
-	int fl, seals;
+	int fl, seals, rc;
 
 	if (!info)
 		return -EINVAL;
@@ -231,7 +232,10 @@ int dmac_proto_fd_inspect(int fd, struct dmac_proto_fdinfo *info)
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		seals = -errno;
-	return dmac__proto_fd_classify(&st, (long)sfs.f_type, (long)sfs.f_bsize, seals, info);
+	rc = dmac__proto_fd_classify(&st, (long)sfs.f_type, (long)sfs.f_bsize, seals, info);
+	if (rc == 0)
+		info->open_flags = fl;
+	return rc;
 }
 
 int dmac_proto_fd_check_range(const struct dmac_proto_fdinfo *info, uint64_t offset,
@@ -278,7 +282,8 @@ int dmac_proto_fd_check_prot(int fd, const struct dmac_proto_fdinfo *info, uint3
 
 	if (!info)
 		return -EINVAL;
-	fl = fcntl(fd, F_GETFL);
+	/* the access mode inspect read (one fcntl() per fd, not per range) */
+	fl = info->open_flags >= 0 ? info->open_flags : fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
 	return dmac__proto_fd_prot_decide(fl, info->seals, prot);

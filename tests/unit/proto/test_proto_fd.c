@@ -540,7 +540,15 @@ static void test_check_prot(void)
 	CHECK_EQ(dmac_proto_fd_inspect(fd, &fi), 0);
 	CHECK_EQ(dmac_proto_fd_check_prot(fd, &fi, RW), -EPERM);
 	CHECK_EQ(dmac_proto_fd_check_prot(fd, &fi, R), 0);
+	/* the access mode inspect read is the one checked (one fcntl per fd);
+	 * without it (open_flags -1) the fd is asked */
+	CHECK_EQ(dmac_proto_fd_inspect(ro, &fi), 0);
+	CHECK_EQ(fi.open_flags & O_ACCMODE, O_RDONLY);
+	CHECK_EQ(dmac_proto_fd_check_prot(-1, &fi, RW), -EACCES);
+	fi.open_flags = -1;
 	CHECK_EQ(dmac_proto_fd_check_prot(-1, &fi, R), -EBADF);
+	CHECK_EQ(dmac_proto_fd_check_prot(ro, &fi, RW), -EACCES);
+	CHECK_EQ(dmac_proto_fd_check_prot(ro, &fi, R), 0);
 	CHECK_EQ(dmac_proto_fd_check_prot(fd, NULL, R), -EINVAL);
 	close(wo);
 	close(ro);

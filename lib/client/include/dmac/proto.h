@@ -629,6 +629,9 @@ struct dmac_proto_fdinfo {
 	uint64_t page_size; /**< granule for offset and length */
 	uint64_t dev;	    /**< st_dev: with ino, the backing object's identity */
 	uint64_t ino;	    /**< st_ino */
+	/** fcntl(F_GETFL) as dmac_proto_fd_inspect() read it (the access mode
+	 * cannot change while the fd is open), or -1 when not read */
+	int open_flags;
 };
 
 /**
@@ -656,7 +659,9 @@ DMAC_EXPORT int dmac_proto_fd_inspect(int fd, struct dmac_proto_fdinfo *info);
  * any prot needs read access (O_RDONLY or O_RDWR: the daemon maps the file
  * MAP_SHARED, and a device that reads memory discloses it); PROT_WRITE needs
  * O_RDWR and no write seal (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE) in
- * info->seals.
+ * info->seals. The access mode is info->open_flags when inspect read it
+ * (so a request of many ranges of one fd asks the kernel once), else
+ * fcntl(F_GETFL) on @p fd.
  * @return 0; -EACCES (access mode: O_WRONLY, or O_RDONLY with PROT_WRITE);
  *  -EPERM (write-sealed with PROT_WRITE); -EBADF (not an open fd, O_PATH);
  *  -EINVAL (info NULL, prot 0 or unknown bits).
