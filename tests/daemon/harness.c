@@ -33,6 +33,7 @@
 #include "harness.h"
 
 int t_failures;
+const char *td_log_level = "debug";
 
 /* LeakSanitizer's entry point, when the program has it (ASan or LSan builds). */
 extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
@@ -151,8 +152,8 @@ void td_write_conf(struct tdaemon *d, const char *extra)
 	f = fopen(d->conf, "w");
 	if (!f)
 		die("write config");
-	fprintf(f, "[daemon]\nsocket = %s\nbackend = test\nlog_level = debug\n%s", d->sock,
-		extra ? extra : "");
+	fprintf(f, "[daemon]\nsocket = %s\nbackend = test\nlog_level = %s\n%s", d->sock,
+		td_log_level, extra ? extra : "");
 	fclose(f);
 }
 

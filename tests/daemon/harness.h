@@ -49,6 +49,9 @@ struct tdaemon {
 	char ctl[128];
 };
 
+/* The daemon's log_level in td_write_conf() ("debug"; benchmarks lower it). */
+extern const char *td_log_level;
+
 /* Write the config (socket/backend lines are added) and start the daemon.
  * Root only (not in a t_as() child). */
 void td_start(struct tdaemon *d, const char *extra_conf);
