@@ -44,6 +44,31 @@
 #include "log.h"
 #include "numa.h"
 
+/*
+ * The merged range (dmac_cache_coalesce()'s output: sorted by key = (backing,
+ * offset), disjoint per backing) that contains @p r, a range it was merged
+ * from: the last one whose key is <= r's. O(log m).
+ */
+static size_t dmd__merged_index(const struct dmac_cache_range *merged, size_t m,
+				const struct dmac_cache_range *r)
+{
+	size_t lo = 0, hi = m; /* answer in [lo, hi) */
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dmac_cache_range *x = &merged[mid];
+		int le = x->backing.dev != r->backing.dev   ? x->backing.dev < r->backing.dev
+			 : x->backing.ino != r->backing.ino ? x->backing.ino < r->backing.ino
+							    : x->offset <= r->offset;
+
+		if (le)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Distinct fds one REGISTER remembers the identity of (dmd_engine_register). */
 #define DMD__SEEN_FDS 16
 
@@ -418,6 +443,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 	struct dmac_cache_range *ranges, *merged;
 	struct dmac_cache_area **areas;
 	struct dmd_reg **regs;
+	uint32_t *first_of;
 	size_t m = 0, j = 0;
 	uint32_t i = 0, nident = 0, nseen = 0;
 	int rc, doomed = 0;
@@ -478,10 +504,15 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		rc = -ENOMEM;
 		goto err_free_areas;
 	}
+	first_of = dmac__calloc(n, sizeof(*first_of));
+	if (!first_of) {
+		rc = -ENOMEM;
+		goto err_free_regs_array;
+	}
 	/* room in the session's map now, so that the commit below cannot fail */
 	rc = dmac_hmap_reserve(&s->reg_by_id, s->nregs + n);
 	if (rc)
-		goto err_free_regs_array;
+		goto err_free_first_of;
 	/* The identity of each range's file (one hold per range, dropped at
 	 * the end of the batch: the areas take their own). The kernel is asked
 	 * once per fd (an inotify_add_watch() is a path walk through
@@ -513,6 +544,15 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 	rc = dmac_cache_coalesce(ranges, n, merged, &m);
 	if (rc)
 		goto err_put_idents;
+	/* for each merged range, one input range inside it */
+	for (j = 0; j < m; j++)
+		first_of[j] = UINT32_MAX;
+	for (i = 0; i < n; i++) {
+		size_t k = dmd__merged_index(merged, m, &ranges[i]);
+
+		if (first_of[k] == UINT32_MAX)
+			first_of[k] = i;
+	}
 
 	/* One area reference per merged range: a hit (no pin) or a new area. */
 	for (j = 0; j < m; j++) {
@@ -523,10 +563,9 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 			s->tenant->cache_hits++;
 		} else if (rc == -ENOENT) {
 			s->tenant->cache_misses++;
-			for (i = 0; i < n; i++)
-				if (ranges[i].backing.dev == merged[j].backing.dev &&
-				    ranges[i].backing.ino == merged[j].backing.ino)
-					break;
+			/* a range of the same file (and prot: the same key), for
+			 * its fd and page size */
+			i = first_of[dmd__merged_index(merged, m, &merged[j])];
 			rc = dmd__clear_overlaps(e, &merged[j]);
 			if (!rc)
 				rc = dmd__area_create(e, s->tenant, in[i].fd, &in[i], &merged[j],
@@ -541,14 +580,8 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		struct dmac_cache_area_info info;
 		struct dmd_reg *r;
 
-		for (j = 0; j < m; j++) {
-			dmac_cache_area_info(areas[j], &info);
-			if (info.range.backing.dev == ranges[i].backing.dev &&
-			    info.range.backing.ino == ranges[i].backing.ino &&
-			    info.range.offset <= in[i].offset &&
-			    in[i].offset + in[i].length <= info.range.offset + info.range.length)
-				break;
-		}
+		j = dmd__merged_index(merged, m, &ranges[i]);
+		dmac_cache_area_info(areas[j], &info);
 		r = dmac__calloc(1, sizeof(*r));
 		if (!r) {
 			rc = -ENOMEM;
@@ -588,6 +621,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		dmd__area_put(e, areas[j]);
 	for (i = 0; i < n; i++)
 		dmd_ident_put(e->ident, ranges[i].backing.ino);
+	dmac__free(first_of);
 	dmac__free(regs);
 	dmac__free(areas);
 	dmac__free(merged);
@@ -615,6 +649,8 @@ err_put_areas:
 err_put_idents:
 	while (nident-- > 0)
 		dmd_ident_put(e->ident, ranges[nident].backing.ino);
+err_free_first_of:
+	dmac__free(first_of);
 err_free_regs_array:
 	dmac__free(regs);
 err_free_areas:

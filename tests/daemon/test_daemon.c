@@ -520,6 +520,152 @@ static void test_batch_atomic(void)
 	run(conf(NULL), batch_atomic_tenant);
 }
 
+/*
+ * register-mixed: one REGISTER whose ranges come from two files, two prots,
+ * adjacent (merged into one area) and apart, in no particular order: every
+ * registration must land on its own file at its own offset. Checked end to
+ * end by the root parent: a lease's IOVA -> the master space's mapping (the
+ * dump) -> the daemon's VA -> /proc/PID/maps -> (inode, file offset).
+ */
+#define MIX_N 6
+struct mix_result {
+	uint64_t ino[MIX_N], offset[MIX_N], iova[MIX_N];
+};
+
+struct mix_arg {
+	const struct tdaemon *d;
+	int out, go; /* pipes to and from the parent */
+};
+
+static void register_mixed_tenant(void *arg)
+{
+	const struct mix_arg *a = arg;
+	/* fd 0: 8 pages, fd 1: 4 pages; (fd, prot, page) */
+	static const struct {
+		uint32_t fd, prot, page;
+	} r[MIX_N] = {{0, RW, 0}, {1, DMAC_PROTO_PROT_READ, 1},
+		      {0, RW, 1}, {0, DMAC_PROTO_PROT_READ, 0},
+		      {0, RW, 3}, {1, RW, 0}};
+	struct dmac_proto_reg_range rr[MIX_N];
+	struct mix_result res;
+	uint64_t buf[256], reg[MIX_N];
+	int fds[2] = {t_memfd(8 * 4096, 1), t_memfd(4 * 4096, 1)};
+	int s = hello(a->d, "a");
+	struct stat st[2];
+	size_t len;
+	char c;
+
+	memset(&res, 0, sizeof(res));
+	CHECK(!fstat(fds[0], &st[0]) && !fstat(fds[1], &st[1]));
+	for (int i = 0; i < MIX_N; i++)
+		rr[i] = (struct dmac_proto_reg_range){.fd_index = r[i].fd,
+						      .prot = r[i].prot,
+						      .offset = r[i].page * 4096ull,
+						      .length = 4096};
+	CHECK_EQ(dmac_proto_encode_register_req(buf, sizeof(buf), 1, rr, MIX_N, 2, &len), 0);
+	CHECK_EQ(tc_rpc_raw(s, buf, len, fds, 2), 0);
+	for (int i = 0; i < MIX_N; i++)
+		reg[i] = ((const struct dmac_proto_reg_result *)tc_view.vec)[i].reg_id;
+	for (int i = 0; i < MIX_N; i++) {
+		struct dmac_proto_lease_grant g;
+
+		CHECK_EQ(tc_lease(s, reg[i], 0, 4096, r[i].prot, &g), 0);
+		res.ino[i] = st[r[i].fd].st_ino;
+		res.offset[i] = r[i].page * 4096ull;
+		res.iova[i] = g.iova;
+	}
+	/* the parent checks while the leases live */
+	CHECK(write(a->out, &res, sizeof(res)) == (ssize_t)sizeof(res));
+	CHECK(read(a->go, &c, 1) == 1);
+	close(s);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* The daemon VA of master IOVA @p iova (dump "map SPACE IOVA LEN VA PROT"
+ * lines of the master space), or 0. */
+static uint64_t mix_master_va(const struct tdaemon *d, uint64_t iova)
+{
+	long long master = td_get(d, "master_space");
+	char line[256];
+	uint64_t va = 0;
+	FILE *f = fopen(d->dump, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int sp;
+		unsigned long long io, ln, v;
+
+		if (sscanf(line, "map %u 0x%llx 0x%llx 0x%llx", &sp, &io, &ln, &v) == 4 &&
+		    (long long)sp == master && io <= iova && iova - io < ln)
+			va = v + (iova - io);
+	}
+	fclose(f);
+	return va;
+}
+
+/* The (inode, file offset) the daemon @p pid maps at @p va, from its maps. */
+static int mix_file_at(pid_t pid, uint64_t va, uint64_t *ino, uint64_t *off)
+{
+	char path[64], line[512];
+	int rc = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, fo, in;
+
+		if (sscanf(line, "%llx-%llx %*s %llx %*s %llu", &lo, &hi, &fo, &in) == 4 &&
+		    lo <= va && va < hi) {
+			*ino = in;
+			*off = fo + (va - lo);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static void test_register_mixed(void)
+{
+	struct tdaemon d;
+	struct mix_result res;
+	struct mix_arg a;
+	int out[2], go[2], status = 0;
+	pid_t p;
+
+	td_start(&d, conf(NULL));
+	if (pipe2(out, O_CLOEXEC) || pipe2(go, O_CLOEXEC))
+		exit(1);
+	a = (struct mix_arg){&d, out[1], go[0]};
+	p = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, register_mixed_tenant, &a);
+	CHECK_EQ(read(out[0], &res, sizeof(res)), (ssize_t)sizeof(res));
+	td_sync(&d, NULL);
+	/* two files x two prots: fd 0 RW pages 0-1 merged, 3 apart; fd 0 R;
+	 * fd 1 R; fd 1 RW */
+	CHECK_EQ(td_get(&d, "areas"), 5);
+	for (int i = 0; i < MIX_N; i++) {
+		uint64_t va = mix_master_va(&d, res.iova[i]), ino = 0, off = 1;
+
+		CHECK(va != 0);
+		CHECK_EQ(mix_file_at(d.pid, va, &ino, &off), 0);
+		CHECK_EQ(ino, res.ino[i]);
+		CHECK_EQ(off, res.offset[i]);
+	}
+	CHECK(write(go[1], "g", 1) == 1);
+	CHECK_EQ(waitpid(p, &status, 0), p);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(out[0]);
+	close(out[1]);
+	close(go[0]);
+	close(go[1]);
+	td_stop(&d);
+}
+
 static void window_tenant(void *arg)
 {
 	struct tdaemon d = *(struct tdaemon *)arg;
@@ -1440,6 +1586,8 @@ int main(int argc, char **argv)
 		test_quota();
 	else if (!strcmp(t, "batch"))
 		test_batch_atomic();
+	else if (!strcmp(t, "register-mixed"))
+		test_register_mixed();
 	else if (!strcmp(t, "window"))
 		test_window();
 	else if (!strcmp(t, "bad-requests"))
