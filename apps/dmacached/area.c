@@ -390,6 +390,7 @@ void dmd__reg_drop(struct dmd_engine *e, struct dmd_session *s, struct dmd_reg *
 	e->nregs--;
 	t->nregs--;
 	t->reg_bytes -= r->length;
+	s->reg_bytes -= r->length;
 	dmd__area_put(e, r->area);
 	dmac__free(r);
 }
@@ -614,6 +615,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		e->nregs++;
 		s->tenant->nregs++;
 		s->tenant->reg_bytes += regs[i]->length;
+		s->reg_bytes += regs[i]->length;
 		out[i].reg_id = regs[i]->id;
 		out[i].page_shift = regs[i]->page_shift;
 	}

@@ -154,6 +154,10 @@ struct dmd_peer {
 	pid_t pid;
 	unsigned int ngroups; /**< groups[0..ngroups-1]; at most DMD_PEER_MAX_GROUPS */
 	gid_t groups[DMD_PEER_MAX_GROUPS];
+	/** process name (/proc/PID/comm) read at accept, NUL-terminated; empty
+	 * when unknown or not provably the peer's (proc.h); display only */
+	char comm[16];
+	bool pidfd; /**< the server watches the peer process with a pidfd */
 };
 
 /** Whether @p g is the peer's primary group or one of its supplementary groups. */

@@ -212,6 +212,7 @@ void dmd_engine_session_close(struct dmd_engine *e, struct dmd_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	e->nsessions--;
+	e->nadmin -= s->admin ? 1 : 0;
 	if (t && --t->nsessions == 0 && t->removed)
 		dmd__tenant_free(e, t);
 	dmd_debug("session %" PRIu64 " (pid %d) reclaimed", s->id, (int)s->peer.pid);
@@ -248,6 +249,7 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 			return -EACCES;
 		}
 		s->admin = 1;
+		e->nadmin++;
 		*out = (struct dmd_hello_out){.session_id = s->id, .iova_last = UINT64_MAX};
 		dmd_info("session %" PRIu64 ": pid %d uid %u opened an admin session", s->id,
 			 (int)s->peer.pid, (unsigned int)s->peer.uid);
@@ -274,6 +276,69 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 	return 0;
 }
 
+int dmd_engine_admin_sessions(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
+			      uint32_t max, struct dmd_session_view *out, uint32_t *n,
+			      uint64_t *next)
+{
+	struct dmd_session *p, *last = NULL;
+	uint32_t k = 0;
+
+	if (!s->admin)
+		return -EPERM;
+	if (cursor > e->next_session_id)
+		return -EINVAL; /* never issued */
+	*next = 0;
+	/* The list is by id decreasing: the sessions >= cursor are a prefix of
+	 * it; list from its end (the smallest id), backwards. */
+	for (p = e->sessions; p && p->id >= cursor; p = p->next)
+		last = p;
+	for (p = last; p; p = p->prev) {
+		struct dmd_session_view *v = &out[k];
+
+		if (k == max) {
+			*next = p->id;
+			break;
+		}
+		memset(v, 0, sizeof(*v));
+		v->session_id = p->id;
+		v->pid = p->peer.pid;
+		v->uid = p->peer.uid;
+		v->gid = p->peer.gid;
+		v->pidfd = p->peer.pidfd;
+		if (p->tenant)
+			memcpy(v->tenant, p->tenant->cfg.name, sizeof(v->tenant));
+		else if (p->admin)
+			memcpy(v->tenant, DMD_ADMIN_TENANT, sizeof(DMD_ADMIN_TENANT));
+		memcpy(v->comm, p->peer.comm, sizeof(v->comm));
+		v->comm[sizeof(v->comm) - 1] = '\0';
+		v->registrations = p->nregs;
+		v->bytes_registered = p->reg_bytes;
+		v->leases = p->nleases;
+		v->bytes_leased = p->lease_bytes;
+		k++;
+	}
+	*n = k;
+	return 0;
+}
+
+void dmd_engine_lease_observed(struct dmd_engine *e, struct dmd_session *s, uint64_t ns)
+{
+	dmd_hist_add(&e->lease_hist, ns);
+	if (s->tenant)
+		s->tenant->lease_requests++;
+}
+
+int dmd_engine_admin_histogram(const struct dmd_engine *e, const struct dmd_session *s, uint32_t id,
+			       struct dmd_hist *out)
+{
+	if (!s->admin)
+		return -EPERM;
+	if (id != DMD_HIST_LEASE)
+		return -ENOENT;
+	*out = e->lease_hist;
+	return 0;
+}
+
 void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st)
 {
 	struct dmac_cache_stats cs;
@@ -288,7 +353,9 @@ void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st)
 	st->areas = cs.areas;
 	st->leases = ls.leases;
 	st->tenants = e->ntenants;
-	st->sessions = e->nsessions;
+	/* operator tools (admin sessions) are not counted: dmacachectl's own
+	 * session does not inflate what it reports (protocol.md 6.7) */
+	st->sessions = e->nsessions - e->nadmin;
 	st->registrations = e->nregs;
 	st->tenant_copies = e->ncopies;
 	st->copy_hits = st->copy_misses = st->kernel_copies = st->kernel_unmaps = 0;
@@ -343,7 +410,9 @@ void dmd_engine_dump(const struct dmd_engine *e, FILE *f)
 		"\ntenants %" PRIu64 "\nsessions %" PRIu64 "\nregistrations %" PRIu64
 		"\ntenant_copies %" PRIu64 "\nmaster_space %u\n",
 		st.cache_hits, st.cache_misses, st.evictions, st.bytes_pinned, st.areas, st.leases,
-		st.tenants, st.sessions, st.registrations, st.tenant_copies, e->master);
+		st.tenants, e->nsessions, st.registrations, st.tenant_copies, e->master);
+	fprintf(f, "admin_sessions %" PRIu64 "\nlease_hist_count %" PRIu64 "\n", e->nadmin,
+		e->lease_hist.count);
 	fprintf(f,
 		"copy_hits %" PRIu64 "\ncopy_misses %" PRIu64 "\nkernel_copies %" PRIu64
 		"\nkernel_unmaps %" PRIu64 "\ncopies_kept_bytes %" PRIu64

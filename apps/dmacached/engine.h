@@ -23,6 +23,7 @@
 
 #include "bk.h"
 #include "config.h"
+#include "hist.h"
 
 struct dmd_engine;
 struct dmd_session;
@@ -64,6 +65,23 @@ struct dmd_tenant_view {
 	uint64_t sessions, leases, bytes_leased;
 	uint64_t quota_pinned_bytes, quota_leases;
 	uint64_t iova_start, iova_last; /**< last inclusive */
+	uint64_t bytes_registered;	/**< by its sessions */
+	uint64_t bytes_pinned; /**< charged: bytes_registered + unused areas it brought in */
+	uint64_t bytes_kept;   /**< released but still mapped (release = lazy) */
+	uint64_t registrations, cache_hits, cache_misses, copy_hits, copy_misses;
+	uint64_t lease_requests;
+};
+
+/** One session as ADMIN_SESSIONS lists it. */
+struct dmd_session_view {
+	uint64_t session_id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool pidfd;			  /**< watched with a pidfd */
+	char tenant[DMD_CONFIG_NAME_MAX]; /**< its tenant, "@admin", or "" (no HELLO) */
+	char comm[16];			  /**< process name at accept, "" unknown */
+	uint64_t registrations, bytes_registered, leases, bytes_leased;
 };
 
 /** One lease as ADMIN_LEASES lists it. */
@@ -278,6 +296,31 @@ int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64
 int dmd_engine_admin_leases(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
 			    uint32_t max, struct dmd_admin_lease_view *out, uint32_t *n,
 			    uint64_t *next);
+
+/**
+ * Every session (connection), bound or not, by session id increasing, from
+ * @p cursor (0: the first; else a *next of an earlier call). Stable: a
+ * session opened later comes after every one listed; an ended one is skipped.
+ * @return 0, *n filled (<= max) and *next (0: no more); -EPERM not an admin
+ * session; -EINVAL a cursor beyond any the engine issued.
+ */
+int dmd_engine_admin_sessions(struct dmd_engine *e, struct dmd_session *s, uint64_t cursor,
+			      uint32_t max, struct dmd_session_view *out, uint32_t *n,
+			      uint64_t *next);
+
+/**
+ * Count one LEASE request of @p s that took @p ns nanoseconds in the engine
+ * (the server measures dmd_engine_lease()): into the lease-latency histogram
+ * and the tenant's lease_requests. Never fails.
+ */
+void dmd_engine_lease_observed(struct dmd_engine *e, struct dmd_session *s, uint64_t ns);
+
+/**
+ * A copy of histogram @p id (DMD_HIST_*) for an admin session.
+ * @return 0 and *out; -EPERM not an admin session; -ENOENT no such histogram.
+ */
+int dmd_engine_admin_histogram(const struct dmd_engine *e, const struct dmd_session *s, uint32_t id,
+			       struct dmd_hist *out);
 
 /** Daemon-wide counters. Never fails. */
 void dmd_engine_stats(const struct dmd_engine *e, struct dmd_engine_stats *st);

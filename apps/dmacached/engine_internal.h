@@ -33,6 +33,7 @@
 #include "dmac/lease.h"
 #include "dmac_avl.h"
 #include "engine.h"
+#include "hist.h"
 #include "ident.h"
 
 _Static_assert(DMD_PROT_READ == DMAC_LEASE_PROT_READ, "prot read");
@@ -100,6 +101,7 @@ struct dmd_tenant {
 	struct dmd_copy *zombies;
 	uint64_t unmap_failures; /* zombie copies now */
 	uint64_t copy_hits, copy_misses, kernel_copies, kernel_unmaps;
+	uint64_t lease_requests; /* LEASE requests of its sessions (ADMIN_TENANTS) */
 	/* devices opened at tenant creation, attached to 'space', bus master
 	 * off until claimed; a reload may add, drop or move them */
 	struct dmd_bk_dev *devs[DMD_CONFIG_MAX_DEVICES];
@@ -138,8 +140,9 @@ struct dmd_session {
 	int admin;		    /* HELLO as "@admin" accepted: no tenant */
 	struct dmd_reg *regs;	    /* list, newest first */
 	struct dmac_hmap reg_by_id; /* id -> struct dmd_reg */
-	uint64_t nregs;
+	uint64_t nregs, reg_bytes;
 	struct dmd_lease *lhead, *ltail;
+	uint64_t nleases, lease_bytes; /* its leases and their lengths (ADMIN_SESSIONS) */
 	uint64_t next_seq;
 	uint64_t query_cursor_max; /* largest QUERY cursor issued (0: none) */
 };
@@ -162,8 +165,9 @@ struct dmd_engine {
 	struct dmd_engine_hooks hooks;
 	struct dmd_tenant *tenants;
 	uint64_t ntenants, next_tenant_id;
-	struct dmd_session *sessions;
+	struct dmd_session *sessions; /* newest (highest id) first */
 	uint64_t nsessions, next_session_id;
+	uint64_t nadmin; /* admin sessions among them (not in STATS 'sessions') */
 	uint64_t nregs;
 	uint64_t ncopies;
 	uint64_t reg_batch;
@@ -172,6 +176,7 @@ struct dmd_engine {
 	uint64_t next_aseq;
 	gid_t admin_gids[DMD_CONFIG_MAX_IDS];
 	unsigned int nadmin_gids;
+	struct dmd_hist lease_hist; /* LEASE processing time, ns (ADMIN_HISTOGRAM) */
 };
 
 /* ---- area.c ---- */

@@ -40,6 +40,8 @@ void dmd__lease_drop(struct dmd_engine *e, struct dmd_session *s, struct dmd_lea
 	else
 		e->atail = l->aprev;
 	l->reg->nleases--;
+	s->nleases--;
+	s->lease_bytes -= l->length;
 	dmd__copy_put(e, s->tenant, l->copy);
 	dmac__free(l);
 }
@@ -110,6 +112,8 @@ static int dmd__lease_one(struct dmd_engine *e, struct dmd_session *s,
 		s->lhead = l;
 	s->ltail = l;
 	r->nleases++;
+	s->nleases++;
+	s->lease_bytes += l->length;
 	out->lease_id = l->id;
 	out->generation = l->generation;
 	out->iova = iova;

@@ -51,6 +51,7 @@
 #include "engine.h"
 #include "listen.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 #include "session.h"
 #ifdef DMACD_TEST_BUILD
@@ -329,6 +330,9 @@ static void dmd__accept(struct dmd_server *srv)
 	if (!c)
 		goto err_close_pidfd;
 	dmd__peer_groups(fd, &cred, &peer);
+	/* display only (ADMIN_SESSIONS): empty unless the pidfd proves it */
+	dmd_proc_comm(cred.pid, pidfd, peer.comm);
+	peer.pidfd = pidfd >= 0;
 	c->sock = fd;
 	c->pidfd = pidfd;
 	c->uid = cred.uid;

@@ -8,8 +8,9 @@
  * - Every request gets exactly one reply unless the session ends first (peer
  *   gone). Session-ending errors (dmac_proto_err_is_fatal()) are answered with
  *   an error reply when the socket still works, then the session ends.
- * - Before HELLO every opcode but HELLO is refused with EPERM; ADMIN_TENANTS
- *   and ADMIN_LEASES are refused with EPERM on any but an admin session, and
+ * - Before HELLO every opcode but HELLO is refused with EPERM; ADMIN_TENANTS,
+ *   ADMIN_LEASES, ADMIN_SESSIONS and ADMIN_HISTOGRAM are refused with EPERM
+ *   on any but an admin session (the engine decides), and
  *   an admin session gets EPERM for REGISTER and LEASE (the engine decides).
  * - Every fd that arrived with a message is closed on every path before
  *   dmd_conn_handle() returns; the engine dups the fds it keeps.
@@ -25,6 +26,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "bk.h"
 #include "dmac/proto.h"
@@ -48,6 +50,7 @@ static union {
 	struct dmd_lease_view view[DMAC_PROTO_MAX_VEC];
 	struct dmd_tenant_view tenant[DMAC_PROTO_MAX_VEC];
 	struct dmd_admin_lease_view alease[DMAC_PROTO_MAX_VEC];
+	struct dmd_session_view session[DMAC_PROTO_MAX_VEC];
 } out;
 static union {
 	struct dmac_proto_reg_result reg[DMAC_PROTO_MAX_VEC];
@@ -56,11 +59,25 @@ static union {
 	struct dmac_proto_lease_info info[DMAC_PROTO_MAX_VEC];
 	struct dmac_proto_tenant_info tenant[DMAC_PROTO_MAX_VEC];
 	struct dmac_proto_admin_lease alease[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_session_info session[DMAC_PROTO_MAX_VEC];
+	struct dmac_proto_hist_bucket bucket[DMD_HIST_NBUCKETS];
 } wire;
 
 _Static_assert(sizeof(((struct dmd_tenant_view *)0)->name) ==
 		   sizeof(((struct dmac_proto_tenant_info *)0)->name),
 	       "tenant name field");
+_Static_assert(sizeof(((struct dmd_session_view *)0)->comm) == DMAC_PROTO_COMM_MAX, "comm");
+_Static_assert(DMD_HIST_LEASE == DMAC_PROTO_HIST_LEASE, "histogram id");
+_Static_assert(DMD_HIST_NBUCKETS <= DMAC_PROTO_HIST_MAX_BUCKETS, "histogram buckets");
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static uint64_t dmd__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /*
  * Send a reply with @p nfds fds (the caller's; closed by the caller unless
@@ -241,6 +258,7 @@ static int dmd__register(struct dmd_engine *e, struct dmd_conn *c, const struct 
 static int dmd__lease(struct dmd_engine *e, struct dmd_conn *c, const struct dmac_proto_view *v,
 		      size_t *len)
 {
+	uint64_t t0;
 	uint32_t i;
 	int rc;
 
@@ -249,7 +267,11 @@ static int dmd__lease(struct dmd_engine *e, struct dmd_conn *c, const struct dma
 
 		in.lease[i] = (struct dmd_lease_in){it->reg_id, it->offset, it->length, it->prot};
 	}
+	/* the lease-latency histogram: the engine's processing, kernel calls
+	 * included, whatever the outcome (two vDSO clock reads) */
+	t0 = dmd__now_ns();
 	rc = dmd_engine_lease(e, c->es, in.lease, v->count, out.lease);
+	dmd_engine_lease_observed(e, c->es, dmd__now_ns() - t0);
 	if (rc)
 		return rc;
 	for (i = 0; i < v->count; i++)
@@ -329,9 +351,18 @@ static int dmd__admin_tenants(struct dmd_engine *e, struct dmd_conn *c,
 		w->quota_leases = t->quota_leases;
 		w->iova_start = t->iova_start;
 		w->iova_last = t->iova_last;
+		w->bytes_registered = t->bytes_registered;
+		w->bytes_pinned = t->bytes_pinned;
+		w->bytes_kept = t->bytes_kept;
+		w->registrations = t->registrations;
+		w->cache_hits = t->cache_hits;
+		w->cache_misses = t->cache_misses;
+		w->copy_hits = t->copy_hits;
+		w->copy_misses = t->copy_misses;
+		w->lease_requests = t->lease_requests;
 	}
-	return dmac_proto_encode_admin_tenants_rep(wbuf, sizeof(wbuf), v->tag, next, wire.tenant, n,
-						   len);
+	return dmac_proto_encode_admin_tenants_rep(wbuf, sizeof(wbuf), v->tag, c->version, next,
+						   wire.tenant, n, len);
 }
 
 static int dmd__admin_leases(struct dmd_engine *e, struct dmd_conn *c,
@@ -355,6 +386,54 @@ static int dmd__admin_leases(struct dmd_engine *e, struct dmd_conn *c,
 	}
 	return dmac_proto_encode_admin_leases_rep(wbuf, sizeof(wbuf), v->tag, next, wire.alease, n,
 						  len);
+}
+
+static int dmd__admin_sessions(struct dmd_engine *e, struct dmd_conn *c,
+			       const struct dmac_proto_view *v, size_t *len)
+{
+	const struct dmac_proto_query_req *m = (const void *)v->hdr;
+	uint64_t next;
+	uint32_t n;
+	int rc;
+
+	rc = dmd_engine_admin_sessions(e, c->es, m->cursor, m->max_count, out.session, &n, &next);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct dmd_session_view *s = &out.session[i];
+		struct dmac_proto_session_info *w = &wire.session[i];
+
+		memset(w, 0, sizeof(*w));
+		w->session_id = s->session_id;
+		w->pid = s->pid > 0 ? (uint32_t)s->pid : 0;
+		w->uid = (uint32_t)s->uid;
+		w->gid = (uint32_t)s->gid;
+		w->flags = s->pidfd ? DMAC_PROTO_SESSION_F_PIDFD : 0;
+		memcpy(w->tenant, s->tenant, sizeof(w->tenant));
+		memcpy(w->comm, s->comm, strnlen(s->comm, sizeof(w->comm) - 1));
+		w->registrations = s->registrations;
+		w->bytes_registered = s->bytes_registered;
+		w->leases = s->leases;
+		w->bytes_leased = s->bytes_leased;
+	}
+	return dmac_proto_encode_admin_sessions_rep(wbuf, sizeof(wbuf), v->tag, next, wire.session,
+						    n, len);
+}
+
+static int dmd__admin_histogram(struct dmd_engine *e, struct dmd_conn *c,
+				const struct dmac_proto_view *v, size_t *len)
+{
+	const struct dmac_proto_histogram_req *m = (const void *)v->hdr;
+	struct dmd_hist h;
+	int rc;
+
+	rc = dmd_engine_admin_histogram(e, c->es, m->id, &h);
+	if (rc)
+		return rc;
+	for (unsigned int i = 0; i < DMD_HIST_NBUCKETS; i++)
+		wire.bucket[i] = (struct dmac_proto_hist_bucket){dmd_hist_le(i), h.buckets[i]};
+	return dmac_proto_encode_histogram_rep(wbuf, sizeof(wbuf), v->tag, m->id, h.count, h.sum,
+					       wire.bucket, DMD_HIST_NBUCKETS, len);
 }
 
 /*
@@ -529,6 +608,12 @@ int dmd_conn_handle(struct dmd_engine *e, struct dmd_conn *c)
 		break;
 	case DMAC_OP_ADMIN_LEASES:
 		rc = dmd__admin_leases(e, c, &v, &len);
+		break;
+	case DMAC_OP_ADMIN_SESSIONS:
+		rc = dmd__admin_sessions(e, c, &v, &len);
+		break;
+	case DMAC_OP_ADMIN_HISTOGRAM:
+		rc = dmd__admin_histogram(e, c, &v, &len);
 		break;
 	case DMAC_OP_DEVICE: {
 		bool sent = false;

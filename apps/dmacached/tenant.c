@@ -514,6 +514,15 @@ int dmd_engine_admin_tenants(struct dmd_engine *e, struct dmd_session *s, uint64
 		out[k].quota_leases = best->cfg.quota_leases;
 		out[k].iova_start = best->cfg.iova_start;
 		out[k].iova_last = best->cfg.iova_last;
+		out[k].bytes_registered = best->reg_bytes;
+		out[k].bytes_pinned = best->reg_bytes + best->unref_bytes;
+		out[k].bytes_kept = best->kept_bytes;
+		out[k].registrations = best->nregs;
+		out[k].cache_hits = best->cache_hits;
+		out[k].cache_misses = best->cache_misses;
+		out[k].copy_hits = best->copy_hits;
+		out[k].copy_misses = best->copy_misses;
+		out[k].lease_requests = best->lease_requests;
 		k++;
 		from = best->id + 1;
 	}

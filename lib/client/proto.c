@@ -47,7 +47,16 @@ _Static_assert(offsetof(struct dmac_proto_stats_rep, stats.copy_hits) ==
 		   DMAC_PROTO_STATS_REP_V1_SIZE,
 	       "stats rep v1 size");
 _Static_assert(offsetof(struct dmac_proto_hello_req, tenant) == 32, "tenant");
-_Static_assert(sizeof(struct dmac_proto_tenant_info) == 120, "tenant info");
+_Static_assert(sizeof(struct dmac_proto_tenant_info) == 192, "tenant info");
+_Static_assert(offsetof(struct dmac_proto_tenant_info, bytes_registered) ==
+		   DMAC_PROTO_TENANT_INFO_V2_SIZE,
+	       "tenant info v2 size");
+_Static_assert(sizeof(struct dmac_proto_session_info) == 136, "session info");
+_Static_assert(offsetof(struct dmac_proto_session_info, comm) == 88, "session comm");
+_Static_assert(sizeof(struct dmac_proto_histogram_req) == 32, "histogram req");
+_Static_assert(sizeof(struct dmac_proto_histogram_rep) == 56, "histogram rep");
+_Static_assert(sizeof(struct dmac_proto_hist_bucket) == 16, "histogram bucket");
+_Static_assert(offsetof(struct dmac_proto_histogram_rep, vec) == 24, "vec offset");
 _Static_assert(sizeof(struct dmac_proto_admin_lease) == 128, "admin lease");
 _Static_assert(offsetof(struct dmac_proto_admin_lease, tenant) == 64, "admin lease tenant");
 _Static_assert(offsetof(struct dmac_proto_vec_req, vec) == 24, "vec offset");
@@ -62,8 +71,12 @@ struct dmac__msg_desc {
 	uint16_t min_count; /* fewest elements when there is a vector */
 	int (*check_fixed)(const struct dmac_proto_view *v);
 	int (*check_elem)(const void *elem);
-	uint16_t min; /* minimum fixed size when smaller than fixed (0: = fixed) */
+	uint16_t min;	   /* minimum fixed size when smaller than fixed (0: = fixed) */
+	uint16_t min_elem; /* minimum element size when smaller than elem (0: = elem) */
 };
+
+/* Largest known element that may arrive shorter (checked through a copy). */
+#define DMAC__MAX_SHORT_ELEM sizeof(struct dmac_proto_tenant_info)
 
 static bool dmac__is_zero(const void *p, size_t n)
 {
@@ -365,7 +378,60 @@ static int dmac__tenant_info_elem(const void *p)
 
 	if (dmac_proto_check_tenant(e->name))
 		return -EINVAL;
+	if (e->bytes_pinned < e->bytes_registered)
+		return -EINVAL;
 	return e->iova_start <= e->iova_last ? 0 : -EINVAL;
+}
+
+static int dmac__session_info_elem(const void *p)
+{
+	const struct dmac_proto_session_info *e = p;
+	const char *nul = memchr(e->comm, '\0', sizeof(e->comm));
+
+	if (e->flags & ~DMAC_PROTO_SESSION_F_ALL)
+		return -EOPNOTSUPP;
+	if (!e->session_id)
+		return -EINVAL;
+	if (!dmac__is_zero(e->tenant, sizeof(e->tenant)) &&
+	    !dmac_proto_is_admin_tenant(e->tenant) && dmac_proto_check_tenant(e->tenant))
+		return -EINVAL;
+	if (!nul || !dmac__is_zero(nul, sizeof(e->comm) - (size_t)(nul - e->comm)))
+		return -EINVAL;
+	return 0;
+}
+
+static int dmac__histogram_req_fixed(const struct dmac_proto_view *v)
+{
+	const struct dmac_proto_histogram_req *m = (const void *)v->hdr;
+
+	if (m->flags)
+		return -EOPNOTSUPP;
+	return m->id ? 0 : -EINVAL;
+}
+
+/* Bounds strictly increasing up to UINT64_MAX, counts adding up to 'count'. */
+static int dmac__histogram_rep_fixed(const struct dmac_proto_view *v)
+{
+	const struct dmac_proto_histogram_rep *m = (const void *)v->hdr;
+	const struct dmac_proto_hist_bucket *b = NULL;
+	uint64_t total = 0;
+
+	if (m->reserved)
+		return -EOPNOTSUPP;
+	if (!m->id || v->count > DMAC_PROTO_HIST_MAX_BUCKETS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < v->count; i++) {
+		const struct dmac_proto_hist_bucket *x = dmac_proto_view_elem(v, i);
+
+		if (b && x->le <= b->le)
+			return -EINVAL;
+		if (__builtin_add_overflow(total, x->count, &total))
+			return -EINVAL;
+		b = x;
+	}
+	if (!b || b->le != UINT64_MAX || total != m->count)
+		return -EINVAL;
+	return 0;
 }
 
 static int dmac__admin_lease_elem(const void *p)
@@ -399,6 +465,10 @@ static const struct dmac__msg_desc dmac__req_desc[DMAC_OP__COUNT] = {
     [DMAC_OP_ADMIN_LEASES] = {sizeof(struct dmac_proto_query_req), 0, 0, dmac__query_req_fixed,
 			      NULL},
     [DMAC_OP_DEVICE] = {sizeof(struct dmac_proto_device_req), 0, 0, dmac__device_req_fixed, NULL},
+    [DMAC_OP_ADMIN_SESSIONS] = {sizeof(struct dmac_proto_query_req), 0, 0, dmac__query_req_fixed,
+				NULL},
+    [DMAC_OP_ADMIN_HISTOGRAM] = {sizeof(struct dmac_proto_histogram_req), 0, 0,
+				 dmac__histogram_req_fixed, NULL},
 };
 
 static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
@@ -417,13 +487,20 @@ static const struct dmac__msg_desc dmac__rep_desc[DMAC_OP__COUNT] = {
     /* a version-1 reply (96 bytes) is complete too: the newer counters are 0 */
     [DMAC_OP_STATS] = {sizeof(struct dmac_proto_stats_rep), 0, 0, NULL, NULL,
 		       DMAC_PROTO_STATS_REP_V1_SIZE},
+    /* a version-2 element (120 bytes) is complete too: the newer fields are 0 */
     [DMAC_OP_ADMIN_TENANTS] = {sizeof(struct dmac_proto_query_rep),
 			       sizeof(struct dmac_proto_tenant_info), 0, NULL,
-			       dmac__tenant_info_elem},
+			       dmac__tenant_info_elem, 0, DMAC_PROTO_TENANT_INFO_V2_SIZE},
     [DMAC_OP_ADMIN_LEASES] = {sizeof(struct dmac_proto_query_rep),
 			      sizeof(struct dmac_proto_admin_lease), 0, NULL,
 			      dmac__admin_lease_elem},
     [DMAC_OP_DEVICE] = {sizeof(struct dmac_proto_device_rep), 0, 0, dmac__device_rep_fixed, NULL},
+    [DMAC_OP_ADMIN_SESSIONS] = {sizeof(struct dmac_proto_query_rep),
+				sizeof(struct dmac_proto_session_info), 0, NULL,
+				dmac__session_info_elem},
+    [DMAC_OP_ADMIN_HISTOGRAM] = {sizeof(struct dmac_proto_histogram_rep),
+				 sizeof(struct dmac_proto_hist_bucket), 1,
+				 dmac__histogram_rep_fixed, NULL},
 };
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -500,7 +577,7 @@ static int dmac__decode(const void *buf, size_t len, unsigned int nfds, bool rep
 		const struct dmac_proto_vec *vec = (const void *)(h + 1);
 		size_t bytes, total;
 
-		if (vec->elem_size < d->elem || vec->elem_size % 8)
+		if (vec->elem_size < (d->min_elem ? d->min_elem : d->elem) || vec->elem_size % 8)
 			return -EINVAL;
 		if (vec->vec_offset < d->fixed || vec->vec_offset % 8)
 			return -EINVAL;
@@ -514,7 +591,7 @@ static int dmac__decode(const void *buf, size_t len, unsigned int nfds, bool rep
 		v.elem_size = vec->elem_size;
 		if (!dmac__is_zero((const char *)buf + d->fixed, vec->vec_offset - d->fixed))
 			return -E2BIG;
-		for (uint32_t i = 0; i < v.count; i++)
+		for (uint32_t i = 0; v.elem_size > d->elem && i < v.count; i++)
 			if (!dmac__is_zero((const char *)dmac_proto_view_elem(&v, i) + d->elem,
 					   v.elem_size - d->elem))
 				return -E2BIG;
@@ -527,8 +604,19 @@ static int dmac__decode(const void *buf, size_t len, unsigned int nfds, bool rep
 		if (rc)
 			return rc;
 	}
-	for (uint32_t i = 0; i < v.count; i++) {
-		rc = d->check_elem(dmac_proto_view_elem(&v, i));
+	for (uint32_t i = 0; d->check_elem && i < v.count; i++) {
+		uint64_t pad[DMAC__MAX_SHORT_ELEM / 8];
+		const void *e = dmac_proto_view_elem(&v, i);
+
+		/* an element shorter than the known struct is checked as a
+		 * zero-padded copy: the check never reads past it */
+		if (v.elem_size < d->elem) {
+			if (d->elem > sizeof(pad))
+				return -EINVAL; /* a table entry this copy cannot hold */
+			dmac_proto_view_elem_copy(&v, i, pad, d->elem);
+			e = pad;
+		}
+		rc = d->check_elem(e);
 		if (rc)
 			return rc;
 	}
@@ -578,10 +666,17 @@ int dmac_proto_reply_matches(const struct dmac_proto_view *req, const struct dma
 		return 0;
 	case DMAC_OP_QUERY:
 	case DMAC_OP_ADMIN_TENANTS:
-	case DMAC_OP_ADMIN_LEASES: {
+	case DMAC_OP_ADMIN_LEASES:
+	case DMAC_OP_ADMIN_SESSIONS: {
 		const struct dmac_proto_query_req *q = (const void *)req->hdr;
 
 		return rep->count <= q->max_count ? 0 : -EPROTO;
+	}
+	case DMAC_OP_ADMIN_HISTOGRAM: {
+		const struct dmac_proto_histogram_req *q = (const void *)req->hdr;
+		const struct dmac_proto_histogram_rep *r = (const void *)rep->hdr;
+
+		return r->id == q->id ? 0 : -EPROTO;
 	}
 	default:
 		return 0;
@@ -608,14 +703,19 @@ static int dmac__enc_begin(void *buf, size_t cap, size_t need, uint32_t op, uint
 	return 0;
 }
 
-/* Write header, vector descriptor and elements; fixed fields stay zero. */
-static int dmac__enc_vec(void *buf, size_t cap, uint32_t op, uint64_t tag, bool reply, size_t fixed,
-			 const void *elems, size_t esz, uint32_t n)
+/*
+ * Write header, vector descriptor and elements; fixed fields stay zero. The
+ * caller's elements lie @p stride bytes apart; the first @p esz bytes of each
+ * are sent (esz <= stride: an older version's shorter element).
+ */
+static int dmac__enc_vec_stride(void *buf, size_t cap, uint32_t op, uint64_t tag, bool reply,
+				size_t fixed, const void *elems, size_t stride, size_t esz,
+				uint32_t n)
 {
 	struct dmac_proto_vec *vec;
 	int rc;
 
-	if (n > DMAC_PROTO_MAX_VEC || (n && !elems))
+	if (n > DMAC_PROTO_MAX_VEC || (n && !elems) || esz > stride)
 		return -EINVAL;
 	rc = dmac__enc_begin(buf, cap, fixed + (size_t)n * esz, op, tag, reply);
 	if (rc)
@@ -624,9 +724,17 @@ static int dmac__enc_vec(void *buf, size_t cap, uint32_t op, uint64_t tag, bool 
 	vec->count = n;
 	vec->elem_size = (uint16_t)esz;
 	vec->vec_offset = (uint16_t)fixed;
-	if (n)
-		memcpy((char *)buf + fixed, elems, (size_t)n * esz);
+	for (uint32_t i = 0; i < n; i++)
+		memcpy((char *)buf + fixed + (size_t)i * esz,
+		       (const char *)elems + (size_t)i * stride, esz);
 	return 0;
+}
+
+/* dmac__enc_vec_stride() of whole elements. */
+static int dmac__enc_vec(void *buf, size_t cap, uint32_t op, uint64_t tag, bool reply, size_t fixed,
+			 const void *elems, size_t esz, uint32_t n)
+{
+	return dmac__enc_vec_stride(buf, cap, op, tag, reply, fixed, elems, esz, esz, n);
 }
 
 /* Validate what was written; report its length. */
@@ -812,13 +920,13 @@ static int dmac__enc_paged_req(void *buf, size_t cap, uint32_t op, uint64_t tag,
 	return dmac__enc_finish(buf, false, 0, rc, len);
 }
 
-/* QUERY-shaped replies: vector and next_cursor. */
+/* QUERY-shaped replies: vector and next_cursor; elements as dmac__enc_vec_stride(). */
 static int dmac__enc_paged_rep(void *buf, size_t cap, uint32_t op, uint64_t tag,
-			       uint64_t next_cursor, const void *elems, size_t esz, uint32_t n,
-			       size_t *len)
+			       uint64_t next_cursor, const void *elems, size_t stride, size_t esz,
+			       uint32_t n, size_t *len)
 {
-	int rc = dmac__enc_vec(buf, cap, op, tag, true, sizeof(struct dmac_proto_query_rep), elems,
-			       esz, n);
+	int rc = dmac__enc_vec_stride(buf, cap, op, tag, true, sizeof(struct dmac_proto_query_rep),
+				      elems, stride, esz, n);
 
 	if (!rc)
 		((struct dmac_proto_query_rep *)buf)->next_cursor = next_cursor;
@@ -831,12 +939,17 @@ int dmac_proto_encode_admin_tenants_req(void *buf, size_t cap, uint64_t tag, uin
 	return dmac__enc_paged_req(buf, cap, DMAC_OP_ADMIN_TENANTS, tag, cursor, max_count, len);
 }
 
-int dmac_proto_encode_admin_tenants_rep(void *buf, size_t cap, uint64_t tag, uint64_t next_cursor,
+int dmac_proto_encode_admin_tenants_rep(void *buf, size_t cap, uint64_t tag, uint32_t version,
+					uint64_t next_cursor,
 					const struct dmac_proto_tenant_info *t, uint32_t n,
 					size_t *len)
 {
+	size_t esz = version >= 3 ? sizeof(*t) : DMAC_PROTO_TENANT_INFO_V2_SIZE;
+
+	if (!version)
+		return dmac__enc_finish(buf, true, 0, -EINVAL, len);
 	return dmac__enc_paged_rep(buf, cap, DMAC_OP_ADMIN_TENANTS, tag, next_cursor, t, sizeof(*t),
-				   n, len);
+				   esz, n, len);
 }
 
 int dmac_proto_encode_admin_leases_req(void *buf, size_t cap, uint64_t tag, uint64_t cursor,
@@ -850,7 +963,49 @@ int dmac_proto_encode_admin_leases_rep(void *buf, size_t cap, uint64_t tag, uint
 				       size_t *len)
 {
 	return dmac__enc_paged_rep(buf, cap, DMAC_OP_ADMIN_LEASES, tag, next_cursor, l, sizeof(*l),
-				   n, len);
+				   sizeof(*l), n, len);
+}
+
+int dmac_proto_encode_admin_sessions_req(void *buf, size_t cap, uint64_t tag, uint64_t cursor,
+					 uint32_t max_count, size_t *len)
+{
+	return dmac__enc_paged_req(buf, cap, DMAC_OP_ADMIN_SESSIONS, tag, cursor, max_count, len);
+}
+
+int dmac_proto_encode_admin_sessions_rep(void *buf, size_t cap, uint64_t tag, uint64_t next_cursor,
+					 const struct dmac_proto_session_info *s, uint32_t n,
+					 size_t *len)
+{
+	return dmac__enc_paged_rep(buf, cap, DMAC_OP_ADMIN_SESSIONS, tag, next_cursor, s,
+				   sizeof(*s), sizeof(*s), n, len);
+}
+
+int dmac_proto_encode_histogram_req(void *buf, size_t cap, uint64_t tag, uint32_t id, size_t *len)
+{
+	struct dmac_proto_histogram_req *m = buf;
+	int rc = dmac__enc_begin(buf, cap, sizeof(*m), DMAC_OP_ADMIN_HISTOGRAM, tag, false);
+
+	if (!rc)
+		m->id = id;
+	return dmac__enc_finish(buf, false, 0, rc, len);
+}
+
+int dmac_proto_encode_histogram_rep(void *buf, size_t cap, uint64_t tag, uint32_t id,
+				    uint64_t count, uint64_t sum,
+				    const struct dmac_proto_hist_bucket *b, uint32_t n, size_t *len)
+{
+	struct dmac_proto_histogram_rep *m = buf;
+	int rc = n > DMAC_PROTO_HIST_MAX_BUCKETS
+		     ? -EINVAL
+		     : dmac__enc_vec(buf, cap, DMAC_OP_ADMIN_HISTOGRAM, tag, true, sizeof(*m), b,
+				     sizeof(*b), n);
+
+	if (!rc) {
+		m->id = id;
+		m->count = count;
+		m->sum = sum;
+	}
+	return dmac__enc_finish(buf, true, 0, rc, len);
 }
 
 int dmac_proto_encode_device_req(void *buf, size_t cap, uint64_t tag, uint32_t index,
@@ -917,6 +1072,8 @@ const char *dmac_proto_op_name(uint32_t opcode)
 	    [DMAC_OP_ADMIN_TENANTS] = "ADMIN_TENANTS",
 	    [DMAC_OP_ADMIN_LEASES] = "ADMIN_LEASES",
 	    [DMAC_OP_DEVICE] = "DEVICE",
+	    [DMAC_OP_ADMIN_SESSIONS] = "ADMIN_SESSIONS",
+	    [DMAC_OP_ADMIN_HISTOGRAM] = "ADMIN_HISTOGRAM",
 	};
 
 	if (opcode < DMAC_OP__COUNT && names[opcode])

@@ -260,8 +260,8 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		}
 		next = from + n < total ? from + n : 0;
 		rc = v->opcode == DMAC_OP_ADMIN_TENANTS
-			 ? dmac_proto_encode_admin_tenants_rep(txbuf, sizeof(txbuf), v->tag, next,
-							       t, n, &len)
+			 ? dmac_proto_encode_admin_tenants_rep(txbuf, sizeof(txbuf), v->tag,
+							       DMAC_PROTO_VERSION, next, t, n, &len)
 			 : dmac_proto_encode_admin_leases_rep(txbuf, sizeof(txbuf), v->tag, next, a,
 							      n, &len);
 		break;

@@ -86,7 +86,7 @@ static void test_connect(void)
 	CHECK(c != NULL);
 	CHECK_EQ(fake_server_requests(&s), 1);
 	CHECK_EQ(dmac_client_info(c, &info), 0);
-	CHECK_EQ(info.version, 2); /* both ends speak protocol version 2 */
+	CHECK_EQ(info.version, 3); /* both ends speak protocol version 3 */
 	CHECK_EQ(info.session_id, 42);
 	CHECK_EQ(info.quota_leases, 1000);
 	CHECK_EQ(info.quota_pinned_bytes, UINT64_C(1) << 30);

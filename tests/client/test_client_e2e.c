@@ -156,7 +156,7 @@ static int client_side(void *arg)
 	if (!c)
 		return check_failures ? check_failures : 1;
 	CHECK_EQ(dmac_client_info(c, &info), 0);
-	CHECK_EQ(info.version, 2); /* both ends speak protocol version 2 */
+	CHECK_EQ(info.version, 3); /* both ends speak protocol version 3 */
 	CHECK_EQ(info.quota_leases, 100);
 	CHECK_EQ(info.quota_pinned_bytes, 64 * MB);
 	CHECK(info.session_id != 0);

@@ -98,7 +98,8 @@ static void reencode_request(const struct dmac_proto_view *v, size_t len)
 		break;
 	}
 	case DMAC_OP_ADMIN_TENANTS:
-	case DMAC_OP_ADMIN_LEASES: {
+	case DMAC_OP_ADMIN_LEASES:
+	case DMAC_OP_ADMIN_SESSIONS: {
 		const struct dmac_proto_query_req *q = (const void *)v->hdr;
 
 		if (len != sizeof(*q))
@@ -106,8 +107,19 @@ static void reencode_request(const struct dmac_proto_view *v, size_t len)
 		rc = v->opcode == DMAC_OP_ADMIN_TENANTS
 			 ? dmac_proto_encode_admin_tenants_req(g_out, sizeof(g_out), v->tag,
 							       q->cursor, q->max_count, &olen)
-			 : dmac_proto_encode_admin_leases_req(g_out, sizeof(g_out), v->tag,
-							      q->cursor, q->max_count, &olen);
+		     : v->opcode == DMAC_OP_ADMIN_LEASES
+			 ? dmac_proto_encode_admin_leases_req(g_out, sizeof(g_out), v->tag,
+							      q->cursor, q->max_count, &olen)
+			 : dmac_proto_encode_admin_sessions_req(g_out, sizeof(g_out), v->tag,
+								q->cursor, q->max_count, &olen);
+		break;
+	}
+	case DMAC_OP_ADMIN_HISTOGRAM: {
+		const struct dmac_proto_histogram_req *h = (const void *)v->hdr;
+
+		if (len != sizeof(*h))
+			return;
+		rc = dmac_proto_encode_histogram_req(g_out, sizeof(g_out), v->tag, h->id, &olen);
 		break;
 	}
 	case DMAC_OP_DEVICE: {
@@ -197,6 +209,30 @@ static int check_one(bool reply, unsigned int nfds, size_t len)
 		FUZZ_ASSERT(v.status <= DMAC_PROTO_MAX_STATUS);
 		if (v.status)
 			FUZZ_ASSERT(v.vec == NULL);
+		/* a histogram that decodes adds up and ends at +Inf */
+		if (v.opcode == DMAC_OP_ADMIN_HISTOGRAM && !v.status) {
+			const struct dmac_proto_histogram_rep *h = (const void *)v.hdr;
+			const struct dmac_proto_hist_bucket *last;
+			uint64_t total = 0;
+
+			FUZZ_ASSERT(v.count >= 1 && v.count <= DMAC_PROTO_HIST_MAX_BUCKETS);
+			for (uint32_t i = 0; i < v.count; i++) {
+				const struct dmac_proto_hist_bucket *x =
+				    dmac_proto_view_elem(&v, i);
+
+				total += x->count;
+			}
+			last = dmac_proto_view_elem(&v, v.count - 1);
+			FUZZ_ASSERT(total == h->count && last->le == UINT64_MAX);
+		}
+		/* a tenant element shorter than the struct copies out zero-padded */
+		if (v.opcode == DMAC_OP_ADMIN_TENANTS && !v.status && v.count) {
+			struct dmac_proto_tenant_info ti;
+
+			dmac_proto_view_elem_copy(&v, 0, &ti, sizeof(ti));
+			FUZZ_ASSERT(ti.iova_start <= ti.iova_last);
+			FUZZ_ASSERT(ti.bytes_pinned >= ti.bytes_registered);
+		}
 	}
 	return 0;
 }
@@ -301,8 +337,43 @@ int fuzz_write_seeds(const char *dir)
 	SEED("query_req", 0, dmac_proto_encode_query_req(b, sizeof(b), 6, 0, 16, &l));
 	SEED("query_rep", 1, dmac_proto_encode_query_rep(b, sizeof(b), 6, 0, qi, 1, &l));
 	SEED("stats_req", 0, dmac_proto_encode_stats_req(b, sizeof(b), 7, &l));
-	SEED("stats_rep", 1, dmac_proto_encode_stats_rep(b, sizeof(b), 7, DMAC_PROTO_VERSION, &sr, &l));
+	SEED("stats_rep", 1,
+	     dmac_proto_encode_stats_rep(b, sizeof(b), 7, DMAC_PROTO_VERSION, &sr, &l));
 	SEED("error_rep", 1, dmac_proto_encode_error(b, sizeof(b), 4, 8, EDQUOT, &l));
+	{
+		const struct dmac_proto_tenant_info ti[] = {{.name = "dpdk-1",
+							     .sessions = 1,
+							     .iova_last = UINT64_MAX,
+							     .bytes_registered = 1 << 23,
+							     .bytes_pinned = 14 << 20,
+							     .lease_requests = 3}};
+		const struct dmac_proto_session_info si[] = {
+		    {.session_id = 3,
+		     .pid = 100,
+		     .uid = 4001,
+		     .gid = 4001,
+		     .flags = DMAC_PROTO_SESSION_F_PIDFD,
+		     .tenant = "dpdk-1",
+		     .comm = "testpmd"},
+		    {.session_id = 4, .tenant = DMAC_PROTO_ADMIN_TENANT}};
+		const struct dmac_proto_hist_bucket hb[] = {{512, 1}, {1024, 2}, {UINT64_MAX, 0}};
+
+		SEED("admin_tenants_req", 0,
+		     dmac_proto_encode_admin_tenants_req(b, sizeof(b), 11, 0, 8, &l));
+		SEED("admin_tenants_rep", 1,
+		     dmac_proto_encode_admin_tenants_rep(b, sizeof(b), 11, 3, 0, ti, 1, &l));
+		SEED("admin_tenants_rep_v2", 1,
+		     dmac_proto_encode_admin_tenants_rep(b, sizeof(b), 11, 2, 0, ti, 1, &l));
+		SEED("admin_sessions_req", 0,
+		     dmac_proto_encode_admin_sessions_req(b, sizeof(b), 12, 0, 8, &l));
+		SEED("admin_sessions_rep", 1,
+		     dmac_proto_encode_admin_sessions_rep(b, sizeof(b), 12, 0, si, 2, &l));
+		SEED("histogram_req", 0,
+		     dmac_proto_encode_histogram_req(b, sizeof(b), 13, DMAC_PROTO_HIST_LEASE, &l));
+		SEED("histogram_rep", 1,
+		     dmac_proto_encode_histogram_rep(b, sizeof(b), 13, DMAC_PROTO_HIST_LEASE, 3,
+						     2000, hb, 3, &l));
+	}
 	SEED("device_req", 0, dmac_proto_encode_device_req(b, sizeof(b), 10, 1, NULL, &l));
 	SEED("device_req_bdf", 0,
 	     dmac_proto_encode_device_req(b, sizeof(b), 10, 0, "0000:00:04.0", &l));

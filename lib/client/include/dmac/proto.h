@@ -38,8 +38,10 @@ extern "C" {
 #endif
 
 /** Protocol version this codec speaks (HELLO negotiates min(client, daemon)).
- * Version 2 appends counters to the STATS reply (docs/protocol.md 6.7). */
-#define DMAC_PROTO_VERSION 2u
+ * Version 2 appends counters to the STATS reply (docs/protocol.md 6.7);
+ * version 3 appends accounting to the ADMIN_TENANTS element and adds
+ * ADMIN_SESSIONS and ADMIN_HISTOGRAM (6.8, 6.12, 6.13). */
+#define DMAC_PROTO_VERSION 3u
 /** Largest message, in bytes, either side may send. */
 #define DMAC_PROTO_MAX_MSG 65536u
 /** Most elements in one vector. */
@@ -62,9 +64,11 @@ enum dmac_proto_op {
 	DMAC_OP_RELEASE = 5,
 	DMAC_OP_QUERY = 6,
 	DMAC_OP_STATS = 7,
-	DMAC_OP_ADMIN_TENANTS = 8, /**< operator view: every tenant (admin sessions only) */
-	DMAC_OP_ADMIN_LEASES = 9,  /**< operator view: every lease (admin sessions only) */
-	DMAC_OP_DEVICE = 10,	   /**< claim one of the tenant's devices; reply carries fds */
+	DMAC_OP_ADMIN_TENANTS = 8,    /**< operator view: every tenant (admin sessions only) */
+	DMAC_OP_ADMIN_LEASES = 9,     /**< operator view: every lease (admin sessions only) */
+	DMAC_OP_DEVICE = 10,	      /**< claim one of the tenant's devices; reply carries fds */
+	DMAC_OP_ADMIN_SESSIONS = 11,  /**< operator view: every session (admin sessions only) */
+	DMAC_OP_ADMIN_HISTOGRAM = 12, /**< a latency histogram of the daemon (admin only) */
 	DMAC_OP__COUNT
 };
 
@@ -262,7 +266,11 @@ struct dmac_proto_stats_rep {
 /** The reserved tenant name of an admin session (HELLO accepts it as well). */
 #define DMAC_PROTO_ADMIN_TENANT "@admin"
 
-/** ADMIN_TENANTS reply element (120 bytes). */
+/**
+ * ADMIN_TENANTS reply element: 120 bytes up to iova_last (versions 1 and 2),
+ * 192 bytes from version 3. A receiver accepts elements of 120 bytes and more
+ * (the version-3 fields of a shorter element read as 0).
+ */
 struct dmac_proto_tenant_info {
 	char name[DMAC_PROTO_TENANT_MAX]; /**< 0: a valid tenant name, zero-padded */
 	uint64_t sessions;		  /**< 64: sessions bound to it now */
@@ -272,13 +280,95 @@ struct dmac_proto_tenant_info {
 	uint64_t quota_leases;		  /**< 96 */
 	uint64_t iova_start;		  /**< 104: IOVA window, first byte */
 	uint64_t iova_last;		  /**< 112: last byte (inclusive), >= iova_start */
+	/* version 3 */
+	uint64_t bytes_registered; /**< 120: bytes its sessions have registered */
+	uint64_t bytes_pinned;	   /**< 128: charged to quota_pinned_bytes at REGISTER:
+				    *   bytes_registered plus the unused cached areas it
+				    *   brought in; >= bytes_registered */
+	uint64_t bytes_kept;	   /**< 136: released but still mapped (release = lazy) */
+	uint64_t registrations;	   /**< 144: live registrations of its sessions */
+	uint64_t cache_hits;	   /**< 152: REGISTER ranges found in the master cache */
+	uint64_t cache_misses;	   /**< 160: REGISTER ranges that needed a new pin */
+	uint64_t copy_hits;	   /**< 168: LEASE items served by an existing mapping */
+	uint64_t copy_misses;	   /**< 176: LEASE items that needed a new mapping */
+	uint64_t lease_requests;   /**< 184: LEASE requests its sessions sent (any status) */
 };
+
+/** Size of an ADMIN_TENANTS element in versions 1 and 2 (up to iova_last). */
+#define DMAC_PROTO_TENANT_INFO_V2_SIZE 120u
 
 /** ADMIN_LEASES reply element (128 bytes): a QUERY element plus its owner. */
 struct dmac_proto_admin_lease {
 	struct dmac_proto_lease_info info;  /**< 0: as QUERY */
 	uint64_t session_id;		    /**< 56: non-zero */
 	char tenant[DMAC_PROTO_TENANT_MAX]; /**< 64: a valid tenant name, zero-padded */
+};
+
+/* ---- ADMIN_SESSIONS (version 3) ------------------------------------------- */
+
+/*
+ * Every connection of the daemon, bound or not. Request: QUERY's layout
+ * (cursor, max_count, flags 0); reply: QUERY's reply layout with one struct
+ * dmac_proto_session_info per session, by session id increasing.
+ */
+
+/** Size of the process name field (Linux TASK_COMM_LEN), NUL included. */
+#define DMAC_PROTO_COMM_MAX 16u
+
+/** Session flags. */
+#define DMAC_PROTO_SESSION_F_PIDFD 0x1u /**< the daemon watches the process with a pidfd */
+#define DMAC_PROTO_SESSION_F_ALL   DMAC_PROTO_SESSION_F_PIDFD
+
+/** ADMIN_SESSIONS reply element (136 bytes). */
+struct dmac_proto_session_info {
+	uint64_t session_id;		    /**< 0: non-zero */
+	uint32_t pid;			    /**< 8: SO_PEERCRED at accept; 0 = unknown */
+	uint32_t uid;			    /**< 12: SO_PEERCRED at accept */
+	uint32_t gid;			    /**< 16: SO_PEERCRED at accept */
+	uint32_t flags;			    /**< 20: DMAC_PROTO_SESSION_F_* */
+	char tenant[DMAC_PROTO_TENANT_MAX]; /**< 24: tenant name, DMAC_PROTO_ADMIN_TENANT,
+					     *   or all zero (no HELLO yet) */
+	char comm[DMAC_PROTO_COMM_MAX];	    /**< 88: process name read at accept; any
+					     *   bytes but NUL, NUL-terminated,
+					     *   zero-padded; empty = unknown */
+	uint64_t registrations;		    /**< 104 */
+	uint64_t bytes_registered;	    /**< 112 */
+	uint64_t leases;		    /**< 120 */
+	uint64_t bytes_leased;		    /**< 128 */
+};
+
+/* ---- ADMIN_HISTOGRAM (version 3) ------------------------------------------ */
+
+/** Histogram ids. */
+enum dmac_proto_hist_id {
+	DMAC_PROTO_HIST_LEASE = 1, /**< LEASE request processing time, nanoseconds */
+};
+
+/** Most buckets in one histogram. */
+#define DMAC_PROTO_HIST_MAX_BUCKETS 64u
+
+/** ADMIN_HISTOGRAM request (32 bytes). */
+struct dmac_proto_histogram_req {
+	struct dmac_proto_hdr hdr;
+	uint32_t id;	/**< 24: enum dmac_proto_hist_id, non-zero */
+	uint32_t flags; /**< 28: none defined, must be 0 */
+};
+
+/** ADMIN_HISTOGRAM reply, fixed part (56 bytes); buckets follow. */
+struct dmac_proto_histogram_rep {
+	struct dmac_proto_hdr hdr;
+	struct dmac_proto_vec vec; /**< 24: buckets, count 1..DMAC_PROTO_HIST_MAX_BUCKETS */
+	uint32_t id;		   /**< 32: the request's id */
+	uint32_t reserved;	   /**< 36 */
+	uint64_t count;		   /**< 40: observations = the sum of the bucket counts */
+	uint64_t sum;		   /**< 48: sum of the observed values (wraps at 2^64) */
+};
+
+/** One bucket (16 bytes). Counts are per bucket, not cumulative. */
+struct dmac_proto_hist_bucket {
+	uint64_t le;	/**< 0: upper bound, inclusive; strictly increasing; the
+			 *   last bucket's is UINT64_MAX (+Inf) */
+	uint64_t count; /**< 8: observations v with previous le < v <= le */
 };
 
 /* ---- DEVICE --------------------------------------------------------------- */
@@ -387,6 +477,22 @@ static inline const void *dmac_proto_view_elem(const struct dmac_proto_view *v, 
 }
 
 /**
+ * Copy element @p i of a validated vector into @p dst (@p size bytes, the
+ * receiver's struct): the bytes both know, then zeros. An element may be
+ * shorter than the receiver's struct (an older sender: ADMIN_TENANTS) or
+ * longer (a newer one: its tail was checked to be zero).
+ */
+static inline void dmac_proto_view_elem_copy(const struct dmac_proto_view *v, uint32_t i, void *dst,
+					     size_t size)
+{
+	size_t n = v->elem_size < size ? v->elem_size : size;
+	const void *src = dmac_proto_view_elem(v, i);
+
+	__builtin_memcpy(dst, src, n);
+	__builtin_memset((char *)dst + n, 0, size - n);
+}
+
+/**
  * Validate a request received from a client.
  *
  * @param buf   the packet; must be 8-byte aligned
@@ -433,8 +539,9 @@ DMAC_EXPORT int dmac_proto_decode_reply(const void *buf, size_t len, unsigned in
 /**
  * Check that a validated reply answers a validated request: same opcode and
  * tag and, when the status is 0, one element per request element for
- * REGISTER, UNREGISTER, LEASE and RELEASE, and at most max_count for QUERY,
- * ADMIN_TENANTS and ADMIN_LEASES.
+ * REGISTER, UNREGISTER, LEASE and RELEASE, at most max_count for QUERY,
+ * ADMIN_TENANTS, ADMIN_LEASES and ADMIN_SESSIONS, and the same id for
+ * ADMIN_HISTOGRAM.
  * @return 0 or -EPROTO. Concurrency: pure function; any thread.
  */
 DMAC_EXPORT int dmac_proto_reply_matches(const struct dmac_proto_view *req,
@@ -525,9 +632,13 @@ DMAC_EXPORT int dmac_proto_encode_stats_rep(void *buf, size_t cap, uint64_t tag,
 DMAC_EXPORT int dmac_proto_encode_admin_tenants_req(void *buf, size_t cap, uint64_t tag,
 						    uint64_t cursor, uint32_t max_count,
 						    size_t *len);
-/** ADMIN_TENANTS reply of n tenants (0..256). */
+/**
+ * ADMIN_TENANTS reply of n tenants (0..256) in the layout of protocol
+ * @p version: elements of DMAC_PROTO_TENANT_INFO_V2_SIZE bytes (the fields
+ * up to iova_last) before version 3, the whole struct from version 3.
+ */
 DMAC_EXPORT int dmac_proto_encode_admin_tenants_rep(void *buf, size_t cap, uint64_t tag,
-						    uint64_t next_cursor,
+						    uint32_t version, uint64_t next_cursor,
 						    const struct dmac_proto_tenant_info *t,
 						    uint32_t n, size_t *len);
 /** ADMIN_LEASES request (layout of QUERY's). */
@@ -539,6 +650,26 @@ DMAC_EXPORT int dmac_proto_encode_admin_leases_rep(void *buf, size_t cap, uint64
 						   uint64_t next_cursor,
 						   const struct dmac_proto_admin_lease *l,
 						   uint32_t n, size_t *len);
+/** ADMIN_SESSIONS request (layout of QUERY's). */
+DMAC_EXPORT int dmac_proto_encode_admin_sessions_req(void *buf, size_t cap, uint64_t tag,
+						     uint64_t cursor, uint32_t max_count,
+						     size_t *len);
+/** ADMIN_SESSIONS reply of n sessions (0..256). */
+DMAC_EXPORT int dmac_proto_encode_admin_sessions_rep(void *buf, size_t cap, uint64_t tag,
+						     uint64_t next_cursor,
+						     const struct dmac_proto_session_info *s,
+						     uint32_t n, size_t *len);
+/** ADMIN_HISTOGRAM request for histogram @p id (non-zero). */
+DMAC_EXPORT int dmac_proto_encode_histogram_req(void *buf, size_t cap, uint64_t tag, uint32_t id,
+						size_t *len);
+/**
+ * ADMIN_HISTOGRAM reply: histogram @p id, n buckets (1..64, bounds strictly
+ * increasing, the last UINT64_MAX), @p count the sum of their counts.
+ */
+DMAC_EXPORT int dmac_proto_encode_histogram_rep(void *buf, size_t cap, uint64_t tag, uint32_t id,
+						uint64_t count, uint64_t sum,
+						const struct dmac_proto_hist_bucket *b, uint32_t n,
+						size_t *len);
 /**
  * DEVICE request: by @p index (0..7) when @p bdf is NULL, else by PCI address
  * (index must be 0).
