@@ -20,6 +20,10 @@
  * - A transport or protocol failure makes the client dead (c->dead != 0): the
  *   daemon reclaims everything on hang-up, so the local table and every record
  *   are dropped at once (dmac__go_dead) and later requests get -ECONNRESET.
+ *   A receive that times out (SO_RCVTIMEO: EAGAIN on a blocking socket) is
+ *   -ETIMEDOUT and such a failure too (the reply may still come, for a
+ *   request the daemon may have carried out); a send that times out sent
+ *   nothing (one packet is sent whole or not at all): -ETIMEDOUT, alive.
  * - Registration and lease records live in two id tables (client_table.h); a
  *   lease record points at its registration, whose nleases counts them.
  * - Allocation goes through dmac_alloc.h; every allocation a call may need is made
@@ -35,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +53,9 @@
 _Static_assert(DMAC_CLIENT_PROT_READ == DMAC_PROTO_PROT_READ, "prot read");
 _Static_assert(DMAC_CLIENT_PROT_WRITE == DMAC_PROTO_PROT_WRITE, "prot write");
 _Static_assert(DMAC_CLIENT_PAGE == DMAC_PROTO_MIN_PAGE, "page");
+_Static_assert(DMAC_CLIENT_COMM_MAX == DMAC_PROTO_COMM_MAX, "comm");
+_Static_assert(DMAC_CLIENT_HIST_LEASE == DMAC_PROTO_HIST_LEASE, "histogram id");
+_Static_assert(DMAC_CLIENT_HIST_MAX_BUCKETS == DMAC_PROTO_HIST_MAX_BUCKETS, "histogram buckets");
 _Static_assert(DMAC_CLIENT_TENANT_MAX == DMAC_PROTO_TENANT_MAX, "tenant");
 _Static_assert(DMAC_CLIENT_MAX_VEC == DMAC_PROTO_MAX_VEC, "vec");
 _Static_assert(DMAC_CLIENT_MAX_FDS == DMAC_PROTO_MAX_FDS, "fds");
@@ -236,6 +244,8 @@ static int dmac__call_fds(struct dmac_client *c, size_t len, const int *fds, uns
 		return rc; /* the encoders validate: cannot happen */
 	rc = dmac_proto_send(c->sock, c->tx, len, fds, nfds);
 	if (rc) {
+		if (rc == -EAGAIN)
+			rc = -ETIMEDOUT;
 		if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN) {
 			rc = rc == -ENOTCONN ? -EPIPE : rc;
 			dmac__go_dead(c, rc);
@@ -244,6 +254,8 @@ static int dmac__call_fds(struct dmac_client *c, size_t len, const int *fds, uns
 	}
 	rc = dmac_proto_recv(c->sock, c->rx, DMAC_PROTO_MAX_MSG, &rlen, rfds, &nrfds);
 	if (rc) {
+		if (rc == -EAGAIN)
+			rc = -ETIMEDOUT;
 		/* Session-ending receive errors other than a hang-up are protocol errors. */
 		if (rc != -ECONNRESET && dmac_proto_err_is_fatal(rc))
 			rc = -EPROTO;
@@ -468,8 +480,20 @@ DMAC_EXPORT int dmac_client_connect_fd_uid(int sock, const char *tenant, uint32_
 	return dmac__connect_fd(sock, tenant, flags, &daemon_uid, out);
 }
 
+/* Bound the socket's sends (connect() included) and receives: 0 or -errno. */
+static int dmac__set_timeout(int sock, unsigned int timeout_ms)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000,
+			     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+
+	if (setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		return -errno;
+	return 0;
+}
+
 static int dmac__connect(const char *path, const char *tenant, uint32_t flags,
-			 const uid_t *daemon_uid, struct dmac_client **out)
+			 const uid_t *daemon_uid, unsigned int timeout_ms, struct dmac_client **out)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char field[DMAC_PROTO_TENANT_MAX];
@@ -498,8 +522,14 @@ static int dmac__connect(const char *path, const char *tenant, uint32_t flags,
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return -errno;
+	if (timeout_ms) {
+		rc = dmac__set_timeout(sock, timeout_ms);
+		if (rc)
+			goto close_sock;
+	}
 	if (connect(sock, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
+		/* a full listen queue past SO_SNDTIMEO is EAGAIN */
+		rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
 		goto close_sock;
 	}
 	rc = dmac__connect_fd(sock, tenant, flags, daemon_uid, out);
@@ -515,13 +545,19 @@ close_sock:
 DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32_t flags,
 				    struct dmac_client **out)
 {
-	return dmac__connect(path, tenant, flags, NULL, out);
+	return dmac__connect(path, tenant, flags, NULL, 0, out);
+}
+
+DMAC_EXPORT int dmac_client_connect_timeout(const char *path, const char *tenant, uint32_t flags,
+					    unsigned int timeout_ms, struct dmac_client **out)
+{
+	return dmac__connect(path, tenant, flags, NULL, timeout_ms, out);
 }
 
 DMAC_EXPORT int dmac_client_connect_uid(const char *path, const char *tenant, uint32_t flags,
 					uid_t daemon_uid, struct dmac_client **out)
 {
-	return dmac__connect(path, tenant, flags, &daemon_uid, out);
+	return dmac__connect(path, tenant, flags, &daemon_uid, 0, out);
 }
 
 DMAC_EXPORT void dmac_client_close(struct dmac_client *c)
@@ -1335,11 +1371,12 @@ unlock:
 
 /*
  * One page of a QUERY-shaped admin request; copies each element out with
- * @p copy. Same contract as dmac_client_query().
+ * @p copy (given the view, to copy elements of any size the codec accepted).
+ * Same contract as dmac_client_query().
  */
 static int dmac__admin_page(struct dmac_client *c, uint32_t op, uint64_t *cursor, void *out,
 			    size_t max, size_t *count,
-			    void (*copy)(void *out, size_t i, const void *elem))
+			    void (*copy)(void *out, size_t i, const struct dmac_proto_view *rep))
 {
 	const struct dmac_proto_query_rep *q;
 	struct dmac_proto_view rep;
@@ -1356,11 +1393,15 @@ static int dmac__admin_page(struct dmac_client *c, uint32_t op, uint64_t *cursor
 	if (rc)
 		goto unlock;
 	ask = max < c->max_vec ? (uint32_t)max : c->max_vec;
-	rc = op == DMAC_OP_ADMIN_TENANTS
-		 ? dmac_proto_encode_admin_tenants_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor,
-						       ask, &len)
-		 : dmac_proto_encode_admin_leases_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, *cursor,
-						      ask, &len);
+	if (op == DMAC_OP_ADMIN_TENANTS)
+		rc = dmac_proto_encode_admin_tenants_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag,
+							 *cursor, ask, &len);
+	else if (op == DMAC_OP_ADMIN_LEASES)
+		rc = dmac_proto_encode_admin_leases_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag,
+							*cursor, ask, &len);
+	else
+		rc = dmac_proto_encode_admin_sessions_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag,
+							  *cursor, ask, &len);
 	if (rc)
 		goto unlock;
 	rc = dmac__call(c, len, NULL, 0, &rep);
@@ -1372,7 +1413,7 @@ static int dmac__admin_page(struct dmac_client *c, uint32_t op, uint64_t *cursor
 	}
 	q = (const void *)rep.hdr;
 	for (uint32_t i = 0; i < rep.count; i++)
-		copy(out, i, dmac_proto_view_elem(&rep, i));
+		copy(out, i, &rep);
 	*count = rep.count;
 	*cursor = q->next_cursor;
 unlock:
@@ -1380,24 +1421,53 @@ unlock:
 	return rc;
 }
 
-static void dmac__copy_tenant(void *out, size_t i, const void *elem)
+static void dmac__copy_tenant(void *out, size_t i, const struct dmac_proto_view *rep)
 {
-	const struct dmac_proto_tenant_info *e = elem;
+	struct dmac_proto_tenant_info e; /* an older daemon's element is shorter */
 	struct dmac_client_tenant_info *t = (struct dmac_client_tenant_info *)out + i;
 
-	memcpy(t->name, e->name, sizeof(t->name));
-	t->sessions = e->sessions;
-	t->leases = e->leases;
-	t->bytes_leased = e->bytes_leased;
-	t->quota_pinned_bytes = e->quota_pinned_bytes;
-	t->quota_leases = e->quota_leases;
-	t->iova_start = e->iova_start;
-	t->iova_last = e->iova_last;
+	dmac_proto_view_elem_copy(rep, (uint32_t)i, &e, sizeof(e));
+	memcpy(t->name, e.name, sizeof(t->name));
+	t->sessions = e.sessions;
+	t->leases = e.leases;
+	t->bytes_leased = e.bytes_leased;
+	t->quota_pinned_bytes = e.quota_pinned_bytes;
+	t->quota_leases = e.quota_leases;
+	t->iova_start = e.iova_start;
+	t->iova_last = e.iova_last;
+	t->bytes_registered = e.bytes_registered;
+	t->bytes_pinned = e.bytes_pinned;
+	t->bytes_kept = e.bytes_kept;
+	t->registrations = e.registrations;
+	t->cache_hits = e.cache_hits;
+	t->cache_misses = e.cache_misses;
+	t->copy_hits = e.copy_hits;
+	t->copy_misses = e.copy_misses;
+	t->lease_requests = e.lease_requests;
 }
 
-static void dmac__copy_admin_lease(void *out, size_t i, const void *elem)
+static void dmac__copy_session(void *out, size_t i, const struct dmac_proto_view *rep)
 {
-	const struct dmac_proto_admin_lease *e = elem;
+	const struct dmac_proto_session_info *e = dmac_proto_view_elem(rep, (uint32_t)i);
+	struct dmac_client_session_info *s = (struct dmac_client_session_info *)out + i;
+
+	memset(s, 0, sizeof(*s));
+	s->session_id = e->session_id;
+	s->pid = e->pid;
+	s->uid = e->uid;
+	s->gid = e->gid;
+	s->pidfd = !!(e->flags & DMAC_PROTO_SESSION_F_PIDFD);
+	memcpy(s->tenant, e->tenant, sizeof(s->tenant));
+	memcpy(s->comm, e->comm, sizeof(s->comm)); /* NUL-terminated: the codec checked */
+	s->registrations = e->registrations;
+	s->bytes_registered = e->bytes_registered;
+	s->leases = e->leases;
+	s->bytes_leased = e->bytes_leased;
+}
+
+static void dmac__copy_admin_lease(void *out, size_t i, const struct dmac_proto_view *rep)
+{
+	const struct dmac_proto_admin_lease *e = dmac_proto_view_elem(rep, (uint32_t)i);
 	struct dmac_client_admin_lease *l = (struct dmac_client_admin_lease *)out + i;
 
 	memset(l, 0, sizeof(*l));
@@ -1426,6 +1496,54 @@ DMAC_EXPORT int dmac_client_admin_leases(struct dmac_client *c, uint64_t *cursor
 {
 	return dmac__admin_page(c, DMAC_OP_ADMIN_LEASES, cursor, out, max, count,
 				dmac__copy_admin_lease);
+}
+
+DMAC_EXPORT int dmac_client_admin_sessions(struct dmac_client *c, uint64_t *cursor,
+					   struct dmac_client_session_info *out, size_t max,
+					   size_t *count)
+{
+	return dmac__admin_page(c, DMAC_OP_ADMIN_SESSIONS, cursor, out, max, count,
+				dmac__copy_session);
+}
+
+DMAC_EXPORT int dmac_client_admin_histogram(struct dmac_client *c, uint32_t id,
+					    struct dmac_client_histogram *out)
+{
+	const struct dmac_proto_histogram_rep *h;
+	struct dmac_proto_view rep;
+	size_t len;
+	int rc;
+
+	if (!c || !out || !id)
+		return -EINVAL;
+	rc = dmac__lock(c);
+	if (rc)
+		return rc;
+	rc = dmac_proto_encode_histogram_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, id, &len);
+	if (rc)
+		goto unlock;
+	rc = dmac__call(c, len, NULL, 0, &rep);
+	if (rc)
+		goto unlock;
+	if (rep.status) {
+		rc = -(int)rep.status;
+		goto unlock;
+	}
+	/* the codec checked: 1..64 buckets, bounds increasing, counts adding up */
+	h = (const void *)rep.hdr;
+	memset(out, 0, sizeof(*out));
+	out->count = h->count;
+	out->sum = h->sum;
+	out->nbuckets = rep.count;
+	for (uint32_t i = 0; i < rep.count; i++) {
+		const struct dmac_proto_hist_bucket *b = dmac_proto_view_elem(&rep, i);
+
+		out->buckets[i].le = b->le;
+		out->buckets[i].count = b->count;
+	}
+unlock:
+	dmac__unlock(c);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- translate */

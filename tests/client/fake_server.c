@@ -217,6 +217,48 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 						 &st, &len);
 		break;
 	}
+	case DMAC_OP_ADMIN_HISTOGRAM: {
+		const struct dmac_proto_histogram_req *q = (const void *)v->hdr;
+		const struct dmac_proto_hist_bucket b[] = {{1024, 2}, {4096, 1}, {UINT64_MAX, 1}};
+
+		if (!s->admin || q->id != DMAC_PROTO_HIST_LEASE)
+			rc = dmac_proto_encode_error(txbuf, sizeof(txbuf), v->opcode, v->tag,
+						     s->admin ? ENOENT : EPERM, &len);
+		else
+			rc = dmac_proto_encode_histogram_rep(txbuf, sizeof(txbuf), v->tag, q->id, 4,
+							     9000, b, 3, &len);
+		break;
+	}
+	case DMAC_OP_ADMIN_SESSIONS: {
+		const struct dmac_proto_query_req *q = (const void *)v->hdr;
+		static _Thread_local struct dmac_proto_session_info si[DMAC_PROTO_MAX_VEC];
+		uint64_t from = q->cursor;
+		uint32_t n = 0;
+
+		if (!s->admin || from > FAKE_SESSIONS) {
+			rc = dmac_proto_encode_error(txbuf, sizeof(txbuf), v->opcode, v->tag,
+						     s->admin ? EINVAL : EPERM, &len);
+			break;
+		}
+		for (; n < q->max_count && from + n < FAKE_SESSIONS; n++) {
+			uint32_t k = (uint32_t)(from + n);
+
+			memset(&si[n], 0, sizeof(si[n]));
+			si[n].session_id = 42 + k;
+			si[n].pid = 1000 + k;
+			si[n].uid = 4001;
+			si[n].gid = 4100;
+			si[n].flags = DMAC_PROTO_SESSION_F_PIDFD;
+			snprintf(si[n].tenant, sizeof(si[n].tenant), "tenant-%u", k);
+			snprintf(si[n].comm, sizeof(si[n].comm), "proc-%u", k);
+			si[n].leases = k;
+			si[n].bytes_leased = (uint64_t)k << 12;
+		}
+		rc = dmac_proto_encode_admin_sessions_rep(txbuf, sizeof(txbuf), v->tag,
+							  from + n < FAKE_SESSIONS ? from + n : 0,
+							  si, n, &len);
+		break;
+	}
 	case DMAC_OP_ADMIN_TENANTS:
 	case DMAC_OP_ADMIN_LEASES: {
 		const struct dmac_proto_query_req *q = (const void *)v->hdr;
@@ -241,6 +283,9 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 				t[n].quota_leases = 100 + k;
 				t[n].iova_start = 0;
 				t[n].iova_last = UINT64_MAX;
+				t[n].bytes_registered = k << 20;
+				t[n].bytes_pinned = 2 * k << 20;
+				t[n].lease_requests = 7 * k;
 			} else {
 				const struct fake_lease *l = &s->leases[k];
 
@@ -260,8 +305,9 @@ static size_t handle(struct fake_server *s, const struct dmac_proto_view *v, con
 		}
 		next = from + n < total ? from + n : 0;
 		rc = v->opcode == DMAC_OP_ADMIN_TENANTS
-			 ? dmac_proto_encode_admin_tenants_rep(txbuf, sizeof(txbuf), v->tag,
-							       DMAC_PROTO_VERSION, next, t, n, &len)
+			 ? dmac_proto_encode_admin_tenants_rep(
+			       txbuf, sizeof(txbuf), v->tag, s->v2_tenants ? 2 : DMAC_PROTO_VERSION,
+			       next, t, n, &len)
 			 : dmac_proto_encode_admin_leases_rep(txbuf, sizeof(txbuf), v->tag, next, a,
 							      n, &len);
 		break;
@@ -302,6 +348,10 @@ static void *serve(void *arg)
 				    ((const struct dmac_proto_hdr *)rxbuf)->tag, rc, &out);
 		} else if (s->hangup_next) {
 			s->hangup_next = false;
+		} else if (s->mute_next) {
+			s->mute_next = false;
+			pthread_mutex_unlock(&s->lock);
+			continue;
 		} else {
 			if (v.opcode < 16)
 				s->op_count[v.opcode]++;

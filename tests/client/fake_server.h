@@ -13,9 +13,14 @@
  * - Every field of struct fake_server below the mutex is read and written with
  *   the mutex held; the injection fields apply to the next request only.
  * - The server closes every fd it receives after recording its inode.
- * - Admin messages: ADMIN_TENANTS lists FAKE_TENANTS tenants "tenant-0".. and
- *   ADMIN_LEASES every lease the server holds (tenant "tenant-a", session 42),
- *   both paged by index; EPERM unless HELLO named "@admin".
+ * - Admin messages: ADMIN_TENANTS lists FAKE_TENANTS tenants "tenant-0"..
+ *   (tenant k: k sessions, k << 20 bytes registered, 2k << 20 charged;
+ *   version-2 elements of 120 bytes when v2_tenants is set), ADMIN_LEASES
+ *   every lease the server holds (tenant "tenant-a", session 42),
+ *   ADMIN_SESSIONS FAKE_SESSIONS sessions (id 42 + k, pid 1000 + k, comm
+ *   "proc-k"), all paged by index; ADMIN_HISTOGRAM id 1: buckets 1024 (2),
+ *   4096 (1), +Inf (1), sum 9000, other ids ENOENT; EPERM unless HELLO named
+ *   "@admin".
  */
 #ifndef DMAC_TEST_FAKE_SERVER_H
 #define DMAC_TEST_FAKE_SERVER_H
@@ -30,6 +35,7 @@
 #define FAKE_MAX_REGS	 64
 #define FAKE_MAX_LEASES	 4096
 #define FAKE_TENANTS	 5
+#define FAKE_SESSIONS	 3
 
 struct fake_lease {
 	uint64_t lease_id, generation, iova, length, reg_id, reg_offset;
@@ -54,10 +60,12 @@ struct fake_server {
 	unsigned int nleases;
 	struct fake_lease leases[FAKE_MAX_LEASES];
 	uint64_t lease_counter;
-	bool admin; /* HELLO said "@admin": the admin messages are allowed */
+	bool admin;	 /* HELLO said "@admin": the admin messages are allowed */
+	bool v2_tenants; /* ADMIN_TENANTS answers as a version-2 daemon */
 	/* injection, for the next request only */
 	int fail_next;	       /* reply with this errno as the status */
 	bool hangup_next;      /* close the socket instead of replying */
+	bool mute_next;	       /* do not reply, keep serving (a hung daemon) */
 	bool bad_tag_next;     /* reply with a wrong tag */
 	bool short_grant_next; /* LEASE: grant one page less than asked */
 	int item_fail_next;    /* RELEASE/UNREGISTER: this status for item 0 */

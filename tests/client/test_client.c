@@ -2,7 +2,8 @@
 /*
  * libdmacache against the fake daemon (fake_server.c): connect/HELLO, register
  * with a real sealed memfd, lease -> translate at every byte boundary, release,
- * daemon errors, a lost connection, argument errors, allocation faults, and
+ * daemon errors, a lost connection, argument errors, allocation faults, the
+ * admin calls (version 3 included), bounded waits (-ETIMEDOUT), and
  * who the daemon is (a fake daemon run by a non-root uid is refused before
  * anything is sent, unless that uid is trusted). Runs as root.
  *
@@ -14,8 +15,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -790,6 +794,140 @@ static void test_admin(void)
 }
 
 /*
+ * Protocol version 3: the tenants' accounting (and zeros from a version-2
+ * daemon's shorter elements), the sessions list and the lease histogram;
+ * a tenant session gets -EPERM for both new calls.
+ */
+static void test_admin_v3(void)
+{
+	struct dmac_client_session_info si[2];
+	struct dmac_client_tenant_info t[FAKE_TENANTS];
+	struct dmac_client_histogram h;
+	struct fake_server s;
+	struct dmac_client *c;
+	uint64_t cursor = 0;
+	size_t n = 0, total = 0;
+
+	c = connect_fake(&s);
+	CHECK_EQ(dmac_client_admin_sessions(c, &cursor, si, 2, &n), -EPERM);
+	CHECK_EQ(dmac_client_admin_histogram(c, DMAC_CLIENT_HIST_LEASE, &h), -EPERM);
+	CHECK_EQ(dmac_client_admin_histogram(c, 0, &h), -EINVAL);
+	CHECK_EQ(dmac_client_admin_histogram(c, 1, NULL), -EINVAL);
+	close_fake(&s, c);
+
+	fake_server_start(&s);
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, DMAC_CLIENT_ADMIN_TENANT, 0, &c), 0);
+	CHECK_EQ(dmac_client_admin_tenants(c, &cursor, t, FAKE_TENANTS, &n), 0);
+	CHECK_EQ(n, FAKE_TENANTS);
+	CHECK_EQ(t[3].bytes_registered, 3 * MB);
+	CHECK_EQ(t[3].bytes_pinned, 6 * MB);
+	CHECK_EQ(t[3].lease_requests, 21);
+	CHECK_EQ(t[3].quota_leases, 103);
+	FS_SET(&s, v2_tenants, true); /* an older daemon: the newer fields read 0 */
+	cursor = 0;
+	memset(t, 0xff, sizeof(t));
+	CHECK_EQ(dmac_client_admin_tenants(c, &cursor, t, FAKE_TENANTS, &n), 0);
+	CHECK_EQ(n, FAKE_TENANTS);
+	CHECK_EQ(t[3].quota_leases, 103);
+	CHECK_EQ(t[3].bytes_registered, 0);
+	CHECK_EQ(t[3].bytes_pinned, 0);
+	CHECK_EQ(t[4].lease_requests, 0);
+
+	cursor = 0;
+	do {
+		CHECK_EQ(dmac_client_admin_sessions(c, &cursor, si, 2, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			char want[16];
+
+			snprintf(want, sizeof(want), "proc-%zu", total + i);
+			CHECK_EQ(si[i].session_id, 42 + total + i);
+			CHECK_EQ(si[i].pid, 1000 + total + i);
+			CHECK_EQ(si[i].uid, 4001);
+			CHECK_EQ(si[i].gid, 4100);
+			CHECK_EQ(si[i].pidfd, 1);
+			CHECK(!strcmp(si[i].comm, want));
+			CHECK_EQ(si[i].leases, total + i);
+		}
+		total += n;
+	} while (cursor && total < 100);
+	CHECK_EQ(total, FAKE_SESSIONS);
+
+	memset(&h, 0xff, sizeof(h));
+	CHECK_EQ(dmac_client_admin_histogram(c, DMAC_CLIENT_HIST_LEASE, &h), 0);
+	CHECK_EQ(h.count, 4);
+	CHECK_EQ(h.sum, 9000);
+	CHECK_EQ(h.nbuckets, 3);
+	CHECK_EQ(h.buckets[0].le, 1024);
+	CHECK_EQ(h.buckets[0].count, 2);
+	CHECK_EQ(h.buckets[2].le, UINT64_MAX);
+	CHECK_EQ(h.buckets[3].le, 0); /* zeroed past nbuckets */
+	CHECK_EQ(dmac_client_admin_histogram(c, 2, &h), -ENOENT);
+	close_fake(&s, c);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Bounded waits: a daemon that never answers (a listening socket nobody
+ * accepts, a socketpair nobody reads, a reply that never comes) costs
+ * -ETIMEDOUT after about the timeout, never a hang; a reply timeout kills
+ * the client. Connect errors keep their errno (no socket, stale socket).
+ */
+static void test_timeout(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+	char dir[] = "/tmp/dmac-client-timeout-XXXXXX";
+	struct dmac_client_stats st;
+	struct dmac_client *c = NULL;
+	struct fake_server s;
+	uint64_t t0;
+	int l, sp[2];
+
+	/* a socketpair nobody reads: HELLO times out */
+	FATAL_IF(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp));
+	FATAL_IF(setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	t0 = now_ms();
+	CHECK_EQ(dmac_client_connect_fd(sp[0], "tenant-a", 0, &c), -ETIMEDOUT);
+	CHECK(now_ms() - t0 >= 150 && now_ms() - t0 < 3000);
+	close(sp[0]);
+	close(sp[1]);
+
+	/* a path whose listener never accepts (a stopped daemon) */
+	FATAL_IF(!mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+	l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	FATAL_IF(l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 4));
+	t0 = now_ms();
+	CHECK_EQ(dmac_client_connect_timeout(sa.sun_path, "tenant-a", 0, 300, &c), -ETIMEDOUT);
+	CHECK(now_ms() - t0 >= 250 && now_ms() - t0 < 3000);
+	/* the socket file without a listener: refused, at once */
+	close(l);
+	CHECK_EQ(dmac_client_connect_timeout(sa.sun_path, "tenant-a", 0, 300, &c), -ECONNREFUSED);
+	unlink(sa.sun_path);
+	CHECK_EQ(dmac_client_connect_timeout(sa.sun_path, "tenant-a", 0, 300, &c), -ENOENT);
+	rmdir(dir);
+
+	/* a reply that never comes: -ETIMEDOUT, then the client is dead */
+	fake_server_start(&s);
+	FATAL_IF(setsockopt(s.client_sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	CHECK_EQ(dmac_client_connect_fd(s.client_sock, "tenant-a", 0, &c), 0);
+	CHECK_EQ(dmac_client_stats(c, &st), 0);
+	FS_SET(&s, mute_next, true);
+	t0 = now_ms();
+	CHECK_EQ(dmac_client_stats(c, &st), -ETIMEDOUT);
+	CHECK(now_ms() - t0 >= 150 && now_ms() - t0 < 3000);
+	CHECK_EQ(dmac_client_stats(c, &st), -ECONNRESET);
+	close_fake(&s, c);
+}
+
+/*
  * The daemon's uid (SO_PEERCRED) decides before anything is sent: root's
  * socketpairs above pass; a fake daemon run by uid 4003 is refused with -EPERM
  * and receives nothing, unless DMACACHE_DAEMON_UID or the _uid connect trusts
@@ -865,6 +1003,8 @@ int main(void)
 	test_connection_loss();
 	test_alloc_faults();
 	test_admin();
+	test_admin_v3();
+	test_timeout();
 	test_daemon_identity();
 	dmac_client_thread_unregister();
 	CHECK_EQ(dmac__alloc_outstanding(), base);

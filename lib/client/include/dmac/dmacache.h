@@ -24,6 +24,10 @@
  *   -EPIPE (sending); from then on the client is "dead": the daemon reclaims all
  *   it held on hang-up, so the library has already emptied its local table and
  *   every later request returns -ECONNRESET; only dmac_client_close() remains.
+ *   A reply that does not come within a client's timeout
+ *   (dmac_client_connect_timeout(), or SO_RCVTIMEO on a socket given to
+ *   dmac_client_connect_fd()) is -ETIMEDOUT and makes the client dead the
+ *   same way: the daemon may or may not have carried the request out.
  *
  * Thread-safety, in one place (each function repeats its own):
  * - Request calls (register, unregister, lease, release, flush, query, stats) may be
@@ -153,16 +157,65 @@ struct dmac_client_lease_info {
 /** Tenant name that opens an admin session (see dmac_client_admin_tenants()). */
 #define DMAC_CLIENT_ADMIN_TENANT "@admin"
 
+/** A quota of UINT64_MAX means "unlimited". */
+#define DMAC_CLIENT_UNLIMITED UINT64_MAX
+
 /** One tenant as dmac_client_admin_tenants() reports it. */
 struct dmac_client_tenant_info {
 	char name[DMAC_CLIENT_TENANT_MAX];
-	uint64_t sessions;     /**< sessions bound to it now */
-	uint64_t leases;       /**< live leases */
-	uint64_t bytes_leased; /**< sum of their lengths */
-	uint64_t quota_pinned_bytes;
-	uint64_t quota_leases;
-	uint64_t iova_start; /**< IOVA window, first byte */
-	uint64_t iova_last;  /**< last byte (inclusive) */
+	uint64_t sessions;	     /**< sessions bound to it now */
+	uint64_t leases;	     /**< live leases */
+	uint64_t bytes_leased;	     /**< sum of their lengths */
+	uint64_t quota_pinned_bytes; /**< DMAC_CLIENT_UNLIMITED: none */
+	uint64_t quota_leases;	     /**< DMAC_CLIENT_UNLIMITED: none */
+	uint64_t iova_start;	     /**< IOVA window, first byte */
+	uint64_t iova_last;	     /**< last byte (inclusive) */
+	/* protocol version 3 (0 from an older daemon) */
+	uint64_t bytes_registered; /**< registered by its sessions */
+	uint64_t bytes_pinned;	   /**< charged to quota_pinned_bytes: bytes_registered plus
+				    *   the unused cached memory it brought in */
+	uint64_t bytes_kept;	   /**< released but still mapped ('release = lazy') */
+	uint64_t registrations;	   /**< live registrations of its sessions */
+	uint64_t cache_hits;	   /**< registered ranges found pinned already */
+	uint64_t cache_misses;	   /**< registered ranges that needed a new pin */
+	uint64_t copy_hits;	   /**< leases served by an existing mapping */
+	uint64_t copy_misses;	   /**< leases that needed a new mapping */
+	uint64_t lease_requests;   /**< LEASE requests its sessions sent */
+};
+
+/** Size of a process name, NUL included. */
+#define DMAC_CLIENT_COMM_MAX 16u
+
+/** One connection as dmac_client_admin_sessions() reports it (protocol version 3). */
+struct dmac_client_session_info {
+	uint64_t session_id;
+	uint32_t pid;			     /**< the peer's pid at connect (0: unknown) */
+	uint32_t uid;			     /**< the peer's uid at connect */
+	uint32_t gid;			     /**< the peer's primary gid at connect */
+	uint32_t pidfd;			     /**< 1: the daemon watches the process with a pidfd */
+	char tenant[DMAC_CLIENT_TENANT_MAX]; /**< its tenant, DMAC_CLIENT_ADMIN_TENANT, or ""
+					      *   before HELLO */
+	char comm[DMAC_CLIENT_COMM_MAX];     /**< process name read at connect, "" unknown;
+					      *   any bytes but NUL: escape before printing */
+	uint64_t registrations, bytes_registered;
+	uint64_t leases, bytes_leased;
+};
+
+/** Histogram ids of dmac_client_admin_histogram(). */
+#define DMAC_CLIENT_HIST_LEASE 1u /**< LEASE request processing time in the daemon, ns */
+/** Most buckets of a histogram. */
+#define DMAC_CLIENT_HIST_MAX_BUCKETS 64u
+
+/** A histogram of the daemon, as dmac_client_admin_histogram() reports it. */
+struct dmac_client_histogram {
+	uint64_t count;	   /**< observations; the sum of the bucket counts */
+	uint64_t sum;	   /**< sum of the observed values (ns), wraps at 2^64 */
+	uint32_t nbuckets; /**< 1..DMAC_CLIENT_HIST_MAX_BUCKETS */
+	uint32_t reserved;
+	struct {
+		uint64_t le;	/**< upper bound, inclusive; UINT64_MAX (+Inf) for the last */
+		uint64_t count; /**< observations in (previous le, le]: not cumulative */
+	} buckets[DMAC_CLIENT_HIST_MAX_BUCKETS];
 };
 
 /** One lease of any session, as dmac_client_admin_leases() reports it. */
@@ -222,8 +275,9 @@ DMAC_EXPORT int dmac_client_connect(const char *path, const char *tenant, uint32
 
 /**
  * dmac_client_connect() over an already connected SOCK_SEQPACKET socket (socket
- * activation, tests). The socket must be in blocking mode (a would-block
- * receive counts as a broken connection). The peer's uid is checked as by
+ * activation, tests). The socket must be in blocking mode; the caller may
+ * bound its waits with SO_SNDTIMEO and SO_RCVTIMEO (a timed-out send or
+ * receive is -ETIMEDOUT, as with dmac_client_connect_timeout()). The peer's uid is checked as by
  * dmac_client_connect() before anything is sent. On success the client owns
  * @p sock and closes it in dmac_client_close(); on error the caller still owns it.
  * @return as dmac_client_connect(); -EINVAL also for sock < 0.
@@ -255,6 +309,22 @@ DMAC_EXPORT int dmac_client_connect_uid(const char *path, const char *tenant, ui
  */
 DMAC_EXPORT int dmac_client_connect_fd_uid(int sock, const char *tenant, uint32_t flags,
 					   uid_t daemon_uid, struct dmac_client **out);
+
+/**
+ * dmac_client_connect() with a bound on every wait: connect() (a full
+ * listen queue), HELLO, and every later request's send and reply each wait
+ * at most @p timeout_ms milliseconds (SO_SNDTIMEO and SO_RCVTIMEO on the
+ * socket), so a stopped or hung daemon cannot hang the caller.
+ * @param timeout_ms  the bound; 0 means none (as dmac_client_connect())
+ * @return as dmac_client_connect(); -ETIMEDOUT when connect() or HELLO did
+ *  not complete in time. Later, a request whose message could not be sent
+ *  in time returns -ETIMEDOUT and nothing was sent (the client lives on);
+ *  a reply that does not come in time returns -ETIMEDOUT and the client is
+ *  dead (see the top of this file).
+ * Concurrency: any thread; the new client is not shared until this returns.
+ */
+DMAC_EXPORT int dmac_client_connect_timeout(const char *path, const char *tenant, uint32_t flags,
+					    unsigned int timeout_ms, struct dmac_client **out);
 
 /**
  * Close the connection and free the client. The daemon reclaims every lease and
@@ -469,6 +539,31 @@ DMAC_EXPORT int dmac_client_admin_tenants(struct dmac_client *c, uint64_t *curso
 DMAC_EXPORT int dmac_client_admin_leases(struct dmac_client *c, uint64_t *cursor,
 					 struct dmac_client_admin_lease *out, size_t max,
 					 size_t *count);
+
+/**
+ * Operator view: every connection of the daemon (ADMIN_SESSIONS), bound or
+ * not, by session id, one page per call: pid, uid, gid and process name as
+ * the daemon saw them at connect, tenant, registrations and leases.
+ * @return as dmac_client_admin_tenants(); -ENOTTY from a daemon older than
+ *  protocol version 3.
+ * Concurrency: any thread; serialized by the client mutex. Pages are not a
+ *  snapshot.
+ */
+DMAC_EXPORT int dmac_client_admin_sessions(struct dmac_client *c, uint64_t *cursor,
+					   struct dmac_client_session_info *out, size_t max,
+					   size_t *count);
+
+/**
+ * Operator view: histogram @p id of the daemon (ADMIN_HISTOGRAM), e.g.
+ * DMAC_CLIENT_HIST_LEASE, the time the daemon took to process each LEASE
+ * request since it started.
+ * @return 0, or -EINVAL (NULL args), -EPERM (not an admin session), -ENOENT
+ *  (the daemon has no such histogram), -ENOTTY (a daemon older than protocol
+ *  version 3), the daemon's status, -ECONNRESET, -EPIPE, -EPROTO, -ETIMEDOUT.
+ * Concurrency: any thread; serialized by the client mutex.
+ */
+DMAC_EXPORT int dmac_client_admin_histogram(struct dmac_client *c, uint32_t id,
+					    struct dmac_client_histogram *out);
 
 /**
  * Translate a virtual address to its IOVA: the hot path.
