@@ -29,6 +29,32 @@
  *              that vector 0 writes a chosen value to an address: to its own
  *              pool the value arrives (an MSI is a DMA write translated in its
  *              own IOAS); to tenant b's lease nothing arrives.
+ *   strict     tenant a (the device, release = strict) leases a buffer: the
+ *              controller reading the bait block into it delivers it; after
+ *              RELEASE (the memory still registered) the same read leaves
+ *              the memory unchanged; leased again, it arrives again.
+ *   lazy       tenant a (the device, release = lazy, the default): after
+ *              RELEASE the read into the kept IOVA still arrives (the
+ *              documented lazy behaviour: a's own registered memory); after
+ *              UNREGISTER, after the end of another session of a that kept a
+ *              mapping, and after SIGKILL of another process of a that kept
+ *              one (its memfd watched through a's own mapping), the same read
+ *              leaves the memory unchanged. Tenant b keeps a released lazy
+ *              mapping of its own memory at IOVA X: a's controller reading
+ *              into X leaves b's memory unchanged, while the same read into
+ *              a's own lease arrives.
+ *   msi-window tenant a (the device) has the window [0xfee00000, 0xffffffff],
+ *              which covers the x86 MSI window [0xfee00000, 0xfeefffff] that
+ *              VT-d reserves in a space with a device (--check-config accepts
+ *              it): its first area, 1 MiB, and its pool land outside the MSI
+ *              window, the LEASE succeeds, and the controller's reads into
+ *              the area's first, middle and last pages arrive. Before the
+ *              IOVA plan took the intersection of every space's ranges
+ *              (fe8bc17), the area sat at 0xfee00000 and the LEASE failed
+ *              with EINVAL from IOMMU_IOAS_COPY.
+ *
+ * Every "unchanged" verdict is followed by a read into a's pool that must
+ * deliver the block: the controller was alive, the DMA went nowhere.
  *
  * Invariants: CHECK counts (never aborts); exit 0 only when checks ran and
  * none failed; every wait is bounded; the daemon is killed at exit.
@@ -75,7 +101,8 @@ static struct {
 	pid_t pid;
 	char dir[64], sock[128], log[128], conf[128];
 	const char *bdf;
-	struct tdaemon td; /* only .sock is used (tc_connect) */
+	const char *a_extra; /* more lines for [tenant a] (release, window), or NULL */
+	struct tdaemon td;   /* only .sock is used (tc_connect) */
 } dmn;
 
 static void daemon_conf(const char *a_devs, const char *b_devs)
@@ -86,10 +113,10 @@ static void daemon_conf(const char *a_devs, const char *b_devs)
 		exit(1);
 	fprintf(f,
 		"[daemon]\nsocket = %s\nbackend = iommufd\nlog_level = debug\n"
-		"[tenant a]\nuids = %u\n%s%s%s[tenant b]\nuids = %u\n%s%s%s",
+		"[tenant a]\nuids = %u\n%s%s%s%s[tenant b]\nuids = %u\n%s%s%s",
 		dmn.sock, T_UID_A, a_devs ? "devices = " : "", a_devs ? a_devs : "",
-		a_devs ? "\n" : "", T_UID_B, b_devs ? "devices = " : "", b_devs ? b_devs : "",
-		b_devs ? "\n" : "");
+		a_devs ? "\n" : "", dmn.a_extra ? dmn.a_extra : "", T_UID_B,
+		b_devs ? "devices = " : "", b_devs ? b_devs : "", b_devs ? "\n" : "");
 	fclose(f);
 }
 
@@ -756,6 +783,464 @@ static void test_msix(void)
 	reap(v);
 }
 
+/* ---- tenant a's device, for strict, lazy and msi-window ------------------------ */
+
+/* Tenant a's controller, brought up by polling, with the bait block on the disk. */
+struct dev {
+	struct dmac_nvme_denv *e;
+	struct dmac_nvme_ctrl *c;
+	const struct dmac_nvme_ops *ops;
+	struct dmac_nvme_info info;
+	uint8_t *buf; /* the reads' buffer: read_into() sends its page elsewhere */
+};
+
+static void dev_close(struct dev *d)
+{
+	d->ops->dma_free(d->ops->ctx, d->buf, 4096);
+	dmac_nvme_ctrl_close(d->c);
+	dmac_nvme_denv_close(d->e);
+}
+
+static int dev_open(struct dev *d)
+{
+	uint8_t *src;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	rc = open_env("a", 1, 100, &d->e);
+	CHECK(rc == 0);
+	if (rc)
+		return rc;
+	d->ops = dmac_nvme_denv_ops(d->e);
+	rc = dmac_nvme_ctrl_open(d->ops, NULL, &d->c);
+	CHECK(rc == 0);
+	if (rc) {
+		dmac_nvme_denv_close(d->e);
+		return rc;
+	}
+	dmac_nvme_ctrl_info(d->c, &d->info);
+	src = d->ops->dma_alloc(d->ops->ctx, 4096, 4096);
+	d->buf = d->ops->dma_alloc(d->ops->ctx, 4096, 4096);
+	CHECK(src && d->buf);
+	if (!src || !d->buf)
+		exit(100);
+	memset(src, PATTERN_LB, 4096);
+	rc = dmac_nvme_write(d->c, src, BAIT_LBA, 4096 / d->info.lba_size);
+	CHECK(rc == 0);
+	d->ops->dma_free(d->ops->ctx, src, 4096);
+	if (rc)
+		dev_close(d);
+	return rc;
+}
+
+/*
+ * The controller reads the bait block into @p iova. @p mem is the page the
+ * caller sees at that IOVA through its own mapping (or NULL: another process
+ * judges); it is filled with PATTERN_B before and after.
+ * @return 1 the block arrived, 0 the page is unchanged, -1 anything else
+ * (also for @p mem NULL). The driver's own buffer stays untouched either way.
+ */
+static int bait_read(struct dev *d, uint64_t iova, uint8_t *mem, const char *what)
+{
+	int rc, r = -1;
+
+	if (mem)
+		memset(mem, PATTERN_B, 4096);
+	memset(d->buf, 0, 4096);
+	rc = read_into(d->c, d->ops, d->buf, iova, d->info.lba_size);
+	if (mem)
+		r = all_bytes(mem, 4096, PATTERN_LB) ? 1 : all_bytes(mem, 4096, PATTERN_B) ? 0 : -1;
+	CHECK(all_bytes(d->buf, 4096, 0));
+	fprintf(stderr, "%s: read into 0x%llx (status %d): %s\n", what, (unsigned long long)iova,
+		rc,
+		!mem	 ? "judged by its owner"
+		: r == 1 ? "the block arrived"
+		: r == 0 ? "memory unchanged"
+			 : "memory CHANGED in part");
+	if (mem)
+		memset(mem, PATTERN_B, 4096);
+	return r;
+}
+
+/* After a read that went nowhere, the controller still works: the same read
+ * into a's pool delivers the block (so "unchanged" never means "dead"). */
+static void dev_alive(struct dev *d)
+{
+	memset(d->buf, 0, 4096);
+	CHECK(dmac_nvme_read(d->c, d->buf, BAIT_LBA, 4096 / d->info.lba_size) == 0);
+	CHECK(all_bytes(d->buf, 4096, PATTERN_LB));
+	memset(d->buf, 0, 4096);
+}
+
+/* STATS of @p s (tenant a's own figures). */
+static struct dmac_proto_stats stats_of(int s)
+{
+	struct dmac_proto_stats st;
+
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ(tc_stats(s, &st), 0);
+	return st;
+}
+
+/* Wait (10 s at most) until tenant a has @p n sessions: the daemon has
+ * handled a session's end, synchronously, reclaim included. */
+static void wait_sessions(int s, uint64_t n)
+{
+	struct dmac_proto_stats st = stats_of(s);
+
+	for (int i = 0; i < 1000 && st.sessions != n; i++) {
+		msleep(10);
+		st = stats_of(s);
+	}
+	CHECK_EQ(st.sessions, n);
+}
+
+/* A session of tenant @p tenant on the wire. */
+static int wire_session(const char *tenant)
+{
+	int s = tc_connect(&dmn.td);
+
+	CHECK_EQ(tc_hello(s, tenant), 0);
+	return s;
+}
+
+/* ---- strict ------------------------------------------------------------------- */
+
+#define OFF 8192 /* where in a victim buffer the bait block is aimed */
+
+static void strict_tenant(void *arg)
+{
+	struct dmac_proto_lease_grant g;
+	struct dev d;
+	uint64_t reg;
+	uint8_t *va;
+	int s, fd;
+
+	(void)arg;
+	if (dev_open(&d))
+		return;
+	s = wire_session("a");
+	fd = victim_mem(2 * MB, PATTERN_B, &va);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &reg), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &g), 0);
+	/* control: while leased, the read into the lease arrives */
+	CHECK_EQ(bait_read(&d, g.iova + OFF, va + OFF, "control, a's lease"), 1);
+	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
+	CHECK_EQ(stats_of(s).copies_kept_bytes, 0);
+	/* released, still registered: strict unmapped it before the reply */
+	CHECK_EQ(bait_read(&d, g.iova + OFF, va + OFF, "after RELEASE (strict)"), 0);
+	CHECK(all_bytes(va, 2 * MB, PATTERN_B));
+	dev_alive(&d);
+	/* leased again, it is mapped again: the same read arrives */
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &g), 0);
+	CHECK_EQ(bait_read(&d, g.iova + OFF, va + OFF, "leased again"), 1);
+	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
+	CHECK_EQ(tc_unregister(s, reg), 0);
+	close(s);
+	munmap(va, 2 * MB);
+	close(fd);
+	dev_close(&d);
+}
+
+static void test_strict(void)
+{
+	reap(t_as_spawn(T_UID_A, T_UID_A, NULL, 0, strict_tenant, NULL));
+}
+
+/* ---- lazy --------------------------------------------------------------------- */
+
+struct lz {
+	int parent; /* a <-> root: the kill */
+	int keeper; /* a <-> the process that holds a registration and is killed */
+	int other;  /* a <-> tenant b */
+};
+
+/* 1. RELEASE keeps the mapping (a's own memory); UNREGISTER removes it. */
+static void lazy_unregister(struct dev *d, int s)
+{
+	struct dmac_proto_lease_grant g;
+	uint64_t reg;
+	uint8_t *va;
+	int fd = victim_mem(2 * MB, PATTERN_B, &va);
+
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &reg), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &g), 0);
+	CHECK_EQ(bait_read(d, g.iova + OFF, va + OFF, "control, a's lease"), 1);
+	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
+	CHECK_EQ(stats_of(s).copies_kept_bytes, 2 * MB);
+	/* lazy, as documented: the tenant's own registered memory stays reachable */
+	CHECK_EQ(bait_read(d, g.iova + OFF, va + OFF, "after RELEASE (lazy, kept)"), 1);
+	CHECK_EQ(tc_unregister(s, reg), 0);
+	CHECK_EQ(stats_of(s).copies_kept_bytes, 0);
+	CHECK_EQ(bait_read(d, g.iova + OFF, va + OFF, "after UNREGISTER"), 0);
+	CHECK(all_bytes(va, 2 * MB, PATTERN_B));
+	dev_alive(d);
+	munmap(va, 2 * MB);
+	close(fd);
+}
+
+/* 2. A kept mapping of another session of tenant a goes when that session ends. */
+static void lazy_session_end(struct dev *d, int s)
+{
+	struct dmac_proto_lease_grant g;
+	uint64_t reg, n;
+	uint8_t *va;
+	int fd = victim_mem(2 * MB, PATTERN_B, &va), s2 = wire_session("a");
+
+	CHECK_EQ(tc_register(s2, fd, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &reg), 0);
+	CHECK_EQ(tc_lease(s2, reg, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &g), 0);
+	CHECK_EQ(tc_release(s2, g.lease_id, g.generation), 0);
+	CHECK_EQ(bait_read(d, g.iova + OFF, va + OFF, "control, kept by a session"), 1);
+	n = stats_of(s).sessions;
+	close(s2); /* the session ends, its registration still there */
+	wait_sessions(s, n - 1);
+	CHECK_EQ(stats_of(s).copies_kept_bytes, 0);
+	CHECK_EQ(bait_read(d, g.iova + OFF, va + OFF, "after the session ended"), 0);
+	CHECK(all_bytes(va, 2 * MB, PATTERN_B));
+	dev_alive(d);
+	munmap(va, 2 * MB);
+	close(fd);
+}
+
+/* 3. The process holding a registration with a kept mapping is SIGKILLed;
+ * a watches the memory through its own mapping of that process's memfd. */
+static void lazy_kill(struct dev *d, int s, const struct lz *p)
+{
+	struct msg m, ack;
+	uint64_t n;
+	uint8_t *va;
+	int fd;
+
+	peer_send(p->keeper, 0, 0, -1); /* go */
+	fd = peer_recv(p->keeper, &m);	/* its kept IOVA, its memfd */
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	va = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(va != MAP_FAILED);
+	if (va == MAP_FAILED)
+		return;
+	CHECK_EQ(bait_read(d, m.a + OFF, va + OFF, "control, kept by a live process"), 1);
+	n = stats_of(s).sessions;
+	peer_send(p->parent, 0, 0, -1); /* kill it */
+	peer_recv(p->parent, &ack);	/* killed and reaped */
+	wait_sessions(s, n - 1);
+	CHECK_EQ(stats_of(s).copies_kept_bytes, 0);
+	CHECK_EQ(bait_read(d, m.a + OFF, va + OFF, "after SIGKILL of the holder"), 0);
+	CHECK(all_bytes(va, 2 * MB, PATTERN_B));
+	dev_alive(d);
+	munmap(va, 2 * MB);
+	close(fd);
+}
+
+/* 4. Tenant b's kept mapping is in b's space only. */
+static void lazy_other(struct dev *d, const struct lz *p)
+{
+	struct msg m;
+
+	peer_send(p->other, 0, 0, -1); /* go */
+	peer_recv(p->other, &m);       /* b's kept IOVA */
+	/* control: the same read into a's own lease (the pool) arrives */
+	{
+		uint8_t *own = d->ops->dma_alloc(d->ops->ctx, 4096, 4096);
+		uint64_t own_iova = d->ops->vtophys(d->ops->ctx, own, NULL);
+
+		CHECK(own != NULL);
+		if (own) {
+			CHECK_EQ(bait_read(d, own_iova, own, "control, a's own lease"), 1);
+			d->ops->dma_free(d->ops->ctx, own, 4096);
+		}
+	}
+	bait_read(d, m.a + OFF, NULL, "at b's kept IOVA");
+	dev_alive(d);
+	peer_send(p->other, 0, 0, -1); /* b judges its memory */
+	peer_recv(p->other, &m);
+}
+
+static void lazy_holder(void *arg)
+{
+	const struct lz *p = arg;
+	struct dev d;
+	int s;
+
+	if (dev_open(&d))
+		return;
+	s = wire_session("a");
+	lazy_unregister(&d, s);
+	lazy_session_end(&d, s);
+	lazy_kill(&d, s, p);
+	lazy_other(&d, p);
+	close(s);
+	dev_close(&d);
+}
+
+/* Tenant a's second process: registers, leases, releases, and waits to be killed. */
+static void lazy_keeper(void *arg)
+{
+	const struct lz *p = arg;
+	struct dmac_proto_lease_grant g;
+	struct msg m;
+	uint64_t reg;
+	uint8_t *va;
+	int s, fd;
+
+	peer_recv(p->keeper, &m);
+	s = wire_session("a");
+	fd = victim_mem(2 * MB, PATTERN_B, &va);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &reg), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &g), 0);
+	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
+	CHECK_EQ(stats_of(s).copies_kept_bytes, 2 * MB);
+	peer_send(p->keeper, g.iova, 2 * MB, fd);
+	peer_recv(p->keeper, &m); /* never answered: SIGKILL comes first */
+	fprintf(stderr, "the keeper was not killed\n");
+	t_failures++;
+}
+
+/* Tenant b: a kept (released, lazy) mapping of its own memory, aimed at by a. */
+static void lazy_victim(void *arg)
+{
+	const struct lz *p = arg;
+	struct dmac_proto_lease_grant g;
+	struct dmac_proto_stats st;
+	struct msg m;
+	uint64_t reg;
+	uint8_t *va;
+	int s, fd;
+
+	peer_recv(p->other, &m);
+	s = wire_session("b");
+	fd = victim_mem(2 * MB, PATTERN_B, &va);
+	CHECK_EQ(tc_register(s, fd, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &reg), 0);
+	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, DMAC_PROTO_PROT_ALL, &g), 0);
+	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.copies_kept_bytes, 2 * MB); /* kept, mapped in b's space */
+	peer_send(p->other, g.iova, 2 * MB, -1);
+	peer_recv(p->other, &m); /* the attack is over */
+	CHECK(all_bytes(va, 2 * MB, PATTERN_B));
+	fprintf(stderr, "tenant b's memory after the read at its kept IOVA: %s\n",
+		all_bytes(va, 2 * MB, PATTERN_B) ? "unchanged" : "CHANGED");
+	CHECK_EQ(tc_stats(s, &st), 0);
+	CHECK_EQ(st.copies_kept_bytes, 2 * MB); /* still kept: it was there all along */
+	peer_send(p->other, 0, 0, -1);
+	CHECK_EQ(tc_unregister(s, reg), 0);
+	close(s);
+	munmap(va, 2 * MB);
+	close(fd);
+}
+
+static void test_lazy(void)
+{
+	int pa[2], ak[2], ab[2], status = 0;
+	struct lz pl, pk, pv, me;
+	pid_t a, k, v;
+	struct msg m;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pa) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ak) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ab))
+		exit(1);
+	pl = (struct lz){pa[1], ak[0], ab[0]};
+	pk = (struct lz){-1, ak[1], -1};
+	pv = (struct lz){-1, -1, ab[1]};
+	me = (struct lz){pa[0], -1, -1};
+	k = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, lazy_keeper, &pk);
+	v = t_as_spawn(T_UID_B, T_UID_B, NULL, 0, lazy_victim, &pv);
+	a = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, lazy_holder, &pl);
+	peer_recv(me.parent, &m); /* a: kill the keeper */
+	kill(k, SIGKILL);
+	CHECK(waitpid(k, &status, 0) == k && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	peer_send(me.parent, 0, 0, -1);
+	reap(a);
+	reap(v);
+}
+
+/* ---- msi-window --------------------------------------------------------------- */
+
+#define MSI_FIRST  0xfee00000ull /* the x86 MSI window, reserved in every VT-d space */
+#define MSI_LAST   0xfeefffffull
+#define WIN_START  MSI_FIRST
+#define WIN_LAST   0xffffffffull
+#define MSI_WINDOW "iova_start = 0xfee00000\niova_last = 0xffffffff\n"
+
+static int msi_outside(uint64_t iova, uint64_t len)
+{
+	return iova + len - 1 < MSI_FIRST || iova > MSI_LAST;
+}
+
+static void msi_tenant(void *arg)
+{
+	struct dmac_proto_lease_grant g;
+	struct dev d;
+	uint64_t reg, pool_iova;
+	size_t pool_len;
+	uint8_t *va;
+	int s, fd, rc, huge;
+
+	(void)arg;
+	/* the first area of the window: 1 MiB of 4 KiB pages (first fit from
+	 * iova_start, so before the fix it sat at 0xfee00000) */
+	s = wire_session("a");
+	fd = t_memfd(MB, 1);
+	va = mmap(NULL, MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(va != MAP_FAILED);
+	if (va == MAP_FAILED)
+		exit(100);
+	memset(va, PATTERN_B, MB);
+	CHECK_EQ(tc_register(s, fd, 0, MB, DMAC_PROTO_PROT_ALL, &reg), 0);
+	rc = tc_lease(s, reg, 0, MB, DMAC_PROTO_PROT_ALL, &g);
+	CHECK_EQ(rc, 0);
+	if (rc) {
+		fprintf(stderr, "LEASE of the window's first area: %s\n", strerror(rc));
+		close(s);
+		return;
+	}
+	fprintf(stderr, "1 MiB area at [0x%llx, 0x%llx]\n", (unsigned long long)g.iova,
+		(unsigned long long)(g.iova + MB - 1));
+	CHECK(g.iova >= WIN_START && g.iova + MB - 1 <= WIN_LAST);
+	CHECK(msi_outside(g.iova, MB));
+	/* the device's pool (a 2 MiB-aligned area, leased by the environment) */
+	if (dev_open(&d)) {
+		close(s);
+		return;
+	}
+	dmac_nvme_denv_pool(d.e, &pool_iova, &pool_len, &huge);
+	fprintf(stderr, "pool at [0x%llx, 0x%llx]\n", (unsigned long long)pool_iova,
+		(unsigned long long)(pool_iova + pool_len - 1));
+	CHECK(pool_iova >= WIN_START && pool_iova + pool_len - 1 <= WIN_LAST);
+	CHECK(msi_outside(pool_iova, pool_len));
+	/* real DMA into the area: its first, a middle and its last page */
+	CHECK_EQ(bait_read(&d, g.iova, va, "the area's first page"), 1);
+	CHECK_EQ(bait_read(&d, g.iova + MB / 2, va + MB / 2, "a middle page"), 1);
+	CHECK_EQ(bait_read(&d, g.iova + MB - 4096, va + MB - 4096, "the last page"), 1);
+	CHECK(all_bytes(va, MB, PATTERN_B));
+	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
+	CHECK_EQ(tc_unregister(s, reg), 0);
+	close(s);
+	munmap(va, MB);
+	close(fd);
+	dev_close(&d);
+}
+
+/* The configuration validates (--check-config), then the tenant's test. */
+static void test_msi_window(void)
+{
+	const char *bin = getenv("DMACACHED_TEST");
+	int status = 0;
+	pid_t p = fork();
+
+	if (p == 0) {
+		execl(bin, bin, "--check-config", dmn.conf, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(p > 0 && waitpid(p, &status, 0) == p && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	CHECK(log_has("window [0xfee00000, 0xffffffff]"));
+	reap(t_as_spawn(T_UID_A, T_UID_A, NULL, 0, msi_tenant, NULL));
+}
+
 int main(int argc, char **argv)
 {
 	const char *t = argc > 1 ? argv[1] : "";
@@ -766,6 +1251,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(t, "strict"))
+		dmn.a_extra = "release = strict\n";
+	else if (!strcmp(t, "msi-window"))
+		dmn.a_extra = MSI_WINDOW;
 	if (daemon_start()) {
 		fprintf(stderr, "dmacached did not start\n");
 		return 1;
@@ -776,6 +1265,12 @@ int main(int argc, char **argv)
 		test_stale_bar();
 	else if (!strcmp(t, "msix"))
 		test_msix();
+	else if (!strcmp(t, "strict"))
+		test_strict();
+	else if (!strcmp(t, "lazy"))
+		test_lazy();
+	else if (!strcmp(t, "msi-window"))
+		test_msi_window();
 	else {
 		fprintf(stderr, "unknown test '%s'\n", t);
 		t_failures++;
