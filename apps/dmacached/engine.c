@@ -433,6 +433,7 @@ void dmd_engine_dump(const struct dmd_engine *e, FILE *f)
 	for (uint32_t i = 0; i < e->nusable; i++)
 		fprintf(f, "usable 0x%" PRIx64 " 0x%" PRIx64 "\n", e->usable[i].start,
 			e->usable[i].last);
-	fprintf(f, "cache_check %d\nlease_check %d\nalloc_check %d\n", dmac__cache_check(e->cache),
-		dmac__lease_check(e->leases), dmac__iova_alloc_check(e->alloc));
+	fprintf(f, "cache_check %d\nlease_check %d\nalloc_check %d\ncopy_check %" PRIu64 "\n",
+		dmac__cache_check(e->cache), dmac__lease_check(e->leases),
+		dmac__iova_alloc_check(e->alloc), dmd__copy_check(e));
 }

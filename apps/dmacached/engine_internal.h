@@ -206,6 +206,8 @@ int dmd__copy_make_room(struct dmd_engine *e, struct dmd_tenant *t, uint64_t lea
 void dmd__copy_retry(struct dmd_engine *e, struct dmd_tenant *t);
 /* the space goes (it unmaps everything): forget every copy */
 void dmd__copy_destroy_all(struct dmd_engine *e, struct dmd_tenant *t);
+/* test dump: KEPT copies inside no live registration of their tenant (0) */
+uint64_t dmd__copy_check(const struct dmd_engine *e);
 
 /* ---- engine.c ---- */
 /* a random u64 from a buffered getrandom(): 0 or -errno */

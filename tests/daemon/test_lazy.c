@@ -51,6 +51,14 @@ static int hello(const struct tdaemon *d, const char *tenant)
 	return s;
 }
 
+/* Refresh the dump and check the lazy guarantee's invariant there: no kept
+ * mapping outside every live registration of its tenant (copy_check). */
+static void sync_check(struct tdaemon *d)
+{
+	td_sync(d, NULL);
+	CHECK_EQ(td_get(d, "copy_check"), 0);
+}
+
 /* The prot of the mapping at @p iova in @p space ("map" lines), or -1. */
 static int map_prot(struct tdaemon *d, long space, uint64_t iova)
 {
@@ -61,7 +69,7 @@ static int map_prot(struct tdaemon *d, long space, uint64_t iova)
 	int found = -1;
 	FILE *f;
 
-	td_sync(d, NULL);
+	sync_check(d);
 	f = fopen(d->dump, "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "map %ld %llx %llx %llx %u", &sp, &io, &len, &va, &prot) == 5 &&
@@ -78,7 +86,7 @@ static long space_of(struct tdaemon *d, const char *tenant)
 	long space = -1;
 	FILE *f;
 
-	td_sync(d, NULL);
+	sync_check(d);
 	snprintf(want, sizeof(want), "tenant %s ", tenant);
 	f = fopen(d->dump, "r");
 	while (f && fgets(line, sizeof(line), f))
@@ -102,7 +110,7 @@ static void reuse_tenant(void *arg)
 	CHECK_EQ(tc_register(s, fd, 0, 4 * MB, RW, &reg), 0);
 	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g), 0);
 	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_count(d, "call copy "), 1);
 	CHECK_EQ(td_count(d, "call unmap "), 0); /* still mapped */
 	CHECK_EQ(td_get(d, "tenant_copies"), 1);
@@ -111,7 +119,7 @@ static void reuse_tenant(void *arg)
 	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g2), 0);
 	CHECK_EQ(g2.iova, g.iova);
 	CHECK(g2.lease_id != g.lease_id && g2.generation > g.generation);
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_count(d, "call copy "), 1);
 	CHECK_EQ(td_count(d, "call unmap "), 0);
 	CHECK_EQ(td_get(d, "copies_kept_bytes"), 0);
@@ -152,7 +160,7 @@ static void prot_tenant(void *arg)
 	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, R, &g2), 0);
 	CHECK_EQ(g2.iova, g.iova);
 	CHECK_EQ(map_prot(c->d, c->space, g.iova), R);
-	td_sync(c->d, NULL);
+	sync_check(c->d);
 	CHECK_EQ(td_count(c->d, "call unmap "), 1);
 	CHECK_EQ(td_count(c->d, "call copy "), 2);
 	close(fd);
@@ -173,12 +181,12 @@ static void unregister_tenant(void *arg)
 		CHECK_EQ(tc_lease(s, reg, (uint64_t)i * 128 * KB4, 128 * KB4, RW, &g), 0);
 		CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
 	}
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_get(d, "tenant_copies"), 4);
 	/* the registration goes: so do its kept copies, before the reply, in
 	 * one unmap (they are adjacent) */
 	CHECK_EQ(tc_unregister(s, reg), 0);
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_get(d, "tenant_copies"), 0);
 	CHECK_EQ(td_count(d, "call unmap "), 1);
 	close(fd);
@@ -196,7 +204,7 @@ static void keep_some(void *arg)
 	CHECK_EQ(tc_lease(s, reg, 0, MB, RW, &g), 0);
 	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
 	CHECK_EQ(tc_lease(s, reg, MB, MB, RW, &g), 0); /* one still leased */
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_get(d, "tenant_copies"), 2);
 	close(fd);
 	close(s); /* session end */
@@ -240,7 +248,7 @@ static void bound_tenant(void *arg)
 		CHECK_EQ(tc_lease(s, reg, (uint64_t)i * KB4, KB4, RW, &g), 0);
 		CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
 	}
-	td_sync(d, NULL);
+	sync_check(d);
 	/* bounded: 1 MiB of kept copies at most */
 	CHECK(td_get(d, "copies_kept_bytes") <= (long long)MB);
 	CHECK(td_get(d, "copies_kept_bytes") > 0);
@@ -266,17 +274,17 @@ static void quota_tenant(void *arg)
 	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
 	/* 1 MiB leased + 1 MiB kept: within the 2 MiB quota, both stay */
 	CHECK_EQ(tc_lease(s, reg, MB, MB, RW, &b1), 0);
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_get(d, "copies_kept_bytes"), MB);
 	/* 2 MiB leased (two leases of one copy count twice) + 1 MiB kept: the
 	 * kept copy goes first */
 	CHECK_EQ(tc_lease(s, reg, MB, MB, RW, &b2), 0);
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_get(d, "copies_kept_bytes"), 0);
 	CHECK_EQ(td_get(d, "tenant_copies"), 1);
 	/* beyond the quota itself: EDQUOT, nothing changes */
 	CHECK_EQ(tc_lease(s, reg, MB, MB, RW, NULL), EDQUOT);
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_get(d, "leases"), 2);
 	close(fd);
 	close(s);
@@ -312,7 +320,7 @@ static void strict_tenant(void *arg)
 	CHECK_EQ(tc_lease(s, reg, 0, 2 * MB, RW, &g), 0);
 	CHECK_EQ(tc_release(s, g.lease_id, g.generation), 0);
 	/* unmapped before the reply */
-	td_sync(d, NULL);
+	sync_check(d);
 	CHECK_EQ(td_count(d, "call unmap "), 1);
 	CHECK_EQ(td_get(d, "tenant_copies"), 0);
 	CHECK_EQ(td_get(d, "copies_kept_bytes"), 0);
@@ -356,7 +364,7 @@ int main(int argc, char **argv)
 			k.ready = ready[1];
 			p = t_as_spawn(T_UID_A, T_UID_A, NULL, 0, kill_tenant, &k);
 			CHECK_EQ(read(ready[0], &ch, 1), 1);
-			td_sync(&d, NULL);
+			sync_check(&d);
 			CHECK_EQ(td_get(&d, "tenant_copies"), 2);
 			CHECK_EQ(td_get(&d, "copies_kept_bytes"), MB);
 			kill(p, SIGKILL);
