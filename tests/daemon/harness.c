@@ -491,6 +491,25 @@ int tc_query(int sock, uint64_t cursor, uint32_t max, struct dmac_proto_lease_in
 	return rc;
 }
 
+int t_run(const char *cmd, char *out, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	int st;
+
+	if (!p)
+		return -1;
+	if (out && cap) {
+		out[0] = '\0';
+		if (!fgets(out, (int)cap, p))
+			out[0] = '\0';
+		out[strcspn(out, "\n")] = '\0';
+	}
+	while (fgetc(p) != EOF)
+		;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int t_memfd(uint64_t size, int seal)
 {
 	int fd = memfd_create("dmacd-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -96,6 +96,13 @@ int tc_query(int sock, uint64_t cursor, uint32_t max, struct dmac_proto_lease_in
 /* Whether the daemon has closed this session (recv returns 0 within 5 s). */
 int tc_closed(int sock);
 
+/*
+ * Run a shell command (popen); return its exit status (-1: it did not exit)
+ * and, when @p out is given, the first line of its stdout without the newline.
+ * The rest of stdout is read and dropped.
+ */
+int t_run(const char *cmd, char *out, size_t cap);
+
 /* A memfd of size bytes, sealed with F_SEAL_SHRINK|F_SEAL_GROW if seal. */
 int t_memfd(uint64_t size, int seal);
 

@@ -425,26 +425,6 @@ static void test_lists(void)
 
 /* ---- dmacachectl --json tenants / leases --all -------------------------------- */
 
-/* Run a shell command; return its exit status and the first line of stdout. */
-static int run(const char *cmd, char *out, size_t cap)
-{
-	FILE *p = popen(cmd, "r");
-	int st;
-
-	if (!p)
-		return -1;
-	if (out && cap) {
-		out[0] = '\0';
-		if (!fgets(out, (int)cap, p))
-			out[0] = '\0';
-		out[strcspn(out, "\n")] = '\0';
-	}
-	while (fgetc(p) != EOF)
-		;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void ctl_tenant(void *arg)
 {
 	struct tdaemon d = *(struct tdaemon *)arg;
@@ -476,9 +456,9 @@ static void ctl_tenant(void *arg)
 	/* tenants */
 	snprintf(file, sizeof(file), "%s/tenants.json", outdir);
 	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --json tenants > '%s'", ctl, d.sock, file);
-	CHECK_EQ(run(cmd, NULL, 0), 0);
+	CHECK_EQ(t_run(cmd, NULL, 0), 0);
 	snprintf(cmd, sizeof(cmd), "python3 -m json.tool '%s' > /dev/null", file);
-	CHECK_EQ(run(cmd, NULL, 0), 0);
+	CHECK_EQ(t_run(cmd, NULL, 0), 0);
 	snprintf(
 	    cmd, sizeof(cmd),
 	    "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[\"count\"], "
@@ -486,7 +466,7 @@ static void ctl_tenant(void *arg)
 	    "t[\"leases\"], t[\"bytes_leased\"], t[\"quota_leases\"]) for t in d[\"tenants\"]))' "
 	    "'%s'",
 	    file);
-	CHECK_EQ(run(cmd, out, sizeof(out)), 0);
+	CHECK_EQ(t_run(cmd, out, sizeof(out)), 0);
 	/* an unlimited quota is null (None) */
 	snprintf(expect, sizeof(expect), "2 a:1:2:%llu:9 b:1:1:4096:None",
 		 (unsigned long long)(2 * MB + KB4));
@@ -499,15 +479,15 @@ static void ctl_tenant(void *arg)
 	snprintf(file, sizeof(file), "%s/leases.json", outdir);
 	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --json leases --all > '%s'", ctl, d.sock,
 		 file);
-	CHECK_EQ(run(cmd, NULL, 0), 0);
+	CHECK_EQ(t_run(cmd, NULL, 0), 0);
 	snprintf(cmd, sizeof(cmd), "python3 -m json.tool '%s' > /dev/null", file);
-	CHECK_EQ(run(cmd, NULL, 0), 0);
+	CHECK_EQ(t_run(cmd, NULL, 0), 0);
 	snprintf(cmd, sizeof(cmd),
 		 "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[\"count\"], "
 		 "\" \".join(\"%%s:%%s:%%s:%%s:%%d\" %% (l[\"tenant\"], l[\"session_id\"], "
 		 "l[\"lease_id\"], l[\"iova\"], l[\"length\"]) for l in d[\"leases\"]))' '%s'",
 		 file);
-	CHECK_EQ(run(cmd, out, sizeof(out)), 0);
+	CHECK_EQ(t_run(cmd, out, sizeof(out)), 0);
 	snprintf(expect, sizeof(expect),
 		 /* ids: decimal strings; IOVAs: hex strings */
 		 "3 a:%llu:%llu:0x%llx:%llu b:%llu:%llu:0x%llx:%llu a:%llu:%llu:0x%llx:%llu",
@@ -529,7 +509,7 @@ static void ctl_tenant(void *arg)
 	close(b);
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", outdir);
-	CHECK_EQ(run(cmd, NULL, 0), 0);
+	CHECK_EQ(t_run(cmd, NULL, 0), 0);
 }
 
 static void test_ctl(void)
