@@ -10,8 +10,9 @@
  *   the 120-byte elements, a version-3 one the 192-byte ones; the tenant's
  *   own session asking ADMIN_TENANTS, ADMIN_SESSIONS or ADMIN_HISTOGRAM
  *   gets EPERM and a bare header (it learns nothing).
- * - sessions: a tenant process (uid 4001, named "probe-tenant" with
- *   prctl) is listed with its pid, uid, gid, name, tenant, registrations and
+ * - sessions: a tenant process (uid 4001, named with prctl, an escape
+ *   sequence in the name) is listed with its pid, uid, gid, name (the
+ *   escape shown as '?', no ESC byte printed), tenant, registrations and
  *   leases; a connection without HELLO has no tenant; the ctl's own session
  *   is not listed; a non-admin uid gets exit 4 and a JSON error, no list.
  * - metrics: `dmacachectl metrics` parsed by prometheus_client's OpenMetrics
@@ -48,6 +49,11 @@
 static uint64_t reqbuf[DMAC_PROTO_MAX_MSG / 8];
 static uint64_t tag = 5000;
 static const gid_t admin_group[] = {T_GID_X};
+
+/* The holder's process name: ESC [7m would turn the operator's terminal
+ * to reverse video; dmacachectl prints it as "probe?[7mx". */
+#define PROBE_NAME  "probe\033[7mx"
+#define PROBE_SHOWN "probe?[7mx"
 
 /* The conf every test starts from: tenants a (4001) and b (4002), admins 4100. */
 static void conf_std(char *buf, size_t cap)
@@ -269,7 +275,8 @@ static void holder_main(void *arg)
 
 	close(h->ready[0]);
 	close(h->hold[1]);
-	if (prctl(PR_SET_NAME, "probe-tenant"))
+	/* a name with a terminal escape: shown, sanitized, never sent raw */
+	if (prctl(PR_SET_NAME, PROBE_NAME))
 		t_failures++;
 	fd = t_memfd(4 * MB, 1);
 	s = tc_connect(h->d);
@@ -303,14 +310,21 @@ static void sessions_admin(void *arg)
 		 "*[s[k] for k in (\"uid\", \"gid\", \"comm\", \"tenant\", \"pidfd\", "
 		 "\"registrations\", \"bytes_registered\", \"leases\", \"bytes_leased\")])",
 		 (int)h->pid);
-	snprintf(want, sizeof(want), "2 1 1 True %d %d probe-tenant a True 1 %llu 1 4096", T_UID_A,
-		 T_UID_A, 4 * MB);
+	snprintf(want, sizeof(want), "2 1 1 True %d %d " PROBE_SHOWN " a True 1 %llu 1 4096",
+		 T_UID_A, T_UID_A, 4 * MB);
 	py_expect("python3", script, file, want);
 	/* text: the name, the uid, the tenant on one line */
 	snprintf(script, sizeof(script), "sessions | grep '^[0-9]* *%d '", (int)h->pid);
 	CHECK_EQ(ctl(h->d, script, NULL, out, sizeof(out)), 0);
-	CHECK(strstr(out, "probe-tenant") != NULL);
+	CHECK(strstr(out, PROBE_SHOWN) != NULL);
 	CHECK(strstr(out, " a ") != NULL);
+	/* no ESC byte reaches the terminal, in text or JSON */
+	CHECK_EQ(
+	    ctl(h->d, "sessions | grep -c \"$(printf \047\\033\047)\"", NULL, out, sizeof(out)), 1);
+	CHECK(!strcmp(out, "0"));
+	CHECK_EQ(ctl(h->d, "--json sessions | grep -c \"$(printf \047\\033\047)\"", NULL, out,
+		     sizeof(out)),
+		 1);
 	close(unbound);
 	outdir_remove(dir);
 }
