@@ -397,8 +397,7 @@ static int cmd_status(const struct ctl *o)
 		       info.session_id);
 	} else {
 		printf("tenant:        %s (session %" PRIu64 ")\n", info.tenant, info.session_id);
-		printf("quota pinned:  %s bytes\n",
-		       fmt_bytes(b1, sizeof(b1), info.quota_pinned_bytes));
+		printf("quota pinned:  %s\n", fmt_bytes(b1, sizeof(b1), info.quota_pinned_bytes));
 		printf("quota leases:  %s\n", fmt_count(b2, sizeof(b2), info.quota_leases));
 		printf("iova window:   0x%" PRIx64 "-0x%" PRIx64 "\n", info.iova_start,
 		       info.iova_last);
