@@ -5,11 +5,13 @@
  *
  * Invariants:
  * - A space is a set of disjoint mappings [iova, iova + length) (end
- *   exclusive), kept sorted by iova. map and copy refuse any overlap with
- *   -EEXIST; copy needs its source range inside one mapping (-ENOENT); unmap
- *   removes the mappings lying entirely inside the range and refuses with
- *   -ENOENT (changing nothing) when a mapping would be split or none is
- *   inside - iommufd's rules.
+ *   exclusive), in an AVL tree by iova, so that a call costs O(log n) as in
+ *   the kernel's interval trees (a benchmark of the daemon at 100,000
+ *   mappings measures the daemon, not this simulation). map and copy refuse
+ *   any overlap with -EEXIST; copy needs its source range inside one mapping
+ *   (-ENOENT); unmap removes the mappings lying entirely inside the range and
+ *   refuses with -ENOENT (changing nothing) when a mapping would be split or
+ *   none is inside - iommufd's rules.
  * - Every call of open, space_alloc, space_destroy, iova_ranges, map, copy,
  *   unmap and unmap_all is counted and logged (op, space, iova, length, va,
  *   result); the Nth counted call after dmd_test_backend_fail(N, err) fails
@@ -45,9 +47,11 @@
 #include <string.h>
 
 #include "dmac/backend.h"
+#include "dmac_avl.h"
 #include "test_backend.h"
 
 struct tb_map {
+	struct dmac__avl node; /* first: a node is its map */
 	uint64_t iova, length, va;
 	uint32_t prot;
 };
@@ -55,8 +59,8 @@ struct tb_map {
 struct tb_space {
 	uint32_t id;
 	int live;
-	struct tb_map *maps;
-	size_t nmaps, cap;
+	struct dmac__avl *maps; /* struct tb_map by iova */
+	size_t nmaps;
 };
 
 struct tb_call {
@@ -175,6 +179,7 @@ static int tb_open(const struct dmac_backend_config *cfg, struct dmac_backend **
 static struct dmac_device *tb_devices;
 static void tb_devlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void tb_device_close(struct dmac_backend *be, struct dmac_device *dev);
+static void tb_free_maps(struct tb_space *s);
 
 static void tb_close(struct dmac_backend *be)
 {
@@ -182,7 +187,7 @@ static void tb_close(struct dmac_backend *be)
 		tb_device_close(be, tb_devices);
 	tb_log("close", 0, 0, 0, 0, 0);
 	for (size_t i = 0; i < nspaces; i++)
-		free(spaces[i].maps);
+		tb_free_maps(&spaces[i]);
 	free(spaces);
 	spaces = NULL;
 	nspaces = 0;
@@ -239,9 +244,7 @@ static int tb_space_destroy(struct dmac_backend *be, uint32_t id)
 		return tb_log("space_destroy", id, 0, 0, 0, rc);
 	if (!s)
 		return tb_log("space_destroy", id, 0, 0, 0, -ENOENT);
-	free(s->maps);
-	s->maps = NULL;
-	s->nmaps = s->cap = 0;
+	tb_free_maps(s);
 	s->live = 0;
 	return tb_log("space_destroy", id, 0, 0, 0, 0);
 }
@@ -286,35 +289,68 @@ static int tb_check_args(uint64_t iova, uint64_t length, uint32_t prot, uint32_t
 	return 0;
 }
 
-/* Index of the first mapping whose end is > iova. */
-static size_t tb_lower(const struct tb_space *s, uint64_t iova)
+static int tb_map_cmp(const struct dmac__avl *a, const struct dmac__avl *b)
 {
-	size_t i = 0;
+	const struct tb_map *x = (const struct tb_map *)a, *y = (const struct tb_map *)b;
 
-	while (i < s->nmaps && s->maps[i].iova + s->maps[i].length <= iova)
-		i++;
-	return i;
+	return x->iova < y->iova ? -1 : x->iova > y->iova;
+}
+
+static struct tb_map *tb_search(const struct tb_space *s, uint64_t iova, enum dmac__avl_mode mode)
+{
+	struct tb_map key = {.iova = iova};
+
+	return (struct tb_map *)dmac__avl_search(s->maps, &key.node, tb_map_cmp, mode);
+}
+
+/* The mapping after @p m in iova order, or NULL. */
+static struct tb_map *tb_next(const struct tb_space *s, const struct tb_map *m)
+{
+	return tb_search(s, m->iova, DMAC__AVL_GT);
+}
+
+/* The first mapping whose end is > iova, or NULL (mappings are disjoint). */
+static struct tb_map *tb_lower(const struct tb_space *s, uint64_t iova)
+{
+	struct tb_map *m = tb_search(s, iova, DMAC__AVL_LE);
+
+	if (m && m->iova + m->length > iova)
+		return m;
+	return tb_search(s, iova, DMAC__AVL_GT);
+}
+
+static void tb_free_tree(struct dmac__avl *n)
+{
+	if (!n)
+		return;
+	tb_free_tree(n->left);
+	tb_free_tree(n->right);
+	free(n);
+}
+
+static void tb_free_maps(struct tb_space *s)
+{
+	tb_free_tree(s->maps);
+	s->maps = NULL;
+	s->nmaps = 0;
 }
 
 static int tb_insert(struct tb_space *s, uint64_t iova, uint64_t length, uint64_t va, uint32_t prot)
 {
-	size_t i = tb_lower(s, iova);
+	struct tb_map *m = tb_lower(s, iova);
 
-	if (i < s->nmaps && s->maps[i].iova < iova + length) {
+	if (m && m->iova < iova + length) {
 		noverlap++;
 		return -EEXIST;
 	}
-	if (s->nmaps == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		struct tb_map *n = realloc(s->maps, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->maps = n;
-		s->cap = ncap;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	*m = (struct tb_map){.iova = iova, .length = length, .va = va, .prot = prot};
+	if (dmac__avl_insert(&s->maps, &m->node, tb_map_cmp)) {
+		free(m); /* cannot happen: nothing overlaps */
+		return -EEXIST;
 	}
-	memmove(&s->maps[i + 1], &s->maps[i], (s->nmaps - i) * sizeof(s->maps[0]));
-	s->maps[i] = (struct tb_map){iova, length, va, prot};
 	s->nmaps++;
 	return 0;
 }
@@ -356,13 +392,12 @@ static int tb_copy(struct dmac_backend *be, uint32_t dst, uint32_t src, uint64_t
 	if (!rc && !tb_in_ranges(dst, *dst_iova, length))
 		rc = -EINVAL;
 	if (!rc) {
-		size_t i = tb_lower(s, src_iova);
+		const struct tb_map *m = tb_lower(s, src_iova);
 
-		if (i == s->nmaps || s->maps[i].iova > src_iova ||
-		    src_iova + length > s->maps[i].iova + s->maps[i].length)
+		if (!m || m->iova > src_iova || src_iova + length > m->iova + m->length)
 			rc = -ENOENT;
 		else
-			va = s->maps[i].va + (src_iova - s->maps[i].iova);
+			va = m->va + (src_iova - m->iova);
 	}
 	if (!rc)
 		rc = tb_insert(d, *dst_iova, length, va, prot);
@@ -373,7 +408,7 @@ static int tb_unmap(struct dmac_backend *be, uint32_t id, uint64_t iova, uint64_
 		    uint64_t *unmapped)
 {
 	struct tb_space *s = tb_space(id);
-	size_t i, j;
+	struct tb_map *first, *m, *next;
 	uint64_t end = iova + length, bytes = 0;
 	int rc = tb_enter();
 
@@ -383,16 +418,20 @@ static int tb_unmap(struct dmac_backend *be, uint32_t id, uint64_t iova, uint64_
 		rc = -ENOENT;
 	if (rc)
 		return tb_log("unmap", id, iova, length, 0, rc);
-	i = tb_lower(s, iova);
-	for (j = i; j < s->nmaps && s->maps[j].iova < end; j++) {
-		if (s->maps[j].iova < iova || s->maps[j].iova + s->maps[j].length > end)
+	first = tb_lower(s, iova);
+	for (m = first; m && m->iova < end; m = tb_next(s, m)) {
+		if (m->iova < iova || m->iova + m->length > end)
 			return tb_log("unmap", id, iova, length, 0, -ENOENT);
-		bytes += s->maps[j].length;
+		bytes += m->length;
 	}
-	if (j == i)
+	if (!bytes)
 		return tb_log("unmap", id, iova, length, 0, -ENOENT);
-	memmove(&s->maps[i], &s->maps[j], (s->nmaps - j) * sizeof(s->maps[0]));
-	s->nmaps -= j - i;
+	for (m = first; m && m->iova < end; m = next) {
+		next = tb_next(s, m);
+		dmac__avl_erase(&s->maps, &m->node, tb_map_cmp);
+		free(m);
+		s->nmaps--;
+	}
 	if (unmapped)
 		*unmapped = bytes;
 	tb_devlog("unmap %u 0x%" PRIx64 " 0x%" PRIx64, id, iova, length);
@@ -407,7 +446,7 @@ static int tb_unmap_all(struct dmac_backend *be, uint32_t id, uint64_t *unmapped
 	if (!rc && !s)
 		rc = -ENOENT;
 	if (!rc)
-		s->nmaps = 0;
+		tb_free_maps(s);
 	return tb_log("unmap_all", id, 0, 0, 0, rc);
 }
 
@@ -658,9 +697,9 @@ void dmd_test_backend_dump(FILE *f)
 		if (!s->live)
 			continue;
 		fprintf(f, "space %u %zu\n", s->id, s->nmaps);
-		for (size_t j = 0; j < s->nmaps; j++)
+		for (const struct tb_map *m = tb_search(s, 0, DMAC__AVL_GE); m; m = tb_next(s, m))
 			fprintf(f, "map %u 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %u\n", s->id,
-				s->maps[j].iova, s->maps[j].length, s->maps[j].va, s->maps[j].prot);
+				m->iova, m->length, m->va, m->prot);
 		total += s->nmaps;
 	}
 	fprintf(f, "mapped %zu\n", total);
