@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -48,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_daemon.h"
 #include "dmac/dmacache.h"
 #include "dmac_alloc.h"
 
@@ -67,14 +67,6 @@ static const char *const s_name[S_N] = {"pingpong_lease(72B/72B)", "pingpong_epo
 
 static char dir[64], sock_path[128], conf[128];
 static pid_t daemon_pid = -1, pp_pid = -1, pe_pid = -1;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void cleanup(void)
 {
@@ -150,21 +142,6 @@ static int start_daemon(const char *bin)
 	return -ETIMEDOUT;
 }
 
-/* The ping-pong peer: echo every packet back with the size the first byte asks. */
-static void pp_child(int s)
-{
-	unsigned char buf[256];
-
-	for (;;) {
-		ssize_t n = recv(s, buf, sizeof(buf), 0);
-
-		if (n <= 0)
-			_exit(0);
-		if (send(s, buf, buf[0], 0) < 0)
-			_exit(1);
-	}
-}
-
 /*
  * The same peer shaped like the daemon's loop: wait in epoll_wait(), then a
  * non-blocking recv() and the send(); one syscall more per request than pp_child.
@@ -192,76 +169,6 @@ static void pe_child(int s)
 	}
 }
 
-/* One round trip of @p out bytes asking for @p back bytes; 0 or -errno. */
-static int pp_round(int s, unsigned char out, unsigned char back)
-{
-	unsigned char buf[256] = {0};
-	ssize_t n;
-
-	buf[0] = back;
-	if (send(s, buf, out, 0) != out)
-		return -EIO;
-	n = recv(s, buf, sizeof(buf), 0);
-	return n == back ? 0 : -EIO;
-}
-
-/* CPU time (ns) all threads of @p pid have run, from /proc/PID/task/N/schedstat. */
-static uint64_t proc_cpu_ns(pid_t pid)
-{
-	char path[64], line[384];
-	struct dirent *e;
-	uint64_t sum = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		unsigned long long ns;
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(line, sizeof(line), "%s/%s/schedstat", path, e->d_name);
-		f = fopen(line, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%llu", &ns) == 1)
-			sum += ns;
-		fclose(f);
-	}
-	closedir(d);
-	return sum;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct summary {
-	double p50, p90, p99, min, mean;
-};
-
-static struct summary summarize(uint64_t *v, size_t n)
-{
-	struct summary s;
-	double sum = 0;
-
-	qsort(v, n, sizeof(*v), cmp_u64);
-	for (size_t i = 0; i < n; i++)
-		sum += (double)v[i];
-	s.min = (double)v[0];
-	s.p50 = (double)v[n / 2];
-	s.p90 = (double)v[(n * 90) / 100];
-	s.p99 = (double)v[(n * 99) / 100];
-	s.mean = sum / (double)n;
-	return s;
-}
-
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--daemon PATH] [--iters N]\n", argv0);
@@ -272,7 +179,7 @@ int main(int argc, char **argv)
 	const char *bin = DMAC_BENCH_DAEMON;
 	unsigned long iters = 20000;
 	struct dmac_client *c = NULL;
-	struct summary sum[S_N];
+	struct bd_summary sum[S_N];
 	uint64_t *samp[S_N] = {0};
 	uint64_t reg = 0, *cpu = NULL; /* per batch: lease, release, echo (ns per request) */
 	unsigned long nb;
@@ -302,21 +209,11 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
-		perror("socketpair");
+	err = bd_echo_start(-1, &sv[0], &pp_pid);
+	if (err) {
+		fprintf(stderr, "echo peer: %s\n", strerror(-err));
 		goto out;
 	}
-	pp_pid = fork();
-	if (pp_pid < 0) {
-		perror("fork");
-		goto out;
-	}
-	if (pp_pid == 0) {
-		close(sv[0]);
-		pp_child(sv[1]);
-	}
-	close(sv[1]);
-	sv[1] = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, se)) {
 		perror("socketpair");
 		goto out;
@@ -367,7 +264,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 2000; i++) {
 		struct dmac_client_lease l;
 
-		if (pp_round(sv[0], 72, 72) || pp_round(sv[0], 56, 56) || pp_round(se[0], 72, 72))
+		if (bd_echo_round(sv[0], 72, 72) || bd_echo_round(sv[0], 56, 56) ||
+		    bd_echo_round(se[0], 72, 72))
 			goto pp_fail;
 		err = dmac_client_lease(c, reg, 0, LEASE_LEN, DMAC_CLIENT_PROT_READ, &l);
 		if (!err)
@@ -379,40 +277,40 @@ int main(int argc, char **argv)
 	/* Blocks of BLOCK iterations per series, series interleaved. */
 	for (unsigned long b = 0; b < iters; b += BLOCK) {
 		for (unsigned i = 0; i < BLOCK; i++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = bd_now_ns();
 
-			if (pp_round(sv[0], 72, 72))
+			if (bd_echo_round(sv[0], 72, 72))
 				goto pp_fail;
-			samp[S_PP_LEASE][b + i] = now_ns() - t0;
+			samp[S_PP_LEASE][b + i] = bd_now_ns() - t0;
 		}
 		for (unsigned i = 0; i < BLOCK; i++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = bd_now_ns();
 
-			if (pp_round(se[0], 72, 72))
+			if (bd_echo_round(se[0], 72, 72))
 				goto pp_fail;
-			samp[S_PP_EPOLL][b + i] = now_ns() - t0;
+			samp[S_PP_EPOLL][b + i] = bd_now_ns() - t0;
 		}
 		for (unsigned i = 0; i < BLOCK; i++) {
 			struct dmac_client_lease l;
-			uint64_t t0 = now_ns(), t1, t2;
+			uint64_t t0 = bd_now_ns(), t1, t2;
 
 			err = dmac_client_lease(c, reg, 0, LEASE_LEN, DMAC_CLIENT_PROT_READ, &l);
-			t1 = now_ns();
+			t1 = bd_now_ns();
 			if (err)
 				goto lease_fail;
 			err = dmac_client_release(c, l.lease_id);
-			t2 = now_ns();
+			t2 = bd_now_ns();
 			if (err)
 				goto lease_fail;
 			samp[S_LEASE][b + i] = t1 - t0;
 			samp[S_REL][b + i] = t2 - t1;
 		}
 		for (unsigned i = 0; i < BLOCK; i++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = bd_now_ns();
 
-			if (pp_round(sv[0], 56, 56))
+			if (bd_echo_round(sv[0], 56, 56))
 				goto pp_fail;
-			samp[S_PP_REL][b + i] = now_ns() - t0;
+			samp[S_PP_REL][b + i] = bd_now_ns() - t0;
 		}
 	}
 
@@ -432,7 +330,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned long b = 0; b < nb; b++) {
 		static struct dmac_client_lease l[NLEASE];
-		uint64_t c0 = proc_cpu_ns(daemon_pid), c1, c2, e0;
+		uint64_t c0 = bd_proc_cpu_ns(daemon_pid), c1, c2, e0;
 
 		for (unsigned i = 0; i < NLEASE; i++) {
 			err = dmac_client_lease(c, reg, (uint64_t)i * LEASE_LEN, LEASE_LEN,
@@ -440,27 +338,27 @@ int main(int argc, char **argv)
 			if (err)
 				goto lease_fail;
 		}
-		c1 = proc_cpu_ns(daemon_pid);
+		c1 = bd_proc_cpu_ns(daemon_pid);
 		for (unsigned i = 0; i < NLEASE; i++) {
 			err = dmac_client_release(c, l[i].lease_id);
 			if (err)
 				goto lease_fail;
 		}
-		c2 = proc_cpu_ns(daemon_pid);
-		e0 = proc_cpu_ns(pe_pid);
+		c2 = bd_proc_cpu_ns(daemon_pid);
+		e0 = bd_proc_cpu_ns(pe_pid);
 		for (unsigned i = 0; i < NLEASE; i++)
-			if (pp_round(se[0], 72, 72))
+			if (bd_echo_round(se[0], 72, 72))
 				goto pp_fail;
 		cpu[b] = (c1 - c0) / NLEASE;
 		cpu[nb + b] = (c2 - c1) / NLEASE;
-		cpu[2 * nb + b] = (proc_cpu_ns(pe_pid) - e0) / NLEASE;
+		cpu[2 * nb + b] = (bd_proc_cpu_ns(pe_pid) - e0) / NLEASE;
 	}
-	cpu_l = summarize(cpu, nb).p50;
-	cpu_r = summarize(cpu + nb, nb).p50;
-	cpu_e = summarize(cpu + 2 * nb, nb).p50;
+	cpu_l = bd_summarize(cpu, nb).p50;
+	cpu_r = bd_summarize(cpu + nb, nb).p50;
+	cpu_e = bd_summarize(cpu + 2 * nb, nb).p50;
 
 	for (int s = 0; s < S_N; s++)
-		sum[s] = summarize(samp[s], iters);
+		sum[s] = bd_summarize(samp[s], iters);
 	printf("# dmacache-lease-bench: %lu iterations per series, ns per round trip\n", iters);
 	printf("%-27s %9s %9s %9s %9s %9s\n", "series", "min", "p50", "p90", "p99", "mean");
 	for (int s = 0; s < S_N; s++)

@@ -41,6 +41,7 @@
 
 #include <linux/iommufd.h>
 
+#include "bench_daemon.h"
 #include "dmac/backend.h"
 #include "dmac/iommufd_backend.h"
 #include "iommufd_test_abi.h"
@@ -241,16 +242,6 @@ static int vfio_phase(const char *bdf, void *buf, struct row *rows, int nrows)
 	return 0;
 }
 
-static void size_name(uint64_t s, char *out, size_t n)
-{
-	if (s >= GiB && !(s % GiB))
-		snprintf(out, n, "%llu GiB", (unsigned long long)(s / GiB));
-	else if (s >= MiB && !(s % MiB))
-		snprintf(out, n, "%llu MiB", (unsigned long long)(s / MiB));
-	else
-		snprintf(out, n, "%llu KiB", (unsigned long long)(s / KiB));
-}
-
 static void us(double ns, char *out, size_t n)
 {
 	if (ns >= 100000)
@@ -343,7 +334,7 @@ int main(int argc, char **argv)
 			snprintf(rv, sizeof(rv), "%.1fx", med[C_VFIO] / med[C_COPY]);
 		snprintf(rt, sizeof(rt), "%.1fx",
 			 (med[C_MAP] + med[C_MAP_UN]) / (med[C_COPY] + med[C_COPY_UN]));
-		size_name(w->size, sz, sizeof(sz));
+		bd_size_name(w->size, sz, sizeof(sz));
 		printf("| %s | %d | %s | %s | %s | %s | %s | %s | %.1fx | %s | %s |\n", sz, w->reps,
 		       s[C_COPY], s[C_COPY_UN], s[C_MAP], s[C_MAP_UN], s[C_VFIO], s[C_VFIO_UN],
 		       med[C_MAP] / med[C_COPY], rv, rt);
@@ -354,7 +345,7 @@ int main(int argc, char **argv)
 		struct row *w = &rows[r];
 		char sz[32], s[C_N][16];
 
-		size_name(w->size, sz, sizeof(sz));
+		bd_size_name(w->size, sz, sizeof(sz));
 		for (int c = 0; c < C_N; c++) {
 			if ((c == C_VFIO || c == C_VFIO_UN) && !w->have_vfio)
 				snprintf(s[c], sizeof(s[c]), "n/a");

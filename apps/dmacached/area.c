@@ -291,14 +291,16 @@ static int dmd__area_create(struct dmd_engine *e, struct dmd_tenant *t, int fd,
 	dmd_ident_hold(e->ident, p->ident);
 
 	node = dmd_numa_node_of(p->va, r.length);
-	dmd_info("master area: file (%" PRIu64 ",%" PRIu64 ") identity %" PRIu64
-		 " offset 0x%" PRIx64 " length 0x%" PRIx64 " prot %s at iova 0x%" PRIx64
-		 ", NUMA node %d%s",
-		 p->dev, p->ino, p->ident, r.offset, r.length,
-		 prot == DMD_PROT_ALL	 ? "rw"
-		 : prot == DMD_PROT_READ ? "r"
-					 : "w",
-		 iova, node, node < 0 ? " (unknown)" : "");
+	p->node = node;
+	/* debug: REGISTER logs one info line for all the areas it created */
+	dmd_debug("master area: file (%" PRIu64 ",%" PRIu64 ") identity %" PRIu64
+		  " offset 0x%" PRIx64 " length 0x%" PRIx64 " prot %s at iova 0x%" PRIx64
+		  ", NUMA node %d%s",
+		  p->dev, p->ino, p->ident, r.offset, r.length,
+		  prot == DMD_PROT_ALL	  ? "rw"
+		  : prot == DMD_PROT_READ ? "r"
+					  : "w",
+		  iova, node, node < 0 ? " (unknown)" : "");
 	if (node >= 0 && !e->numa_bound) {
 		dmd_numa_bind(node);
 		e->numa_bound = 1;
@@ -436,6 +438,55 @@ static int dmd__reg_id(struct dmd_engine *e, const struct dmd_session *s, struct
 		return 0;
 	}
 	return -EIO;
+}
+
+/*
+ * One info line per REGISTER (never one per area: a mempool brings in many
+ * 2 MiB areas at once): the ranges, the areas it found cached, and the new
+ * ones (the master IOVA span they lie in, their NUMA nodes).
+ */
+static void dmd__register_log(const struct dmd_engine *e, const struct dmd_session *s, uint32_t n,
+			      struct dmac_cache_area *const *areas, size_t m)
+{
+	uint64_t bytes = 0, nbytes = 0, lo = UINT64_MAX, hi = 0;
+	unsigned int nnew = 0, nodes_unknown = 0;
+	char nodes[64] = "";
+	size_t len = 0;
+	uint64_t seen = 0; /* nodes 0..63 listed */
+
+	for (size_t j = 0; j < m; j++) {
+		struct dmac_cache_area_info info;
+		const struct dmd_area *p;
+
+		dmac_cache_area_info(areas[j], &info);
+		p = info.priv;
+		bytes += info.range.length;
+		if (p->born != e->reg_batch)
+			continue;
+		nnew++;
+		nbytes += p->length;
+		lo = p->iova < lo ? p->iova : lo;
+		hi = p->iova + p->length > hi ? p->iova + p->length : hi;
+		if (p->node < 0 || p->node >= 64) {
+			nodes_unknown = 1;
+		} else if (!(seen & (UINT64_C(1) << p->node)) && len < sizeof(nodes) - 8) {
+			seen |= UINT64_C(1) << p->node;
+			len += (size_t)snprintf(nodes + len, sizeof(nodes) - len, "%s%d",
+						len ? "," : "", p->node);
+		}
+	}
+	if (nodes_unknown && len < sizeof(nodes) - 4)
+		snprintf(nodes + len, sizeof(nodes) - len, "%sunknown", len ? "," : "");
+	if (nnew)
+		dmd_info("session %" PRIu64 " tenant %s: REGISTER of %u range(s): %zu area(s) of "
+			 "0x%" PRIx64 " bytes, %zu cached, %u new pinned and mapped (0x%" PRIx64
+			 " bytes, master iova 0x%" PRIx64 "..0x%" PRIx64 ", NUMA node %s)",
+			 s->id, s->tenant->cfg.name, n, m, bytes, m - nnew, nnew, nbytes, lo,
+			 hi - 1, nodes);
+	else
+		dmd_info("session %" PRIu64 " tenant %s: REGISTER of %u range(s): %zu area(s) of "
+			 "0x%" PRIx64 " bytes, all cached, nothing pinned",
+			 s->id, s->tenant->cfg.name, n, m, bytes);
 }
 
 int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struct dmd_reg_in *in,
@@ -619,6 +670,7 @@ int dmd_engine_register(struct dmd_engine *e, struct dmd_session *s, const struc
 		out[i].reg_id = regs[i]->id;
 		out[i].page_shift = regs[i]->page_shift;
 	}
+	dmd__register_log(e, s, n, areas, m);
 	for (j = 0; j < m; j++)
 		dmd__area_put(e, areas[j]);
 	for (i = 0; i < n; i++)

@@ -229,6 +229,11 @@ uint64_t dmd_engine_session_id(const struct dmd_session *s)
 	return s->id;
 }
 
+const char *dmd_engine_session_tenant(const struct dmd_session *s)
+{
+	return s->tenant ? s->tenant->cfg.name : s->admin ? DMD_ADMIN_TENANT : "";
+}
+
 int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *tenant,
 		     struct dmd_hello_out *out)
 {
@@ -251,8 +256,9 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 		s->admin = 1;
 		e->nadmin++;
 		*out = (struct dmd_hello_out){.session_id = s->id, .iova_last = UINT64_MAX};
-		dmd_info("session %" PRIu64 ": pid %d uid %u opened an admin session", s->id,
-			 (int)s->peer.pid, (unsigned int)s->peer.uid);
+		dmd_info("session %" PRIu64 ": pid %d (%s) uid %u opened an admin session", s->id,
+			 (int)s->peer.pid, s->peer.comm[0] ? s->peer.comm : "?",
+			 (unsigned int)s->peer.uid);
 		return 0;
 	}
 	t = dmd__tenant_find(e, tenant);
@@ -271,8 +277,9 @@ int dmd_engine_hello(struct dmd_engine *e, struct dmd_session *s, const char *te
 	out->quota_leases = t->cfg.quota_leases;
 	out->iova_start = t->cfg.iova_start;
 	out->iova_last = t->cfg.iova_last;
-	dmd_info("session %" PRIu64 ": pid %d uid %u bound to tenant %s", s->id, (int)s->peer.pid,
-		 (unsigned int)s->peer.uid, tenant);
+	dmd_info("session %" PRIu64 ": pid %d (%s) uid %u bound to tenant %s", s->id,
+		 (int)s->peer.pid, s->peer.comm[0] ? s->peer.comm : "?", (unsigned int)s->peer.uid,
+		 tenant);
 	return 0;
 }
 

@@ -190,6 +190,9 @@ int dmd_engine_session_bound(const struct dmd_session *s);
 /** Session id (non-zero). */
 uint64_t dmd_engine_session_id(const struct dmd_session *s);
 
+/** Its tenant's name, "@admin" for an admin session, "" before HELLO. */
+const char *dmd_engine_session_tenant(const struct dmd_session *s);
+
 /**
  * DEVICE: claim the device of the session's tenant at @p index of its
  * 'devices' list, or (when @p bdf is not NULL; index is then ignored) the one

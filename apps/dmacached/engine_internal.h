@@ -53,6 +53,7 @@ struct dmd_area {
 	uint32_t prot;	       /* DMD_PROT_*: the master map's and the cache key's */
 	uint64_t born;	       /* REGISTER batch that created it (engine->reg_batch) */
 	int doomed;	       /* created by a failing REGISTER batch: evict when unreferenced */
+	int node;	       /* NUMA node of its memory at creation, -1 unknown: logs */
 	/* users = the cache's reference count, mirrored: registrations, copies
 	 * and transient batch references. At 0 the area is charged to its
 	 * owner (the tenant whose REGISTER brought it in) and on its list. */

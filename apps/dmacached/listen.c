@@ -36,6 +36,18 @@
  *   group is set with fchownat(AT_SYMLINK_NOFOLLOW) relative to the same fd,
  *   and the result is checked with fstatat() before listen(). Nothing is
  *   chmod()ed or chown()ed by path.
+ * - One daemon per socket: SOCKET.lock beside the socket is flock()ed before
+ *   the directory or the socket is touched and held for the daemon's life;
+ *   a socket found at the path is probed with connect() and replaced only
+ *   when the connection is refused (nothing listens: a killed daemon's). A
+ *   live daemon's socket is never unlinked, whether it holds the lock (an
+ *   old daemon, a service manager's socket unit) or not.
+ * - Socket activation: a socket passed by the service manager is used when
+ *   it is one listening AF_UNIX SOCK_SEQPACKET socket bound at cfg->socket.
+ *   The daemon cannot choose how it was created, so it checks instead: the
+ *   same path walk, the lock, the directory corrected, and the socket file's
+ *   mode and group must be the configured ones (else it refuses to start);
+ *   it never unlinks that socket.
  * - The umask and the working directory are restored before returning, on
  *   every path. On error the socket bound and the directory created by this
  *   call are removed again; corrections of an existing directory are kept
@@ -48,10 +60,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "listen.h"
 #include "log.h"
@@ -284,12 +300,12 @@ static int dmd__walk(struct dmd__walk *w, const struct dmd_config *cfg, const ch
 }
 
 /*
- * Open the socket directory for changes (O_RDONLY) and make its mode and
- * group the configured ones. @return the fd or -errno (logged).
+ * Open the socket directory for changes (O_RDONLY) and check that it is one
+ * of its own: not /, not writable by group or others (dmd__walk() checked
+ * the owner). @return the fd or -errno (logged).
  */
-static int dmd__fix_dir(const struct dmd__walk *w, const struct dmd_config *cfg)
+static int dmd__open_dir(const struct dmd__walk *w, const struct dmd_config *cfg)
 {
-	mode_t want = cfg->socket_dir_mode, have;
 	struct stat st;
 	int fd, rc;
 
@@ -318,12 +334,31 @@ static int dmd__fix_dir(const struct dmd__walk *w, const struct dmd_config *cfg)
 		rc = -EPERM;
 		goto err_close;
 	}
+	return fd;
+
+err_close:
+	close(fd);
+	return rc;
+}
+
+/*
+ * Make the mode and group of the socket directory @p fd (from
+ * dmd__open_dir()) the configured ones. @return 0 or -errno (logged).
+ */
+static int dmd__fix_dir(const struct dmd__walk *w, const struct dmd_config *cfg, int fd)
+{
+	mode_t want = cfg->socket_dir_mode, have;
+	struct stat st;
+	int rc;
+
+	if (fstat(fd, &st))
+		return -errno;
 	have = st.st_mode & 07777;
 	if (have == want && (!cfg->socket_group_set || st.st_gid == cfg->socket_group)) {
 		if (w->created[0])
 			dmd_info("created socket directory %s (mode %04o, group %u)", w->where,
 				 (unsigned int)want, (unsigned int)st.st_gid);
-		return fd;
+		return 0;
 	}
 	/* never wider than both the old and the new state: narrow, chown, set */
 	if (fchmod(fd, have & want)) {
@@ -347,18 +382,20 @@ static int dmd__fix_dir(const struct dmd__walk *w, const struct dmd_config *cfg)
 		dmd_info("socket directory %s: mode %04o group %u corrected to mode %04o group %u",
 			 w->where, (unsigned int)have, (unsigned int)st.st_gid, (unsigned int)want,
 			 (unsigned int)(cfg->socket_group_set ? cfg->socket_group : st.st_gid));
-	return fd;
+	return 0;
 
 err_log:
 	dmd_err("socket directory %s: cannot set mode %04o / group: %s", w->where,
 		(unsigned int)want, strerror(-rc));
-err_close:
-	close(fd);
 	return rc;
 }
 
-/* Bind @p sock to @p name in directory @p dfd with the socket's mode in effect. */
-static int dmd__bind_in(int sock, int dfd, const char *name, mode_t mode)
+/*
+ * bind() (@p do_bind) or connect() @p sock to @p name in directory @p dfd,
+ * by a name relative to it (fchdir), so that the kernel resolves no path but
+ * the last component. A bind happens with @p mode in effect (umask).
+ */
+static int dmd__sock_at(int sock, int dfd, const char *name, bool do_bind, mode_t mode)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int cwd, rc = 0;
@@ -374,27 +411,208 @@ static int dmd__bind_in(int sock, int dfd, const char *name, mode_t mode)
 		rc = -errno;
 		goto out_close_cwd;
 	}
-	old = umask(~mode & 0777);
-	if (bind(sock, (const struct sockaddr *)&sa, sizeof(sa)))
+	if (do_bind) {
+		old = umask(~mode & 0777);
+		if (bind(sock, (const struct sockaddr *)&sa, sizeof(sa)))
+			rc = -errno;
+		umask(old);
+	} else if (connect(sock, (const struct sockaddr *)&sa, sizeof(sa))) {
 		rc = -errno;
-	umask(old);
+	}
 	if (fchdir(cwd) && !rc) {
-		/* the socket exists but the daemon would run in its directory */
+		/* the daemon would run in the socket's directory */
 		rc = -errno;
-		unlinkat(dfd, name, 0);
+		if (do_bind)
+			unlinkat(dfd, name, 0);
 	}
 out_close_cwd:
 	close(cwd);
 	return rc;
 }
 
-int dmd_listen_open(const struct dmd_config *cfg)
+/* Bind @p sock to @p name in directory @p dfd with the socket's mode in effect. */
+static int dmd__bind_in(int sock, int dfd, const char *name, mode_t mode)
+{
+	return dmd__sock_at(sock, dfd, name, true, mode);
+}
+
+/*
+ * Does a daemon listen on the socket @p name in @p dfd? A non-blocking
+ * connect() says: accepted or queued (0, EINPROGRESS) or a full backlog
+ * (EAGAIN) is a live listener; ECONNREFUSED is a stale socket (its daemon
+ * is gone). @return 1 live, 0 stale, -ENOENT gone meanwhile, or another
+ * -errno (the caller refuses to touch the socket).
+ */
+static int dmd__probe(int dfd, const char *name)
+{
+	int s, rc;
+
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -errno;
+	rc = dmd__sock_at(s, dfd, name, false, 0);
+	close(s);
+	if (rc == 0 || rc == -EINPROGRESS || rc == -EAGAIN)
+		return 1;
+	if (rc == -ECONNREFUSED)
+		return 0;
+	return rc;
+}
+
+/*
+ * The lock beside the socket: NAME.lock in the socket's directory (@p dfd,
+ * trusted: only root and the daemon's uid can write there), created 0600,
+ * a regular file owned by the daemon's uid with one link, flock()ed
+ * exclusively for the daemon's life and holding its pid (for the message of
+ * the daemon it turns away). Never unlinked: removing a lock file lets two
+ * daemons hold locks on two different files.
+ * @return 0 and the lock's fd in *out, -EADDRINUSE (another daemon holds
+ *  it), -EPERM (not a file of ours), or another -errno; logged.
+ */
+static int dmd__lock(int dfd, const char *name, const char *sock_path, int *out)
+{
+	char lname[NAME_MAX + 1], buf[32];
+	struct stat st;
+	ssize_t n;
+	mode_t old;
+	int fd, rc;
+
+	if ((size_t)snprintf(lname, sizeof(lname), "%s.lock", name) >= sizeof(lname)) {
+		dmd_err("socket %s: its lock file's name would be too long", sock_path);
+		return -ENAMETOOLONG;
+	}
+	old = umask(077);
+	fd = openat(dfd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	rc = fd < 0 ? -errno : 0;
+	umask(old);
+	if (rc) {
+		dmd_err("socket %s: cannot open its lock file %s.lock: %s", sock_path, sock_path,
+			strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st)) {
+		rc = -errno;
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		dmd_err("socket %s: %s.lock is not a regular file of the daemon's uid %u with one "
+			"link; refusing to start",
+			sock_path, sock_path, (unsigned int)geteuid());
+		rc = -EPERM;
+		goto err_close;
+	}
+	if ((st.st_mode & 0077) && fchmod(fd, 0600)) {
+		rc = -errno;
+		goto err_close;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		rc = -errno;
+		if (rc != -EWOULDBLOCK) {
+			dmd_err("socket %s: flock %s.lock: %s", sock_path, sock_path,
+				strerror(-rc));
+			goto err_close;
+		}
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		dmd_err("socket %s: another dmacached (pid %s) holds %s.lock and serves it; "
+			"refusing to start (one daemon per socket)",
+			sock_path, buf[0] ? buf : "unknown", sock_path);
+		rc = -EADDRINUSE;
+		goto err_close;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)n, 0) != n)
+		dmd_warn("socket %s: cannot write the pid into %s.lock: %s", sock_path, sock_path,
+			 strerror(errno));
+	*out = fd;
+	return 0;
+
+err_close:
+	close(fd);
+	return rc;
+}
+
+/*
+ * The socket the service manager passed (socket activation), if any:
+ * @return 0 and *fd = -1 (none), 0 and the fd (one listening AF_UNIX
+ * SOCK_SEQPACKET socket bound at cfg->socket), or -errno (logged: more than
+ * one fd, another kind of socket, another path).
+ */
+static int dmd__inherited(const struct dmd_config *cfg, int *fd)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = sizeof(sa);
+	int n, s, fl;
+
+	*fd = -1;
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		dmd_err("socket activation: %s", strerror(-n));
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	if (n > 1) {
+		dmd_err("socket activation: %d sockets passed, dmacached takes exactly one "
+			"(ListenSequentialPacket=%s)",
+			n, cfg->socket);
+		return -EINVAL;
+	}
+	s = SD_LISTEN_FDS_START;
+	if (sd_is_socket_unix(s, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+		dmd_err("socket activation: the socket passed is not a listening AF_UNIX "
+			"SOCK_SEQPACKET socket (ListenSequentialPacket=%s)",
+			cfg->socket);
+		return -EINVAL;
+	}
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(s, (struct sockaddr *)&sa, &sl))
+		return -errno;
+	if (sl <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] == '\0' ||
+	    strncmp(sa.sun_path, cfg->socket, sizeof(sa.sun_path))) {
+		dmd_err("socket activation: the socket passed is bound at '%.*s', the "
+			"configuration says %s; refusing to start",
+			(int)sizeof(sa.sun_path), sa.sun_path[0] ? sa.sun_path : "(abstract)",
+			cfg->socket);
+		return -EINVAL;
+	}
+	fl = fcntl(s, F_GETFL);
+	if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) || fcntl(s, F_SETFD, FD_CLOEXEC))
+		return -errno;
+	*fd = s;
+	return 0;
+}
+
+/*
+ * What clients meet at @p name in @p dfd: a socket with exactly the
+ * configured mode and group. @return 0 and its stat in *st, or -errno.
+ */
+static int dmd__check_sock(const struct dmd_config *cfg, int dfd, const char *name, const char *how,
+			   struct stat *st)
+{
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	if (!S_ISSOCK(st->st_mode) || (st->st_mode & 07777) != cfg->socket_mode ||
+	    (cfg->socket_group_set && st->st_gid != cfg->socket_group)) {
+		dmd_err("socket %s: has mode %04o group %u %s, not mode %04o%s%s", cfg->socket,
+			(unsigned int)(st->st_mode & 07777), (unsigned int)st->st_gid, how,
+			(unsigned int)cfg->socket_mode,
+			cfg->socket_group_set ? " and its group" : "",
+			S_ISSOCK(st->st_mode) ? "" : " (not a socket)");
+		return -EIO;
+	}
+	return 0;
+}
+
+int dmd_listen_open(const struct dmd_config *cfg, struct dmd_listen *out)
 {
 	struct dmd__walk w = {.fd = -1, .parent = -1};
 	char dir[sizeof(cfg->socket)];
 	const char *name;
 	struct stat st;
-	int dfd = -1, fd, rc;
+	int dfd = -1, lock = -1, fd = -1, rc;
+	bool bound = false;
 
 	if (cfg->socket[0] != '/' ||
 	    strlen(cfg->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
@@ -412,9 +630,12 @@ int dmd_listen_open(const struct dmd_config *cfg)
 	name = cfg->socket + (name - dir);
 	dir[name - cfg->socket] = '\0';
 
+	rc = dmd__inherited(cfg, &fd);
+	if (rc)
+		return rc;
 	rc = dmd__walk(&w, cfg, dir);
 	if (!rc) {
-		dfd = dmd__fix_dir(&w, cfg);
+		dfd = dmd__open_dir(&w, cfg);
 		rc = dfd < 0 ? dfd : 0;
 	}
 	if (rc) {
@@ -423,75 +644,124 @@ int dmd_listen_open(const struct dmd_config *cfg)
 			cfg->socket, strerror(-rc));
 		goto err_walk;
 	}
+	/* one daemon per socket: the lock first, before anything is changed */
+	rc = dmd__lock(dfd, name, cfg->socket, &lock);
+	if (rc)
+		goto err_close_dir;
+	rc = dmd__fix_dir(&w, cfg, dfd);
+	if (rc)
+		goto err_unlock;
 
-	/* a stale socket (a killed daemon's) is replaced; nothing else is */
+	if (fd >= 0) {
+		/* socket activation: the service manager bound it and keeps it;
+		 * the daemon checks what clients meet and never unlinks it */
+		rc = dmd__check_sock(cfg, dfd, name, "as passed by the service manager", &st);
+		if (rc) {
+			if (rc == -EIO)
+				dmd_err("socket activation: make SocketMode= and SocketGroup= of "
+					"the socket unit agree with socket_mode and socket_group");
+			goto err_unlock;
+		}
+		dmd_info("socket %s: inherited (socket activation), mode %04o group %u, in %s "
+			 "(mode %04o)",
+			 cfg->socket, (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_gid,
+			 w.where, (unsigned int)cfg->socket_dir_mode);
+		goto out;
+	}
+
+	/* a stale socket (a killed daemon's: nothing listens) is replaced; a
+	 * live one, or anything else, is never touched */
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			dmd_err("%s exists and is not a socket; refusing to replace it",
 				cfg->socket);
 			rc = -EEXIST;
-			goto err_close_dir;
+			goto err_unlock;
 		}
-		dmd_info("replacing stale socket %s", cfg->socket);
-		if (unlinkat(dfd, name, 0)) {
-			rc = -errno;
-			dmd_err("cannot unlink stale socket %s: %s", cfg->socket, strerror(-rc));
-			goto err_close_dir;
+		rc = dmd__probe(dfd, name);
+		if (rc == 1) {
+			dmd_err("socket %s: a daemon is listening on it (connect() succeeded); "
+				"refusing to start (one daemon per socket)",
+				cfg->socket);
+			rc = -EADDRINUSE;
+			goto err_unlock;
+		}
+		if (rc < 0 && rc != -ENOENT) {
+			dmd_err("socket %s: cannot tell whether a daemon listens on it (%s); "
+				"refusing to replace it",
+				cfg->socket, strerror(-rc));
+			goto err_unlock;
+		}
+		if (rc == 0) {
+			dmd_info("replacing stale socket %s (connect() refused: no daemon "
+				 "listens on it)",
+				 cfg->socket);
+			if (unlinkat(dfd, name, 0) && errno != ENOENT) {
+				rc = -errno;
+				dmd_err("cannot unlink stale socket %s: %s", cfg->socket,
+					strerror(-rc));
+				goto err_unlock;
+			}
 		}
 	} else if (errno != ENOENT) {
 		rc = -errno;
 		dmd_err("socket %s: %s", cfg->socket, strerror(-rc));
-		goto err_close_dir;
+		goto err_unlock;
 	}
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		rc = -errno;
-		goto err_close_dir;
+		goto err_unlock;
 	}
 	rc = dmd__bind_in(fd, dfd, name, cfg->socket_mode);
 	if (rc) {
 		dmd_err("bind %s: %s", cfg->socket, strerror(-rc));
 		goto err_close_sock;
 	}
+	bound = true;
 	if (cfg->socket_group_set &&
 	    fchownat(dfd, name, (uid_t)-1, cfg->socket_group, AT_SYMLINK_NOFOLLOW)) {
 		rc = -errno;
 		dmd_err("socket %s: cannot set group %u: %s", cfg->socket,
 			(unsigned int)cfg->socket_group, strerror(-rc));
-		goto err_unlink;
+		goto err_close_sock;
 	}
 	/* what clients will meet: exactly the configured mode and group */
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != cfg->socket_mode ||
-	    (cfg->socket_group_set && st.st_gid != cfg->socket_group)) {
-		dmd_err("socket %s: has mode %04o group %u after bind, not mode %04o%s",
-			cfg->socket, (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_gid,
-			(unsigned int)cfg->socket_mode,
-			cfg->socket_group_set ? " and its group" : "");
-		rc = -EIO;
-		goto err_unlink;
-	}
+	rc = dmd__check_sock(cfg, dfd, name, "after bind", &st);
+	if (rc)
+		goto err_close_sock;
 	if (listen(fd, 128)) {
 		rc = -errno;
-		goto err_unlink;
+		goto err_close_sock;
 	}
 	dmd_info("socket %s: mode %04o group %u, in %s (mode %04o)", cfg->socket,
 		 (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_gid, w.where,
 		 (unsigned int)cfg->socket_dir_mode);
+out:
 	close(dfd);
 	if (w.parent >= 0)
 		close(w.parent);
 	close(w.fd);
-	return fd;
+	out->fd = fd;
+	out->lock_fd = lock;
+	out->inherited = !bound;
+	return 0;
 
-err_unlink:
-	unlinkat(dfd, name, 0);
 err_close_sock:
-	close(fd);
+	if (bound)
+		unlinkat(dfd, name, 0);
+	close(fd); /* never the inherited one: that path does not come here */
+err_unlock:
+	if (w.created[0]) {
+		/* a directory of this call: its lock file goes with it (removed
+		 * while still held, so no other daemon holds a lock on it) */
+		char lname[NAME_MAX + 1];
+
+		snprintf(lname, sizeof(lname), "%s.lock", name);
+		unlinkat(dfd, lname, 0);
+	}
+	close(lock);
 err_close_dir:
 	close(dfd);
 err_walk:
@@ -504,4 +774,18 @@ err_walk:
 	if (w.fd >= 0)
 		close(w.fd);
 	return rc;
+}
+
+void dmd_listen_close(struct dmd_listen *l, const struct dmd_config *cfg)
+{
+	if (l->fd >= 0) {
+		close(l->fd);
+		/* the socket is ours to remove only if we bound it; the lock,
+		 * still held, keeps any other daemon from binding meanwhile */
+		if (!l->inherited)
+			unlink(cfg->socket);
+	}
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
+	l->fd = l->lock_fd = -1;
 }

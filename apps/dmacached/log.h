@@ -28,8 +28,15 @@ int dmd_log_level_parse(const char *s, enum dmd_log_level *out);
 /** Parse "stderr", "syslog". @return 0 or -EINVAL. */
 int dmd_log_target_parse(const char *s, enum dmd_log_target *out);
 
-/** Set the sink and level; also routes backend messages here. Never fails. */
+/**
+ * Set the sink and level; also routes backend messages here. Looks again
+ * whether stderr is journald's stream ($JOURNAL_STREAM): then stderr lines
+ * carry a "<N>" syslog priority prefix. Never fails.
+ */
 void dmd_log_setup(enum dmd_log_target target, enum dmd_log_level level);
+
+/** With the syslog sink, also write each line to stderr (1) or not (0). */
+void dmd_log_mirror_stderr(int on);
 
 /** Log one message (printf format). Preserves errno. */
 void dmd_log(enum dmd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

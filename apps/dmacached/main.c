@@ -12,13 +12,20 @@
  * config check and by the backend selector alike, so `--backend test` fails
  * cleanly in the shipped binary. Exit status: 0 clean exit / valid config, 1
  * otherwise.
+ * Detaching (no --foreground): the process forks before anything is opened;
+ * the parent waits on a pipe and exits 0 only when the child's socket
+ * listens (one byte), 1 when the pipe closes without it (the child failed
+ * and exits 1; until ready its log lines also go to the caller's stderr).
+ * So a failed start is a non-zero exit, never a detached daemon that died.
  * Concurrency: single-threaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bk.h"
@@ -33,7 +40,77 @@
 #define DMD_PROG "dmacached"
 #endif
 
-#define DMD_DEFAULT_CONFIG "/etc/dmacache/dmacached.conf"
+/* meson: get_option('sysconfdir') / 'dmacache/dmacached.conf' */
+#ifndef DMD_DEFAULT_CONFIG
+#error "DMD_DEFAULT_CONFIG comes from the build (apps/dmacached/meson.build)"
+#endif
+
+/*
+ * Detach: fork, and in the parent wait for the child's verdict. The child
+ * becomes a session leader in /, and gets the pipe's write end in
+ * *ready_fd. @return 0 in the child, -errno before the fork; the parent
+ * never returns (exit 0 when the child is ready, else the child's status).
+ */
+static int dmd__detach(int *ready_fd)
+{
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+	char b;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int rc = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return rc;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &b, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		/* the child failed before it was ready: its status, never 0 */
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status))
+			_exit(WEXITSTATUS(status));
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() < 0 || chdir("/")) {
+		int rc = -errno;
+
+		close(p[1]);
+		return rc;
+	}
+	*ready_fd = p[1];
+	return 0;
+}
+
+/* opts->ready of a detached daemon: tell the parent, let go of the terminal. */
+static void dmd__detached_ready(void *arg)
+{
+	int *fd = arg, nul;
+
+	if (write(*fd, "1", 1) != 1)
+		dmd_warn("cannot tell the starting process that the daemon is ready: %s",
+			 strerror(errno));
+	close(*fd);
+	*fd = -1;
+	dmd_log_mirror_stderr(0);
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		close(nul);
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -63,7 +140,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *check = NULL;
 	struct dmd_config *cfg = NULL;
 	char *config_abs = NULL;
-	int foreground = 0, opt, rc;
+	int foreground = 0, ready_fd = -1, opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "c:C:fb:Vh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -128,20 +205,32 @@ int main(int argc, char **argv)
 		dmd_config_free(cfg);
 		return 1;
 	}
-	/* daemon() changes to /: keep an absolute path for SIGHUP reloads */
+	/* detaching changes to /: keep an absolute path for SIGHUP reloads */
 	config_abs = realpath(config, NULL);
 	opts.config_path = config_abs ? config_abs : config;
 	opts.foreground = foreground;
 	dmd_log_setup(foreground ? cfg->log_target : DMD_LOG_SYSLOG, cfg->log_level);
-	if (!foreground && daemon(0, 0)) {
-		dmd_err("daemon(): %s", strerror(errno));
-		dmd_config_free(cfg);
-		free(config_abs);
-		return 1;
+	if (!foreground) {
+		/* until ready, the caller sees why a start fails */
+		dmd_log_mirror_stderr(1);
+		rc = dmd__detach(&ready_fd);
+		if (rc) {
+			dmd_err("cannot detach: %s", strerror(-rc));
+			dmd_config_free(cfg);
+			free(config_abs);
+			return 1;
+		}
+		opts.ready = dmd__detached_ready;
+		opts.ready_arg = &ready_fd;
 	}
+	dmd_info(DMD_PROG " %s starting (pid %d): config %s, backend %s%s", DMACACHE_VERSION,
+		 (int)getpid(), opts.config_path, opts.backend ? opts.backend : cfg->backend,
+		 opts.backend ? " (--backend)" : "");
 	dmd_numa_init();
 	rc = dmd_server_run(cfg, &opts);
 	dmd_numa_fini();
 	free(config_abs); /* realpath()'s buffer: libc malloc */
+	if (ready_fd >= 0)
+		close(ready_fd); /* never ready: the waiting parent exits 1 */
 	return rc ? 1 : 0;
 }

@@ -17,8 +17,13 @@
  * - A session ends on the first of: socket hang-up, its pidfd becoming
  *   readable (the process exited), a session-ending protocol error. Ending it
  *   reclaims everything it held (engine) and closes its socket and pidfd.
- * - SIGTERM/SIGINT: stop accepting (listening socket closed and unlinked),
- *   drain every session, destroy the engine, return 0. SIGHUP: reload the
+ * - SIGTERM/SIGINT: stop accepting (listening socket closed and unlinked
+ *   unless inherited), end every session at once (no waiting for clients:
+ *   each is reclaimed as if its process had died), destroy the engine,
+ *   release the socket's lock, return 0.
+ * - The service manager (notify.h) hears READY=1 once the socket listens,
+ *   STATUS= on changes of tenants and sessions, RELOADING=1 / READY=1
+ *   around SIGHUP and STOPPING=1 at SIGTERM. SIGHUP: reload the
  *   config file (a bad file is refused and the running config kept).
  * - dmacached-test only (DMACD_TEST_BUILD): SIGUSR1 applies the control file
  *   $DMAC_TEST_CTL (if set and present; then deleted), then writes the state
@@ -51,6 +56,7 @@
 #include "engine.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
 #include "proc.h"
 #include "server.h"
 #include "session.h"
@@ -70,7 +76,9 @@ struct dmd_server {
 	const struct dmd_server_opts *opts;
 	struct dmd_engine *engine;
 	struct dmd_conn *conns;
-	struct dmd_ev ev_listen, ev_signal, ev_engine, ev_timer, ev_retry;
+	struct dmd_ev ev_listen, ev_signal, ev_engine, ev_timer, ev_retry, ev_notify;
+	struct dmd_listen lis; /* lfd is lis.fd; its lock is held while running */
+	struct dmd_notify nt;  /* the service manager's view (sd_notify) */
 	int stop;
 	int conn_ended; /* a connection ended outside its own event: stop the batch */
 	/* connection caps: all connections, and per peer uid (uid -> count) */
@@ -160,7 +168,13 @@ static void dmd__conn_end(struct dmd_server *srv, struct dmd_conn *c, const char
 {
 	uintptr_t n;
 
-	dmd_info("session pid %d uid %u: ends (%s)", (int)c->pid, (unsigned int)c->uid, why);
+	{
+		const char *tenant = dmd_engine_session_tenant(c->es);
+
+		dmd_info("session %" PRIu64 ": pid %d (%s) uid %u%s%s: ends (%s)",
+			 dmd_engine_session_id(c->es), (int)c->pid, c->comm[0] ? c->comm : "?",
+			 (unsigned int)c->uid, tenant[0] ? " tenant " : " (no HELLO)", tenant, why);
+	}
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->sock, NULL);
 	if (c->pidfd >= 0) {
 		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
@@ -333,6 +347,7 @@ static void dmd__accept(struct dmd_server *srv)
 	/* display only (ADMIN_SESSIONS): empty unless the pidfd proves it */
 	dmd_proc_comm(cred.pid, pidfd, peer.comm);
 	peer.pidfd = pidfd >= 0;
+	memcpy(c->comm, peer.comm, sizeof(c->comm));
 	c->sock = fd;
 	c->pidfd = pidfd;
 	c->uid = cred.uid;
@@ -374,8 +389,9 @@ static void dmd__accept(struct dmd_server *srv)
 	srv->dtail = c;
 	if (srv->dhead == c)
 		dmd__deadline_arm(srv);
-	dmd_info("session pid %d uid %u gid %u: accepted%s", (int)c->pid, (unsigned int)c->uid,
-		 (unsigned int)c->gid, pidfd >= 0 ? "" : " (no pidfd)");
+	dmd_info("session %" PRIu64 ": pid %d (%s) uid %u gid %u: accepted%s",
+		 dmd_engine_session_id(c->es), (int)c->pid, c->comm[0] ? c->comm : "?",
+		 (unsigned int)c->uid, (unsigned int)c->gid, pidfd >= 0 ? "" : " (no pidfd)");
 	return;
 
 err_del_pidfd:
@@ -546,13 +562,27 @@ static void dmd__signal(struct dmd_server *srv)
 	while (read(srv->sfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
-		case SIGINT:
-			dmd_info("signal %u: draining and exiting", si.ssi_signo);
+		case SIGINT: {
+			/* what really happens: no waiting for clients; their
+			 * sessions end at once as if they had died */
+			dmd_info("signal %u: stopping now: closing the socket, ending %" PRIu64
+				 " connection(s) (their leases and registrations are reclaimed "
+				 "at once, clients are not waited for), unmapping every area, "
+				 "exit 0",
+				 si.ssi_signo, srv->nconns);
+			dmd_notify_stopping(&srv->nt, srv->nconns);
 			srv->stop = 1;
 			break;
-		case SIGHUP:
+		}
+		case SIGHUP: {
+			struct dmd_engine_stats st;
+
+			dmd_notify_reloading(&srv->nt);
 			dmd__reload(srv);
+			dmd_engine_stats(srv->engine, &st);
+			dmd_notify_ready(&srv->nt, st.tenants, st.sessions);
 			break;
+		}
 		case SIGUSR1:
 #ifdef DMACD_TEST_BUILD
 			dmd__test_control(srv);
@@ -570,6 +600,7 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 {
 	struct dmd_server srv = {.epfd = -1,
 				 .lfd = -1,
+				 .lis = {.fd = -1, .lock_fd = -1},
 				 .sfd = -1,
 				 .tfd = -1,
 				 .rfd = -1,
@@ -606,15 +637,18 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 		rc = -errno;
 		goto err_close_timers;
 	}
+	rc = dmd_notify_init(&srv.nt);
+	if (rc)
+		goto err_close_timers;
 	srv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	dmd__fd_limit(cfg);
 	rc = dmd_engine_create(cfg, &hooks, &srv.engine);
 	if (rc)
-		goto err_close_epfd;
-	rc = dmd_listen_open(cfg);
+		goto err_close_notify;
+	rc = dmd_listen_open(cfg, &srv.lis);
 	if (rc < 0)
 		goto err_destroy_engine;
-	srv.lfd = rc;
+	srv.lfd = srv.lis.fd;
 	srv.ev_listen = (struct dmd_ev){DMD_EV_LISTEN, NULL};
 	srv.ev_signal = (struct dmd_ev){DMD_EV_SIGNAL, NULL};
 	ev.events = EPOLLIN;
@@ -646,12 +680,35 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 		rc = -errno;
 		goto err_close_listen;
 	}
+	if (srv.nt.enabled) {
+		srv.ev_notify = (struct dmd_ev){DMD_EV_NOTIFY, NULL};
+		ev.data.ptr = &srv.ev_notify;
+		if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, dmd_notify_fd(&srv.nt), &ev)) {
+			rc = -errno;
+			goto err_close_listen;
+		}
+	}
 	dmd_info("listening on %s (pid %d)", cfg->socket, (int)getpid());
+	/* ready: the socket listens and every fd is watched */
+	{
+		struct dmd_engine_stats st;
+
+		dmd_engine_stats(srv.engine, &st);
+		dmd_notify_ready(&srv.nt, st.tenants, st.sessions);
+	}
+	if (opts->ready)
+		opts->ready(opts->ready_arg);
 
 	while (!srv.stop) {
 		int n;
 
 		dmd__retry_arm(&srv);
+		if (srv.nt.enabled) {
+			struct dmd_engine_stats st;
+
+			dmd_engine_stats(srv.engine, &st);
+			dmd_notify_status(&srv.nt, st.tenants, st.sessions);
+		}
 		n = epoll_wait(srv.epfd, evs, 64, -1);
 
 		if (n < 0) {
@@ -678,6 +735,9 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 				break;
 			case DMD_EV_ENGINE:
 				dmd_engine_poll(srv.engine);
+				break;
+			case DMD_EV_NOTIFY:
+				dmd_notify_timer(&srv.nt);
 				break;
 			case DMD_EV_TIMER:
 				dmd__deadlines(&srv);
@@ -735,9 +795,12 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 		}
 	}
 
-	/* drain: stop accepting, reclaim every session, destroy everything */
+	/* stop accepting (the socket goes, the lock stays held until the
+	 * end), reclaim every session, destroy everything */
 	close(srv.lfd);
-	unlink(srv.cfg->socket); /* srv.cfg: a SIGHUP may have replaced cfg */
+	srv.lis.fd = -1;
+	if (!srv.lis.inherited)
+		unlink(srv.cfg->socket); /* srv.cfg: a SIGHUP may have replaced cfg */
 	while (srv.conns)
 		dmd__conn_end(&srv, srv.conns, "daemon shutting down");
 	dmd_engine_destroy(srv.engine);
@@ -748,23 +811,25 @@ int dmd_server_run(struct dmd_config *cfg, const struct dmd_server_opts *opts)
 	close(srv.tfd);
 	close(srv.epfd);
 	close(srv.sfd);
+	dmd_notify_fini(&srv.nt);
 	dmd_info("stopped");
+	dmd_listen_close(&srv.lis, srv.cfg); /* the lock, last */
 	dmd_config_free(srv.cfg);
 	return 0;
 
 err_close_listen:
-	close(srv.lfd);
-	unlink(cfg->socket);
+	dmd_listen_close(&srv.lis, cfg);
 err_destroy_engine:
 	dmd_engine_destroy(srv.engine);
+err_close_notify:
 	if (srv.reserve_fd >= 0)
 		close(srv.reserve_fd);
+	dmd_notify_fini(&srv.nt);
 err_close_timers:
 	if (srv.rfd >= 0)
 		close(srv.rfd);
 	if (srv.tfd >= 0)
 		close(srv.tfd);
-err_close_epfd:
 	close(srv.epfd);
 err_close_sfd:
 	close(srv.sfd);

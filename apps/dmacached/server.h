@@ -14,11 +14,16 @@ struct dmd_server_opts {
 	const char *config_path; /**< reloaded on SIGHUP (NULL: no reload) */
 	const char *backend;	 /**< overrides the config's backend when non-NULL */
 	int foreground;		 /**< 0: detached, logs always go to syslog */
+	/** called once when the socket listens (the detached parent may exit) */
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
 
 /**
- * Create the engine and the socket, serve until SIGTERM/SIGINT, drain (reclaim
- * every session), destroy everything.
+ * Create the engine and the socket, tell the service manager READY=1 (when
+ * $NOTIFY_SOCKET is set) and call opts->ready, serve until SIGTERM/SIGINT,
+ * then end every session at once (reclaiming what it held), destroy
+ * everything.
  * @param cfg the loaded configuration; the server takes ownership (frees it).
  * @return 0 after a clean shutdown, or -errno if start-up failed (logged).
  */

@@ -31,6 +31,7 @@ enum dmd_ev_kind {
 	DMD_EV_ENGINE,
 	DMD_EV_TIMER,
 	DMD_EV_RETRY,
+	DMD_EV_NOTIFY,
 };
 
 struct dmd_ev {
@@ -45,6 +46,7 @@ struct dmd_conn {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	char comm[16]; /**< process name at accept ("" unknown): logs */
 	struct dmd_session *es;
 	uint32_t version; /**< negotiated by HELLO (0 before) */
 	struct dmd_ev ev_sock, ev_pidfd;
