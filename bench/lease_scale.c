@@ -555,7 +555,10 @@ static void setup(void)
 		if (rc)
 			die("info", rc);
 		max_vec = info.max_vec < DMAC_CLIENT_MAX_VEC ? info.max_vec : DMAC_CLIENT_MAX_VEC;
+		/* the largest window plus the step's lease; the warm-up's vectors too */
 		s->cap = opt.counts[opt.ncounts - 1] + 1;
+		if (s->cap < DMAC_CLIENT_MAX_VEC)
+			s->cap = DMAC_CLIENT_MAX_VEC;
 		s->win = calloc(s->cap, sizeof(*s->win));
 		s->lease_ns = calloc(opt.iters, sizeof(uint64_t));
 		s->rel_ns = calloc(opt.iters, sizeof(uint64_t));

@@ -183,8 +183,11 @@ DMAC_EXPORT void dmac_lease_stats(const struct dmac_lease_table *t, struct dmac_
 int dmac__lease_check(const struct dmac_lease_table *t);
 
 /**
- * Internal (tests only): replaces getrandom() for @p t by @p fn, which fills
- * @p len bytes and returns 0 or -errno; NULL restores getrandom().
+ * Internal: replaces getrandom() for @p t by @p fn, which fills @p len bytes
+ * and returns 0 or -errno; NULL restores getrandom(). dmacached passes its
+ * buffered getrandom() (one system call per many ids, apps/dmacached/engine.c);
+ * tests pass a scripted source. @p fn must draw from a CSPRNG outside tests:
+ * lease ids are unguessable by contract.
  */
 void dmac__lease_set_random(struct dmac_lease_table *t, int (*fn)(void *arg, void *buf, size_t len),
 			    void *arg);
