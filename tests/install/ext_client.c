@@ -51,8 +51,8 @@ int main(int argc, char **argv)
 	rc = dmac_client_connect(argv[1], argv[2], 0, &c);
 	if (rc)
 		return fail("connect", rc);
-	rc = dmac_client_register(c, fd, 0, LEN, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE,
-				  va, &reg);
+	rc = dmac_client_register(c, fd, 0, LEN, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, va,
+				  &reg);
 	if (rc)
 		return fail("register", rc);
 	rc = dmac_client_lease(c, reg, 0, LEN, DMAC_CLIENT_PROT_READ | DMAC_CLIENT_PROT_WRITE, &l);
