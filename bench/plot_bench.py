@@ -59,7 +59,7 @@ def lease_scale(runs, out):
     fig, axes = plt.subplots(len(runs), 2, figsize=(11, 4.2 * len(runs)), squeeze=False)
     for row, (d, label) in enumerate(runs):
         counts = [c["outstanding"] for c in d["counts"]]
-        title = "%s: cpus %s, load %.1f-%.1f" % (
+        title = "%s: cpus %s, load average %.1f-%.1f" % (
             label, d["cpus"], d["loadavg_start"][0], d["loadavg_end"][0])
         for col, (op, pp) in enumerate((("lease", "pingpong_lease"),
                                         ("release", "pingpong_release"))):
@@ -97,24 +97,27 @@ def copy_cache(runs, out):
         fresh = [us(s["map"]["p50"] + s["unmap"]["p50"]) for s in d["sizes"]]
         copy = [us(s["strict_lease"]["p50"] + s["strict_release"]["p50"]) for s in d["sizes"]]
         hit = [us(s["re_lease"]["p50"] + s["lazy_release"]["p50"]) for s in d["sizes"]]
+        pp = [us(s["pingpong"]["p50"]) for s in d["sizes"]]
         if all(s["map"]["n"] for s in d["sizes"]):
             ax.plot(sizes, fresh, color="black", marker="x",
                     label="fresh IOAS_MAP + IOAS_UNMAP (bench's own IOAS, VT-d domain)")
             for x, f, h in zip(sizes, fresh, hit):
-                ax.annotate("%.0fx" % (f / h), (x, f), textcoords="offset points",
+                ax.annotate(ratio(f / h), (x, f), textcoords="offset points",
                             xytext=(0, 6), ha="center", fontsize=8)
         ax.plot(sizes, copy, color="tab:red", marker="s",
                 label="strict LEASE + RELEASE (IOAS_COPY + IOAS_UNMAP via dmacached)")
         ax.plot(sizes, hit, color="tab:blue", marker="o",
                 label="lazy re-LEASE + RELEASE (copy hit, no kernel call)")
+        ax.plot(sizes, pp, color="gray", marker=".", linestyle=":",
+                label="raw SEQPACKET ping-pong 72 B (one round trip, same run)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(sizes)
         ax.set_xticklabels([human(s) for s in sizes])
         ax.set_xlabel("lease size")
         ax.set_ylabel("p50, us (log)")
-        ax.set_title("%s: backend %s, load %.1f (ratios: fresh / re-lease)" % (
-            label, d["backend"], d["loadavg"][0]), fontsize=9)
+        ax.set_title("%s: backend %s, cpus %s (ratios: fresh / re-lease)" % (
+            label, d["backend"], d.get("cpus", "?")), fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
@@ -122,6 +125,10 @@ def copy_cache(runs, out):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def ratio(r):
+    return "%.2fx" % r if r < 10 else "%.0fx" % r
 
 
 def human(b):
