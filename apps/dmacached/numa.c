@@ -47,25 +47,45 @@ int dmd_numa_nodes(void)
 	return n > 0 ? n : 1;
 }
 
+/* Pages asked about per area: the kernel answers page by page (move_pages),
+ * so asking about a whole 1 GiB area of 4 KiB pages was 262,144 lookups. */
+#define DMD__NUMA_SAMPLES 16
+
 int dmd_numa_node_of(const void *va, size_t len)
 {
-	hwloc_nodeset_t set;
+	const size_t page = 4096;
+	size_t pages = len / page, step;
+	hwloc_nodeset_t set, all;
 	int node = -1;
 
-	if (!topo)
+	if (!topo || !pages)
 		return -1;
 	set = hwloc_bitmap_alloc();
-	if (!set)
-		return -1;
-	if (!hwloc_get_area_memlocation(topo, va, len, set, HWLOC_MEMBIND_BYNODESET) &&
-	    hwloc_bitmap_weight(set) == 1) {
+	all = hwloc_bitmap_alloc();
+	if (!set || !all)
+		goto out_free;
+	/* up to DMD__NUMA_SAMPLES pages spread over the area, first and last
+	 * included: one node for all of them, or unknown */
+	step = pages > DMD__NUMA_SAMPLES ? (pages - 1) / (DMD__NUMA_SAMPLES - 1) : 1;
+	for (size_t i = 0; i < pages; i += step) {
+		const char *p = (const char *)va + (i + step >= pages ? pages - 1 : i) * page;
+
+		if (hwloc_get_area_memlocation(topo, p, page, set, HWLOC_MEMBIND_BYNODESET))
+			goto out_free;
+		hwloc_bitmap_or(all, all, set);
+		if (i + step >= pages)
+			break;
+	}
+	if (hwloc_bitmap_weight(all) == 1) {
 		hwloc_obj_t obj =
-		    hwloc_get_numanode_obj_by_os_index(topo, (unsigned int)hwloc_bitmap_first(set));
+		    hwloc_get_numanode_obj_by_os_index(topo, (unsigned int)hwloc_bitmap_first(all));
 
 		if (obj)
 			node = (int)obj->logical_index;
 	}
+out_free:
 	hwloc_bitmap_free(set);
+	hwloc_bitmap_free(all);
 	return node;
 }
 

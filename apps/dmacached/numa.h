@@ -19,7 +19,11 @@ void dmd_numa_init(void);
 void dmd_numa_fini(void);
 /** Number of NUMA nodes (>= 1). */
 int dmd_numa_nodes(void);
-/** Logical index of the node holding [va, va + len), or -1 (unknown or spread). */
+/**
+ * Logical index of the node holding [va, va + len), or -1 (unknown or
+ * spread), judged from at most 16 pages spread over the range (first and
+ * last included): the kernel answers page by page.
+ */
 int dmd_numa_node_of(const void *va, size_t len);
 /** Bind the calling thread to the CPUs of node @p node (logged; no-op on 1 node). */
 void dmd_numa_bind(int node);
