@@ -12,10 +12,12 @@
  * bytes, per-space and per-tenant figures; the cache, lease, allocator and
  * copy self-checks pass; the daemon exits 0 on SIGTERM.
  *
- *   soak_clients [--seconds S] [--clients N] [--kill-pct P] [--seed N]
+ *   soak_clients [--seconds S] [--clients N] [--kill-pct P] [--seed N] [--keep-log]
  *
  * Defaults: 600 s (the long run), 64 clients, 10%, seed 1. The meson test
- * 'soak-clients' (suite soak) runs 5 s. Results are key=value lines on stdout
+ * 'soak-clients' (suite soak) runs 5 s. The daemon's log (level info) is kept
+ * in the file named by daemon_log= when the run fails or with --keep-log.
+ * Results are key=value lines on stdout
  * and a last "summary:" line; the exit status is 0 only when every client's
  * checks passed and the daemon returned to its baseline (timing is reported,
  * never judged).
@@ -240,8 +242,8 @@ static void ended(unsigned int i, int status)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: soak_clients [--seconds S] [--clients N] [--kill-pct P] [--seed N]\n");
+	fprintf(stderr, "usage: soak_clients [--seconds S] [--clients N] [--kill-pct P] [--seed N] "
+			"[--keep-log]\n");
 	exit(2);
 }
 
@@ -252,7 +254,7 @@ int main(int argc, char **argv)
 	struct dmac_proto_stats base_st, st;
 	struct slot sl[MAXCLIENTS] = {{0}};
 	struct su_state base, fin;
-	int log_fd, diffs, bad_checks, daemon_died = 0, rc;
+	int log_fd, keep_log = 0, diffs, bad_checks, daemon_died = 0, rc;
 	double t0, deadline, t_idle;
 	long long rss0;
 	long cpu0, cpu1;
@@ -262,6 +264,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		uint64_t *dst = NULL;
 
+		if (!strcmp(argv[i], "--keep-log")) {
+			keep_log = 1;
+			continue;
+		}
 		if (!strcmp(argv[i], "--seconds"))
 			dst = &seconds;
 		else if (!strcmp(argv[i], "--clients"))
@@ -440,7 +446,7 @@ int main(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "tail -n 40 '%s' >&2", log_path);
 		if (system(cmd) != 0)
 			fprintf(stderr, "soak_clients: cannot show the log\n");
-	} else {
+	} else if (!keep_log) {
 		unlink(log_path);
 	}
 	return rc ? 1 : 0;

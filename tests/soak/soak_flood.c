@@ -26,10 +26,13 @@
  * and pass its self-checks.
  *
  *   soak_flood [--connects N] [--idle N] [--phase-seconds S] [--hold-seconds S]
- *              [--interval-us U] [--nofile N]
+ *              [--interval-us U] [--nofile N] [--log-level L] [--keep-log]
  *
  * Defaults: 10,000 connects, 1,000 idle, 5 s phases, hold = phase, 1,000 us,
- * 1024 (0: the tool's own limit). The meson test 'soak-flood' (suite soak)
+ * 1024 (0: the tool's own limit), the daemon's log at info (the shipped
+ * default: its lines per connection are part of a flood's cost) in a file,
+ * counted (daemon_log_lines), kept when the run fails or with --keep-log.
+ * The meson test 'soak-flood' (suite soak)
  * runs 1,000 and 100 with 1 s phases and asserts only correctness: no LEASE
  * failed, the tenant and the flooders ended as they should, the baseline.
  *
@@ -349,7 +352,8 @@ struct phase_fig {
 static void usage(void)
 {
 	fprintf(stderr, "usage: soak_flood [--connects N] [--idle N] [--phase-seconds S] "
-			"[--hold-seconds S] [--interval-us U] [--nofile N]\n");
+			"[--hold-seconds S] [--interval-us U] [--nofile N] [--log-level L] "
+			"[--keep-log]\n");
 	exit(2);
 }
 
@@ -363,7 +367,11 @@ int main(int argc, char **argv)
 	double p99q = 0, p99[NPHASE] = {0}, t_phase;
 	long cpu_phase, idle_fds = -1;
 	int failures = 0, diffs, bad_checks, rc;
-	long long nofile_daemon;
+	long long nofile_daemon, log_lines = 0;
+	char log_path[] = "/tmp/dmacd-soak-flood-XXXXXX";
+	const char *log_level = "info";
+	int log_fd, keep_log = 0;
+	FILE *lf;
 	struct tdaemon d;
 	char conf[256];
 	pid_t tpid;
@@ -371,6 +379,14 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		uint64_t *dst = NULL;
 
+		if (!strcmp(argv[i], "--keep-log")) {
+			keep_log = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+			log_level = argv[++i];
+			continue;
+		}
 		if (!strcmp(argv[i], "--connects"))
 			dst = &connects;
 		else if (!strcmp(argv[i], "--idle"))
@@ -406,8 +422,17 @@ int main(int argc, char **argv)
 	       (unsigned long long)nofile);
 
 	snprintf(conf, sizeof(conf), "pinned_budget = 0\n[tenant a]\nuids = %u\n", T_UID_A);
-	td_log_level = "warn"; /* a line per connection would be the flood's own cost */
-	su_daemon_start(&d, conf, -1, (rlim_t)nofile);
+	/* the shipped default level: its lines per connection are part of what
+	 * a flood costs; they go to a file, counted at the end */
+	td_log_level = log_level;
+	log_fd = mkstemp(log_path);
+	if (log_fd < 0) {
+		perror("mkstemp");
+		return 1;
+	}
+	su_daemon_start(&d, conf, log_fd, (rlim_t)nofile);
+	close(log_fd);
+	printf("daemon_log=%s\ndaemon_log_level=%s\n", log_path, log_level);
 	nofile_daemon = su_nofile_soft(d.pid);
 	printf("daemon_nofile_soft=%lld\n", nofile_daemon);
 	if (td_wait(&d, "sessions", 0)) {
@@ -518,9 +543,17 @@ int main(int argc, char **argv)
 	diffs = su_compare("final", &base, &fin);
 	bad_checks = su_self_checks(&d);
 	td_stop(&d);
+	lf = fopen(log_path, "r");
+	for (int c; lf && (c = getc(lf)) != EOF;)
+		log_lines += c == '\n';
+	if (lf)
+		fclose(lf);
+	printf("daemon_log_lines=%lld\n", log_lines);
 	printf("baseline_differences=%d\nself_check_failures=%d\nfailures=%d\n", diffs, bad_checks,
 	       failures);
 	rc = failures || diffs || bad_checks || t_failures;
+	if (!rc && !keep_log)
+		unlink(log_path);
 	printf("result=%s\n", rc ? "fail" : "pass");
 	printf("summary: soak_flood (daemon RLIMIT_NOFILE %lld): tenant LEASE p99 %.0f us quiet, "
 	       "%.0f us under %llu connect/close, %.0f us with %llu idle connections, %.0f us "
