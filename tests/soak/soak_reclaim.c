@@ -18,7 +18,7 @@
  * at the end the daemon must be exactly back to the baseline (fds,
  * allocations, mappings, the dump's gauges) and pass its self-checks.
  *
- *   soak_reclaim [--trials N] [--leases L] [--seed N]
+ *   soak_reclaim [--trials N] [--leases L]
  *
  * Defaults: 1,000 trials (the long run), 8 leases. The meson test
  * 'soak-reclaim' (suite soak) runs 20 trials and asserts only that every
@@ -120,13 +120,13 @@ static void log_drain(pid_t pid, double *seen)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: soak_reclaim [--trials N] [--leases L] [--seed N]\n");
+	fprintf(stderr, "usage: soak_reclaim [--trials N] [--leases L]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	uint64_t trials = 1000, leases = 8, seed = 1;
+	uint64_t trials = 1000, leases = 8;
 	unsigned long done = 0, within_1s = 0, timeouts = 0, setup_failures = 0, no_line = 0;
 	double *rec, *det, p50, p99, max, dp50, dp99, dmax;
 	struct dmac_proto_stats base_st, st;
@@ -143,14 +143,11 @@ int main(int argc, char **argv)
 			dst = &trials;
 		else if (!strcmp(argv[i], "--leases"))
 			dst = &leases;
-		else if (!strcmp(argv[i], "--seed"))
-			dst = &seed;
 		if (!dst || i + 1 == argc || !su_parse_u64(argv[++i], dst))
 			usage();
 	}
 	if (!trials || trials > 1000000 || !leases || leases > MAX_LEASES)
 		usage();
-	(void)seed; /* nothing is random yet: kept for the tools' common options */
 	su_default_daemon(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
