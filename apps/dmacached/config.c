@@ -9,7 +9,17 @@
  *   sees every section header, so empty and duplicate sections are caught even
  *   though inih only calls back for keys. It reads a FILE (dmd_config_load) or
  *   a memory buffer [mem, mem + mem_len) (dmd_config_parse_mem, the fuzz
- *   target's entry point) with the same line semantics as fgets().
+ *   target's entry point) one whole line per call, whatever inih's buffer
+ *   size: one call, one line, one line number. A line longer than inih's
+ *   buffer (less its NUL) is consumed whole, reported once at its own line and
+ *   handed to inih as an empty line, so it can never split into phantom lines.
+ *   A NUL byte ends the line's content (the rest of that line is ignored); a
+ *   '\r' before the newline is dropped.
+ * - Numbers are decimal or 0x hex; a leading zero before a digit is refused
+ *   (-EDOM from the parsers), never read as octal. Only socket_mode and
+ *   socket_dir_mode are octal, by design.
+ * - A directory is not a configuration (-EISDIR), and a read that fails is
+ *   its -errno, never a file that ends early.
  * - All heap memory goes through dmac__* (fault injection); on error nothing
  *   is returned and nothing leaks.
  * Concurrency: any thread; no global state (getpwnam/getgrnam are called from
@@ -25,6 +35,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "dmac_alloc.h"
@@ -63,6 +74,7 @@ struct dmd__parse {
 	FILE *file;	 /* NULL: read from mem */
 	const char *mem; /* dmd_config_parse_mem(): [mem, mem + mem_len) */
 	size_t mem_len, mem_pos;
+	int read_err; /* errno of a failed read of file, 0 if none */
 	FILE *errs;
 	dmd_backend_known_fn known;
 	unsigned int line;
@@ -120,10 +132,39 @@ static bool dmd__name_ok(const char *s)
 	return true;
 }
 
+/*
+ * The digits of a number at s: decimal, or hex after "0x"/"0X". A leading
+ * zero followed by a digit is -EDOM (strtoull(..., 0) would read it as octal:
+ * "0100" as 64). @return 0 and *out, *end past the digits; -EINVAL (no
+ * digits), -EDOM, -ERANGE (above UINT64_MAX).
+ */
+static int dmd__strtou64(const char *s, uint64_t *out, char **end)
+{
+	int base = 10;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		/* strtoull() base 16 would take a second "0x" */
+		if (!isxdigit((unsigned char)s[0]) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+			return -EINVAL;
+		base = 16;
+	} else if (s[0] == '0' && isdigit((unsigned char)s[1])) {
+		return -EDOM;
+	}
+	errno = 0;
+	*out = strtoull(s, end, base);
+	if (errno == ERANGE)
+		return -ERANGE;
+	return 0;
+}
+
 int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out)
 {
 	uint64_t v, mul = 1;
 	char *end;
+	int rc;
 
 	while (isspace((unsigned char)*s))
 		s++;
@@ -131,14 +172,9 @@ int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out)
 		*out = UINT64_MAX;
 		return 0;
 	}
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (end == s)
-		return -EINVAL;
+	rc = dmd__strtou64(s, &v, &end);
+	if (rc)
+		return rc;
 	switch (*end) {
 	case '\0':
 		break;
@@ -172,19 +208,28 @@ int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out)
 	return 0;
 }
 
+/* A whole value that is one number (dmd__strtou64()): 0, -EINVAL, -EDOM, -ERANGE. */
 static int dmd__parse_u64(const char *s, uint64_t *out)
 {
+	uint64_t v;
 	char *end;
+	int rc = dmd__strtou64(s, &v, &end);
 
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
+	if (rc)
+		return rc;
 	if (*end != '\0')
 		return -EINVAL;
+	*out = v;
 	return 0;
+}
+
+/* KEY: 'VALUE' has a leading zero: the one message for -EDOM. */
+static void dmd__leading_zero(struct dmd__parse *p, const char *key, const char *value)
+{
+	dmd__perr(p, p->line,
+		  "%s: '%s' has a leading zero: numbers are decimal or 0x hex, never octal "
+		  "(write it without the zero, or in 0x hex)",
+		  key, value);
 }
 
 /*
@@ -204,6 +249,10 @@ static void dmd__parse_count(struct dmd__parse *p, const char *key, const char *
 	rc = dmd__parse_u64(value, &v);
 	if (!rc && (v < min || v > max))
 		rc = -ERANGE;
+	if (rc == -EDOM) {
+		dmd__leading_zero(p, key, value);
+		return;
+	}
 	if (rc) {
 		dmd__perr(p, p->line, "%s: %s '%s' (%" PRIu64 "..%" PRIu64 "%s)", key,
 			  rc == -ERANGE ? "out of range" : "bad number", value, min, max,
@@ -325,7 +374,13 @@ static void dmd__parse_socket_group(struct dmd__parse *p, const char *value)
 		return;
 	}
 	if (isdigit((unsigned char)value[0])) {
-		if (dmd__parse_u64(value, &v) || v >= UINT32_MAX) {
+		int rc = dmd__parse_u64(value, &v);
+
+		if (rc == -EDOM) {
+			dmd__leading_zero(p, "socket_group", value);
+			return;
+		}
+		if (rc || v >= UINT32_MAX) {
 			dmd__perr(p, p->line, "socket_group: bad group id '%s'", value);
 			return;
 		}
@@ -403,7 +458,13 @@ static void dmd__parse_ids(struct dmd__parse *p, const char *key, const char *va
 
 		ntok++;
 		if (isdigit((unsigned char)tok[0])) {
-			if (dmd__parse_u64(tok, &v) || v >= UINT32_MAX) {
+			int rc = dmd__parse_u64(tok, &v);
+
+			if (rc == -EDOM) {
+				dmd__leading_zero(p, key, tok);
+				continue;
+			}
+			if (rc || v >= UINT32_MAX) {
 				dmd__perr(p, p->line, "%s: bad %s id '%s'", key,
 					  group ? "group" : "user", tok);
 				continue;
@@ -507,33 +568,70 @@ static void dmd__section(struct dmd__parse *p, char *text)
 	}
 }
 
-/* ini_reader: fgets that counts lines and tracks sections and syntax. */
+/* The next byte of the input, or EOF (a read error is kept in p->read_err). */
+static int dmd__getc(struct dmd__parse *p)
+{
+	int ch;
+
+	if (!p->file)
+		return p->mem_pos < p->mem_len ? (unsigned char)p->mem[p->mem_pos++] : EOF;
+	ch = getc(p->file);
+	if (ch == EOF && ferror(p->file) && !p->read_err)
+		p->read_err = errno ? errno : EIO;
+	return ch;
+}
+
+/* The longest line the reader hands on: inih's buffer and ours, less a NUL. */
+#define DMD__LINE_BUF 512
+
+/*
+ * ini_reader: one whole line per call (see the invariants), counted, with
+ * sections and syntax tracked.
+ */
 static char *dmd__reader(char *str, int num, void *stream)
 {
 	struct dmd__parse *p = stream;
-	char copy[512];
+	char copy[DMD__LINE_BUF];
+	size_t cap, n = 0, len = 0;
+	bool nul = false;
 	char *s, *end;
+	int ch, last = 0;
 
-	if (p->file) {
-		if (!fgets(str, num, p->file))
-			return NULL;
-	} else {
-		/* fgets() on the buffer: up to num - 1 bytes, through the newline */
-		size_t n = 0;
-
-		if (p->mem_pos >= p->mem_len || num < 2)
-			return NULL;
-		while (n < (size_t)num - 1 && p->mem_pos < p->mem_len) {
-			char ch = p->mem[p->mem_pos++];
-
-			str[n++] = ch;
-			if (ch == '\n')
-				break;
-		}
-		str[n] = '\0';
+	if (num < 2 || p->read_err)
+		return NULL;
+	cap = (size_t)num - 1 < sizeof(copy) - 1 ? (size_t)num - 1 : sizeof(copy) - 1;
+	ch = dmd__getc(p);
+	if (ch == EOF)
+		return NULL;
+	for (; ch != EOF && ch != '\n'; ch = dmd__getc(p)) {
+		if (ch == '\0')
+			nul = true;
+		if (nul)
+			continue;
+		len++;
+		last = ch;
+		/* one byte beyond cap is kept: it may be the '\r' of "\r\n" */
+		if (n <= cap)
+			str[n++] = (char)ch;
 	}
+	if (p->read_err)
+		return NULL;
 	p->line++;
-	snprintf(copy, sizeof(copy), "%s", str);
+	if (last == '\r') {
+		len--;
+		if (n > len)
+			n = len;
+	}
+	if (len > cap) {
+		dmd__perr(p, p->line,
+			  "line longer than %zu characters (the configuration reader's limit): "
+			  "shorten it (a long uids or gids list can name a group instead)",
+			  cap);
+		str[0] = '\0';
+		return str;
+	}
+	str[n] = '\0';
+	memcpy(copy, str, n + 1);
 	s = dmd__trim(copy);
 	if (*s == '\0' || *s == ';' || *s == '#')
 		return str;
@@ -596,7 +694,9 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 		} else if (!strcmp(key, "pinned_budget")) {
 			bit = K_BUDGET;
 			rc = dmd_config_parse_bytes(value, true, &v);
-			if (rc)
+			if (rc == -EDOM)
+				dmd__leading_zero(p, key, value);
+			else if (rc)
 				dmd__perr(p, p->line,
 					  "pinned_budget: %s '%s' (bytes, with optional K/M/G/T, "
 					  "or 'unlimited')",
@@ -662,7 +762,9 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 			rc = bytes ? dmd_config_parse_bytes(value, true, &v)
 				   : (!strcmp(value, "unlimited") ? (v = UINT64_MAX, 0)
 								  : dmd__parse_u64(value, &v));
-			if (rc)
+			if (rc == -EDOM)
+				dmd__leading_zero(p, key, value);
+			else if (rc)
 				dmd__perr(p, p->line, "%s: %s '%s'", key,
 					  rc == -ERANGE ? "number too large" : "bad number", value);
 			else if (bytes)
@@ -681,7 +783,9 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 		} else if (!strcmp(key, "copy_cache_bytes")) {
 			bit = K_COPYCACHE;
 			rc = dmd_config_parse_bytes(value, false, &v);
-			if (rc)
+			if (rc == -EDOM)
+				dmd__leading_zero(p, key, value);
+			else if (rc)
 				dmd__perr(p, p->line, "copy_cache_bytes: %s '%s'",
 					  rc == -ERANGE ? "number too large" : "bad number", value);
 			else
@@ -708,7 +812,9 @@ static int dmd__handler(void *user, const char *section, const char *key, const 
 
 			bit = start ? K_START : K_LAST;
 			rc = dmd__parse_u64(value, &v);
-			if (rc) {
+			if (rc == -EDOM) {
+				dmd__leading_zero(p, key, value);
+			} else if (rc) {
 				dmd__perr(p, p->line, "%s: %s '%s'", key,
 					  rc == -ERANGE ? "number too large" : "bad number", value);
 			} else {
@@ -816,6 +922,8 @@ static int dmd__parse(struct dmd__parse *pp, struct dmd_config **out)
 	if (p.mem) {
 		rc = ini_parse_stream(dmd__reader, &p, dmd__handler, &p);
 	} else {
+		struct stat st;
+
 		p.file = fopen(path, "re");
 		if (!p.file) {
 			rc = -errno;
@@ -823,8 +931,22 @@ static int dmd__parse(struct dmd__parse *pp, struct dmd_config **out)
 				fprintf(errs, "%s: cannot open: %s\n", path, strerror(-rc));
 			goto err_free_cfg;
 		}
+		if (fstat(fileno(p.file), &st) == 0 && S_ISDIR(st.st_mode)) {
+			fclose(p.file);
+			rc = -EISDIR;
+			if (errs)
+				fprintf(errs, "%s: is a directory, not a configuration file\n",
+					path);
+			goto err_free_cfg;
+		}
 		rc = ini_parse_stream(dmd__reader, &p, dmd__handler, &p);
 		fclose(p.file);
+		if (p.read_err) {
+			rc = -p.read_err;
+			if (errs)
+				fprintf(errs, "%s: cannot read: %s\n", path, strerror(-rc));
+			goto err_free_cfg;
+		}
 	}
 	if (p.oom) {
 		rc = -ENOMEM;
@@ -870,6 +992,14 @@ int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_back
 			       .mem_len = buf ? len : 0};
 
 	return dmd__parse(&p, out);
+}
+
+const char *dmd_config_warning(const struct dmd_config *cfg)
+{
+	if (cfg->ntenants == 0)
+		return "no [tenant NAME] section: no dataplane can connect (HELLO names a tenant); "
+		       "only admin sessions (root, admin_gids) can";
+	return NULL;
 }
 
 uint64_t dmd_config_default_budget(void)

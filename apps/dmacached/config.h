@@ -113,8 +113,12 @@ typedef bool (*dmd_backend_known_fn)(const char *name);
  * Every error is written to @p errs (may be NULL) as "FILE:LINE: message"; the
  * parser goes on after an error so that one run reports all of them.
  * @param known  backend-name check (NULL: only "auto", "iommufd", "vfio")
+ * A line longer than the reader's limit (libinih's line buffer less its NUL:
+ * 199 characters with Debian's libinih) is one error at its own line.
  * @return 0 and *out (free with dmd_config_free()), or -EINVAL (errors
- * reported), -ENOENT/-EACCES (cannot open the file), -ENOMEM.
+ * reported), -ENOENT/-EACCES (cannot open the file), -EISDIR (a directory),
+ * another -errno of a failed read, -ENOMEM; every one but -ENOMEM is also
+ * written to @p errs.
  * Concurrency: any thread; reads the user/group databases.
  */
 int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
@@ -130,6 +134,13 @@ int dmd_config_load(const char *path, dmd_backend_known_fn known, FILE *errs,
  */
 int dmd_config_parse_mem(const char *name, const void *buf, size_t len, dmd_backend_known_fn known,
 			 FILE *errs, struct dmd_config **out);
+
+/**
+ * What is worth a warning in a valid configuration, as one line without
+ * the file name, or NULL: today only a file without any tenant (empty or
+ * not), which no dataplane can use.
+ */
+const char *dmd_config_warning(const struct dmd_config *cfg);
 
 /** The default pinned_budget: a quarter of the machine's physical memory. */
 uint64_t dmd_config_default_budget(void);
@@ -177,8 +188,9 @@ bool dmd_config_is_admin(const struct dmd_config *cfg, const struct dmd_peer *p)
 
 /**
  * Parse a byte count: decimal or 0x-hex, optional suffix K, M, G, T (powers of
- * 1024), or "unlimited" when @p allow_unlimited (UINT64_MAX).
- * @return 0, -EINVAL (syntax), -ERANGE (overflow).
+ * 1024), or "unlimited" when @p allow_unlimited (UINT64_MAX). A leading zero
+ * before a digit ("0100") is refused, never read as octal.
+ * @return 0, -EINVAL (syntax), -EDOM (leading zero), -ERANGE (overflow).
  */
 int dmd_config_parse_bytes(const char *s, bool allow_unlimited, uint64_t *out);
 

@@ -8,9 +8,12 @@
  * loaded config is freed; dmac__alloc_outstanding() returns to its start.
  */
 #include <errno.h>
+#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -512,6 +515,238 @@ static void test_mem(void)
 	free(report);
 }
 
+/* How many times needle occurs in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *h = hay; (h = strstr(h, needle)) != NULL; h++)
+		n++;
+	return n;
+}
+
+/* Load text from the file and from memory: same rc, same report (file name aside). */
+static int load_both(const char *text, size_t len, char **report)
+{
+	struct dmd_config *cfg = NULL;
+	char *mrep = NULL, *frep = NULL;
+	size_t n = 0;
+	FILE *errs, *f;
+	int rc, mrc;
+
+	f = fopen(path, "w");
+	if (!f || fwrite(text, 1, len, f) != len) {
+		perror("write config");
+		exit(1);
+	}
+	fclose(f);
+	errs = open_memstream(&frep, &n);
+	rc = dmd_config_load(path, known_test, errs, &cfg);
+	fclose(errs);
+	dmd_config_free(rc ? NULL : cfg);
+	errs = open_memstream(&mrep, &n);
+	mrc = dmd_config_parse_mem(path, text, len, known_test, errs, &cfg);
+	fclose(errs);
+	dmd_config_free(mrc ? NULL : cfg);
+	CHECK(rc == mrc);
+	if (strcmp(frep, mrep)) {
+		fprintf(stderr, "file and memory reports differ:\n%s---\n%s", frep, mrep);
+		failures++;
+	}
+	free(mrep);
+	*report = frep;
+	return rc;
+}
+
+/*
+ * A line longer than the reader's limit (libinih's buffer, INI_MAX_LINE, less
+ * its NUL) is one error at its own line; the lines after it keep their
+ * numbers. Before, such a line was cut into pieces that inih took for lines
+ * of their own: phantom errors, every later line number shifted.
+ */
+/* text = head, n times c, tail (text holds 4096 bytes); its length. */
+static size_t with_run(char *text, const char *head, char c, size_t n, const char *tail)
+{
+	size_t o = (size_t)snprintf(text, 4096, "%s", head);
+
+	memset(text + o, c, n);
+	o += n;
+	return o + (size_t)snprintf(text + o, 4096 - o, "%s", tail);
+}
+
+/* Load text; the report must hold "path:LINE: needle" and count lines in all. */
+static void expect_long(const char *text, size_t len, unsigned int line, const char *needle,
+			int count)
+{
+	char want[256], *report = NULL;
+	int rc = load_both(text, len, &report);
+
+	snprintf(want, sizeof(want), "%s:%u: %s", path, line, needle);
+	CHECK(rc == -EINVAL);
+	CHECK(strstr(report, want) != NULL);
+	CHECK(count_of(report, path) == count); /* nothing else: no phantom line */
+	if (!strstr(report, want) || count_of(report, path) != count)
+		fprintf(stderr, "expected '%s' and %d error(s) in:\n%s", want, count, report);
+	free(report);
+}
+
+static void test_long_lines(void)
+{
+	const size_t limit = INI_MAX_LINE - 1;
+	char text[4096], needle[64];
+	size_t o;
+
+	snprintf(needle, sizeof(needle), "line longer than %zu characters", limit);
+	/* a 600-character comment at line 3; the unknown key at line 4 keeps its number */
+	o = with_run(text, "[tenant a]\nuids = 1\n;", 'x', 599,
+		     "\nnope = 1\n[tenant b]\nuids = 2\n");
+	expect_long(text, o, 3, needle, 2);
+	expect_long(text, o, 4, "unknown key 'nope' in [tenant a]", 2);
+	/* a long value: refused at its line, never read cut short */
+	o = with_run(text, "[daemon]\nsocket = /", 's', 300, "\n[tenant a]\nuids = 1\n");
+	expect_long(text, o, 2, needle, 1);
+	/* a long last line without a newline */
+	o = with_run(text, "[tenant a]\nuids = 1\n;", 'z', 1000, "");
+	expect_long(text, o, 3, needle, 1);
+	/* exactly the limit is a line, one more is not; "\r\n" does not count
+	 * (tenant a's own error, "allows nobody", is there in every case) */
+	for (int crlf = 0; crlf < 2; crlf++) {
+		const char *tail = crlf ? "\r\n[tenant b]\nuids = 2\n" : "\n[tenant b]\nuids = 2\n";
+
+		o = with_run(text, "[tenant a]\n#", 'c', limit - 1, tail);
+		expect_long(text, o, 1, "tenant 'a' allows nobody", 1);
+		o = with_run(text, "[tenant a]\n#", 'c', limit, tail);
+		expect_long(text, o, 2, needle, 2);
+	}
+}
+
+/* A directory, an unreadable file and a failing read are refused, saying why. */
+static void test_not_a_file(void)
+{
+	struct dmd_config *cfg = NULL;
+	char *report = NULL;
+	size_t n = 0;
+	FILE *errs;
+	int rc;
+
+	errs = open_memstream(&report, &n);
+	rc = dmd_config_load(dir, NULL, errs, &cfg);
+	fclose(errs);
+	CHECK(rc == -EISDIR);
+	CHECK(strstr(report, "is a directory, not a configuration file") != NULL);
+	free(report);
+
+	/* /proc/self/mem opens, and its first read fails (EIO) */
+	errs = open_memstream(&report, &n);
+	rc = dmd_config_load("/proc/self/mem", NULL, errs, &cfg);
+	fclose(errs);
+	CHECK(rc == -EIO);
+	CHECK(strstr(report, "/proc/self/mem: cannot read: ") != NULL);
+	free(report);
+
+	/* a file its reader may not read: as uid 4001 when run as root */
+	write_file("[tenant a]\nuids = 1\n");
+	CHECK(chmod(path, 0600) == 0);
+	if (geteuid() == 0) {
+		pid_t pid = fork();
+		int status = 0;
+
+		if (pid == 0) {
+			FILE *e = open_memstream(&report, &n);
+
+			if (setresgid(4001, 4001, 4001) || setresuid(4001, 4001, 4001))
+				_exit(2);
+			rc = dmd_config_load(path, NULL, e, &cfg);
+			fclose(e);
+			_exit(rc == -EACCES && strstr(report, ": cannot open: Permission denied")
+				  ? 0
+				  : 1);
+		}
+		CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	} else {
+		CHECK(chmod(path, 0) == 0);
+		CHECK(dmd_config_load(path, NULL, NULL, &cfg) == -EACCES);
+	}
+	CHECK(chmod(path, 0644) == 0);
+}
+
+/* Numbers are decimal or 0x hex; a leading zero is refused, never octal. */
+static void test_leading_zero(void)
+{
+	struct dmd_config *cfg;
+	uint64_t v;
+
+	CHECK(dmd_config_parse_bytes("0100", false, &v) == -EDOM);
+	CHECK(dmd_config_parse_bytes("010M", false, &v) == -EDOM);
+	CHECK(dmd_config_parse_bytes("00", false, &v) == -EDOM);
+	CHECK(dmd_config_parse_bytes("0", false, &v) == 0 && v == 0);
+	CHECK(dmd_config_parse_bytes("0K", false, &v) == 0 && v == 0);
+	CHECK(dmd_config_parse_bytes("0x0100", false, &v) == 0 && v == 256);
+	CHECK(dmd_config_parse_bytes("0X40", false, &v) == 0 && v == 64);
+	CHECK(dmd_config_parse_bytes("0x", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("0xg", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("0x0x10", false, &v) == -EINVAL);
+	CHECK(dmd_config_parse_bytes("100", false, &v) == 0 && v == 100);
+
+	expect_error("[tenant a]\nuids = 1\nquota_leases = 0100\n", 3,
+		     "quota_leases: '0100' has a leading zero: numbers are decimal or 0x hex, "
+		     "never octal");
+	expect_error("[tenant a]\nuids = 1\nquota_pinned_bytes = 010M\n", 3,
+		     "quota_pinned_bytes: '010M' has a leading zero");
+	expect_error("[tenant a]\nuids = 1\ncopy_cache_bytes = 01G\n", 3,
+		     "copy_cache_bytes: '01G' has a leading zero");
+	expect_error("[tenant a]\nuids = 1\nquota_registrations = 07\n", 3,
+		     "quota_registrations: '07' has a leading zero");
+	expect_error("[tenant a]\nuids = 1\niova_start = 0100000\n", 3,
+		     "iova_start: '0100000' has a leading zero");
+	expect_error("[tenant a]\nuids = 1, 04001\n", 2, "uids: '04001' has a leading zero");
+	expect_error("[tenant a]\ngids = 0100\n", 2, "gids: '0100' has a leading zero");
+	expect_error("[daemon]\npinned_budget = 0200M\n", 2,
+		     "pinned_budget: '0200M' has a leading zero");
+	expect_error("[daemon]\nmax_sessions = 010\n", 2, "max_sessions: '010' has a leading zero");
+	expect_error("[daemon]\nhello_timeout_ms = 01000\n", 2,
+		     "hello_timeout_ms: '01000' has a leading zero");
+	expect_error("[daemon]\nsocket_group = 0100\n", 2,
+		     "socket_group: '0100' has a leading zero");
+	expect_error("[daemon]\nadmin_gids = 0100\n", 2, "admin_gids: '0100' has a leading zero");
+
+	/* zero itself, hex with leading zeros, and the octal socket modes stay */
+	cfg = load_ok("[daemon]\npinned_budget = 0\nsocket_mode = 0660\nsocket_dir_mode = 0750\n"
+		      "[tenant a]\nuids = 0\nquota_leases = 0x0040\niova_start = 0x000100000\n");
+	if (cfg) {
+		CHECK(cfg->pinned_budget == 0);
+		CHECK(cfg->socket_mode == 0660 && cfg->socket_dir_mode == 0750);
+		CHECK(cfg->tenants[0].uids[0] == 0);
+		CHECK(cfg->tenants[0].quota_leases == 64);
+		CHECK(cfg->tenants[0].iova_start == 0x100000);
+		dmd_config_free(cfg);
+	}
+}
+
+/* An empty or tenant-less configuration is valid, with a warning to show. */
+static void test_warning(void)
+{
+	struct dmd_config *cfg;
+
+	cfg = load_ok("");
+	if (cfg) {
+		CHECK(dmd_config_warning(cfg) != NULL);
+		CHECK(strstr(dmd_config_warning(cfg), "no [tenant NAME] section") != NULL);
+		dmd_config_free(cfg);
+	}
+	cfg = load_ok("[daemon]\nlog_level = debug\n");
+	if (cfg) {
+		CHECK(dmd_config_warning(cfg) != NULL);
+		dmd_config_free(cfg);
+	}
+	cfg = load_ok("[tenant a]\nuids = 1\n");
+	if (cfg) {
+		CHECK(dmd_config_warning(cfg) == NULL);
+		dmd_config_free(cfg);
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/dmac-config-XXXXXX");
@@ -530,6 +765,10 @@ int main(void)
 	test_admin_gids();
 	test_socket_keys();
 	test_mem();
+	test_long_lines();
+	test_not_a_file();
+	test_leading_zero();
+	test_warning();
 	unlink(path);
 	rmdir(dir);
 	if (failures) {
