@@ -10,8 +10,9 @@
  * backends; dmacached-test (DMACD_TEST_BUILD, never installed) also registers
  * the in-process "test" backend. A name not registered is refused by the
  * config check and by the backend selector alike, so `--backend test` fails
- * cleanly in the shipped binary. Exit status: 0 clean exit / valid config, 1
- * otherwise.
+ * cleanly in the shipped binary. Exit status: 0 clean exit / valid config;
+ * 2 usage (unknown flag, missing argument, stray operand, a --backend this
+ * binary does not offer), before anything is read; 1 otherwise.
  * Detaching (no --foreground): the process forks before anything is opened;
  * the parent waits on a pipe and exits 0 only when the child's socket
  * listens (one byte), 1 when the pipe closes without it (the child failed
@@ -164,25 +165,36 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
-			return 1;
+			return 2;
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, DMD_PROG ": unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		return 1;
+		return 2;
 	}
 
 	dmd_bk_register_builtin();
 #ifdef DMACD_TEST_BUILD
 	dmd_test_backend_register();
 #endif
+	if (opts.backend && strcmp(opts.backend, "auto") && !dmd_bk_known(opts.backend)) {
+		fprintf(stderr, DMD_PROG ": --backend %s: not offered by this binary\n",
+			opts.backend);
+		return 2;
+	}
 
 	if (check) {
+		const char *warning;
+
 		rc = dmd_config_load(check, dmd_bk_known, stderr, &cfg);
 		if (rc) {
 			fprintf(stderr, "%s: invalid configuration\n", check);
 			return 1;
 		}
+		warning = dmd_config_warning(cfg);
+		if (warning)
+			fprintf(stderr, "%s: warning: %s\n", check, warning);
 		printf("%s: OK (%u tenant(s), socket %s, backend %s, admin gids", check,
 		       cfg->ntenants, cfg->socket, cfg->backend);
 		for (unsigned int i = 0; i < cfg->nadmin_gids; i++)
@@ -197,12 +209,6 @@ int main(int argc, char **argv)
 	rc = dmd_config_load(config, dmd_bk_known, stderr, &cfg);
 	if (rc) {
 		fprintf(stderr, DMD_PROG ": cannot start: configuration %s is invalid\n", config);
-		return 1;
-	}
-	if (opts.backend && strcmp(opts.backend, "auto") && !dmd_bk_known(opts.backend)) {
-		fprintf(stderr, DMD_PROG ": --backend %s: not offered by this binary\n",
-			opts.backend);
-		dmd_config_free(cfg);
 		return 1;
 	}
 	/* detaching changes to /: keep an absolute path for SIGHUP reloads */
@@ -226,6 +232,8 @@ int main(int argc, char **argv)
 	dmd_info(DMD_PROG " %s starting (pid %d): config %s, backend %s%s", DMACACHE_VERSION,
 		 (int)getpid(), opts.config_path, opts.backend ? opts.backend : cfg->backend,
 		 opts.backend ? " (--backend)" : "");
+	if (dmd_config_warning(cfg))
+		dmd_warn("config %s: %s", opts.config_path, dmd_config_warning(cfg));
 	dmd_numa_init();
 	rc = dmd_server_run(cfg, &opts);
 	dmd_numa_fini();
