@@ -6,35 +6,61 @@
  * - Intervals are [start, last], 'last' inclusive; records never overlap; a record
  *   (struct irec) is immutable once created and is shared by every version that
  *   contains it.
- * - A version (struct iver) is immutable once published in m->h.cur. It holds two
- *   persistent trees that share their unchanged nodes with older versions:
+ * - A version (struct iver) is immutable once published in m->h.cur, but for its dead
+ *   flag (below). It holds two persistent trees that share their unchanged nodes with
+ *   older versions, and it names the flat index current at its publication:
  *   (a) a B+tree of the records ordered by start (struct bnode, BT_B entries a node;
  *       internal keys are the smallest start of each child's subtree; every node but
  *       the root holds at least BT_MIN entries): lookups, ordered iteration, counts,
- *       the contiguous length of runs, and translations the index cannot answer;
- *   (b) a radix index of 64-entry nodes (struct rnode) for translate: see the entry
- *       kinds in dmac/imap.h. A node whose entries have shift s covers 2^(s + 6)
- *       bytes; s is 21 + 6k (2 MiB, 128 MiB, ..., 2^63). An entry describes the
- *       records intersecting its region: EMPTY (none), FULL (one covers all of it and
- *       value - start is 4 KiB-aligned), ONE (exactly one), NODE (two or more, above
- *       2 MiB), SRCH (two or more in a 2 MiB region). The k and MORE bits of a FULL
- *       entry are a function of the entries after it in its node and of the record
- *       continuing the byte after its run (see rpass()).
- *   The version's root is one entry covering the smallest region (of a node entry, or
- *   all 2^64 keys) that holds every interval: a root with a single child is replaced
- *   by that child at commit, so the walk starts where the intervals are.
- * - Persistence: a node or record reachable from a published version is never written
- *   again. A node whose gen equals the open batch's was allocated by that batch and
- *   is not published yet, so the batch writes it in place ("owns" it); any other node
- *   the batch changes is copied first (path copying) and the original is retired.
- *   gen == 0 marks an object the open batch allocated and then dropped.
+ *       the contiguous length of runs, and translations the indexes cannot answer;
+ *   (b) a radix index of 64-entry nodes (struct rnode), the source of truth of
+ *       translate: see the entry kinds in dmac/imap.h. A node whose entries have shift
+ *       s covers 2^(s + 6) bytes; s is 21 + 6k (2 MiB, 128 MiB, ..., 2^63). An entry
+ *       describes the records intersecting its region: EMPTY (none), FULL (one covers
+ *       all of it and value - start is 4 KiB-aligned), ONE (exactly one), NODE (two or
+ *       more, above 2 MiB), SRCH (two or more in a 2 MiB region). The k and MORE bits
+ *       of a FULL entry are a function of the entries after it in its node and of the
+ *       record continuing the byte after its run (see rpass()).
+ *       The version's root is one entry covering the smallest region (of a node entry,
+ *       or all 2^64 keys) that holds every interval: a root with a single child is
+ *       replaced by that child at commit, so the walk starts where the intervals are.
+ *   (c) the flat index, the accelerator of translate, NOT persistent: a top of F
+ *       slots (v->h.ftab, F = v->h.fn) of 1 GiB from v->h.fbase, each EMPTY, FULL, ONE
+ *       or a table (NODE) of 512 entries of 2 MiB (EMPTY, FULL, ONE, SRCH); every word
+ *       is what the version's trees say of its region (a table entry is exact where
+ *       the radix tree stopped at a ONE entry of a larger region), with k and MORE
+ *       counted in its own array and saturating at k = 63. The window holds every
+ *       interval of the version, or the version has none (F = 0: empty map, or the
+ *       intervals spread over more slots than F_PER_N per interval). Consecutive
+ *       versions share the top and the tables: a commit rewrites the words its ops
+ *       change in place, creates or retires tables, and makes a new top only when the
+ *       window moves (carrying the tables over).
+ * - Persistence (trees): a node or record reachable from a published version is never
+ *   written again. A node whose gen equals the open batch's was allocated by that
+ *   batch and is not published yet, so the batch writes it in place ("owns" it); any
+ *   other node the batch changes is copied first (path copying) and the original is
+ *   retired. gen == 0 marks an object the open batch allocated and then dropped.
+ * - The dead flag: a commit sets the replaced version's dead flag (atomic) before its
+ *   first store to the flat index, and stores every flat word with release; flat words
+ *   are stored by commits only. So a reader of v that loads its flat words with
+ *   acquire (the slot, then the table entry) and then finds v's dead flag clear has
+ *   read v's words: a word stored by a later commit would carry the flag with it (the
+ *   store is sequenced after the flag, the reader's load synchronizes with the store),
+ *   and every store that made v's words happens before v's publication, which the
+ *   reader's acquire load of m->h.cur synchronizes with. A reader that finds the flag
+ *   set walks v's radix tree instead (immutable), so a snapshot of v answers from v
+ *   for as long as its read-side section lasts, whatever commits since.
  * - Readers load m->h.cur once per call (acquire); a snapshot is that pointer.
  * - Memory reachable only from a replaced version (retired nodes, removed records, the
- *   version itself) is freed by a call_rcu() callback, after a grace period; memory
- *   allocated by a batch and never published is freed at once (at commit if dropped,
- *   or everything the batch allocated when it fails or is aborted).
+ *   version itself, and the tables and top the commit took out of the flat index) is
+ *   freed by a call_rcu() callback, after a grace period that starts after the
+ *   replacing version is published: a reader that can still hold a pointer to it
+ *   (even one it read from the flat index before checking the dead flag) entered its
+ *   read-side section before the pointer was unlinked. Memory allocated by a batch and
+ *   never published is freed at once (at commit if dropped, or everything the batch
+ *   allocated when it fails or is aborted).
  * - The writer mutex is held from batch_begin to commit/abort; only its holder touches
- *   m->batch, m->gen and writes m->h.cur.
+ *   m->batch, m->gen, stores to the flat index and writes m->h.cur.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -49,12 +75,20 @@
 #include "dmac/imap.h"
 #include "dmac_alloc.h"
 
-#define BT_B	16	      /* entries of a B-tree node */
-#define BT_MIN	(BT_B / 2)    /* fewest entries of a B-tree node other than the root */
-#define BT_MAXD 32	      /* deeper than any B-tree of 2^64 records (BT_MIN^21) */
-#define RN_F	64	      /* entries of a radix node */
-#define RN_LOW	21	      /* shift of the lowest level: 2 MiB regions */
-#define R_ALL	(RN_LOW + 48) /* "shift" of the root region when it is all 2^64 keys */
+#define BT_B	 16		   /* entries of a B-tree node */
+#define BT_MIN	 (BT_B / 2)	   /* fewest entries of a B-tree node other than the root */
+#define BT_MAXD	 32		   /* deeper than any B-tree of 2^64 records (BT_MIN^21) */
+#define RN_F	 64		   /* entries of a radix node */
+#define RN_LOW	 21		   /* shift of the lowest level: 2 MiB regions */
+#define R_ALL	 (RN_LOW + 48)	   /* "shift" of the root region when it is all 2^64 keys */
+#define FS	 DMAC__IMAP_FSHIFT /* a slot of the flat top covers 2^FS bytes (1 GiB) */
+#define TS	 DMAC__IMAP_LSHIFT /* an entry of a flat table covers 2^TS bytes (2 MiB) */
+#define TE	 (1U << (FS - TS)) /* entries of a flat table (512: 4 KiB) */
+#define F_MIN	 16		   /* slots of the smallest top */
+#define F_CAPMIN 4096		   /* a top may always have this many slots ... */
+#define F_PER_N	 16		   /* ... or this many per interval ... */
+#define F_MAX	 (1U << 17)	   /* ... but never more (1 MiB, 2^47 bytes of keys) */
+#define F_KEYS	 (UINT64_C(1) << (64 - FS)) /* slots in the whole key space */
 
 #define E_EMPTY DMAC__IMAP_E_EMPTY
 #define E_SRCH	DMAC__IMAP_E_SRCH
@@ -103,12 +137,15 @@ struct iver {
 	unsigned shift;		   /* of the root node's entries (also in the published pointer) */
 	struct bnode *broot;	   /* NULL when empty */
 	size_t n, nbn, nrn;	   /* intervals, B-tree nodes, radix nodes */
+	size_t nft;		   /* tables of the flat index */
 	struct rcu_head rcu;
 	struct pvec retired; /* set when this version is replaced */
 };
-_Static_assert(offsetof(struct iver, h) == 0, "the inline walk reads the root first");
+_Static_assert(offsetof(struct iver, h) == 0, "the inline walk reads the header first");
 _Static_assert(sizeof(((struct dmac__imap_vhead *)0)->e) == RN_F * sizeof(uint64_t),
 	       "the root is a node");
+_Static_assert(offsetof(struct dmac__imap_vhead, e) == 64, "header in one cache line");
+_Static_assert(TS == RN_LOW && DMAC__IMAP_TMASK == TE - 1, "tables of 2 MiB entries");
 
 struct dmac_imap_batch {
 	struct dmac_imap *m;
@@ -122,6 +159,8 @@ struct dmac_imap_batch {
 	struct pvec fresh_bn; /* B-tree nodes allocated by this batch */
 	struct pvec fresh_rn; /* radix nodes allocated by this batch */
 	struct pvec retire;   /* published objects the working version no longer reaches */
+	struct pvec fresh_ft; /* flat tables and top allocated by the commit */
+	struct pvec fslot;    /* pairs (slot, new word) of the slots the commit changes */
 };
 
 struct dmac_imap {
@@ -342,6 +381,32 @@ static uint64_t walk(const struct iver *v, uint64_t addr, unsigned *sh2)
 	return e;
 }
 
+/*
+ * The entry holding addr in v, as the inline reader finds it: from v's slot when addr
+ * is in the window and v is still the version the slots describe (same protocol as
+ * the inline reader: the slot with acquire, then the dead flag), else from the tree.
+ */
+static uint64_t entry_at(const struct iver *v, uint64_t addr, unsigned *sh2)
+{
+	uint64_t i = (addr - v->h.fbase) >> FS, e;
+
+	if (i < v->h.fn) {
+		unsigned sh = FS;
+
+		e = __atomic_load_n(&v->h.ftab[i], __ATOMIC_ACQUIRE);
+		if (is_node(e)) {
+			e = __atomic_load_n(&node_of(e)->e[(addr >> TS) & (TE - 1)],
+					    __ATOMIC_ACQUIRE);
+			sh = TS;
+		}
+		if (!__atomic_load_n(&v->h.dead, __ATOMIC_RELAXED)) {
+			*sh2 = sh;
+			return e;
+		}
+	}
+	return walk(v, addr, sh2);
+}
+
 /* Bytes - 1 of the run of equal FULL entries from addr (e at region shift sh2 <= 57). */
 static inline uint64_t full_avail(uint64_t e, unsigned sh2, uint64_t addr)
 {
@@ -373,7 +438,7 @@ static uint64_t full_contig_m1(const struct iver *v, uint64_t e, unsigned sh2, u
 		/* p + a + 1 continues the run: look it up in the index. */
 		c++;
 		p += a + 1;
-		e = walk(v, p, &sh2);
+		e = entry_at(v, p, &sh2);
 		if ((e & E_FULL) && (e & E_DMASK) == d)
 			continue;
 		r = bt_find(v->broot, p);
@@ -507,7 +572,9 @@ static void ver_stats(const struct iver *v, struct dmac_imap_stats *s)
 	s->index_nodes = v->nrn;
 	s->tree_nodes = v->nbn;
 	s->record_bytes = v->n * sizeof(struct irec);
-	s->index_bytes = v->nrn * sizeof(struct rnode);
+	/* The radix tree, and the flat index the version reads (top and tables). */
+	s->index_bytes = v->nrn * sizeof(struct rnode) + v->h.fn * sizeof(uint64_t) +
+			 v->nft * TE * sizeof(uint64_t);
 	s->tree_bytes = v->nbn * sizeof(struct bnode);
 	s->version_bytes = sizeof(*v);
 }
@@ -1095,6 +1162,409 @@ static int root_shrink(struct dmac_imap_batch *b, struct rroot *rt)
 	}
 }
 
+/* ---------------------------------------------------------------- writer: flat index */
+
+/*
+ * The flat index (see the file comment): slot i of the top covers the 1 GiB at
+ * fbase + (i << FS) and holds EMPTY, FULL, ONE, or a table (NODE) when two or more
+ * intervals meet the region; a table's entry j covers the 2 MiB at the slot's key +
+ * (j << TS) and holds EMPTY, FULL, ONE or SRCH. Every word is derived from the
+ * version's trees; the k and MORE bits of a FULL word count the words after it in
+ * its own array (top or table), saturating at 63. Tables are written in place by
+ * later commits; a table is referenced by exactly one slot of the current top.
+ */
+
+/* A FULL, ONE or EMPTY word for a region met by the records cls/r describe. */
+static uint64_t class_word(int cls, const struct irec *r)
+{
+	uint64_t d;
+
+	if (cls == C_EMPTY)
+		return E_EMPTY;
+	d = r->value - r->start;
+	if (cls == C_FULL && !(d & ~E_DMASK))
+		return d | E_FULL;
+	return (uint64_t)(uintptr_t)r | E_ONE;
+}
+
+/*
+ * The table entry of the 2 MiB region at key in v, no k/MORE: the radix tree's entry,
+ * made exact for the 2 MiB when the tree stopped at a ONE entry of a larger region
+ * (FULL when its record covers the 2 MiB with a 4 KiB-aligned delta, EMPTY when it
+ * misses them), so that most lookups need no record.
+ */
+static uint64_t tab_base(const struct iver *v, uint64_t key)
+{
+	uint64_t e, kl = key + ((UINT64_C(1) << TS) - 1);
+	const struct irec *r;
+	unsigned sh2;
+
+	e = walk(v, key, &sh2);
+	if (e & E_FULL)
+		return e & ~(uint64_t)E_KMORE;
+	if ((e & 7) != E_ONE || sh2 == TS)
+		return e;
+	r = rec_of(e);
+	if (r->last < key || r->start > kl)
+		return E_EMPTY;
+	return class_word(r->start <= key && r->last >= kl ? C_FULL : C_ONE, r);
+}
+
+/*
+ * The k and MORE bits of the FULL word w (none yet) of the region [key, key + 2^sh -
+ * 1], whose successor in its array is nx (has_nx false: w is the last): as rpass(),
+ * with k saturating at 63 (then MORE: the word 64 places on continues the run).
+ */
+static uint64_t kmore(struct dmac_imap_batch *b, uint64_t w, uint64_t nx, bool has_nx, uint64_t key,
+		      unsigned sh)
+{
+	uint64_t d = w & E_DMASK, x = key + ((UINT64_C(1) << sh) - 1);
+	bool more;
+
+	if (has_nx && (nx & E_FULL) && (nx & E_DMASK) == d) {
+		uint64_t k = (nx >> 1) & 63;
+
+		if (k == 63)
+			return w | (63 << 1) | E_MORE;
+		return w | ((k + 1) << 1) | (nx & E_MORE);
+	}
+	if (x == UINT64_MAX || (has_nx && (nx == E_EMPTY || (nx & E_FULL)))) {
+		more = false;
+	} else if (has_nx && (nx & 7) == E_ONE) {
+		const struct irec *r = rec_of(nx);
+
+		more = r->start <= x + 1 && x + 1 <= r->last &&
+		       r->value + (x + 1 - r->start) == x + 1 + d;
+	} else {
+		more = cont_after(b, x, d);
+	}
+	return w | (more ? E_MORE : 0);
+}
+
+static inline uint64_t fget(const uint64_t *a, uint64_t j)
+{
+	return __atomic_load_n(&a[j], __ATOMIC_RELAXED);
+}
+
+/*
+ * Word w for place j of the flat array a (n words of regions of 2^sh bytes, word j at
+ * key): a FULL word gets its k and MORE bits from word j + 1; other words are final.
+ */
+static uint64_t with_kmore(struct dmac_imap_batch *b, const uint64_t *a, uint64_t n, uint64_t j,
+			   uint64_t w, uint64_t key, unsigned sh)
+{
+	if (!(w & E_FULL))
+		return w;
+	return kmore(b, w & ~(uint64_t)E_KMORE, j + 1 < n ? fget(a, j + 1) : 0, j + 1 < n, key, sh);
+}
+
+/*
+ * Word j of the flat array a (regions of 2^sh bytes from key0) may have changed: the
+ * k/MORE bits of the FULL words before it, while they change (a word depends only on
+ * its region and on the next word, so the first unchanged one ends the pass). Release
+ * stores, after the dead flag.
+ */
+static void kmore_back(struct dmac_imap_batch *b, uint64_t *a, uint64_t n, uint64_t j,
+		       uint64_t key0, unsigned sh)
+{
+	while (j-- > 0) {
+		uint64_t w = fget(a, j), nw;
+
+		if (!(w & E_FULL))
+			return;
+		nw = with_kmore(b, a, n, j, w, key0 + (j << sh), sh);
+		if (nw == w)
+			return;
+		__atomic_store_n(&a[j], nw, __ATOMIC_RELEASE);
+	}
+}
+
+/* Fill a new table (not published: plain stores) for the 1 GiB at key from v. */
+static void tab_fill(struct dmac_imap_batch *b, const struct iver *v, uint64_t *t, uint64_t key)
+{
+	for (unsigned j = TE; j-- > 0;) {
+		uint64_t k = key + ((uint64_t)j << TS);
+
+		t[j] = with_kmore(b, t, TE, j, tab_base(v, k), k, TS);
+	}
+}
+
+/*
+ * Bring the entries [j0, j1] of the table t (1 GiB at key, shared with readers) up to
+ * v, from the last (the word after each one is final when its k/MORE bits are
+ * computed), then the k/MORE bits before them. Release stores, after the dead flag.
+ */
+static void tab_update(struct dmac_imap_batch *b, const struct iver *v, uint64_t *t, uint64_t key,
+		       unsigned j0, unsigned j1)
+{
+	for (unsigned j = j1 + 1; j-- > j0;) {
+		uint64_t k = key + ((uint64_t)j << TS), w;
+
+		w = with_kmore(b, t, TE, j, tab_base(v, k), k, TS);
+		if (w != fget(t, j))
+			__atomic_store_n(&t[j], w, __ATOMIC_RELEASE);
+	}
+	kmore_back(b, t, TE, j0, key, TS);
+}
+
+/* The first and last byte of the intervals of a non-empty B-tree. */
+static void bt_span(const struct bnode *n, uint64_t *lo, uint64_t *hi)
+{
+	const struct bnode *l = n;
+
+	while (!l->leaf)
+		l = l->p[0];
+	*lo = ((const struct irec *)l->p[0])->start;
+	while (!n->leaf)
+		n = n->p[n->n - 1];
+	*hi = ((const struct irec *)n->p[n->n - 1])->last;
+}
+
+enum { F_NONE, F_KEEP, F_NEW };
+
+/* What a commit does with the flat index: decided and allocated before it publishes. */
+struct fplan {
+	int mode;
+	uint64_t *top; /* the new version's top (F_NEW: not published yet) */
+	uint64_t base, n;
+	size_t ntab; /* tables of the new version */
+	bool all;    /* recompute every slot (the old version had no window) */
+};
+
+/* The old version's word for the slot at key (EMPTY outside its window). */
+static uint64_t old_slot(const struct iver *old, uint64_t key)
+{
+	uint64_t i = (key - old->h.fbase) >> FS;
+
+	return i < old->h.fn ? fget(old->h.ftab, i) : E_EMPTY;
+}
+
+/*
+ * The ranges of keys whose flat words a commit recomputes: the dirty ranges, or the
+ * whole new window when the old version had none (its intervals are then nowhere in
+ * the flat index; with a window, the old one held every interval of the old version).
+ */
+static size_t franges(const struct dmac_imap_batch *b, const struct fplan *fp)
+{
+	return fp->all ? 1 : b->dirty.n / 2;
+}
+
+/* Range r of franges(): its keys [*ds, *dl] and the slots [*i0, *i1] it meets, if any. */
+static bool frange(const struct dmac_imap_batch *b, size_t r, const struct fplan *fp, uint64_t *ds,
+		   uint64_t *dl, uint64_t *i0, uint64_t *i1)
+{
+	uint64_t fl = fp->base + ((fp->n << FS) - 1);
+
+	if (fp->mode == F_NONE)
+		return false;
+	*ds = fp->all ? fp->base : (uintptr_t)b->dirty.a[2 * r];
+	*dl = fp->all ? fl : (uintptr_t)b->dirty.a[2 * r + 1];
+	if (*dl < fp->base || *ds > fl)
+		return false;
+	*i0 = ((*ds < fp->base ? fp->base : *ds) - fp->base) >> FS;
+	*i1 = ((*dl > fl ? fl : *dl) - fp->base) >> FS;
+	return true;
+}
+
+/*
+ * Choose the new version's window: none when the map is empty or its intervals spread
+ * over more slots than the map may spend (F_PER_N per interval, at least F_CAPMIN, at
+ * most F_MAX); else the old window if it covers every interval and is not much larger
+ * than needed; else a new one of about twice the span, so that a map growing at one
+ * end changes window O(log) times. The window covers every interval, so a key outside
+ * it is a miss.
+ */
+static void flat_window(const struct dmac_imap_batch *b, const struct iver *old, struct fplan *fp)
+{
+	uint64_t lo, hi, ulo, need, cap, n;
+
+	fp->mode = F_NONE;
+	fp->top = NULL;
+	fp->base = fp->n = 0;
+	fp->all = false;
+	if (b->n == 0)
+		return;
+	bt_span(b->broot, &lo, &hi);
+	ulo = lo >> FS;
+	need = (hi >> FS) - ulo + 1;
+	cap = b->n > F_MAX / F_PER_N ? F_MAX : b->n * F_PER_N;
+	cap = cap < F_CAPMIN ? F_CAPMIN : cap;
+	if (need > cap)
+		return;
+	if (old->h.fn && ulo >= (old->h.fbase >> FS) &&
+	    (hi >> FS) - (old->h.fbase >> FS) < old->h.fn && old->h.fn <= cap &&
+	    (old->h.fn <= F_MIN || old->h.fn <= 4 * need)) {
+		fp->mode = F_KEEP;
+		fp->top = (uint64_t *)(uintptr_t)old->h.ftab;
+		fp->base = old->h.fbase;
+		fp->n = old->h.fn;
+		return;
+	}
+	n = 2 * need < F_MIN ? F_MIN : 2 * need;
+	n = n > cap ? cap : n;
+	ulo -= (n - need) / 2 < ulo ? (n - need) / 2 : ulo;
+	if (ulo > F_KEYS - n)
+		ulo = F_KEYS - n;
+	fp->mode = F_NEW;
+	fp->base = ulo << FS;
+	fp->n = n;
+}
+
+/*
+ * The part of a commit that may fail: choose the window, allocate a new top, and for
+ * every slot a dirty range meets, compute its new word into b->fslot (pairs: slot,
+ * word; a region that needs a table keeps the one it has, or gets a new table filled
+ * from v); reserve room to retire every table and top that leaves. Nothing shared is
+ * written. On failure everything allocated here is freed (by batch_discard()).
+ */
+static int flat_prepare(struct dmac_imap_batch *b, const struct iver *old, const struct iver *v,
+			struct fplan *fp)
+{
+	uint64_t last = UINT64_MAX, ds, dl, i0, i1;
+	size_t leave = 0;
+
+	flat_window(b, old, fp);
+	fp->ntab = old->nft;
+	fp->all = fp->mode == F_NEW && !old->h.fn;
+	if (fp->mode == F_NEW) {
+		fp->top = dmac__aligned_alloc(64, fp->n * sizeof(uint64_t));
+		if (!fp->top || pvec_reserve(&b->fresh_ft, 1)) {
+			dmac__free(fp->top);
+			return -ENOMEM;
+		}
+		pvec_push(&b->fresh_ft, fp->top);
+	}
+	for (size_t r = 0; r < franges(b, fp); r++) {
+		if (!frange(b, r, fp, &ds, &dl, &i0, &i1))
+			continue;
+		for (uint64_t i = i0; i <= i1; i++) {
+			uint64_t key = fp->base + (i << FS), ow = old_slot(old, key), w;
+			struct irec *rec = NULL;
+			int cls;
+
+			if (i == last)
+				continue; /* shared with the previous range */
+			last = i;
+			cls = classify(b, key, key + ((UINT64_C(1) << FS) - 1), &rec);
+			if (cls != C_MANY) {
+				w = class_word(cls, rec);
+			} else if (is_node(ow)) {
+				w = ow; /* the table stays, updated in place */
+			} else {
+				uint64_t *t = dmac__aligned_alloc(4096, TE * sizeof(uint64_t));
+
+				if (!t || pvec_reserve(&b->fresh_ft, 1)) {
+					dmac__free(t);
+					return -ENOMEM;
+				}
+				pvec_push(&b->fresh_ft, t);
+				tab_fill(b, v, t, key);
+				w = (uint64_t)(uintptr_t)t;
+				fp->ntab++;
+			}
+			if (is_node(ow) && ow != w) {
+				leave++;
+				fp->ntab--;
+			}
+			if (pvec_reserve(&b->fslot, 2))
+				return -ENOMEM;
+			pvec_push(&b->fslot, (void *)(uintptr_t)i);
+			pvec_push(&b->fslot, (void *)(uintptr_t)w);
+		}
+	}
+	if (fp->mode != F_KEEP && old->h.fn) {
+		/* Tables of regions out of the new window (all of them without one) leave. */
+		for (uint64_t i = 0; i < old->h.fn; i++) {
+			uint64_t key = old->h.fbase + (i << FS);
+
+			if (is_node(fget(old->h.ftab, i)) &&
+			    (fp->mode == F_NONE || key < fp->base ||
+			     (key - fp->base) >> FS >= fp->n)) {
+				leave++;
+				fp->ntab--;
+			}
+		}
+		leave++; /* the old top */
+	}
+	return pvec_reserve(&b->retire, leave);
+}
+
+/* The word flat_prepare() computed for slot i (which a dirty range meets). */
+static uint64_t fslot_word(const struct dmac_imap_batch *b, uint64_t i)
+{
+	size_t lo = 0, hi = b->fslot.n / 2;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((uintptr_t)b->fslot.a[2 * mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uintptr_t)b->fslot.a[2 * lo + 1];
+}
+
+/* Set slot j of top to w (release), retiring the table it replaces. */
+static void slot_set(struct dmac_imap_batch *b, uint64_t *top, uint64_t j, uint64_t w)
+{
+	uint64_t cur = fget(top, j);
+
+	if (is_node(cur))
+		pvec_push(&b->retire, (void *)(uintptr_t)cur);
+	__atomic_store_n(&top[j], w, __ATOMIC_RELEASE);
+}
+
+/*
+ * The part of a commit that cannot fail, after nv is complete and before it is
+ * published: the old version's readers leave the flat index (dead first; every store
+ * below is a release), then the slots and tables the dirty ranges meet are brought up
+ * to v (from the last range to the first, so that the word after each one is final
+ * when its k/MORE bits are computed), and whatever leaves is retired.
+ */
+static void flat_apply(struct dmac_imap_batch *b, struct iver *old, const struct iver *v,
+		       const struct fplan *fp)
+{
+	uint64_t *top = fp->top, i0, i1;
+
+	__atomic_store_n(&old->h.dead, 1, __ATOMIC_RELAXED);
+	if (fp->mode == F_NEW)
+		for (uint64_t i = 0; i < fp->n; i++) /* not published: plain stores */
+			top[i] = old_slot(old, fp->base + (i << FS));
+	for (size_t r = franges(b, fp); r-- > 0;) {
+		uint64_t ds, dl;
+
+		if (!frange(b, r, fp, &ds, &dl, &i0, &i1))
+			continue;
+		for (uint64_t j = i1 + 1; j-- > i0;) {
+			uint64_t key = fp->base + (j << FS), kl = key + ((UINT64_C(1) << FS) - 1);
+			uint64_t w = fslot_word(b, j);
+
+			if (is_node(w) && w == fget(top, j)) /* a table that stays */
+				tab_update(b, v, (uint64_t *)(uintptr_t)w, key,
+					   (unsigned)(((ds < key ? key : ds) - key) >> TS),
+					   (unsigned)(((dl > kl ? kl : dl) - key) >> TS));
+			w = with_kmore(b, top, fp->n, j, w, key, FS);
+			if (w != fget(top, j))
+				slot_set(b, top, j, w);
+		}
+		kmore_back(b, top, fp->n, i0, fp->base, FS);
+	}
+	if (fp->mode == F_NEW) /* the window's edges moved: every FULL slot's k/MORE */
+		for (uint64_t j = fp->n; j-- > 0;)
+			top[j] = with_kmore(b, top, fp->n, j, top[j], fp->base + (j << FS), FS);
+	if (fp->mode != F_KEEP && old->h.fn) {
+		for (uint64_t i = 0; i < old->h.fn; i++) {
+			uint64_t key = old->h.fbase + (i << FS), w = fget(old->h.ftab, i);
+
+			if (is_node(w) && (fp->mode == F_NONE || key < fp->base ||
+					   (key - fp->base) >> FS >= fp->n))
+				pvec_push(&b->retire, (void *)(uintptr_t)w);
+		}
+		pvec_push(&b->retire, (void *)(uintptr_t)old->h.ftab);
+	}
+}
+
 /* ---------------------------------------------------------------- writer: batches */
 
 static void batch_release(struct dmac_imap_batch *b)
@@ -1106,6 +1576,8 @@ static void batch_release(struct dmac_imap_batch *b)
 	pvec_free(&b->fresh_bn);
 	pvec_free(&b->fresh_rn);
 	pvec_free(&b->retire);
+	pvec_free(&b->fresh_ft);
+	pvec_free(&b->fslot);
 	b->err = 0;
 	b->touched = false;
 	b->m = NULL;
@@ -1121,6 +1593,8 @@ static void batch_discard(struct dmac_imap_batch *b)
 		dmac__free(b->fresh_bn.a[i]);
 	for (size_t i = 0; i < b->fresh_r.n; i++)
 		dmac__free(b->fresh_r.a[i]);
+	for (size_t i = 0; i < b->fresh_ft.n; i++)
+		dmac__free(b->fresh_ft.a[i]);
 	batch_release(b);
 }
 
@@ -1275,6 +1749,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 {
 	struct dmac_imap *m;
 	struct iver *old, *nv;
+	struct fplan fp;
 	struct rroot rt;
 	bool any = false;
 	int rc;
@@ -1329,6 +1804,23 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	if (rc)
 		goto fail_version;
 
+	memset(nv, 0, sizeof(*nv));
+	memcpy(nv->h.e, rt.e, sizeof(nv->h.e));
+	nv->shift = rt.sh;
+	nv->h.mask = region_mask(rt.sh + 6);
+	nv->h.base = rt.base;
+	nv->broot = b->broot;
+	nv->n = b->n;
+	nv->nbn = b->nbn;
+	nv->nrn = b->nrn;
+	rc = flat_prepare(b, old, nv, &fp); /* reads nv's trees */
+	if (rc)
+		goto fail_version;
+	nv->h.ftab = fp.top;
+	nv->h.fbase = fp.base;
+	nv->h.fn = fp.n;
+	nv->nft = fp.ntab;
+
 	/* Nothing can fail from here on. */
 	for (size_t i = 0; i < b->fresh_rn.n; i++)
 		if (((struct rnode *)b->fresh_rn.a[i])->gen == 0)
@@ -1339,15 +1831,7 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	for (size_t i = 0; i < b->fresh_r.n; i++)
 		if (((struct irec *)b->fresh_r.a[i])->gen == 0)
 			dmac__free(b->fresh_r.a[i]);
-	memset(nv, 0, sizeof(*nv));
-	memcpy(nv->h.e, rt.e, sizeof(nv->h.e));
-	nv->shift = rt.sh;
-	nv->h.mask = region_mask(rt.sh + 6);
-	nv->h.base = rt.base;
-	nv->broot = b->broot;
-	nv->n = b->n;
-	nv->nbn = b->nbn;
-	nv->nrn = b->nrn;
+	flat_apply(b, old, nv, &fp);
 
 	/* Release pairs with the readers' acquire load: nv is complete before it shows. */
 	__atomic_store_n(&m->h.cur, ver_snap(nv), __ATOMIC_RELEASE);
@@ -1453,6 +1937,10 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 			rn_free_tree(node_of(v->h.e[j]), v->shift - 6);
 	if (v->broot)
 		bn_free_tree(v->broot);
+	for (uint64_t i = 0; i < v->h.fn; i++)
+		if (is_node(v->h.ftab[i]))
+			dmac__free(node_of(v->h.ftab[i]));
+	dmac__free((void *)(uintptr_t)v->h.ftab);
 	dmac__free(v);
 	pthread_mutex_destroy(&m->lock);
 	dmac__free(m);

@@ -169,23 +169,29 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
  * Private layout, shared by imap.c and the inline readers below; not API (names with
  * dmac__ may change at any time). See imap.c and docs/imap.md for the invariants.
  *
- * The translate index is a radix tree of 64-entry nodes over the whole 64-bit key
- * space: a node whose entries have shift s covers 2^(s + 6) bytes, s in
- * {21, 27, ..., 63}; an entry is one 64-bit word:
+ * Each version holds a radix tree of 64-entry nodes over the whole 64-bit key space
+ * (a node whose entries have shift s covers 2^(s + 6) bytes, s in {21, 27, ..., 63}),
+ * persistent and immutable, and shares with the versions before and after it a flat
+ * table of 128 MiB slots over a window of keys (the accelerator translate reads).
+ * An entry (of a node or of a slot) is one 64-bit word:
  *   (e & 1) == 1     FULL: one interval covers the entry's whole region and
  *                    value - start is a multiple of 4096: translation = addr +
- *                    (e & ~0xfff); bits 1..6 (k): the next k entries of the same
- *                    node hold the same word (so the bytes are contiguous in key and
- *                    value up to the end of the k-th); bit 7 (MORE): the run goes on
- *                    past the last of them;
- *   (e & 63) == 0    NODE: a child node (64-byte aligned), entries of shift s - 6;
+ *                    (e & ~0xfff); bits 1..6 (k): the next k entries (of the same
+ *                    node, or slots) hold the same translation, so the bytes are
+ *                    contiguous in key and value up to the end of the k-th; bit 7
+ *                    (MORE): the run goes on past the last of them;
+ *   (e & 63) == 0    NODE: a node (64-byte aligned) of the next level's entries; a
+ *                    slot's node has 2 MiB entries;
  *   (e & 7) == 2     ONE: e & ~31 is the only record intersecting the region;
  *   EMPTY, SRCH      no interval; two or more (2 MiB level only): search the tree.
- * The version starts with its root node, the smallest node holding every interval
- * (its 64 entries are part of the version, so the walk starts without a load), then
- * the region of that node (keys k with (k & mask) == base). The published pointer is
- * the version's address (64-byte aligned) or'ed with the shift of the root node's
- * entries, so a reader knows where to index without loading anything first.
+ * A version's header (read by the inline walk) says where its slots are (ftab, fbase,
+ * fn: slot i covers the 128 MiB from fbase + i * 128 MiB; fn == 0: none) and whether
+ * it is still the newest version the slots describe (dead == 0). Slots are written in
+ * place; a commit sets the replaced version's dead flag before its first slot write,
+ * so a reader that loads a slot (acquire) and then sees dead == 0 has read the slot of
+ * its own version. Otherwise, and outside the window, the reader walks its version's
+ * tree (out of line): the root node's entries follow the header, and the published
+ * pointer is the version's address (64-byte aligned) or'ed with the root's shift.
  */
 #define DMAC__IMAP_E_EMPTY 4U
 #define DMAC__IMAP_E_SRCH  6U
@@ -193,6 +199,9 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
 #define DMAC__IMAP_E_MORE  0x80U
 #define DMAC__IMAP_E_DMASK (~(uint64_t)0xfff)
 #define DMAC__IMAP_E_ONE   2U
+#define DMAC__IMAP_FSHIFT  30  /* a slot of the flat top covers 1 GiB */
+#define DMAC__IMAP_LSHIFT  21  /* an entry of a flat table covers 2 MiB */
+#define DMAC__IMAP_TMASK   511 /* entries of a flat table - 1 */
 
 /* The start of an interval record (a ONE entry points to it). */
 struct dmac__imap_rec {
@@ -204,10 +213,15 @@ struct dmac__imap_head {
 	const struct dmac_imap_snap *cur;
 };
 
-/* The start of every version: the root node's entries and its region. */
+/* The start of every version: the flat window, the dead flag, the root node. */
 struct dmac__imap_vhead {
-	uint64_t e[64];
-	uint64_t mask, base;
+	const uint64_t *ftab; /* the slots (shared with other versions; atomic loads) */
+	uint64_t fbase;	      /* key of slot 0, 128 MiB-aligned */
+	uint64_t fn;	      /* number of slots; 0: no window */
+	uint64_t dead;	      /* set once a newer version may write the slots; atomic */
+	uint64_t mask, base;  /* the root's region: keys k with (k & mask) == base */
+	uint64_t pad[2];
+	uint64_t e[64]; /* the root node's entries */
 };
 #define DMAC__IMAP_SHIFT_MASK 63U /* low bits of a published pointer: the root's shift */
 
@@ -277,72 +291,41 @@ static inline __attribute__((always_inline)) uint64_t
 dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t max_len,
 		       uint64_t *len)
 {
-	uintptr_t t = (uintptr_t)s;
 	const struct dmac__imap_vhead *v =
-	    (const struct dmac__imap_vhead *)(t & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
-	const uint64_t *n = v->e;
-	unsigned sh;
-	uint64_t e;
+	    (const struct dmac__imap_vhead *)((uintptr_t)s & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
+	uint64_t i = (addr - v->fbase) >> DMAC__IMAP_FSHIFT, e;
+	unsigned sh = DMAC__IMAP_FSHIFT;
 
-	if (dmac_unlikely((addr & v->mask) != v->base))
-		return DMAC_IMAP_NONE;
-#define DMAC__IMAP_STEP(s)                                                                         \
-	e = n[(addr >> (s)) & 63];                                                                 \
-	sh = (s);                                                                                  \
-	if (e & 63)                                                                                \
-		goto found;                                                                        \
-	n = (const uint64_t *)(uintptr_t)e
+	if (dmac_unlikely(i >= v->fn))
+		return dmac__imap_translate_slow(s, addr, max_len, len);
 	/*
-	 * One dependent load per level, entered at the root's level (a jump that is
-	 * the same for every lookup of a version, so predicted) and with constant
-	 * shifts below it: a NODE entry (low 6 bits 0) is the next level's entries.
+	 * The slot (and its table's entry), then the version's dead flag: acquire orders
+	 * the loads, so a word that a newer commit wrote comes with dead set (the commit
+	 * set it before its first store).
 	 */
-	switch (t & DMAC__IMAP_SHIFT_MASK) {
-	default: /* 63 */
-		DMAC__IMAP_STEP(63);
-		/* fallthrough */
-	case 57:
-		DMAC__IMAP_STEP(57);
-		/* fallthrough */
-	case 51:
-		DMAC__IMAP_STEP(51);
-		/* fallthrough */
-	case 45:
-		DMAC__IMAP_STEP(45);
-		/* fallthrough */
-	case 39:
-		DMAC__IMAP_STEP(39);
-		/* fallthrough */
-	case 33:
-		DMAC__IMAP_STEP(33);
-		/* fallthrough */
-	case 27:
-		DMAC__IMAP_STEP(27);
-		/* fallthrough */
-	case 21:
-		e = n[(addr >> 21) & 63]; /* a 2 MiB entry is never a NODE */
-		sh = 21;
+	e = __atomic_load_n(&v->ftab[i], __ATOMIC_ACQUIRE);
+	if ((e & 63) == 0) { /* NODE: a table of 2 MiB entries */
+		e = __atomic_load_n(&((const uint64_t *)(uintptr_t)
+					  e)[(addr >> DMAC__IMAP_LSHIFT) & DMAC__IMAP_TMASK],
+				    __ATOMIC_ACQUIRE);
+		sh = DMAC__IMAP_LSHIFT;
 	}
-#undef DMAC__IMAP_STEP
-found:
-	sh -= 6; /* the entry's region has shift sh + 6 */
+	if (dmac_unlikely(__atomic_load_n(&v->dead, __ATOMIC_RELAXED)))
+		return dmac__imap_translate_slow(s, addr, max_len, len);
 	/* The hot path: a region wholly inside one interval, translation inline. */
 	if (dmac_likely(e & DMAC__IMAP_E_FULL)) {
 		if (len) {
-			/* The entry's region has shift sh + 6; with the k equal entries after
-			 * it, c + 1 bytes from addr are contiguous (no overflow when s2 <= 57). */
-			unsigned s2 = sh + 6;
+			/* With the k equal entries after it, c + 1 bytes from addr are
+			 * contiguous (sh <= 30: no overflow). */
 			uint64_t k = (e >> 1) & 63, lim = max_len - 1, c;
 
-			if (dmac_unlikely(s2 > 57))
-				return dmac__imap_translate_slow(s, addr, max_len, len);
-			c = ((k + 1) << s2) - (addr & ((UINT64_C(1) << s2) - 1)) - 1;
+			c = ((k + 1) << sh) - (addr & ((UINT64_C(1) << sh) - 1)) - 1;
 			if (c >= lim)
 				*len = max_len; /* lim < UINT64_MAX here: max_len != 0 */
 			else if (!(e & DMAC__IMAP_E_MORE))
 				*len = c + 1;
 			else
-				*len = dmac__imap_run_slow(s, e, s2, addr, max_len);
+				*len = dmac__imap_run_slow(s, e, sh, addr, max_len);
 		}
 		return addr + (e & DMAC__IMAP_E_DMASK);
 	}
