@@ -2,12 +2,19 @@
 /*
  * dmac_imap: readers against a writer publishing batches.
  *
- * The map holds three runs (hugepages in the index window, a run above 2^48 on the
- * slow path, and 4 KiB pages sharing one 2 MiB slot). Generation g lays every run out
- * in one of two ways (even: many small intervals, odd: few large ones) and maps byte
- * addr of run r to (g << 44) | (r << 40) | (addr - run base). Each batch removes every
- * interval of generation g and inserts every interval of g + 1, so the index nodes are
- * built, copied and dropped on every commit and the old ones are freed by call_rcu.
+ * Two maps, one after the other. The first holds three runs spread over 2^52 bytes
+ * (hugepages, a run above 2^48, and 4 KiB pages sharing one 2 MiB slot): too sparse
+ * for a flat window, so every read walks the version's radix tree. The second holds
+ * four runs in one window of the flat index, so reads go through the slots and tables
+ * that commits write in place: 2 MiB pieces and 4 KiB pages in one 1 GiB region (its
+ * table stays and is rewritten), a run across a 1 GiB boundary (a contiguous length
+ * that crosses two tables), and a 1 GiB region that is one interval (a FULL slot) in
+ * odd generations and two (a table, created and retired on every flip) in even ones.
+ * Generation g lays every run out in one of two ways (even: many small intervals, odd:
+ * few large ones) and maps byte addr of run r to (g << 44) | (r << 40) | (addr - run
+ * base). Each batch removes every interval of generation g and inserts every interval
+ * of g + 1, so index nodes and flat words are built, copied, rewritten and dropped on
+ * every commit and the old ones are freed by call_rcu.
  *
  * Invariants checked by every reader in every read-side section:
  * - through one snapshot (dmac_imap_snapshot()), all translations, lookups, the
@@ -20,8 +27,8 @@
  *   generation, never older than the section's snapshot;
  * - generations never go backwards, and each run is contiguous over its whole length. Freed memory
  * touched by a reader is caught by the ASan build; the TSan build checks the ordering (see the TSan
- * model in imap.c). Bounded: the writer stops after 2 seconds or 20000 batches, whichever comes
- * first.
+ * model in imap.c). Bounded: per map, the writer stops after 1.5 seconds or 20000 batches,
+ * whichever comes first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,9 +43,11 @@
 #include "dmac/imap.h"
 #include "dmac_alloc.h"
 #include "../check.h"
+#include "imap_peek.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
 
 #define NREADERS 3
 
@@ -47,12 +56,22 @@ struct run {
 	uint64_t piece[2]; /* interval size in even / odd generations */
 };
 
-static const struct run runs[] = {
+/* The radix tree only (no flat window: the runs spread over 2^52 bytes). */
+static const struct run runs_tree[] = {
     {0x7f0000000000ULL, 64 * MIB, {2 * MIB, 64 * MIB}},
     {1ULL << 52, 8 * MIB, {2 * MIB, 8 * MIB}},
     {0x10000000ULL, 256 * KIB, {4 * KIB, 16 * KIB}},
 };
-#define NRUNS (sizeof(runs) / sizeof(runs[0]))
+/* Within one flat window: slots and tables written in place (see the file comment). */
+#define FB 0x7f0000000000ULL
+static const struct run runs_flat[] = {
+    {FB, 64 * MIB, {2 * MIB, 64 * MIB}},
+    {FB + 512 * MIB, 256 * KIB, {4 * KIB, 16 * KIB}},
+    {FB + GIB - 4 * MIB, 8 * MIB, {2 * MIB, 8 * MIB}},
+    {FB + 2 * GIB, GIB, {512 * MIB, GIB}},
+};
+static const struct run *runs;
+static size_t nruns;
 
 static _Atomic int stop;
 static _Atomic int readers_ready;
@@ -69,14 +88,14 @@ static size_t layout_count(uint64_t gen)
 {
 	size_t n = 0;
 
-	for (size_t r = 0; r < NRUNS; r++)
+	for (size_t r = 0; r < nruns; r++)
 		n += runs[r].len / runs[r].piece[gen & 1];
 	return n;
 }
 
 static int layout_ops(struct dmac_imap_batch *b, uint64_t gen, int insert)
 {
-	for (size_t r = 0; r < NRUNS; r++) {
+	for (size_t r = 0; r < nruns; r++) {
 		uint64_t p = runs[r].piece[gen & 1];
 
 		for (uint64_t a = runs[r].base; a < runs[r].base + runs[r].len; a += p) {
@@ -148,7 +167,7 @@ static uint64_t read_section(struct dmac_imap *m, int id, uint64_t *rs)
 
 	dmac_imap_read_lock();
 	s = dmac_imap_snapshot(m);
-	for (size_t r = 0; r < NRUNS && !bad; r++) {
+	for (size_t r = 0; r < nruns && !bad; r++) {
 		struct dmac_imap_entry e;
 		uint64_t len = 0, contig = 0, t, g;
 
@@ -237,7 +256,8 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int main(void)
+/* Readers against the writer on a map of the runs of 'set' (flat: in a flat window). */
+static void run_map(const struct run *set, size_t nset, int flat, const char *name)
 {
 	int64_t base = dmac__alloc_outstanding();
 	struct reader_arg ra[NREADERS];
@@ -247,11 +267,18 @@ int main(void)
 	uint64_t gen = 0;
 	double t0;
 
-	urcu_memb_register_thread();
+	runs = set;
+	nruns = nset;
+	atomic_store(&stop, 0);
+	atomic_store(&readers_ready, 0);
+	atomic_store(&published, 0);
+	for (int i = 0; i < NREADERS; i++)
+		atomic_store(&reader_last[i], 0);
 	FATAL_IF(dmac_imap_create(&m) != 0);
 	FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
 	FATAL_IF(layout_ops(b, 0, 1) != 0);
 	FATAL_IF(dmac_imap_batch_commit(b) != 0);
+	CHECK_EQ(imap_flat_slots(m) != 0, flat); /* the path this map is meant to test */
 
 	for (int i = 0; i < NREADERS; i++) {
 		ra[i] = (struct reader_arg){m, i};
@@ -262,7 +289,7 @@ int main(void)
 		sched_yield();
 
 	t0 = now();
-	while (gen < 20000 && now() - t0 < 2.0 && !atomic_load(&reader_errors)) {
+	while (gen < 20000 && now() - t0 < 1.5 && !atomic_load(&reader_errors)) {
 		FATAL_IF(dmac_imap_batch_begin(m, &b) != 0);
 		CHECK_EQ(layout_ops(b, gen, 0), 0);
 		CHECK_EQ(layout_ops(b, gen + 1, 1), 0);
@@ -282,13 +309,20 @@ int main(void)
 	for (int i = 0; i < NREADERS; i++)
 		pthread_join(th[i], NULL);
 
-	printf("writer: %" PRIu64 " batches published in %.2f s\n", gen, now() - t0);
+	printf("%s: writer: %" PRIu64 " batches published in %.2f s\n", name, gen, now() - t0);
 	CHECK_EQ(atomic_load(&reader_errors), 0);
 	CHECK(gen >= 1);
 	for (int i = 0; i < NREADERS; i++)
 		CHECK_EQ(atomic_load(&reader_last[i]), gen); /* saw the final generation */
 	dmac_imap_destroy(m);
 	CHECK_EQ(dmac__alloc_outstanding(), base);
+}
+
+int main(void)
+{
+	urcu_memb_register_thread();
+	run_map(runs_tree, sizeof(runs_tree) / sizeof(runs_tree[0]), 0, "radix tree");
+	run_map(runs_flat, sizeof(runs_flat) / sizeof(runs_flat[0]), 1, "flat index");
 	urcu_memb_unregister_thread();
 	return check_report("imap_concurrent");
 }
