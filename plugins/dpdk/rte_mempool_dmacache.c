@@ -23,12 +23,21 @@
  *   itself and leaves 'held' as it found it.
  * - One libdmacache connection per process (g_client), opened under g_lock by
  *   the first alloc that needs it and never closed (the daemon reclaims on
- *   exit); g_sock/g_tenant say what it was opened with.
+ *   exit); g_sock/g_tenant say what it was opened with, and are written
+ *   before g_client is published, never after.
+ * - Every pool of the driver is on g_pools from its alloc to its free; its
+ *   'held' array and its count change only under g_pools_lock, so the
+ *   telemetry commands (/dmacache/info, /dmacache/leases) read a consistent
+ *   copy. No daemon round trip is made under g_pools_lock.
+ * - Every refusal and failure of the driver logs one line (MEMPOOL, prefixed
+ *   "dmacache: ") saying what failed and, where the user can act, what to do.
  *
  * Concurrency: DPDK calls alloc/calc_mem_size/populate/free of one pool from one
  * control thread at a time; enqueue/dequeue/get_count from any lcore (the ring
- * is lock-free). The process-wide state is guarded by g_lock; g_client is read
- * without it (an atomic pointer that goes from NULL to a client once).
+ * is lock-free); the telemetry callbacks from EAL's telemetry thread. The
+ * process-wide state is guarded by g_lock, the pool list by g_pools_lock;
+ * g_client is read without either (an atomic pointer that goes from NULL to a
+ * client once).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +59,7 @@
 #include <rte_memory.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "dmac/dmacache.h"
 #include "dmac_alloc.h"
@@ -68,19 +78,27 @@ struct dmac__piece {
 	unsigned int nobj; /* objects placed in it */
 };
 
-/* A registration and the lease taken on all of it. */
+/* A registration and the lease taken on all of it (lease_id 0: not yet). */
 struct dmac__held {
 	uint64_t reg_id;
 	uint64_t lease_id;
+	uint64_t iova;
+	uint64_t length;
+	void *va;
 };
 
 /* mp->pool_data. */
 struct dmac__pool {
 	struct rte_ring *ring;
 	struct dmac_client *c;
-	struct dmac__held *held;
+	struct dmac__held *held; /* held[0..nheld): under g_pools_lock */
 	size_t nheld, capheld;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	struct dmac__pool *next; /* g_pools */
 };
+
+static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dmac__pool *g_pools;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dmac_client *_Atomic g_client;
@@ -242,8 +260,10 @@ static int dmac__probe_memory(const struct rte_mempool *mp)
 {
 	struct dmac__probe pr = {DMAC__MEM_OK, 0};
 
-	if (rte_memseg_walk(dmac__probe_seg, &pr) < 0)
+	if (rte_memseg_walk(dmac__probe_seg, &pr) < 0) {
+		DMAC__LOG(ERR, "pool %s: cannot walk DPDK's memory segments\n", mp->name);
 		return -EINVAL;
+	}
 	switch (pr.kind) {
 	case DMAC__MEM_NO_FD:
 		DMAC__LOG(ERR,
@@ -277,6 +297,7 @@ static int dmac__alloc(struct rte_mempool *mp)
 	st = dmac__calloc(1, sizeof(*st));
 	if (!st) {
 		rc = -ENOMEM;
+		DMAC__LOG(ERR, "pool %s: out of memory for the driver's state\n", mp->name);
 		goto fail;
 	}
 	rc = dmac__get_client(mp, &st->c);
@@ -284,6 +305,10 @@ static int dmac__alloc(struct rte_mempool *mp)
 		goto free_st;
 	if (snprintf(name, sizeof(name), "dm_%s", mp->name) >= (int)sizeof(name)) {
 		rc = -ENAMETOOLONG;
+		DMAC__LOG(ERR,
+			  "pool %s: its name is too long for the driver's ring name '%s' "
+			  "(at most %d characters)\n",
+			  mp->name, name, (int)RTE_RING_NAMESIZE - 4);
 		goto free_st;
 	}
 	if (mp->flags & RTE_MEMPOOL_F_SP_PUT)
@@ -297,6 +322,11 @@ static int dmac__alloc(struct rte_mempool *mp)
 			  rte_strerror(rte_errno));
 		goto free_st;
 	}
+	snprintf(st->name, sizeof(st->name), "%s", mp->name);
+	pthread_mutex_lock(&g_pools_lock);
+	st->next = g_pools;
+	g_pools = st;
+	pthread_mutex_unlock(&g_pools_lock);
 	mp->pool_data = st;
 	return 0;
 
@@ -307,35 +337,48 @@ fail:
 	return rc;
 }
 
-/* Release leases and registrations held[from..nheld), newest first. */
+/*
+ * Release leases and registrations held[from..nheld), newest first; each
+ * leaves the array (under g_pools_lock) before its round trips.
+ */
 static void dmac__drop_held(struct dmac__pool *st, size_t from)
 {
-	size_t i;
+	struct dmac__held h;
 	int rc;
 
-	for (i = st->nheld; i > from; i--) {
-		struct dmac__held *h = &st->held[i - 1];
-
-		if (h->lease_id) {
-			rc = dmac_client_release(st->c, h->lease_id);
-			if (rc)
-				DMAC__LOG(WARNING, "release of lease %#" PRIx64 ": %s\n",
-					  h->lease_id, strerror(-rc));
+	for (;;) {
+		pthread_mutex_lock(&g_pools_lock);
+		if (st->nheld <= from) {
+			pthread_mutex_unlock(&g_pools_lock);
+			break;
 		}
-		rc = dmac_client_unregister(st->c, h->reg_id);
+		h = st->held[--st->nheld];
+		pthread_mutex_unlock(&g_pools_lock);
+		if (h.lease_id) {
+			rc = dmac_client_release(st->c, h.lease_id);
+			if (rc)
+				DMAC__LOG(WARNING, "pool %s: release of lease %#" PRIx64 ": %s\n",
+					  st->name, h.lease_id, strerror(-rc));
+		}
+		rc = dmac_client_unregister(st->c, h.reg_id);
 		if (rc)
-			DMAC__LOG(WARNING, "unregister of %#" PRIx64 ": %s\n", h->reg_id,
-				  strerror(-rc));
+			DMAC__LOG(WARNING, "pool %s: unregister of %#" PRIx64 ": %s\n", st->name,
+				  h.reg_id, strerror(-rc));
 	}
-	st->nheld = from;
 }
 
 static void dmac__free_pool(struct rte_mempool *mp)
 {
-	struct dmac__pool *st = mp->pool_data;
+	struct dmac__pool *st = mp->pool_data, **pp;
 
 	if (!st)
 		return;
+	pthread_mutex_lock(&g_pools_lock);
+	for (pp = &g_pools; *pp && *pp != st; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = st->next;
+	pthread_mutex_unlock(&g_pools_lock);
 	dmac__drop_held(st, 0);
 	rte_ring_free(st->ring);
 	dmac__free(st->held);
@@ -420,11 +463,33 @@ static ssize_t dmac__calc_mem_size(const struct rte_mempool *mp, uint32_t obj_nu
 	if (!pg_shift || ((uint64_t)1 << pg_shift) > pg)
 		pg_shift = rte_bsf64(pg);
 	sz = rte_mempool_op_calc_mem_size_default(mp, obj_num, pg_shift, min_chunk_size, align);
-	if (sz < 0)
+	if (sz < 0) {
+		DMAC__LOG(ERR, "pool %s: cannot size %u objects: %s\n", mp->name, obj_num,
+			  strerror((int)-sz));
 		return sz;
+	}
 	*align = RTE_MAX(*align, (size_t)pg);
 	*min_chunk_size = RTE_MAX(*min_chunk_size, (size_t)pg);
-	return (ssize_t)RTE_ALIGN_CEIL((size_t)sz, (size_t)pg);
+	sz = (ssize_t)RTE_ALIGN_CEIL((size_t)sz, (size_t)pg);
+	/*
+	 * DPDK 22.11's rte_mempool_populate_default() reads min_chunk_size ==
+	 * mem_size as "this pool wants one IOVA-contiguous block" and reserves
+	 * its memzone with RTE_MEMZONE_IOVA_CONTIG. For a pool of one page
+	 * that is a page-aligned zone whose malloc header lies in the page
+	 * before it: in IOVA-as-PA mode the heap then needs two physically
+	 * adjacent hugepages and usually fails. This driver never uses DPDK's
+	 * IOVA (an object's IOVA is its leased IOVA), so no chunk needs to be
+	 * IOVA-contiguous: keep min_chunk_size below mem_size. One byte less
+	 * is still more than half of it, so the halving retries of
+	 * populate_default never go below what holds a whole page.
+	 */
+	if (*min_chunk_size >= (size_t)sz)
+		*min_chunk_size = (size_t)sz - 1;
+	DMAC__LOG(DEBUG,
+		  "pool %s: %u objects in %zd bytes, chunks of at least %zu bytes aligned to "
+		  "%zu\n",
+		  mp->name, obj_num, sz, *min_chunk_size, *align);
+	return sz;
 }
 
 /*
@@ -472,20 +537,27 @@ static int dmac__pieces(const struct rte_mempool *mp, const struct rte_memseg_li
 	return rc ? rc : n;
 }
 
+/* Room for more entries in st->held (under g_pools_lock: telemetry reads it). */
 static int dmac__grow_held(struct dmac__pool *st, size_t more)
 {
 	struct dmac__held *h;
 	size_t cap;
+	int rc = 0;
 
+	pthread_mutex_lock(&g_pools_lock);
 	if (st->nheld + more <= st->capheld)
-		return 0;
+		goto unlock;
 	cap = RTE_MAX(st->capheld * 2, st->nheld + more);
 	h = dmac__realloc(st->held, cap * sizeof(*h));
-	if (!h)
-		return -ENOMEM;
+	if (!h) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
 	st->held = h;
 	st->capheld = cap;
-	return 0;
+unlock:
+	pthread_mutex_unlock(&g_pools_lock);
+	return rc;
 }
 
 static void dmac__log_daemon_error(const struct rte_mempool *mp, const char *what, int rc)
@@ -542,25 +614,37 @@ static int dmac__lease_pieces(const struct rte_mempool *mp, struct dmac__pool *s
 							       .va = p[k].va};
 		}
 		rc = dmac__grow_held(st, b);
-		if (rc)
+		if (rc) {
+			DMAC__LOG(ERR, "pool %s: out of memory for its lease records\n", mp->name);
 			return rc;
+		}
 		rc = dmac_client_register_v(st->c, ranges, b, reg_ids);
 		if (rc) {
 			dmac__log_daemon_error(mp, "register of the pool's memory", rc);
 			return rc;
 		}
+		pthread_mutex_lock(&g_pools_lock);
 		for (j = 0; j < b; j++) {
 			st->held[st->nheld++] = (struct dmac__held){.reg_id = reg_ids[j]};
 			reqs[j] = (struct dmac_client_lease_req){
 			    .reg_id = reg_ids[j], .length = ranges[j].length, .prot = prot};
 		}
+		pthread_mutex_unlock(&g_pools_lock);
 		rc = dmac_client_lease_v(st->c, reqs, b, leases);
 		if (rc) {
 			dmac__log_daemon_error(mp, "lease of the pool's memory", rc);
 			return rc;
 		}
-		for (j = 0; j < b; j++)
-			st->held[st->nheld - b + j].lease_id = leases[j].lease_id;
+		pthread_mutex_lock(&g_pools_lock);
+		for (j = 0; j < b; j++) {
+			struct dmac__held *h = &st->held[st->nheld - b + j];
+
+			h->lease_id = leases[j].lease_id;
+			h->iova = leases[j].iova;
+			h->length = leases[j].length;
+			h->va = leases[j].va;
+		}
+		pthread_mutex_unlock(&g_pools_lock);
 		i += (int)b;
 	}
 	return 0;
@@ -595,12 +679,19 @@ static int dmac__populate(struct rte_mempool *mp, unsigned int max_objs, void *v
 	pg = msl->page_sz;
 	start = RTE_PTR_ALIGN_CEIL((char *)vaddr, pg);
 	end = RTE_PTR_ALIGN_FLOOR((char *)vaddr + len, pg);
-	if (end <= start || total == 0)
-		return 0; /* no whole page: nothing we could lease alone */
+	if (end <= start || total == 0) {
+		/* no whole page: nothing we could lease alone */
+		DMAC__LOG(WARNING,
+			  "pool %s: chunk %p of %zu bytes holds no whole %" PRIu64
+			  "-byte page: no object placed in it\n",
+			  mp->name, vaddr, len, pg);
+		return 0;
+	}
 
 	p = dmac__calloc((size_t)(end - start) / pg, sizeof(*p));
 	if (!p) {
 		rc = -ENOMEM;
+		DMAC__LOG(ERR, "pool %s: out of memory for the chunk's pieces\n", mp->name);
 		goto fail;
 	}
 	n = dmac__pieces(mp, msl, start, end, pg, p);
@@ -615,13 +706,20 @@ static int dmac__populate(struct rte_mempool *mp, unsigned int max_objs, void *v
 		if (p[k].nobj)
 			p[used++] = p[k];
 	}
-	if (!count)
+	if (!count) {
+		DMAC__LOG(WARNING,
+			  "pool %s: no %zu-byte object fits in a piece of chunk %p (an object "
+			  "larger than a page needs --single-file-segments)\n",
+			  mp->name, total, vaddr);
 		goto free_p;
+	}
 
 	objs = dmac__calloc(count, sizeof(*objs));
 	iovas = dmac__calloc(count, sizeof(*iovas));
 	if (!objs || !iovas) {
 		rc = -ENOMEM;
+		DMAC__LOG(ERR, "pool %s: out of memory for %u objects' addresses\n", mp->name,
+			  count);
 		goto free_arrays;
 	}
 	rc = dmac__lease_pieces(mp, st, p, used);
@@ -693,6 +791,195 @@ int64_t dmac_dpdk_test_outstanding(void)
 	return dmac__alloc_outstanding();
 }
 #endif
+
+/* ---- telemetry ------------------------------------------------------------ */
+
+/* Leases /dmacache/leases lists in one reply (its JSON stays below 16 KiB). */
+#define DMAC__TEL_MAX_LEASES 128
+
+/* Add a u64 as a decimal string (ids: exact in every JSON reader) to an array. */
+static int dmac__tel_dec(struct rte_tel_data *a, uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	return rte_tel_data_add_array_string(a, b);
+}
+
+/* Add a u64 as a 0x hex string (addresses) to an array. */
+static int dmac__tel_hex(struct rte_tel_data *a, uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "0x%" PRIx64, v);
+	return rte_tel_data_add_array_string(a, b);
+}
+
+/* Allocate @p n telemetry arrays of the given types; all or none. */
+static int dmac__tel_arrays(struct rte_tel_data **a, const enum rte_tel_value_type *type,
+			    unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		a[i] = rte_tel_data_alloc();
+		if (!a[i] || rte_tel_data_start_array(a[i], type[i])) {
+			rte_tel_data_free(a[i]);
+			while (i--)
+				rte_tel_data_free(a[i]);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Hand the arrays to dict d under their names (d frees them); free what is left. */
+static int dmac__tel_attach(struct rte_tel_data *d, struct rte_tel_data **a,
+			    const char *const *name, unsigned int n)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!rc)
+			rc = rte_tel_data_add_dict_container(d, name[i], a[i], 0);
+		if (rc)
+			rte_tel_data_free(a[i]);
+	}
+	return rc;
+}
+
+/*
+ * /dmacache/info: the connection (connected, socket, tenant, session_id,
+ * protocol) and, over every pool of the driver, the pools, leases,
+ * leased_bytes and registrations, with parallel arrays pool_names,
+ * pool_leases and pool_bytes.
+ */
+static int dmac__tel_info(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const enum rte_tel_value_type type[] = {RTE_TEL_STRING_VAL, RTE_TEL_U64_VAL,
+						       RTE_TEL_U64_VAL};
+	static const char *const name[] = {"pool_names", "pool_leases", "pool_bytes"};
+	struct dmac_client *c = atomic_load(&g_client);
+	uint64_t pools = 0, leases = 0, bytes = 0, regs = 0;
+	struct rte_tel_data *a[3];
+	struct dmac_client_info info;
+	const struct dmac__pool *st;
+	char id[24];
+
+	(void)cmd;
+	(void)params;
+	if (dmac__tel_arrays(a, type, 3))
+		return -ENOMEM;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "ops", DMAC_DPDK_MEMPOOL_OPS);
+	rte_tel_data_add_dict_int(d, "connected", c != NULL);
+	if (c && !dmac_client_info(c, &info)) {
+		/* g_sock and g_tenant are fixed before g_client is published */
+		rte_tel_data_add_dict_string(d, "socket", g_sock);
+		rte_tel_data_add_dict_string(d, "tenant", g_tenant);
+		snprintf(id, sizeof(id), "%" PRIu64, info.session_id);
+		rte_tel_data_add_dict_string(d, "session_id", id);
+		rte_tel_data_add_dict_u64(d, "protocol", info.version);
+	}
+	pthread_mutex_lock(&g_pools_lock);
+	for (st = g_pools; st; st = st->next) {
+		uint64_t pl = 0, pb = 0;
+
+		for (size_t i = 0; i < st->nheld; i++) {
+			pl += st->held[i].lease_id != 0;
+			pb += st->held[i].lease_id ? st->held[i].length : 0;
+		}
+		pools++;
+		leases += pl;
+		bytes += pb;
+		regs += st->nheld;
+		if (pools <= RTE_TEL_MAX_ARRAY_ENTRIES) {
+			rte_tel_data_add_array_string(a[0], st->name);
+			rte_tel_data_add_array_u64(a[1], pl);
+			rte_tel_data_add_array_u64(a[2], pb);
+		}
+	}
+	pthread_mutex_unlock(&g_pools_lock);
+	rte_tel_data_add_dict_u64(d, "pools", pools);
+	rte_tel_data_add_dict_u64(d, "leases", leases);
+	rte_tel_data_add_dict_u64(d, "leased_bytes", bytes);
+	rte_tel_data_add_dict_u64(d, "registrations", regs);
+	return dmac__tel_attach(d, a, name, 3);
+}
+
+/*
+ * /dmacache/leases[,POOL]: the leases of every pool of the driver, or of
+ * POOL: count and bytes (all of them), listed (at most DMAC__TEL_MAX_LEASES
+ * in one reply), and parallel arrays pool, lease_id (decimal strings),
+ * iova and va (hex strings), length. An unknown POOL is -EINVAL (null).
+ */
+static int dmac__tel_leases(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const enum rte_tel_value_type type[] = {RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL,
+						       RTE_TEL_STRING_VAL, RTE_TEL_STRING_VAL,
+						       RTE_TEL_U64_VAL};
+	static const char *const name[] = {"pool", "lease_id", "iova", "va", "length"};
+	uint64_t count = 0, bytes = 0, listed = 0;
+	const char *want = params && params[0] ? params : NULL;
+	struct rte_tel_data *a[5];
+	const struct dmac__pool *st;
+	int found = 0;
+
+	(void)cmd;
+	if (dmac__tel_arrays(a, type, 5))
+		return -ENOMEM;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&g_pools_lock);
+	for (st = g_pools; st; st = st->next) {
+		if (want && strcmp(want, st->name))
+			continue;
+		found = 1;
+		for (size_t i = 0; i < st->nheld; i++) {
+			const struct dmac__held *h = &st->held[i];
+
+			if (!h->lease_id)
+				continue;
+			count++;
+			bytes += h->length;
+			if (listed == DMAC__TEL_MAX_LEASES)
+				continue;
+			listed++;
+			rte_tel_data_add_array_string(a[0], st->name);
+			dmac__tel_dec(a[1], h->lease_id);
+			dmac__tel_hex(a[2], h->iova);
+			dmac__tel_hex(a[3], (uint64_t)(uintptr_t)h->va);
+			rte_tel_data_add_array_u64(a[4], h->length);
+		}
+	}
+	pthread_mutex_unlock(&g_pools_lock);
+	if (want && !found) {
+		for (unsigned int i = 0; i < 5; i++)
+			rte_tel_data_free(a[i]);
+		return -EINVAL;
+	}
+	rte_tel_data_add_dict_u64(d, "count", count);
+	rte_tel_data_add_dict_u64(d, "bytes", bytes);
+	rte_tel_data_add_dict_u64(d, "listed", listed);
+	return dmac__tel_attach(d, a, name, 5);
+}
+
+RTE_INIT(dmac__telemetry_init)
+{
+	int rc;
+
+	rc = rte_telemetry_register_cmd("/dmacache/info", dmac__tel_info,
+					"The dmacache mempool driver: its connection to dmacached "
+					"and the leases of its pools. No parameters");
+	if (!rc)
+		rc = rte_telemetry_register_cmd(
+		    "/dmacache/leases", dmac__tel_leases,
+		    "Leases of the dmacache pools: pool, lease_id, iova, "
+		    "va, length. Parameters: a pool name (optional)");
+	if (rc)
+		DMAC__LOG(WARNING, "telemetry commands /dmacache/*: not registered: %s\n",
+			  strerror(-rc));
+}
 
 static struct rte_mempool_ops dmac__ops = {
     .name = DMAC_DPDK_MEMPOOL_OPS,

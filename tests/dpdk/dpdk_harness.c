@@ -30,8 +30,11 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include "dmac/dmacache.h"
+
 int dh_failures;
 struct dh_daemon dh_dmn;
+int dh_eal_telemetry;
 
 void dh_die(const char *what)
 {
@@ -317,7 +320,8 @@ void dh_eal_start(const char *const *mem_opts, void (*on_fail)(void))
 	argv[argc++] = "-l";
 	argv[argc++] = "0";
 	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-telemetry";
+	if (!dh_eal_telemetry)
+		argv[argc++] = "--no-telemetry";
 	argv[argc++] = "--iova-mode=va";
 	argv[argc++] = prefix;
 	if (getenv("DMAC_TEST_EAL_DEBUG"))
@@ -401,4 +405,159 @@ void dh_run_tenant(void (*app)(void))
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", xdg);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", xdg);
+}
+
+/* ---- an unmodified DPDK program as the tenant -------------------------------- */
+
+static char spawn_xdg[64];
+
+struct dh_exec {
+	char *const *argv;
+	int in, out;
+};
+
+/*
+ * In the child: the environment (see dh_spawn_tenant()), stdin, stdout and
+ * stderr, then the program.
+ */
+static void dh_exec_child(void *arg)
+{
+	const struct dh_exec *x = arg;
+	const char *libdir = getenv("DMAC_CLIENT_LIBDIR"), *ld = getenv("LD_LIBRARY_PATH");
+	const char *preload = getenv("DMAC_DPDK_PRELOAD"), *asan = getenv("ASAN_OPTIONS");
+	char buf[PATH_MAX];
+
+	setenv("XDG_RUNTIME_DIR", spawn_xdg, 1);
+	if (libdir && libdir[0]) {
+		snprintf(buf, sizeof(buf), "%s%s%s", libdir, ld ? ":" : "", ld ? ld : "");
+		setenv("LD_LIBRARY_PATH", buf, 1);
+	}
+	if (preload && preload[0]) {
+		/* an ASan build's plugin in a program built without ASan: the
+		 * runtime must come first; that program's leaks are not ours */
+		setenv("LD_PRELOAD", preload, 1);
+		snprintf(buf, sizeof(buf), "%s%sdetect_leaks=0", asan ? asan : "", asan ? ":" : "");
+		setenv("ASAN_OPTIONS", buf, 1);
+	}
+	if (dup2(x->in, 0) < 0 || dup2(x->out, 1) < 0 || dup2(x->out, 2) < 0)
+		_exit(126);
+	execv(x->argv[0], x->argv);
+	fprintf(stderr, "exec %s: %s\n", x->argv[0], strerror(errno));
+	_exit(127);
+}
+
+pid_t dh_spawn_tenant(char *const argv[], int sys_admin, const char *out_path, int *in)
+{
+	struct dh_exec x = {argv, -1, -1};
+	char uid[16];
+	int p[2];
+	pid_t pid;
+
+	dh_plugin_path(); /* the copy, if one is needed, is made now by root */
+	snprintf(spawn_xdg, sizeof(spawn_xdg), "/tmp/dmac-dpdk-xdg-XXXXXX");
+	if (!mkdtemp(spawn_xdg) || chown(spawn_xdg, DH_TENANT_UID, DH_TENANT_UID))
+		dh_die("the tenant's runtime directory");
+	if (pipe2(p, O_CLOEXEC))
+		dh_die("pipe");
+	x.in = p[0];
+	x.out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (x.out < 0)
+		dh_die(out_path);
+	if (!sys_admin) {
+		pid = t_as_spawn(DH_TENANT_UID, DH_TENANT_UID, NULL, 0, dh_exec_child, &x);
+	} else {
+		snprintf(uid, sizeof(uid), "%d", DH_TENANT_UID);
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			dh_die("fork");
+		if (pid == 0) {
+			char *sp[64] = {"/usr/bin/setpriv",
+					"--reuid",
+					uid,
+					"--regid",
+					uid,
+					"--clear-groups",
+					"--inh-caps=-all,+sys_admin",
+					"--ambient-caps=+sys_admin",
+					"--bounding-set=-all,+sys_admin",
+					"--pdeathsig=KILL",
+					"--"};
+			int n = 11;
+
+			for (int i = 0; argv[i] && n < 63; i++)
+				sp[n++] = argv[i];
+			sp[n] = NULL;
+			x.argv = sp;
+			dh_exec_child(&x);
+		}
+	}
+	close(x.in);
+	close(x.out);
+	*in = p[1];
+	return pid;
+}
+
+int dh_wait_tenant(pid_t pid, int timeout_s)
+{
+	char cmd[96];
+	int status = 0, i, rc;
+
+	for (i = 0; i < timeout_s * 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		dh_msleep(10);
+	if (i == timeout_s * 100) {
+		fprintf(stderr, "%s: the DPDK program did not exit within %d s: killed\n",
+			dh_cfg.prog, timeout_s);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", spawn_xdg);
+	if (spawn_xdg[0] && system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", spawn_xdg);
+	spawn_xdg[0] = '\0';
+	return rc;
+}
+
+/* ---- the daemon's figures, the programs' output -------------------------------- */
+
+int dh_admin_stats(struct dmac_client_stats *st, int idle)
+{
+	struct dmac_client *c;
+	int rc, i;
+
+	for (i = 0; i < 500; i++) {
+		rc = dmac_client_connect(dh_dmn.sock, DMAC_CLIENT_ADMIN_TENANT, 0, &c);
+		if (rc) {
+			fprintf(stderr, "admin session at %s: %s\n", dh_dmn.sock, strerror(-rc));
+			return rc;
+		}
+		rc = dmac_client_stats(c, st);
+		dmac_client_close(c);
+		if (rc) {
+			fprintf(stderr, "admin STATS: %s\n", strerror(-rc));
+			return rc;
+		}
+		if (!idle || (st->leases == 0 && st->registrations == 0))
+			break;
+		dh_msleep(10);
+	}
+	return 0;
+}
+
+const char *dh_slurp(const char *path)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
 }

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 struct dmac_client;
+struct dmac_client_stats;
 
 /**
  * The uid of the DPDK application, a tenant (T_UID_A of
@@ -114,10 +115,13 @@ void dh_need_hugepages(long want);
  */
 const char *dh_plugin_path(void);
 
+/** dh_eal_start() keeps EAL's telemetry socket when set (default 0: --no-telemetry). */
+extern int dh_eal_telemetry;
+
 /**
- * rte_eal_init() with the plugin (-d), core 0, no PCI, no telemetry, IOVA as
- * VA, a per-pid file prefix and the NULL-terminated mem_opts. On failure
- * calls on_fail (if not NULL) and exits.
+ * rte_eal_init() with the plugin (-d), core 0, no PCI, no telemetry (unless
+ * dh_eal_telemetry), IOVA as VA, a per-pid file prefix and the
+ * NULL-terminated mem_opts. On failure calls on_fail (if not NULL) and exits.
  */
 void dh_eal_start(const char *const *mem_opts, void (*on_fail)(void));
 
@@ -138,5 +142,45 @@ struct dmac_client *dh_plugin_client(void);
  * runtime directory. @p app runs with dh_dmn.pid 0 (the daemon is root's).
  */
 void dh_run_tenant(void (*app)(void));
+
+/**
+ * Start an unmodified DPDK program (argv[0] an absolute path, e.g. Debian's
+ * dpdk-test or dpdk-testpmd) as the tenant: uid DH_TENANT_UID, its stdout and
+ * stderr to @p out_path, its stdin the read end of a pipe whose write end is
+ * returned in *in (the caller writes commands, closes it for EOF). Its
+ * environment is the test's plus XDG_RUNTIME_DIR (a fresh 0700 directory of
+ * the tenant's, as dh_run_tenant()), LD_LIBRARY_PATH led by
+ * $DMAC_CLIENT_LIBDIR when set (libdmacache for a copy of the plugin, whose
+ * $ORIGIN run path no longer leads to it), and in an ASan build LD_PRELOAD
+ * of $DMAC_DPDK_PRELOAD (the ASan runtime, which must come first) with
+ * detect_leaks=0 added to ASAN_OPTIONS (the program's leaks are not ours).
+ * Root makes the plugin copy first.
+ *
+ * sys_admin 0: a t_as_spawn() child, no capability (checked). sys_admin 1:
+ * util-linux setpriv(1) with CAP_SYS_ADMIN alone (ambient, inheritable,
+ * bounding set), --pdeathsig KILL: DPDK's IOVA-as-PA mode reads physical
+ * addresses from /proc/self/pagemap, which the kernel shows only to
+ * CAP_SYS_ADMIN; the daemon still sees uid DH_TENANT_UID. One such child at a
+ * time. Exits on set-up failure. @return its pid.
+ */
+pid_t dh_spawn_tenant(char *const argv[], int sys_admin, const char *out_path, int *in);
+
+/**
+ * The daemon's figures (STATS of an admin session: root may always open one),
+ * once its leases and registrations are back to 0 when @p idle (polled 5 s at
+ * most: a client that exited is reclaimed at its hang-up). @return 0 or -errno
+ * (logged).
+ */
+int dh_admin_stats(struct dmac_client_stats *st, int idle);
+
+/** The contents of a small file (up to 1 MiB), NUL-terminated; a static buffer. */
+const char *dh_slurp(const char *path);
+
+/**
+ * Wait up to timeout_s for the child of dh_spawn_tenant() (SIGKILL at the
+ * bound) and remove its runtime directory. @return its exit status, or -1
+ * when a signal ended it (the bound included).
+ */
+int dh_wait_tenant(pid_t pid, int timeout_s);
 
 #endif

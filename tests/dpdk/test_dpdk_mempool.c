@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_log.h>
@@ -645,6 +647,350 @@ static void case_configure(void)
 	CHECK_EQ(count_leases(dh_plugin_client(), NULL, NULL), 0);
 }
 
+/*
+ * A pool that fits in one page: the driver's calc_mem_size keeps
+ * min_chunk_size below mem_size (DPDK 22.11 takes them equal as a request
+ * for one IOVA-contiguous block, which in IOVA-as-PA mode needs physically
+ * adjacent hugepages: dpdk-mbuf-autotest runs that mode), and such a pool is
+ * one lease.
+ */
+static void case_one_page(void)
+{
+	struct rte_mempool *mp;
+	struct iter_ctx it = {0};
+	size_t min_chunk = 0, align = 0;
+	ssize_t size;
+
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	eal_start(in_memory);
+	mp = rte_mempool_create_empty("dmac_one", 127, sizeof(struct rte_mbuf) + 2048, 0,
+				      sizeof(struct rte_pktmbuf_pool_private), SOCKET_ID_ANY, 0);
+	CHECK(mp != NULL);
+	if (!mp)
+		return;
+	CHECK_EQ(rte_mempool_set_ops_byname(mp, DMAC_DPDK_MEMPOOL_OPS, NULL), 0);
+	/* the driver's op itself (DPDK's wrapper is not exported) */
+	size = rte_mempool_get_ops(mp->ops_index)->calc_mem_size(mp, 127, 21, &min_chunk, &align);
+	CHECK_EQ(size, 2 << 20);
+	CHECK(min_chunk < (size_t)size);
+	CHECK(min_chunk > (size_t)size / 2); /* DPDK's halving retries stop at once */
+	CHECK_EQ(align, 2 << 20);
+	rte_pktmbuf_pool_init(mp, NULL);
+	CHECK_EQ(rte_mempool_populate_default(mp), 127);
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	it.c = dh_plugin_client();
+	CHECK(it.c != NULL);
+	if (!it.c)
+		return;
+	CHECK_EQ(rte_mempool_obj_iter(mp, check_mbuf, &it), 127);
+	CHECK_EQ(it.bad_iova, 0);
+	CHECK_EQ(count_leases(it.c, NULL, NULL), 1);
+	rte_mempool_free(mp);
+	CHECK_EQ(count_leases(it.c, NULL, NULL), 0);
+}
+
+/* ---- telemetry -------------------------------------------------------------- */
+
+/* One telemetry request on socket s; the reply's value for cmd (caller decrefs). */
+static json_t *tel_get(int s, const char *cmd)
+{
+	static char buf[1 << 16];
+	char key[128];
+	json_t *root, *v;
+	ssize_t n;
+
+	if (send(s, cmd, strlen(cmd), 0) != (ssize_t)strlen(cmd))
+		return NULL;
+	n = recv(s, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	root = json_loads(buf, 0, NULL);
+	if (!root) {
+		fprintf(stderr, "telemetry %s: not JSON: %s\n", cmd, buf);
+		return NULL;
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(cmd, ","), cmd);
+	v = json_incref(json_object_get(root, key));
+	json_decref(root);
+	return v;
+}
+
+/* The telemetry socket of this process's EAL, connected; the greeting read. */
+static int tel_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char buf[1024];
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dpdk_telemetry.v2",
+		 rte_eal_get_runtime_dir());
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    recv(s, buf, sizeof(buf), 0) <= 0) {
+		fprintf(stderr, "telemetry socket %s: %s\n", sa.sun_path, strerror(errno));
+		dh_failures++;
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	return s;
+}
+
+static uint64_t jnum(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : UINT64_MAX;
+}
+
+/*
+ * /dmacache/leases (l) against QUERY on the driver's connection: the same
+ * leases, one for one (id, IOVA, VA, length), all of pool @p pool (NULL: any).
+ */
+static void check_tel_leases(const json_t *l, struct dmac_client *c, const char *pool)
+{
+	struct dmac_client_lease_info li[64];
+	uint64_t cursor = 0, bytes = 0;
+	size_t n = 0, i, k, count;
+	const json_t *ids = json_object_get(l, "lease_id"), *iovas = json_object_get(l, "iova");
+	const json_t *vas = json_object_get(l, "va"), *lens = json_object_get(l, "length");
+	const json_t *pools = json_object_get(l, "pool");
+
+	CHECK(l != NULL);
+	if (!l)
+		return;
+	CHECK_EQ(dmac_client_query(c, &cursor, li, 64, &n), 0);
+	CHECK_EQ(cursor, 0);
+	count = json_array_size(ids);
+	CHECK_EQ(jnum(l, "count"), n);
+	CHECK_EQ(jnum(l, "listed"), n);
+	CHECK_EQ(count, n);
+	CHECK(json_array_size(iovas) == n && json_array_size(vas) == n &&
+	      json_array_size(lens) == n && json_array_size(pools) == n);
+	for (i = 0; i < n; i++) {
+		char id[24], iova[24], va[24];
+		int found = 0;
+
+		bytes += li[i].length;
+		snprintf(id, sizeof(id), "%" PRIu64, li[i].lease_id);
+		snprintf(iova, sizeof(iova), "0x%" PRIx64, li[i].iova);
+		snprintf(va, sizeof(va), "0x%" PRIx64, (uint64_t)(uintptr_t)li[i].va);
+		for (k = 0; k < count; k++) {
+			if (strcmp(json_string_value(json_array_get(ids, k)) ?: "", id))
+				continue;
+			found = 1;
+			CHECK(!strcmp(json_string_value(json_array_get(iovas, k)) ?: "", iova));
+			CHECK(!strcmp(json_string_value(json_array_get(vas, k)) ?: "", va));
+			CHECK_EQ(json_integer_value(json_array_get(lens, k)), li[i].length);
+			if (pool)
+				CHECK(!strcmp(json_string_value(json_array_get(pools, k)) ?: "",
+					      pool));
+		}
+		CHECK(found);
+	}
+	CHECK_EQ(jnum(l, "bytes"), bytes);
+}
+
+/* /dmacache/info (i): the connection, and totals equal to QUERY's. */
+static void check_tel_info(const json_t *i, struct dmac_client *c, uint64_t pools)
+{
+	struct dmac_client_lease_info li[64];
+	struct dmac_client_info info;
+	uint64_t cursor = 0, bytes = 0;
+	size_t n = 0, k;
+	char sid[24];
+
+	CHECK(i != NULL);
+	if (!i)
+		return;
+	CHECK_EQ(dmac_client_query(c, &cursor, li, 64, &n), 0);
+	for (k = 0; k < n; k++)
+		bytes += li[k].length;
+	CHECK_EQ(dmac_client_info(c, &info), 0);
+	snprintf(sid, sizeof(sid), "%" PRIu64, info.session_id);
+	CHECK(!strcmp(json_string_value(json_object_get(i, "ops")) ?: "", "dmacache"));
+	CHECK_EQ(jnum(i, "connected"), 1);
+	CHECK(!strcmp(json_string_value(json_object_get(i, "tenant")) ?: "", "a"));
+	CHECK(!strcmp(json_string_value(json_object_get(i, "socket")) ?: "", dh_dmn.sock));
+	CHECK(!strcmp(json_string_value(json_object_get(i, "session_id")) ?: "", sid));
+	CHECK_EQ(jnum(i, "pools"), pools);
+	CHECK_EQ(jnum(i, "leases"), n);
+	CHECK_EQ(jnum(i, "registrations"), n);
+	CHECK_EQ(jnum(i, "leased_bytes"), bytes);
+	CHECK_EQ(json_array_size(json_object_get(i, "pool_names")), pools);
+}
+
+/* dpdk-telemetry.py, as the same tenant, on this process: its replies (one per line). */
+static char *tel_script(const char *commands)
+{
+	const char *script = getenv("DMAC_DPDK_TELEMETRY_PY");
+	char prefix[256], *out = NULL;
+	size_t len = 0;
+	int in[2], outp[2];
+	FILE *f;
+	pid_t pid;
+
+	snprintf(prefix, sizeof(prefix), "%s", strrchr(rte_eal_get_runtime_dir(), '/') + 1);
+	if (!script || access(script, R_OK) || pipe(in) || pipe(outp)) {
+		fprintf(stderr, "dpdk-telemetry.py not found (DMAC_DPDK_TELEMETRY_PY=%s)\n",
+			script ? script : "");
+		dh_failures++;
+		return NULL;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		close(in[1]);
+		close(outp[0]);
+		execl("/usr/bin/python3", "python3", script, "-f", prefix, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	if (write(in[1], commands, strlen(commands)) != (ssize_t)strlen(commands))
+		dh_failures++;
+	close(in[1]);
+	f = open_memstream(&out, &len);
+	{
+		char b[4096];
+		ssize_t n;
+
+		while ((n = read(outp[0], b, sizeof(b))) > 0)
+			fwrite(b, 1, (size_t)n, f);
+	}
+	fclose(f);
+	close(outp[0]);
+	{
+		int status = 0;
+
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+	}
+	return out;
+}
+
+/* The JSON value of cmd in the script's output (one JSON object per line). */
+static json_t *tel_script_get(const char *out, const char *cmd)
+{
+	const char *line = out;
+
+	while (line && *line) {
+		json_t *root = json_loadb(line, strcspn(line, "\n"), 0, NULL);
+		json_t *v = root ? json_incref(json_object_get(root, cmd)) : NULL;
+
+		json_decref(root);
+		if (v)
+			return v;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The telemetry commands: /dmacache/info and /dmacache/leases on EAL's
+ * telemetry socket agree with QUERY on the driver's connection as pools come
+ * and go; dpdk-telemetry.py (Debian's) lists and reads them too.
+ */
+static void case_telemetry(void)
+{
+	struct rte_mempool *big, *small;
+	struct dmac_client *c;
+	json_t *v, *cmds;
+	char *out;
+	int s;
+
+	setenv(DMAC_DPDK_ENV_SOCKET, dh_dmn.sock, 1);
+	setenv(DMAC_DPDK_ENV_TENANT, "a", 1);
+	dh_eal_telemetry = 1;
+	eal_start(in_memory);
+	s = tel_connect();
+	if (s < 0)
+		return;
+	/* registered at load, before any pool */
+	cmds = tel_get(s, "/");
+	CHECK(cmds && json_is_array(cmds));
+	{
+		int info = 0, leases = 0;
+		size_t k;
+
+		for (k = 0; k < json_array_size(cmds); k++) {
+			const char *name = json_string_value(json_array_get(cmds, k)) ?: "";
+
+			info |= !strcmp(name, "/dmacache/info");
+			leases |= !strcmp(name, "/dmacache/leases");
+		}
+		CHECK(info && leases);
+	}
+	json_decref(cmds);
+	v = tel_get(s, "/dmacache/info");
+	CHECK(v != NULL);
+	CHECK_EQ(jnum(v, "connected"), 0);
+	CHECK_EQ(jnum(v, "pools"), 0);
+	json_decref(v);
+
+	big = make_pool("tel_big", 8191);
+	small = make_pool("tel_small", 63);
+	CHECK(big && small);
+	c = dh_plugin_client();
+	if (!big || !small || !c)
+		goto out;
+	v = tel_get(s, "/dmacache/info");
+	check_tel_info(v, c, 2);
+	json_decref(v);
+	v = tel_get(s, "/dmacache/leases");
+	check_tel_leases(v, c, NULL);
+	CHECK(jnum(v, "count") >= 3); /* --in-memory: one lease per 2 MiB page */
+	json_decref(v);
+	/* a pool's own: the small pool fits one page, one lease */
+	v = tel_get(s, "/dmacache/leases,tel_small");
+	CHECK_EQ(jnum(v, "count"), 1);
+	CHECK_EQ(jnum(v, "bytes"), 2 << 20);
+	json_decref(v);
+	v = tel_get(s, "/dmacache/leases,no_such_pool");
+	CHECK(v && json_is_null(v));
+	json_decref(v);
+
+	/* Debian's client reads the same */
+	out = tel_script("/dmacache/info\n/dmacache/leases\n/\n");
+	if (out) {
+		fprintf(stderr, "dpdk-telemetry.py:\n%s", out);
+		v = tel_script_get(out, "/dmacache/info");
+		check_tel_info(v, c, 2);
+		json_decref(v);
+		v = tel_script_get(out, "/dmacache/leases");
+		check_tel_leases(v, c, NULL);
+		json_decref(v);
+		v = tel_script_get(out, "/");
+		CHECK(v && json_is_array(v));
+		json_decref(v);
+		free(out);
+	}
+
+	/* the big pool goes: only the small one's lease is left */
+	rte_mempool_free(big);
+	big = NULL;
+	v = tel_get(s, "/dmacache/info");
+	check_tel_info(v, c, 1);
+	CHECK_EQ(jnum(v, "leases"), 1);
+	json_decref(v);
+	v = tel_get(s, "/dmacache/leases");
+	check_tel_leases(v, c, "tel_small");
+	json_decref(v);
+out:
+	rte_mempool_free(small);
+	rte_mempool_free(big);
+	if (c) {
+		v = tel_get(s, "/dmacache/info");
+		CHECK_EQ(jnum(v, "pools"), 0);
+		CHECK_EQ(jnum(v, "leases"), 0);
+		json_decref(v);
+	}
+	close(s);
+}
+
 /* The daemon's tenants: a and b; the quota case adds q (2 leases). */
 static const char *conf_ab(void)
 {
@@ -674,6 +1020,8 @@ static const struct {
     {"chunks", case_chunks, conf_ab},
     {"fault-alloc", case_fault_alloc, conf_ab},
     {"configure", case_configure, conf_ab},
+    {"one-page", case_one_page, conf_ab},
+    {"telemetry", case_telemetry, conf_ab},
 };
 
 static void (*app_case)(void);
