@@ -1185,7 +1185,7 @@ DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lea
 	if (defer && c->npend + n > DMAC_CLIENT_DEFER_MAX) {
 		rc = dmac__flush(c);
 		if (rc)
-			goto unmark;
+			goto free_arrays; /* only when dead: dmac__go_dead() freed the records */
 	}
 	rc = dmac__release_locked(c, recs, n, items, results, defer);
 unmark:

@@ -599,6 +599,49 @@ static void test_deferred_release(void)
 	close(fd);
 }
 
+/*
+ * A deferred release_v that must first send the pending releases, on a
+ * connection that is gone: the flush kills the client (its records are
+ * dropped), and the call must not touch the records it had looked up.
+ * Under ASan this is the test for that use after free.
+ */
+static void test_deferred_release_dead(void)
+{
+	enum { N = DMAC_CLIENT_DEFER_MAX + 1 };
+	static struct dmac_client_lease l[N];
+	struct fake_server s;
+	struct dmac_client *c = NULL;
+	uint64_t reg, two[2];
+	void *vbase;
+	int fd = make_memfd(N * 4096, true, &vbase), res[2] = {7, 7};
+	char *va = vbase;
+
+	fake_server_start(&s);
+	FATAL_IF(dmac_client_connect_fd(s.client_sock, "tenant-a", DMAC_CLIENT_DEFER_RELEASE, &c));
+	CHECK_EQ(dmac_client_register(c, fd, 0, N * 4096, DMAC_CLIENT_PROT_READ, va, &reg), 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(dmac_client_lease(c, reg, (uint64_t)i * 4096, 4096, DMAC_CLIENT_PROT_READ,
+					   &l[i]),
+			 0);
+	/* DMAC_CLIENT_DEFER_MAX - 1 pending: two more do not fit, a flush comes first. */
+	for (int i = 0; i < (int)DMAC_CLIENT_DEFER_MAX - 1; i++)
+		CHECK_EQ(dmac_client_release(c, l[i].lease_id), 0);
+	CHECK_EQ(op_count(&s, 5), 0);
+	pthread_mutex_lock(&s.lock);
+	shutdown(s.sock, SHUT_RDWR);
+	pthread_mutex_unlock(&s.lock);
+	fake_server_join(&s);
+	two[0] = l[N - 2].lease_id;
+	two[1] = l[N - 1].lease_id;
+	CHECK_EQ(dmac_client_release_v(c, two, 2, res), -EPIPE);
+	CHECK_EQ(res[0], 7); /* not reached: the call failed before its releases */
+	CHECK_EQ(dmac_client_translate(c, va + (N - 1) * 4096, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_release(c, two[0]), -ECONNRESET);
+	dmac_client_close(c);
+	munmap(vbase, N * 4096);
+	close(fd);
+}
+
 /* The connection dies mid-session: translations vanish, calls fail cleanly. */
 static void test_connection_loss(void)
 {
@@ -1000,6 +1043,7 @@ int main(void)
 	test_lease_translate();
 	test_vectors();
 	test_deferred_release();
+	test_deferred_release_dead();
 	test_connection_loss();
 	test_alloc_faults();
 	test_admin();
