@@ -472,6 +472,8 @@ static void dmd__reload(struct dmd_server *srv)
 		return;
 	}
 	free(report);
+	if (dmd_config_warning(ncfg))
+		dmd_warn("SIGHUP: config %s: %s", srv->opts->config_path, dmd_config_warning(ncfg));
 	if (strcmp(ncfg->socket, srv->cfg->socket) || strcmp(ncfg->backend, srv->cfg->backend) ||
 	    ncfg->socket_group_set != srv->cfg->socket_group_set ||
 	    (ncfg->socket_group_set && ncfg->socket_group != srv->cfg->socket_group) ||

@@ -11,6 +11,7 @@
  * - usage errors exit 2, before any file is read: an unknown flag, a
  *   missing argument, a stray operand, a --backend the binary does not
  *   offer;
+ * - a reload (SIGHUP) to a tenant-less file logs the warning too
  * - `dmacached-test --foreground` on a tenant-less file logs the warning at
  *   start (and not on a file with a tenant), then stops cleanly on SIGTERM.
  *
@@ -255,6 +256,37 @@ static int start_warns(const char *bin, const char *conf_body)
 	return warned;
 }
 
+/* Started with a tenant, reloaded (SIGHUP) without: whether the log warns. */
+static int reload_warns(const char *bin)
+{
+	char conf[128], body[512], errpath[128];
+	int i, warned;
+	pid_t pid;
+
+	snprintf(body, sizeof(body),
+		 "[daemon]\nsocket = %s/s/dmacached.sock\nbackend = test\n[tenant a]\nuids = 4001\n",
+		 dir);
+	put("reload.conf", body, conf);
+	snprintf(errpath, sizeof(errpath), "%s/err", dir);
+	pid = spawn((char *const[]){(char *)bin, "--foreground", "--config", conf, NULL});
+	for (i = 0; i < 500 && !strstr(slurp(errpath), "listening on"); i++)
+		msleep(10);
+	CHECK(i < 500);
+	snprintf(body, sizeof(body), "[daemon]\nsocket = %s/s/dmacached.sock\nbackend = test\n",
+		 dir);
+	put("reload.conf", body, conf);
+	kill(pid, SIGHUP);
+	snprintf(body, sizeof(body), "warn: SIGHUP: config %s: no [tenant NAME] section", conf);
+	for (i = 0; i < 500 && !strstr(slurp(errpath), "reloaded"); i++)
+		msleep(10);
+	warned = strstr(slurp(errpath), body) != NULL;
+	if (!warned)
+		fprintf(stderr, "no warning in the log after the reload:\n%s", slurp(errpath));
+	kill(pid, SIGTERM);
+	CHECK_EQ(reap(pid), 0);
+	return warned;
+}
+
 int main(int argc, char **argv)
 {
 	const char *shipped = getenv("DMACACHED"), *test = getenv("DMACACHED_TEST");
@@ -272,6 +304,7 @@ int main(int argc, char **argv)
 	test_check_config(shipped);
 	CHECK_EQ(start_warns(test, ""), 1);
 	CHECK_EQ(start_warns(test, "[tenant a]\nuids = 4001\n"), 0);
+	CHECK_EQ(reload_warns(test), 1);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
