@@ -263,9 +263,10 @@ static int reload_warns(const char *bin)
 	int i, warned;
 	pid_t pid;
 
-	snprintf(body, sizeof(body),
-		 "[daemon]\nsocket = %s/s/dmacached.sock\nbackend = test\n[tenant a]\nuids = 4001\n",
-		 dir);
+	snprintf(
+	    body, sizeof(body),
+	    "[daemon]\nsocket = %s/s/dmacached.sock\nbackend = test\n[tenant a]\nuids = 4001\n",
+	    dir);
 	put("reload.conf", body, conf);
 	snprintf(errpath, sizeof(errpath), "%s/err", dir);
 	pid = spawn((char *const[]){(char *)bin, "--foreground", "--config", conf, NULL});
