@@ -24,10 +24,15 @@
  *   -ETIMEDOUT and such a failure too (the reply may still come, for a
  *   request the daemon may have carried out); a send that times out sent
  *   nothing (one packet is sent whole or not at all): -ETIMEDOUT, alive.
- * - Registration and lease records live in two id tables (client_table.h); a
- *   lease record points at its registration, whose nleases counts them.
+ * - Registration records live in a chained id table, lease records in the slots
+ *   of the lease index (client_table.h); a lease record points at its
+ *   registration, whose nleases counts them. A pointer to a lease slot is used
+ *   only until the index next changes.
  * - Allocation goes through dmac_alloc.h; every allocation a call may need is made
  *   before its request is sent, except the imap batch (handled by the lease order).
+ *   Lease and release calls of up to DMAC__STACK_VEC elements keep their per-call
+ *   arrays on the stack, so their only allocations are the imap batch's and, now
+ *   and then, a growth of the lease index.
  * - Nothing is sent on a socket before its peer's uid (SO_PEERCRED, fixed by the
  *   kernel at connect()/socketpair()) is one the caller trusts: 0, the uid in
  *   DMACACHE_DAEMON_UID, or the one given to a *_uid connect. Whoever else
@@ -81,14 +86,8 @@ struct dmac__reg {
 	uint64_t nleases;
 };
 
-struct dmac__lease {
-	struct dmac__rec r; /* r.id: lease_id */
-	uint64_t generation, iova, length, reg_offset;
-	uintptr_t va;
-	struct dmac__reg *reg;
-	uint32_t prot;
-	bool mark; /* scratch for duplicate detection, false outside a call */
-};
+/* Per-call arrays of lease and release calls: on the stack up to this many elements. */
+#define DMAC__STACK_VEC 16
 
 struct dmac_client {
 	pthread_mutex_t lock;
@@ -99,8 +98,9 @@ struct dmac_client {
 	uint64_t tag;
 	struct dmac_client_info info;
 	uint32_t max_vec, max_fds;
-	struct dmac__table regs, leases;
-	void *tx, *rx; /* DMAC_PROTO_MAX_MSG bytes each, 8-byte aligned */
+	struct dmac__table regs;
+	struct dmac__ltab leases; /* the lease records, in the index's slots */
+	void *tx, *rx;		  /* DMAC_PROTO_MAX_MSG bytes each, 8-byte aligned */
 	/* DMAC_CLIENT_DEFER_RELEASE: leases out of the table whose RELEASE is not sent */
 	bool defer;
 	size_t npend;
@@ -181,7 +181,7 @@ static struct dmac__reg *dmac__reg_find(struct dmac_client *c, uint64_t id)
 
 static struct dmac__lease *dmac__lease_find(struct dmac_client *c, uint64_t id)
 {
-	return (struct dmac__lease *)dmac__table_find(&c->leases, id);
+	return dmac__ltab_find(&c->leases, id);
 }
 
 /*
@@ -202,7 +202,7 @@ static void dmac__go_dead(struct dmac_client *c, int err)
 	__atomic_store_n(&c->map, NULL, __ATOMIC_RELEASE);
 	dmac_imap_synchronize();
 	dmac_imap_destroy(m);
-	dmac__table_drain(&c->leases, dmac__free_rec);
+	dmac__ltab_clear(&c->leases);
 	dmac__table_drain(&c->regs, dmac__free_rec);
 }
 
@@ -312,9 +312,8 @@ static void dmac__client_free(struct dmac_client *c, bool close_sock)
 		dmac_imap_synchronize();
 		dmac_imap_destroy(m);
 	}
-	dmac__table_drain(&c->leases, dmac__free_rec);
 	dmac__table_drain(&c->regs, dmac__free_rec);
-	dmac__table_fini(&c->leases);
+	dmac__ltab_fini(&c->leases);
 	dmac__table_fini(&c->regs);
 	if (close_sock)
 		close(c->sock);
@@ -450,7 +449,7 @@ static int dmac__connect_fd(int sock, const char *tenant, uint32_t flags, const 
 	c->rx = dmac__aligned_alloc(8, DMAC_PROTO_MAX_MSG);
 	if (!c->tx || !c->rx)
 		goto free_client;
-	if (dmac__table_init(&c->regs) || dmac__table_init(&c->leases))
+	if (dmac__table_init(&c->regs) || dmac__ltab_init(&c->leases))
 		goto free_client;
 	if (dmac_imap_create(&c->map))
 		goto free_client;
@@ -861,15 +860,41 @@ static void dmac__undo_grants(struct dmac_client *c, const struct dmac_proto_rel
 		dmac__go_dead(c, -EPIPE);
 }
 
+/* The per-call arrays of a lease call; on the stack for n <= DMAC__STACK_VEC. */
+struct dmac__lease_arrays {
+	struct dmac_proto_lease_item *wire;
+	struct dmac_proto_lease_grant *grant; /* copied out of the reply: rx is reused */
+	struct dmac_proto_release_item *undo;
+	uintptr_t *va;
+	void *heap; /* the arrays' block when n > DMAC__STACK_VEC, else NULL */
+};
+
+/* One block for the four arrays of n elements. 0, -ENOMEM. */
+static int dmac__lease_arrays_alloc(struct dmac__lease_arrays *a, size_t n)
+{
+	char *p = dmac__malloc(
+	    n * (sizeof(*a->wire) + sizeof(*a->grant) + sizeof(*a->undo) + sizeof(*a->va)));
+
+	if (!p)
+		return -ENOMEM;
+	a->heap = p;
+	a->wire = (void *)p;
+	a->grant = (void *)(a->wire + n);
+	a->undo = (void *)(a->grant + n);
+	a->va = (void *)(a->undo + n);
+	return 0;
+}
+
 DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_client_lease_req *reqs,
 				    size_t n, struct dmac_client_lease *out)
 {
-	struct dmac_proto_lease_item *wire = NULL;
-	struct dmac_proto_release_item *undo = NULL;
-	struct dmac__lease **recs = NULL;
+	struct dmac_proto_lease_item wire_s[DMAC__STACK_VEC];
+	struct dmac_proto_lease_grant grant_s[DMAC__STACK_VEC];
+	struct dmac_proto_release_item undo_s[DMAC__STACK_VEC];
+	uintptr_t va_s[DMAC__STACK_VEC];
+	struct dmac__lease_arrays a = {wire_s, grant_s, undo_s, va_s, NULL};
 	struct dmac_imap_batch *b;
 	struct dmac_proto_view rep;
-	uintptr_t *va = NULL;
 	size_t len, i;
 	int rc;
 
@@ -887,37 +912,32 @@ DMAC_EXPORT int dmac_client_lease_v(struct dmac_client *c, const struct dmac_cli
 	if (n > c->max_vec)
 		goto unlock;
 
-	rc = -ENOMEM;
-	va = dmac__calloc(n, sizeof(*va));
-	wire = dmac__calloc(n, sizeof(*wire));
-	undo = dmac__calloc(n, sizeof(*undo));
-	recs = dmac__calloc(n, sizeof(*recs));
-	if (!va || !wire || !undo || !recs)
-		goto free_arrays;
-	rc = dmac__check_leases(c, reqs, n, va);
+	if (n > DMAC__STACK_VEC) {
+		rc = dmac__lease_arrays_alloc(&a, n);
+		if (rc)
+			goto unlock;
+	}
+	rc = dmac__check_leases(c, reqs, n, a.va);
 	if (rc)
 		goto free_arrays;
-	rc = -ENOMEM;
-	for (i = 0; i < n; i++) {
-		recs[i] = dmac__calloc(1, sizeof(*recs[i]));
-		if (!recs[i])
-			goto free_recs;
-		wire[i].reg_id = reqs[i].reg_id;
-		wire[i].offset = reqs[i].offset;
-		wire[i].length = reqs[i].length;
-		wire[i].prot = reqs[i].prot;
-	}
-	if (dmac__table_reserve(&c->leases, n))
-		goto free_recs;
+	for (i = 0; i < n; i++)
+		a.wire[i] = (struct dmac_proto_lease_item){.reg_id = reqs[i].reg_id,
+							   .offset = reqs[i].offset,
+							   .length = reqs[i].length,
+							   .prot = reqs[i].prot};
+	/* Room in the lease index now: once granted, a lease must find its slot. */
+	rc = dmac__ltab_reserve(&c->leases, n);
+	if (rc)
+		goto free_arrays;
 
 send:
-	rc = dmac_proto_encode_lease_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, wire, (uint32_t)n,
+	rc = dmac_proto_encode_lease_req(c->tx, DMAC_PROTO_MAX_MSG, ++c->tag, a.wire, (uint32_t)n,
 					 &len);
 	if (rc)
-		goto free_recs;
+		goto free_arrays;
 	rc = dmac__call(c, len, NULL, 0, &rep);
 	if (rc)
-		goto free_recs;
+		goto free_arrays;
 	if (rep.status) {
 		rc = -(int)rep.status;
 		/*
@@ -928,32 +948,30 @@ send:
 		if (c->npend && (rc == -EDQUOT || rc == -ENOSPC || rc == -EEXIST)) {
 			rc = dmac__flush(c);
 			if (rc)
-				goto free_recs;
+				goto free_arrays;
 			goto send;
 		}
-		goto free_recs;
-	}
-	for (i = 0; i < n; i++) {
-		const struct dmac_proto_lease_grant *g = dmac_proto_view_elem(&rep, (uint32_t)i);
-
-		recs[i]->r.id = g->lease_id;
-		recs[i]->generation = g->generation;
-		recs[i]->iova = g->iova;
-		recs[i]->length = g->length;
-		undo[i].lease_id = g->lease_id;
-		undo[i].generation = g->generation;
+		goto free_arrays;
 	}
 	/* rx is reused below: everything needed from the reply is copied now. */
 	for (i = 0; i < n; i++) {
-		bool dup = dmac__lease_find(c, recs[i]->r.id) != NULL;
+		a.grant[i] =
+		    *(const struct dmac_proto_lease_grant *)dmac_proto_view_elem(&rep, (uint32_t)i);
+		a.undo[i].lease_id = a.grant[i].lease_id;
+		a.undo[i].generation = a.grant[i].generation;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t id = a.grant[i].lease_id;
+		bool bad =
+		    !id || a.grant[i].length != reqs[i].length || dmac__lease_find(c, id) != NULL;
 
-		for (size_t k = 0; k < i && !dup; k++)
-			dup = recs[k]->r.id == recs[i]->r.id;
-		if (recs[i]->length != reqs[i].length || dup) {
+		for (size_t k = 0; k < i && !bad; k++)
+			bad = a.grant[k].lease_id == id;
+		if (bad) {
 			/* Not what was asked: the session cannot be trusted any more. */
 			dmac__go_dead(c, -EPROTO);
 			rc = -EPROTO;
-			goto free_recs;
+			goto free_arrays;
 		}
 	}
 
@@ -961,39 +979,32 @@ send:
 	if (rc)
 		goto undo_grants;
 	for (i = 0; i < n; i++)
-		dmac_imap_batch_insert(b, va[i], va[i] + reqs[i].length - 1, recs[i]->iova);
+		dmac_imap_batch_insert(b, a.va[i], a.va[i] + reqs[i].length - 1, a.grant[i].iova);
 	rc = dmac_imap_batch_commit(b); /* reports the first insert error too */
 	if (rc)
 		goto undo_grants;
 
 	for (i = 0; i < n; i++) {
-		struct dmac__lease *l = recs[i];
+		struct dmac__lease *l = dmac__ltab_insert(&c->leases, a.grant[i].lease_id);
 
-		l->va = va[i];
+		l->generation = a.grant[i].generation;
+		l->va = a.va[i];
+		l->length = a.grant[i].length;
 		l->reg = dmac__reg_find(c, reqs[i].reg_id);
 		l->reg->nleases++;
-		l->reg_offset = reqs[i].offset;
-		l->prot = reqs[i].prot;
-		dmac__table_insert(&c->leases, &l->r);
-		out[i].lease_id = l->r.id;
+		out[i].lease_id = l->id;
 		out[i].generation = l->generation;
-		out[i].iova = l->iova;
+		out[i].iova = a.grant[i].iova;
 		out[i].length = l->length;
-		out[i].va = (void *)l->va;
+		out[i].va = (void *)a.va[i];
 	}
 	rc = 0;
 	goto free_arrays;
 
 undo_grants:
-	dmac__undo_grants(c, undo, n);
-free_recs:
-	for (i = 0; i < n; i++)
-		dmac__free(recs[i]);
+	dmac__undo_grants(c, a.undo, n);
 free_arrays:
-	dmac__free(recs);
-	dmac__free(undo);
-	dmac__free(wire);
-	dmac__free(va);
+	dmac__free(a.heap);
 unlock:
 	dmac__unlock(c);
 	return rc;
@@ -1105,35 +1116,40 @@ DMAC_EXPORT int dmac_client_flush(struct dmac_client *c)
 }
 
 /*
- * Release the n marked records under c->lock: (1) out of the local table in one
- * batch, then either (2) a grace period and (3) RELEASE now, or, deferred, queued
- * for dmac__flush(). items: room for n. Unmarks and frees the records once they
- * left the table; on a failure of step 1 nothing changed (records still marked).
+ * Release step 1, under c->lock: the n marked leases out of the local table in one
+ * batch. 0, or -ENOMEM with nothing changed (the records are still marked).
  */
-static int dmac__release_locked(struct dmac_client *c, struct dmac__lease **recs, size_t n,
-				struct dmac_proto_release_item *items, int *results, bool defer)
+static int dmac__unpublish(struct dmac_client *c, struct dmac__lease *const *recs, size_t n)
 {
 	struct dmac_imap_batch *b;
-	size_t i;
 	int rc;
 
-	/* 1: one batch out of the local table. */
 	rc = dmac_imap_batch_begin(c->map, &b);
 	if (rc)
 		return rc;
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		dmac_imap_batch_remove(b, recs[i]->va, recs[i]->va + recs[i]->length - 1);
-	rc = dmac_imap_batch_commit(b);
-	if (rc)
-		return rc;
-	/* Detach the records: a connection death below must not free them under us. */
+	return dmac_imap_batch_commit(b);
+}
+
+/*
+ * After step 1: drop the records of items[0..n-1] (their ids) from the lease
+ * index, then either (2) a grace period and (3) RELEASE now, or, deferred, queue
+ * them for dmac__flush(). Under c->lock. Each removal may move other slots, so
+ * only the ids are used here, never a slot pointer taken before.
+ */
+static int dmac__release_unpublished(struct dmac_client *c,
+				     const struct dmac_proto_release_item *items, size_t n,
+				     int *results, bool defer)
+{
+	size_t i;
+
+	/* Detach the records: a connection death below must not find them. */
 	for (i = 0; i < n; i++) {
-		dmac__table_remove(&c->leases, recs[i]->r.id);
-		recs[i]->reg->nleases--;
-		items[i].lease_id = recs[i]->r.id;
-		items[i].generation = recs[i]->generation;
-		dmac__free(recs[i]);
-		recs[i] = NULL;
+		struct dmac__lease l;
+
+		if (dmac__ltab_remove(&c->leases, items[i].lease_id, &l))
+			l.reg->nleases--;
 	}
 	if (defer) {
 		/* 2 and 3 later: a batch of releases behind one grace period. */
@@ -1156,28 +1172,39 @@ static int dmac__release_locked(struct dmac_client *c, struct dmac__lease **recs
 DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lease_ids, size_t n,
 				      int *results)
 {
-	struct dmac_proto_release_item *items = NULL;
-	struct dmac__lease **recs = NULL;
+	struct dmac_proto_release_item items_s[DMAC__STACK_VEC];
+	struct dmac__lease *recs_s[DMAC__STACK_VEC];
+	struct dmac_proto_release_item *items = items_s;
+	struct dmac__lease **recs = recs_s;
+	void *heap = NULL;
 	bool defer;
 	size_t i;
 	int rc;
 
 	if (!c || !lease_ids || !n)
 		return -EINVAL;
+	if (n > SIZE_MAX / (sizeof(*items) + sizeof(*recs)))
+		return -ENOMEM;
 	rc = dmac__lock(c);
 	if (rc)
 		return rc;
-	recs = dmac__calloc(n, sizeof(*recs));
-	items = dmac__calloc(n, sizeof(*items));
-	rc = -ENOMEM;
-	if (!recs || !items)
-		goto free_arrays;
+	if (n > DMAC__STACK_VEC) {
+		heap = dmac__malloc(n * (sizeof(*items) + sizeof(*recs)));
+		rc = -ENOMEM;
+		if (!heap)
+			goto unlock;
+		items = heap;
+		recs = (void *)(items + n);
+	}
+	/* Slot pointers stay valid until the index changes: after step 1. */
 	for (i = 0; i < n; i++) {
 		recs[i] = dmac__lease_find(c, lease_ids[i]);
 		rc = !recs[i] ? -ENOENT : recs[i]->mark ? -EINVAL : 0;
 		if (rc)
 			goto unmark;
-		recs[i]->mark = true;
+		recs[i]->mark = 1;
+		items[i].lease_id = recs[i]->id;
+		items[i].generation = recs[i]->generation;
 	}
 	/* Room for them in the pending list: a flush sends the older ones first; more
 	 * than it holds at once are released at once, as without the flag. */
@@ -1185,15 +1212,21 @@ DMAC_EXPORT int dmac_client_release_v(struct dmac_client *c, const uint64_t *lea
 	if (defer && c->npend + n > DMAC_CLIENT_DEFER_MAX) {
 		rc = dmac__flush(c);
 		if (rc)
-			goto free_arrays; /* only when dead: dmac__go_dead() freed the records */
+			goto free_arrays; /* only when dead: dmac__go_dead() emptied the index */
 	}
-	rc = dmac__release_locked(c, recs, n, items, results, defer);
+	rc = dmac__unpublish(c, recs, n);
+	if (rc)
+		goto unmark;
+	rc = dmac__release_unpublished(c, items, n, results, defer);
+	goto free_arrays;
+
 unmark:
-	for (i = 0; i < n && recs[i]; i++)
-		recs[i]->mark = false;
+	/* a lookup failed at i, or step 1 after all n were marked (i == n) */
+	while (i-- > 0)
+		recs[i]->mark = 0;
 free_arrays:
-	dmac__free(items);
-	dmac__free(recs);
+	dmac__free(heap);
+unlock:
 	dmac__unlock(c);
 	return rc;
 }

@@ -711,24 +711,35 @@ static void test_connection_loss(void)
 /*
  * Fail the Nth allocation of a lease for every N until none fails: each failure
  * must leave no lease at the daemon (granted ones are given back), no local
- * translation, and no leaked allocation.
+ * translation, and no leaked allocation. A one-element lease or release makes
+ * no allocation of the library's own (its arrays are on the stack, its record
+ * goes into a slot reserved earlier): its failures are the imap batch's, after
+ * the grant for a lease (so a RELEASE gives it back), before anything is sent
+ * for a release. Vectors longer than the stack arrays, and a lease that makes
+ * the lease index grow, fail before anything is sent.
  */
 static void test_alloc_faults(void)
 {
+	enum { V = 17, GROW = 100 }; /* V: one more than the stack arrays hold */
 	struct fake_server s;
 	struct dmac_client *c = connect_fake(&s);
-	struct dmac_client_lease l;
+	struct dmac_client_lease l, lv[V];
+	struct dmac_client_lease_req q[V];
+	uint64_t ids[V];
 	void *vbase;
 	int fd = make_memfd(MB, true, &vbase);
 	char *va = vbase;
 	uint64_t reg;
-	int rc, failures = 0;
+	unsigned int req0, rel0;
+	int rc, failures = 0, grown = 0;
 
 	CHECK_EQ(dmac_client_register(c, fd, 0, MB, DMAC_CLIENT_PROT_READ, va, &reg), 0);
 	/* Warm the table so the baseline counts its steady state. */
 	CHECK_EQ(dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l), 0);
 	CHECK_EQ(dmac_client_release(c, l.lease_id), 0);
 	for (uint64_t n = 1; n < 200; n++) {
+		req0 = fake_server_requests(&s);
+		rel0 = op_count(&s, 5);
 		dmac__fault_alloc_arm(n);
 		rc = dmac_client_lease(c, reg, 0, 4096, DMAC_CLIENT_PROT_READ, &l);
 		bool fired = dmac__fault_alloc_fired();
@@ -742,14 +753,18 @@ static void test_alloc_faults(void)
 		CHECK_EQ(rc, -ENOMEM);
 		CHECK_EQ(fake_server_leases(&s), 0);
 		CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+		/* granted, then given back: LEASE and RELEASE went out */
+		CHECK_EQ(fake_server_requests(&s), req0 + 2);
+		CHECK_EQ(op_count(&s, 5), rel0 + 1);
 	}
-	CHECK(failures >= 3); /* the arrays, the record and the imap batch all allocate */
+	CHECK(failures >= 3); /* the imap batch: its record, its nodes, its version */
 	CHECK_EQ(dmac_client_translate(c, va, NULL), fake_iova(0, 0));
 	CHECK_EQ(fake_server_leases(&s), 1);
 
-	/* Same for release: a failure before step 1 keeps the lease. */
+	/* Same for release: a failure before step 1 keeps the lease and sends nothing. */
 	failures = 0;
 	for (uint64_t n = 1; n < 200; n++) {
+		req0 = fake_server_requests(&s);
 		dmac__fault_alloc_arm(n);
 		rc = dmac_client_release(c, l.lease_id);
 		bool fired = dmac__fault_alloc_fired();
@@ -762,16 +777,67 @@ static void test_alloc_faults(void)
 		failures++;
 		CHECK_EQ(rc, -ENOMEM);
 		CHECK_EQ(fake_server_leases(&s), 1);
+		CHECK_EQ(fake_server_requests(&s), req0);
 		CHECK_EQ(dmac_client_translate(c, va, NULL), fake_iova(0, 0));
 	}
 	CHECK(failures >= 1);
 	CHECK_EQ(fake_server_leases(&s), 0);
+
+	/* Vectors above the stack arrays: their one block fails first, nothing sent. */
+	for (int i = 0; i < V; i++)
+		q[i] = (struct dmac_client_lease_req){.reg_id = reg,
+						      .offset = (uint64_t)i * 4096,
+						      .length = 4096,
+						      .prot = DMAC_CLIENT_PROT_READ};
+	req0 = fake_server_requests(&s);
+	dmac__fault_alloc_arm(1);
+	CHECK_EQ(dmac_client_lease_v(c, q, V, lv), -ENOMEM);
+	dmac__fault_alloc_arm(0);
+	CHECK_EQ(fake_server_requests(&s), req0);
+	CHECK_EQ(dmac_client_translate(c, va, NULL), DMAC_CLIENT_IOVA_ERROR);
+	CHECK_EQ(dmac_client_lease_v(c, q, V, lv), 0);
+	for (int i = 0; i < V; i++)
+		ids[i] = lv[i].lease_id;
+	req0 = fake_server_requests(&s);
+	dmac__fault_alloc_arm(1);
+	CHECK_EQ(dmac_client_release_v(c, ids, V, NULL), -ENOMEM);
+	dmac__fault_alloc_arm(0);
+	CHECK_EQ(fake_server_requests(&s), req0);
+	CHECK_EQ(dmac_client_translate(c, va + (V - 1) * 4096, NULL), fake_iova(0, (V - 1) * 4096));
+	CHECK_EQ(dmac_client_release_v(c, ids, V, NULL), 0); /* and nothing was left marked */
+	CHECK_EQ(fake_server_leases(&s), 0);
+
+	/*
+	 * Lease pages one by one, the first allocation of each failing: the index
+	 * grows on the way (its new slots are the first allocation, before the
+	 * request), and those leases fail with nothing sent; the others fail in the
+	 * imap batch and are given back. Either way nothing is left behind.
+	 */
+	for (int i = 0; i < GROW; i++) {
+		req0 = fake_server_requests(&s);
+		dmac__fault_alloc_arm(1);
+		rc = dmac_client_lease(c, reg, (uint64_t)i * 4096, 4096, DMAC_CLIENT_PROT_READ, &l);
+		dmac__fault_alloc_arm(0);
+		CHECK_EQ(rc, -ENOMEM);
+		CHECK_EQ(fake_server_leases(&s), (unsigned int)i);
+		if (fake_server_requests(&s) == req0)
+			grown++;
+		else
+			CHECK_EQ(fake_server_requests(&s), req0 + 2);
+		CHECK_EQ(
+		    dmac_client_lease(c, reg, (uint64_t)i * 4096, 4096, DMAC_CLIENT_PROT_READ, &l),
+		    0);
+		ids[i % V] = l.lease_id;
+	}
+	CHECK(grown >= 2); /* 100 leases outgrow the slots of 17 twice at least */
+	for (int i = 0; i < GROW; i++)
+		CHECK_EQ(dmac_client_translate(c, va + i * 4096 + 5, NULL),
+			 fake_iova(0, i * 4096 + 5));
 	close_fake(&s, c);
 	munmap(vbase, MB);
 	close(fd);
 }
 
-/* The admin calls: an admin session pages through tenants and all leases. */
 static void test_admin(void)
 {
 	struct dmac_client_tenant_info t[2];
