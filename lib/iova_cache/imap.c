@@ -34,7 +34,9 @@
  *       intervals spread over more slots than F_PER_N per interval). Consecutive
  *       versions share the top and the tables: a commit rewrites the words its ops
  *       change in place, creates or retires tables, and makes a new top only when the
- *       window moves (carrying the tables over).
+ *       window moves (carrying the tables over). Tables come from the map's pool of
+ *       chunks (struct tpool): dense, and in 2 MiB chunks advised for huge pages, since
+ *       the table entry is the load every translate waits on.
  * - Persistence (trees): a node or record reachable from a published version is never
  *   written again. A node whose gen equals the open batch's was allocated by that
  *   batch and is not published yet, so the batch writes it in place ("owns" it); any
@@ -56,9 +58,11 @@
  *   freed by a call_rcu() callback, after a grace period that starts after the
  *   replacing version is published: a reader that can still hold a pointer to it
  *   (even one it read from the flat index before checking the dead flag) entered its
- *   read-side section before the pointer was unlinked. Memory allocated by a batch and
- *   never published is freed at once (at commit if dropped, or everything the batch
- *   allocated when it fails or is aborted).
+ *   read-side section before the pointer was unlinked. Retired tables go back to the
+ *   pool at that point rather than to the allocator (the pool's chunks are freed by
+ *   destroy). Memory allocated by a batch and never published is freed at once (at
+ *   commit if dropped, or everything the batch allocated when it fails or is aborted;
+ *   tables back to the pool).
  * - The writer mutex is held from batch_begin to commit/abort; only its holder touches
  *   m->batch, m->gen, stores to the flat index and writes m->h.cur.
  */
@@ -68,8 +72,18 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <urcu/urcu-memb.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define tab_poison(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
+#define tab_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define tab_poison(p, n)   ((void)(p), (void)(n))
+#define tab_unpoison(p, n) ((void)(p), (void)(n))
+#endif
 
 #include "dmac/common.h"
 #include "dmac/imap.h"
@@ -130,16 +144,35 @@ struct pvec {
 	size_t n, cap;
 };
 
+/*
+ * The flat tables' memory: chunks of TP_FIRST, then 3 times the pool, up to TP_BIG
+ * tables (2 MiB, aligned, advised for a transparent huge page: the tables are the
+ * data every translate misses on, so density and TLB reach are its speed). Free
+ * tables are linked through their first word: 'free' is the writer's (under the
+ * writer mutex); 'back' is a stack the RCU callbacks push retired tables on (any
+ * thread, lock-free), which the writer empties all at once (one exchange, so no
+ * ABA). Chunks are freed by destroy only: the pool keeps its high-water mark.
+ */
+#define TP_FIRST 4
+#define TP_BIG	 512
+struct tpool {
+	void *free;	    /* the writer's free tables */
+	void *back;	    /* tables given back by callbacks; atomic accesses only */
+	struct pvec chunks; /* every chunk */
+	size_t ntab;	    /* tables in the chunks; written by the writer, atomic accesses */
+};
+
 /* The version is what readers see as a struct dmac_imap_snap. */
 #define iver dmac_imap_snap
 struct iver {
 	struct dmac__imap_vhead h; /* first: the root node, read by the inline walk */
-	unsigned shift;		   /* of the root node's entries (also in the published pointer) */
+	unsigned shift;		   /* of the root node's entries */
 	struct bnode *broot;	   /* NULL when empty */
 	size_t n, nbn, nrn;	   /* intervals, B-tree nodes, radix nodes */
-	size_t nft;		   /* tables of the flat index */
+	struct tpool *pool;	   /* where retired tables go back */
 	struct rcu_head rcu;
-	struct pvec retired; /* set when this version is replaced */
+	struct pvec retired;	 /* set when this version is replaced */
+	struct pvec retired_tab; /* flat tables among them: back to the pool */
 };
 _Static_assert(offsetof(struct iver, h) == 0, "the inline walk reads the header first");
 _Static_assert(sizeof(((struct dmac__imap_vhead *)0)->e) == RN_F * sizeof(uint64_t),
@@ -154,13 +187,15 @@ struct dmac_imap_batch {
 	bool touched;	     /* an op was applied: the fields below are the working version */
 	struct bnode *broot; /* working B-tree */
 	size_t n, nbn, nrn;
-	struct pvec dirty;    /* pairs (start, last) of every op, cast to void * */
-	struct pvec fresh_r;  /* records allocated by this batch */
-	struct pvec fresh_bn; /* B-tree nodes allocated by this batch */
-	struct pvec fresh_rn; /* radix nodes allocated by this batch */
-	struct pvec retire;   /* published objects the working version no longer reaches */
-	struct pvec fresh_ft; /* flat tables and top allocated by the commit */
-	struct pvec fslot;    /* pairs (slot, new word) of the slots the commit changes */
+	struct pvec dirty;	/* pairs (start, last) of every op, cast to void * */
+	struct pvec fresh_r;	/* records allocated by this batch */
+	struct pvec fresh_bn;	/* B-tree nodes allocated by this batch */
+	struct pvec fresh_rn;	/* radix nodes allocated by this batch */
+	struct pvec retire;	/* published objects the working version no longer reaches */
+	struct pvec retire_tab; /* flat tables the working version no longer reaches */
+	struct pvec fresh_top;	/* the flat top allocated by the commit */
+	struct pvec fresh_tab;	/* flat tables taken from the pool by the commit */
+	struct pvec fslot;	/* pairs (slot, new word) of the slots the commit changes */
 };
 
 struct dmac_imap {
@@ -168,6 +203,7 @@ struct dmac_imap {
 	pthread_mutex_t lock;
 	uint64_t gen;
 	struct dmac_imap_batch batch;
+	struct tpool pool;
 };
 
 /* ---------------------------------------------------------------- TSan model */
@@ -179,7 +215,10 @@ void __tsan_release(void *addr);
  * liburcu's grace periods are invisible to TSan. One token models them: every reader
  * releases it when leaving a read-side section and the writer releases it before
  * call_rcu(); the deferred free acquires it. Everything a reader did before its unlock
- * therefore happens-before the free, which is what the grace period guarantees.
+ * therefore happens-before the free, which is what the grace period guarantees. The
+ * deferred free also releases it when done and destroy acquires it after
+ * rcu_barrier(): the callbacks' last touches of the map (tables given back to its
+ * pool) happen-before the map is freed, which is what rcu_barrier() guarantees.
  */
 static char tsan_token;
 
@@ -326,15 +365,15 @@ static inline uint64_t contig_len(uint64_t c)
 
 /* ---------------------------------------------------------------- readers */
 
-/* The version of a snapshot (a published pointer: the version | the root's shift). */
+/* The version of a snapshot (the published pointer is the version's address). */
 static inline const struct iver *snap_ver(const struct dmac_imap_snap *s)
 {
-	return (const struct iver *)((uintptr_t)s & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
+	return (const struct iver *)s;
 }
 
 static inline const struct dmac_imap_snap *ver_snap(const struct iver *v)
 {
-	return (const struct dmac_imap_snap *)((uintptr_t)v | v->shift);
+	return (const struct dmac_imap_snap *)v;
 }
 
 static inline const struct iver *ver_load(const struct dmac_imap *m)
@@ -572,9 +611,12 @@ static void ver_stats(const struct iver *v, struct dmac_imap_stats *s)
 	s->index_nodes = v->nrn;
 	s->tree_nodes = v->nbn;
 	s->record_bytes = v->n * sizeof(struct irec);
-	/* The radix tree, and the flat index the version reads (top and tables). */
+	/*
+	 * The radix tree, and the flat index: the version's top and the map's table pool
+	 * (every table it holds, in use or free: the memory the flat index keeps).
+	 */
 	s->index_bytes = v->nrn * sizeof(struct rnode) + v->h.fn * sizeof(uint64_t) +
-			 v->nft * TE * sizeof(uint64_t);
+			 __atomic_load_n(&v->pool->ntab, __ATOMIC_RELAXED) * TE * sizeof(uint64_t);
 	s->tree_bytes = v->nbn * sizeof(struct bnode);
 	s->version_bytes = sizeof(*v);
 }
@@ -630,6 +672,74 @@ static void pvec_free(struct pvec *pv)
 	pv->n = pv->cap = 0;
 }
 
+/* Writer: table t (4 KiB) to the free list. */
+static void tp_put(struct tpool *p, uint64_t *t)
+{
+	t[0] = (uint64_t)(uintptr_t)p->free;
+	p->free = t;
+	tab_poison(t + 1, (TE - 1) * sizeof(uint64_t));
+}
+
+/* Any thread (an RCU callback): table t, which no reader can reach, back to the pool. */
+static void tp_give(struct tpool *p, uint64_t *t)
+{
+	void *h = __atomic_load_n(&p->back, __ATOMIC_RELAXED);
+
+	tab_poison(t + 1, (TE - 1) * sizeof(uint64_t));
+	do
+		t[0] = (uint64_t)(uintptr_t)h;
+	while (!__atomic_compare_exchange_n(&p->back, &h, t, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+/* Writer: a chunk more (see struct tpool). 0 or -ENOMEM. */
+static int tp_grow(struct tpool *p)
+{
+	size_t n = p->ntab ? (3 * p->ntab < TP_BIG ? 3 * p->ntab : TP_BIG) : TP_FIRST;
+	size_t bytes = n * TE * sizeof(uint64_t);
+	uint64_t *c;
+
+	if (pvec_reserve(&p->chunks, 1))
+		return -ENOMEM;
+	c = dmac__aligned_alloc(n == TP_BIG ? bytes : TE * sizeof(uint64_t), bytes);
+	if (!c)
+		return -ENOMEM;
+#ifdef MADV_HUGEPAGE
+	if (n == TP_BIG)
+		(void)madvise(c, bytes, MADV_HUGEPAGE); /* advice: failing changes nothing */
+#endif
+	pvec_push(&p->chunks, c);
+	for (size_t i = n; i-- > 0;)
+		tp_put(p, c + i * TE);
+	__atomic_store_n(&p->ntab, p->ntab + n, __ATOMIC_RELAXED); /* stats read it */
+	return 0;
+}
+
+/* Writer: a table (contents undefined), or NULL (-ENOMEM). */
+static uint64_t *tp_get(struct tpool *p)
+{
+	uint64_t *t;
+
+	if (!p->free) /* acquire: the callbacks' links and poisoning */
+		p->free = __atomic_exchange_n(&p->back, NULL, __ATOMIC_ACQUIRE);
+	if (!p->free && tp_grow(p))
+		return NULL;
+	t = p->free;
+	tab_unpoison(t, TE * sizeof(uint64_t));
+	p->free = (void *)(uintptr_t)t[0];
+	return t;
+}
+
+/* destroy: every chunk (the tables still in use included). */
+static void tp_destroy(struct tpool *p)
+{
+	for (size_t i = 0; i < p->chunks.n; i++) {
+		tab_unpoison(p->chunks.a[i], 1); /* ASan keeps poison of freed memory itself */
+		dmac__free(p->chunks.a[i]);
+	}
+	pvec_free(&p->chunks);
+}
+
 static struct iver *ver_alloc(void)
 {
 	return dmac__aligned_alloc(64, sizeof(struct iver));
@@ -670,8 +780,12 @@ static void ver_free_cb(struct rcu_head *head)
 	tsan_acquire_token();
 	for (size_t i = 0; i < v->retired.n; i++)
 		dmac__free(v->retired.a[i]);
+	for (size_t i = 0; i < v->retired_tab.n; i++)
+		tp_give(v->pool, v->retired_tab.a[i]);
 	pvec_free(&v->retired);
+	pvec_free(&v->retired_tab);
 	dmac__free(v);
+	tsan_release_token(); /* for destroy, after rcu_barrier() */
 }
 
 /* ---------------------------------------------------------------- writer: B-tree */
@@ -1327,8 +1441,7 @@ struct fplan {
 	int mode;
 	uint64_t *top; /* the new version's top (F_NEW: not published yet) */
 	uint64_t base, n;
-	size_t ntab; /* tables of the new version */
-	bool all;    /* recompute every slot (the old version had no window) */
+	bool all; /* recompute every slot (the old version had no window) */
 };
 
 /* The old version's word for the slot at key (EMPTY outside its window). */
@@ -1421,18 +1534,17 @@ static int flat_prepare(struct dmac_imap_batch *b, const struct iver *old, const
 			struct fplan *fp)
 {
 	uint64_t last = UINT64_MAX, ds, dl, i0, i1;
-	size_t leave = 0;
+	size_t leave = 0; /* tables that leave */
 
 	flat_window(b, old, fp);
-	fp->ntab = old->nft;
 	fp->all = fp->mode == F_NEW && !old->h.fn;
 	if (fp->mode == F_NEW) {
 		fp->top = dmac__aligned_alloc(64, fp->n * sizeof(uint64_t));
-		if (!fp->top || pvec_reserve(&b->fresh_ft, 1)) {
+		if (!fp->top || pvec_reserve(&b->fresh_top, 1)) {
 			dmac__free(fp->top);
 			return -ENOMEM;
 		}
-		pvec_push(&b->fresh_ft, fp->top);
+		pvec_push(&b->fresh_top, fp->top);
 	}
 	for (size_t r = 0; r < franges(b, fp); r++) {
 		if (!frange(b, r, fp, &ds, &dl, &i0, &i1))
@@ -1451,21 +1563,18 @@ static int flat_prepare(struct dmac_imap_batch *b, const struct iver *old, const
 			} else if (is_node(ow)) {
 				w = ow; /* the table stays, updated in place */
 			} else {
-				uint64_t *t = dmac__aligned_alloc(4096, TE * sizeof(uint64_t));
+				uint64_t *t;
 
-				if (!t || pvec_reserve(&b->fresh_ft, 1)) {
-					dmac__free(t);
+				if (pvec_reserve(&b->fresh_tab, 1))
 					return -ENOMEM;
-				}
-				pvec_push(&b->fresh_ft, t);
+				t = tp_get(&b->m->pool);
+				if (!t)
+					return -ENOMEM;
+				pvec_push(&b->fresh_tab, t);
 				tab_fill(b, v, t, key);
 				w = (uint64_t)(uintptr_t)t;
-				fp->ntab++;
 			}
-			if (is_node(ow) && ow != w) {
-				leave++;
-				fp->ntab--;
-			}
+			leave += is_node(ow) && ow != w;
 			if (pvec_reserve(&b->fslot, 2))
 				return -ENOMEM;
 			pvec_push(&b->fslot, (void *)(uintptr_t)i);
@@ -1477,16 +1586,14 @@ static int flat_prepare(struct dmac_imap_batch *b, const struct iver *old, const
 		for (uint64_t i = 0; i < old->h.fn; i++) {
 			uint64_t key = old->h.fbase + (i << FS);
 
-			if (is_node(fget(old->h.ftab, i)) &&
-			    (fp->mode == F_NONE || key < fp->base ||
-			     (key - fp->base) >> FS >= fp->n)) {
-				leave++;
-				fp->ntab--;
-			}
+			leave += is_node(fget(old->h.ftab, i)) &&
+				 (fp->mode == F_NONE || key < fp->base ||
+				  (key - fp->base) >> FS >= fp->n);
 		}
-		leave++; /* the old top */
+		if (pvec_reserve(&b->retire, 1)) /* the old top */
+			return -ENOMEM;
 	}
-	return pvec_reserve(&b->retire, leave);
+	return pvec_reserve(&b->retire_tab, leave);
 }
 
 /* The word flat_prepare() computed for slot i (which a dirty range meets). */
@@ -1511,7 +1618,7 @@ static void slot_set(struct dmac_imap_batch *b, uint64_t *top, uint64_t j, uint6
 	uint64_t cur = fget(top, j);
 
 	if (is_node(cur))
-		pvec_push(&b->retire, (void *)(uintptr_t)cur);
+		pvec_push(&b->retire_tab, (void *)(uintptr_t)cur);
 	__atomic_store_n(&top[j], w, __ATOMIC_RELEASE);
 }
 
@@ -1559,7 +1666,7 @@ static void flat_apply(struct dmac_imap_batch *b, struct iver *old, const struct
 
 			if (is_node(w) && (fp->mode == F_NONE || key < fp->base ||
 					   (key - fp->base) >> FS >= fp->n))
-				pvec_push(&b->retire, (void *)(uintptr_t)w);
+				pvec_push(&b->retire_tab, (void *)(uintptr_t)w);
 		}
 		pvec_push(&b->retire, (void *)(uintptr_t)old->h.ftab);
 	}
@@ -1576,7 +1683,9 @@ static void batch_release(struct dmac_imap_batch *b)
 	pvec_free(&b->fresh_bn);
 	pvec_free(&b->fresh_rn);
 	pvec_free(&b->retire);
-	pvec_free(&b->fresh_ft);
+	pvec_free(&b->retire_tab);
+	pvec_free(&b->fresh_top);
+	pvec_free(&b->fresh_tab);
 	pvec_free(&b->fslot);
 	b->err = 0;
 	b->touched = false;
@@ -1593,8 +1702,10 @@ static void batch_discard(struct dmac_imap_batch *b)
 		dmac__free(b->fresh_bn.a[i]);
 	for (size_t i = 0; i < b->fresh_r.n; i++)
 		dmac__free(b->fresh_r.a[i]);
-	for (size_t i = 0; i < b->fresh_ft.n; i++)
-		dmac__free(b->fresh_ft.a[i]);
+	for (size_t i = 0; i < b->fresh_top.n; i++)
+		dmac__free(b->fresh_top.a[i]);
+	for (size_t i = 0; i < b->fresh_tab.n; i++)
+		tp_put(&b->m->pool, b->fresh_tab.a[i]);
 	batch_release(b);
 }
 
@@ -1813,13 +1924,13 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	nv->n = b->n;
 	nv->nbn = b->nbn;
 	nv->nrn = b->nrn;
+	nv->pool = &m->pool;
 	rc = flat_prepare(b, old, nv, &fp); /* reads nv's trees */
 	if (rc)
 		goto fail_version;
 	nv->h.ftab = fp.top;
 	nv->h.fbase = fp.base;
 	nv->h.fn = fp.n;
-	nv->nft = fp.ntab;
 
 	/* Nothing can fail from here on. */
 	for (size_t i = 0; i < b->fresh_rn.n; i++)
@@ -1839,6 +1950,9 @@ DMAC_EXPORT int dmac_imap_batch_commit(struct dmac_imap_batch *b)
 	old->retired = b->retire; /* readers never look at 'retired' */
 	b->retire.a = NULL;
 	b->retire.n = b->retire.cap = 0;
+	old->retired_tab = b->retire_tab;
+	b->retire_tab.a = NULL;
+	b->retire_tab.n = b->retire_tab.cap = 0;
 	tsan_release_token();
 	urcu_memb_call_rcu(&old->rcu, ver_free_cb);
 	batch_release(b);
@@ -1907,6 +2021,7 @@ DMAC_EXPORT int dmac_imap_create(struct dmac_imap **out)
 	v->shift = 63;
 	v->h.mask = 0;
 	v->h.base = 0;
+	v->pool = &m->pool;
 	rc = pthread_mutex_init(&m->lock, NULL);
 	if (rc) {
 		rc = -rc;
@@ -1931,17 +2046,16 @@ DMAC_EXPORT void dmac_imap_destroy(struct dmac_imap *m)
 		return;
 	/* Every version but the current one is in a pending call_rcu callback. */
 	urcu_memb_barrier();
+	tsan_acquire_token(); /* the callbacks are done (see the TSan model) */
 	v = ver_cur_w(m);
 	for (unsigned j = 0; j < RN_F; j++)
 		if (is_node(v->h.e[j]))
 			rn_free_tree(node_of(v->h.e[j]), v->shift - 6);
 	if (v->broot)
 		bn_free_tree(v->broot);
-	for (uint64_t i = 0; i < v->h.fn; i++)
-		if (is_node(v->h.ftab[i]))
-			dmac__free(node_of(v->h.ftab[i]));
 	dmac__free((void *)(uintptr_t)v->h.ftab);
 	dmac__free(v);
+	tp_destroy(&m->pool); /* the current version's tables too */
 	pthread_mutex_destroy(&m->lock);
 	dmac__free(m);
 }

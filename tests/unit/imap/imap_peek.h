@@ -17,9 +17,7 @@ static inline uint64_t imap_flat_slots(const struct dmac_imap *m)
 	uint64_t n;
 
 	dmac_imap_read_lock();
-	n = ((const struct dmac__imap_vhead *)((uintptr_t)dmac_imap_snapshot(m) &
-					       ~(uintptr_t)DMAC__IMAP_SHIFT_MASK))
-		->fn;
+	n = ((const struct dmac__imap_vhead *)dmac_imap_snapshot(m))->fn;
 	dmac_imap_read_unlock();
 	return n;
 }

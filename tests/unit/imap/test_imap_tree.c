@@ -482,8 +482,8 @@ static void test_flat(void)
 		CHECK_EQ(dmac_imap_remove(m, g + i * GIB, g + (i + 1) * GIB - 1), 0);
 	CHECK_EQ(imap_flat_slots(m), 0);
 	CHECK_EQ(dmac_imap_stats(m, &st), 0);
-	CHECK_EQ(st.index_bytes, 0);
 	CHECK_EQ(st.index_nodes, 0);
+	CHECK_EQ(st.index_bytes % 4096, 0); /* no top: the pool's tables, kept for reuse */
 	dmac_imap_destroy(m);
 }
 

@@ -190,8 +190,8 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
  * place; a commit sets the replaced version's dead flag before its first slot write,
  * so a reader that loads a slot (acquire) and then sees dead == 0 has read the slot of
  * its own version. Otherwise, and outside the window, the reader walks its version's
- * tree (out of line): the root node's entries follow the header, and the published
- * pointer is the version's address (64-byte aligned) or'ed with the root's shift.
+ * tree (out of line): the root node's entries follow the header. The published
+ * pointer is the version's address.
  */
 #define DMAC__IMAP_E_EMPTY 4U
 #define DMAC__IMAP_E_SRCH  6U
@@ -223,7 +223,6 @@ struct dmac__imap_vhead {
 	uint64_t pad[2];
 	uint64_t e[64]; /* the root node's entries */
 };
-#define DMAC__IMAP_SHIFT_MASK 63U /* low bits of a published pointer: the root's shift */
 
 /** A published version of a map, as returned by dmac_imap_snapshot(). Opaque. */
 struct dmac_imap_snap;
@@ -286,48 +285,61 @@ DMAC_EXPORT uint64_t dmac__imap_translate_slow(const struct dmac_imap_snap *s, u
 DMAC_EXPORT uint64_t dmac__imap_run_slow(const struct dmac_imap_snap *s, uint64_t e, unsigned shift,
 					 uint64_t addr, uint64_t max_len);
 
+/*
+ * The translation of addr by the FULL entry e, whose region has 2^sh bytes (a
+ * constant at each call), and in *len (if len) the contiguous length: with the k
+ * entries after e that hold the same translation, c + 1 bytes from addr are
+ * contiguous (sh <= 30: no overflow), and exactly those unless MORE. MORE is tested
+ * first: it is rare, so the branch is predicted, and the clip to max_len (lim =
+ * UINT64_MAX when 0) is a plain min. Not for direct use.
+ */
+static inline __attribute__((always_inline)) uint64_t
+dmac__imap_full(const struct dmac_imap_snap *s, uint64_t e, unsigned sh, uint64_t addr,
+		uint64_t max_len, uint64_t *len)
+{
+	if (len) {
+		uint64_t lim = max_len - 1, mask = (UINT64_C(1) << sh) - 1, c;
+
+		/* ((k + 1) << sh) - 1 - (addr & mask), with k in bits 1..6 of e. */
+		c = (((e & 0x7e) << (sh - 1)) | mask) - (addr & mask);
+		if (dmac_unlikely((e & DMAC__IMAP_E_MORE) && c < lim))
+			*len = dmac__imap_run_slow(s, e, sh, addr, max_len);
+		else
+			*len = (c < lim ? c : lim) + 1;
+	}
+	return addr + (e & DMAC__IMAP_E_DMASK);
+}
+
 /* dmac_imap_snap_translate() of a non-NULL snapshot; not for direct use. */
 static inline __attribute__((always_inline)) uint64_t
 dmac__imap_translate_v(const struct dmac_imap_snap *s, uint64_t addr, uint64_t max_len,
 		       uint64_t *len)
 {
-	const struct dmac__imap_vhead *v =
-	    (const struct dmac__imap_vhead *)((uintptr_t)s & ~(uintptr_t)DMAC__IMAP_SHIFT_MASK);
+	const struct dmac__imap_vhead *v = (const struct dmac__imap_vhead *)s;
 	uint64_t i = (addr - v->fbase) >> DMAC__IMAP_FSHIFT, e;
-	unsigned sh = DMAC__IMAP_FSHIFT;
 
 	if (dmac_unlikely(i >= v->fn))
 		return dmac__imap_translate_slow(s, addr, max_len, len);
 	/*
 	 * The slot (and its table's entry), then the version's dead flag: acquire orders
 	 * the loads, so a word that a newer commit wrote comes with dead set (the commit
-	 * set it before its first store).
+	 * set it before its first store). The hot path: a region wholly inside one
+	 * interval, translation inline.
 	 */
 	e = __atomic_load_n(&v->ftab[i], __ATOMIC_ACQUIRE);
-	if ((e & 63) == 0) { /* NODE: a table of 2 MiB entries */
+	if (dmac_likely((e & 63) == 0)) { /* NODE: a table of 2 MiB entries (the common case) */
 		e = __atomic_load_n(&((const uint64_t *)(uintptr_t)
 					  e)[(addr >> DMAC__IMAP_LSHIFT) & DMAC__IMAP_TMASK],
 				    __ATOMIC_ACQUIRE);
-		sh = DMAC__IMAP_LSHIFT;
-	}
-	if (dmac_unlikely(__atomic_load_n(&v->dead, __ATOMIC_RELAXED)))
-		return dmac__imap_translate_slow(s, addr, max_len, len);
-	/* The hot path: a region wholly inside one interval, translation inline. */
-	if (dmac_likely(e & DMAC__IMAP_E_FULL)) {
-		if (len) {
-			/* With the k equal entries after it, c + 1 bytes from addr are
-			 * contiguous (sh <= 30: no overflow). */
-			uint64_t k = (e >> 1) & 63, lim = max_len - 1, c;
-
-			c = ((k + 1) << sh) - (addr & ((UINT64_C(1) << sh) - 1)) - 1;
-			if (c >= lim)
-				*len = max_len; /* lim < UINT64_MAX here: max_len != 0 */
-			else if (!(e & DMAC__IMAP_E_MORE))
-				*len = c + 1;
-			else
-				*len = dmac__imap_run_slow(s, e, sh, addr, max_len);
-		}
-		return addr + (e & DMAC__IMAP_E_DMASK);
+		if (dmac_unlikely(__atomic_load_n(&v->dead, __ATOMIC_RELAXED)))
+			return dmac__imap_translate_slow(s, addr, max_len, len);
+		if (dmac_likely(e & DMAC__IMAP_E_FULL))
+			return dmac__imap_full(s, e, DMAC__IMAP_LSHIFT, addr, max_len, len);
+	} else {
+		if (dmac_unlikely(__atomic_load_n(&v->dead, __ATOMIC_RELAXED)))
+			return dmac__imap_translate_slow(s, addr, max_len, len);
+		if (dmac_likely(e & DMAC__IMAP_E_FULL))
+			return dmac__imap_full(s, e, DMAC__IMAP_FSHIFT, addr, max_len, len);
 	}
 	if (e == DMAC__IMAP_E_EMPTY)
 		return DMAC_IMAP_NONE;
