@@ -78,8 +78,13 @@ int dmac_proto_send(int sock, const void *buf, size_t len, const int *fds, unsig
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
+	/*
+	 * Without fds the same packet goes out with send(): one request or reply
+	 * per round trip on both sides, and send() skips sendmsg()'s msghdr and
+	 * iovec import (docs/performance.md, "Lease scale").
+	 */
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = nfds ? sendmsg(sock, &msg, MSG_NOSIGNAL) : send(sock, buf, len, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

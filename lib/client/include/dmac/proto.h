@@ -716,7 +716,8 @@ DMAC_EXPORT bool dmac_proto_err_is_fatal(int err);
  * Send one message with 0..DMAC_PROTO_MAX_FDS fds (SCM_RIGHTS) on a
  * SOCK_SEQPACKET socket; MSG_NOSIGNAL; retried on EINTR. The caller keeps its fds.
  * @return 0, -EINVAL (nfds > 16, len 0 or > DMAC_PROTO_MAX_MSG), -EMSGSIZE (short
- * send), or the -errno of sendmsg(). Concurrency: one sender per socket at a time.
+ * send), or the -errno of sendmsg() (send() when nfds is 0: the same packet).
+ * Concurrency: one sender per socket at a time.
  */
 DMAC_EXPORT int dmac_proto_send(int sock, const void *buf, size_t len, const int *fds,
 				unsigned int nfds);
