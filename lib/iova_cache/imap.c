@@ -145,12 +145,14 @@ struct pvec {
 };
 
 /*
- * The flat tables' memory: chunks of TP_FIRST, then 3 times the pool, up to TP_BIG
- * tables (2 MiB, aligned, advised for a transparent huge page: the tables are the
- * data every translate misses on, so density and TLB reach are its speed). Free
- * tables are linked through their first word: 'free' is the writer's (under the
- * writer mutex); 'back' is a stack the RCU callbacks push retired tables on (any
- * thread, lock-free), which the writer empties all at once (one exchange, so no
+ * The flat tables' memory: chunks of TP_FIRST tables, then as many as the pool has,
+ * up to TP_BIG tables (2 MiB, aligned, advised for a transparent huge page: the
+ * tables are the data every translate misses on, so density and TLB reach are its
+ * speed); so the pool holds at most twice the most tables the map had at once (in
+ * use, or retired and waiting for their grace period), plus one chunk. Free tables
+ * are linked through their first word: 'free' is the writer's (under the writer
+ * mutex); 'back' is a stack the RCU callbacks push retired tables on (any thread,
+ * lock-free), which the writer empties all at once (one exchange, so no
  * ABA). Chunks are freed by destroy only: the pool keeps its high-water mark.
  */
 #define TP_FIRST 4
@@ -695,7 +697,7 @@ static void tp_give(struct tpool *p, uint64_t *t)
 /* Writer: a chunk more (see struct tpool). 0 or -ENOMEM. */
 static int tp_grow(struct tpool *p)
 {
-	size_t n = p->ntab ? (3 * p->ntab < TP_BIG ? 3 * p->ntab : TP_BIG) : TP_FIRST;
+	size_t n = p->ntab ? (p->ntab < TP_BIG ? p->ntab : TP_BIG) : TP_FIRST;
 	size_t bytes = n * TE * sizeof(uint64_t);
 	uint64_t *c;
 
