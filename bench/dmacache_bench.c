@@ -15,8 +15,10 @@
  *                                   radix2)
  *   write/<impl>/<intervals>/<bytes>  writer cost and memory (writer_bench.c)
  * with impl in imap, imap_v1 (the previous design, bench/imap_v1), radix2,
- * rwlock_tree, dpdk; intervals 16, 1024, 65536; threads 1 and 2. The time per
- * iteration is the time per lookup on one thread.
+ * radix2_rcu (informative: radix2 inside the read-side section imap pays per
+ * lookup; translate and translate_range only), rwlock_tree, dpdk; intervals 16,
+ * 1024, 65536; threads 1 and 2. The time per iteration is the time per lookup on
+ * one thread.
  *
  * Invariants:
  * - imap, radix2 and rwlock_tree are built from the same layout (layout.c) for each
@@ -125,6 +127,27 @@ static inline uint64_t radix2_range(void *map, uint64_t va, uint64_t max_len, ui
 	return dmac__radix2_translate_range(map, va, max_len, len);
 }
 
+/* radix2 inside the same urcu-memb read-side section per lookup as imap. */
+static inline uint64_t radix2_rcu_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	uint64_t r;
+
+	dmac_imap_read_lock();
+	r = dmac__radix2_translate(map, va);
+	dmac_imap_read_unlock();
+	return r;
+}
+
+static inline uint64_t radix2_rcu_range(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
+{
+	uint64_t r;
+
+	dmac_imap_read_lock();
+	r = dmac__radix2_translate_range(map, va, max_len, len);
+	dmac_imap_read_unlock();
+	return r;
+}
+
 static inline uint64_t rwtree_one(void *map, uint64_t va, uint64_t max_len, uint64_t *len)
 {
 	return dmac__rwtree_translate(map, va, 0, len);
@@ -186,6 +209,20 @@ static void bench_radix2_translate(gbench_state *st, void *arg)
 static void bench_radix2_translate_range(gbench_state *st, void *arg)
 {
 	dmac__bench_loop(st, dmac__bench_case_of(st, arg), radix2_range, DMAC__BENCH_RANGE);
+}
+
+static void bench_radix2_rcu_translate(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), radix2_rcu_one, 0);
+	urcu_memb_unregister_thread();
+}
+
+static void bench_radix2_rcu_translate_range(gbench_state *st, void *arg)
+{
+	urcu_memb_register_thread();
+	dmac__bench_loop(st, dmac__bench_case_of(st, arg), radix2_rcu_range, DMAC__BENCH_RANGE);
+	urcu_memb_unregister_thread();
 }
 
 static void bench_rwtree_translate(gbench_state *st, void *arg)
@@ -514,6 +551,7 @@ static void register_all(void)
 	} regs[] = {
 	    {"translate/imap", bench_imap_translate, IMAP},
 	    {"translate/radix2", bench_radix2_translate, RADIX2},
+	    {"translate/radix2_rcu", bench_radix2_rcu_translate, RADIX2},
 	    {"translate/rwlock_tree", bench_rwtree_translate, RWTREE},
 #ifdef DMAC_BENCH_HAVE_DPDK
 	    {"translate/dpdk", dmac__bench_dpdk_translate, DPDK},
@@ -522,6 +560,7 @@ static void register_all(void)
 #endif
 	    {"translate_range/imap", bench_imap_translate_range, IMAP},
 	    {"translate_range/radix2", bench_radix2_translate_range, RADIX2},
+	    {"translate_range/radix2_rcu", bench_radix2_rcu_translate_range, RADIX2},
 	    {"translate_range/rwlock_tree", bench_rwtree_translate_range, RWTREE},
 #ifdef DMAC_BENCH_HAVE_DPDK
 	    {"translate_range/dpdk", dmac__bench_dpdk_translate_range, DPDK},

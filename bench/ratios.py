@@ -23,7 +23,7 @@ import json
 import re
 import sys
 
-IMPLS = ["imap", "imap_v1", "radix2", "rwlock_tree", "dpdk"]
+IMPLS = ["imap", "imap_v1", "radix2", "radix2_rcu", "rwlock_tree", "dpdk"]
 NAME = re.compile(r"^(translate|translate_range|translate_locked64|translate_chained|translate_burst32)/([a-z_0-9]+)/(\d+)/threads:(\d+)$")
 WRITE = re.compile(r"^write/([a-z_0-9]+)/(\d+)/(\d+)$")
 WCOUNTERS = ["insert_p50_ns", "insert_mean_ns", "remove_p50_ns", "remove_mean_ns",
@@ -167,6 +167,21 @@ def main():
                          " contention; the ratio is likely a lower bound)")
         print(f"| {name} | {target} | {n} | {t} | {val} | {met} | {note} |")
     print()
+
+    if any(k[1] == "radix2_rcu" for k in ns):
+        print("Informative: radix2 inside the read-side section imap pays per lookup "
+              "(radix2_rcu), against radix2 and imap:")
+        print()
+        print("| benchmark | intervals | threads | radix2_rcu / radix2 | imap / radix2_rcu |")
+        print("|---|---:|---:|---:|---:|")
+        for kind in ("translate", "translate_range"):
+            for n in intervals:
+                for t in threads:
+                    rr = get(kind, "radix2_rcu", n, t)
+                    r1, r2 = ratio(rr, get(kind, "radix2", n, t)), ratio(get(kind, "imap", n, t), rr)
+                    print(f"| {kind} | {n} | {t} | {'-' if r1 is None else f'{r1:.2f}x'} "
+                          f"| {'-' if r2 is None else f'{r2:.2f}x'} |")
+        print()
 
     print("imap against its previous design, imap_v1 (imap / imap_v1; <= 1: no slower):")
     print()
