@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The fake dmacached of the libdmacache unit tests (see fake_server.h for its
- * invariants). It speaks the real protocol through lib/client's codec and fd
+ * invariants). It speaks the real protocol through lib/proto's codec and fd
  * layer, so the client is tested against what the daemon will parse, not
  * against hand-made bytes.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the protocol codec (lib/client/proto.c).
+ * Unit tests of the protocol codec (lib/proto/proto.c).
  *
  * Invariants of this file: every sample message is built with the public
  * encoders into an 8-byte aligned buffer and must decode before any test

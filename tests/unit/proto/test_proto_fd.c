@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the protocol fd layer (lib/client/proto_fd.c) over a real
+ * Unit tests of the protocol fd layer (lib/proto/proto_fd.c) over a real
  * socketpair(AF_UNIX, SOCK_SEQPACKET).
  *
  * Invariants of this file: every test starts and ends with the same number of
