@@ -400,6 +400,12 @@ static inline struct rnode *node_of(uint64_t e)
 	return (struct rnode *)(uintptr_t)e;
 }
 
+/* The flat table (TE entries, not a struct rnode) a NODE word of the flat index names. */
+static inline uint64_t *tab_of(uint64_t e)
+{
+	return (uint64_t *)(uintptr_t)e;
+}
+
 static inline struct irec *rec_of(uint64_t e)
 {
 	return (struct irec *)(uintptr_t)(e & ~(uint64_t)(IREC_ALIGN - 1));
@@ -436,7 +442,7 @@ static uint64_t entry_at(const struct iver *v, uint64_t addr, unsigned *sh2)
 
 		e = __atomic_load_n(&v->h.ftab[i], __ATOMIC_ACQUIRE);
 		if (is_node(e)) {
-			e = __atomic_load_n(&node_of(e)->e[(addr >> TS) & (TE - 1)],
+			e = __atomic_load_n(&tab_of(e)[(addr >> TS) & (TE - 1)],
 					    __ATOMIC_ACQUIRE);
 			sh = TS;
 		}
