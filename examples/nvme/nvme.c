@@ -862,9 +862,28 @@ static unsigned int io_reap(struct dmac_nvme_ctrl *c)
 }
 
 /*
+ * Consume an interrupt that was delivered while the CQ was reaped without
+ * sleeping (the emulated controller often posts the entry before the driver
+ * waits): count it and rearm, so that the eventfd never carries a stale
+ * signal into the next wait (a spurious, empty wakeup) and an INTx line,
+ * masked by VFIO when it fired, is unmasked. @return 0 or -errno of rearm.
+ */
+static int irq_consume(struct dmac_nvme_ctrl *c)
+{
+	struct pollfd pfd = {.fd = c->ops.irq_eventfd, .events = POLLIN};
+	uint64_t cnt;
+
+	if (c->ops.irq_eventfd < 0 || poll(&pfd, 1, 0) != 1 ||
+	    read(c->ops.irq_eventfd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return 0;
+	c->stats.interrupts++;
+	return c->ops.irq_rearm ? c->ops.irq_rearm(c->ops.ctx) : 0;
+}
+
+/*
  * Wait for new completions: poll the CQ; with an eventfd, sleep on it between
  * polls (read it, then reap). @return 0 when something was reaped,
- * -ETIMEDOUT at the deadline, -errno of poll/read.
+ * -ETIMEDOUT at the deadline, -errno of poll/read/rearm.
  */
 static int io_wait(struct dmac_nvme_ctrl *c, uint64_t deadline)
 {
@@ -874,7 +893,7 @@ static int io_wait(struct dmac_nvme_ctrl *c, uint64_t deadline)
 		uint64_t now;
 
 		if (io_reap(c))
-			return 0;
+			return irq_consume(c);
 		now = now_ms();
 		if (now > deadline)
 			return -ETIMEDOUT;
