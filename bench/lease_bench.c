@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dmacache-lease-bench: the SPEC section 10 lease target, measured end to end.
+ * dmacache-lease-bench: the lease round-trip target (docs/performance.md), measured end to end.
  *
  * One run starts dmacached-test (the daemon with its in-process test backend:
  * the host has no /dev/iommu) on a private socket in a temp directory, connects

@@ -3,7 +3,7 @@
  * dmacache-map-bench: a cached lease (IOMMU_IOAS_COPY from a master IOAS into a
  * tenant IOAS) against mapping the same memory fresh (IOMMU_IOAS_MAP into the
  * tenant IOAS) and against VFIO type1 VFIO_IOMMU_MAP_DMA, each with its unmap,
- * through the backend ops table (include/dmac/backend.h). SPEC section 10.
+ * through the backend ops table (include/dmac/backend.h). Targets: docs/performance.md.
  * Runs in the test-bed VM (bench/run-map-bench.sh), which has a real
  * /dev/iommu, an emulated VT-d and an NVMe controller bound to vfio-pci.
  *

@@ -5,7 +5,7 @@
 Reads the JSON written by
     dmacache-bench --benchmark_filter=translate --benchmark_format=json
 (from a file argument, or stdin) and prints Markdown: ns per lookup for every
-translate benchmark, then the ratios the project targets (SPEC section 10).
+translate benchmark, then the ratios the project targets (docs/performance.md).
 
 Invariants:
 - A benchmark's time per iteration is its time per lookup on one thread (the
@@ -131,7 +131,7 @@ def main():
     def get(kind, impl, n, t):
         return ns.get((kind, impl, n, t))
 
-    print("Targets (SPEC section 10). overlap = CPU time / real time of the two")
+    print("Targets (docs/performance.md). overlap = CPU time / real time of the two")
     print("runs compared (rwlock_tree / imap): 2.00 when both threads ran at once.")
     print()
     print("| ratio | target | intervals | threads | measured | met | overlap |")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Run dmacache-map-bench (IOAS_COPY vs IOAS_MAP vs VFIO MAP_DMA, SPEC section 10)
+# Run dmacache-map-bench (IOAS_COPY vs IOAS_MAP vs VFIO MAP_DMA; targets in docs/performance.md)
 # in the test-bed VM and print its table.
 #
 # usage: bench/run-map-bench.sh [BUILD_DIR] [MAX_MIB] [--mock]

@@ -343,7 +343,7 @@ struct dmac_backend_ops {
 	/**
 	 * The VFIO device fd (borrowed: valid until device_close(); never close
 	 * it). For VFIO_DEVICE_SET_IRQS, region access, and trusted-mode hand-
-	 * over (SPEC section 7: a device fd can re-attach its device to any
+	 * over (docs/security.md: a device fd can re-attach its device to any
 	 * space of an iommufd backend). Never fails.
 	 */
 	int (*device_fd)(const struct dmac_device *dev);

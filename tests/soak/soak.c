@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Soak test (SPEC section 9, tier 5): many client processes churn
+ * Soak test (the soak tier, docs/testing.md): many client processes churn
  * register/lease/release/unregister/query against one dmacached-test for a
  * bounded time while the parent SIGKILLs some of them at random moments and
  * starts replacements; then everything must be exactly back to the baseline

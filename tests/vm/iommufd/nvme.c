@@ -9,7 +9,7 @@
  * VFIO_DEVICE_ATTACH_IOMMUFD_PT (attach, and replace when attached),
  * VFIO_DEVICE_DETACH_IOMMUFD_PT, the IOVA ranges a real IOMMU leaves (the
  * MSI window is reserved), map + copy into a second IOAS with a device
- * attached, and the re-attach isolation hole of SPEC section 7.
+ * attached, and the re-attach isolation hole (docs/security.md).
  *
  * Invariants: the device is attached to at most one IOAS at a time; every
  * failed attach/replace is checked to have kept the previous attachment
@@ -166,7 +166,7 @@ static void test_device(const char *bdf)
 	CHECK_RET(ops->space_destroy(be, b), 0);
 
 	/*
-	 * The isolation hole (SPEC section 7). Whoever holds a VFIO device fd
+	 * The isolation hole (docs/security.md). Whoever holds a VFIO device fd
 	 * bound to an iommufd can re-attach the device to ANY IOAS of that
 	 * iommufd just by naming its id: VFIO_DEVICE_ATTACH_IOMMUFD_PT on an
 	 * attached device is a replace, and the kernel checks nothing but that

@@ -19,7 +19,7 @@
 /**
  * The /dev/iommu fd of an iommufd backend instance (borrowed; valid until
  * close()). For test-only ioctls (IOMMU_TEST_CMD) and diagnostics. Never
- * hand it to a tenant (SPEC section 7). Never fails.
+ * hand it to a tenant (docs/security.md). Never fails.
  * Concurrency: any thread while the instance is open.
  */
 DMAC_EXPORT int dmac_iommufd_backend_fd(const struct dmac_backend *be);
