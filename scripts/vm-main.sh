@@ -7,8 +7,9 @@
 # by the guest) to the userspace NVMe example in strict mode: BAR0 and
 # interrupts from the daemon, every IOVA from a lease. Then a clean SIGTERM.
 #
-# Who runs what: root runs the daemon (it owns /dev/iommu and the devices)
-# and dmacachectl's admin view (daemon-wide STATS). The tenants run as the
+# Who runs what: root runs the daemon (it owns /dev/iommu and the devices;
+# with the systemd unit's one capability and limits, checked below) and
+# dmacachectl's admin view (daemon-wide STATS). The tenants run as the
 # non-root uids their configuration lists, as in production: the lease demo
 # (one process acting for both demo tenants) as uid 4001, the NVMe example
 # as uid 4002, and dmacachectl's tenant view (status) as uid 4001.
@@ -72,8 +73,12 @@ fi
 echo "== dmacached --check-config"
 $build/apps/dmacached/dmacached --check-config $work/dmacached.conf || exit 1
 
-echo "== starting dmacached (backend $backend) on $(uname -r)"
-$build/apps/dmacached/dmacached --config $work/dmacached.conf --foreground &
+# As the systemd unit runs it (etc/systemd/dmacached.service.in): root with
+# CapabilityBoundingSet=CAP_CHOWN, LimitMEMLOCK=infinity, LimitNOFILE=65536.
+echo "== starting dmacached (backend $backend) on $(uname -r), the unit's capabilities and limits"
+prlimit --memlock=unlimited:unlimited --nofile=65536:65536 \
+	setpriv --inh-caps=-all --bounding-set=-all,+chown -- \
+	$build/apps/dmacached/dmacached --config $work/dmacached.conf --foreground &
 daemon=$!
 i=0
 while [ ! -S $sock ]; do
@@ -84,6 +89,14 @@ while [ ! -S $sock ]; do
 	fi
 	sleep 0.1
 done
+
+caps=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$daemon/status)
+echo "dmacached runs with CapEff $caps (CAP_CHOWN alone: 0000000000000001)"
+if [ "$caps" != 0000000000000001 ]; then
+	echo "vm-main: dmacached's capabilities are not the unit's" >&2
+	kill -KILL $daemon
+	exit 1
+fi
 
 ctl=0
 echo "== dmacachectl status (tenant demo-a, uid $demo_uid)"

@@ -26,6 +26,10 @@
  *                   group is in a tenant's gids is admitted (HELLO, REGISTER,
  *                   LEASE); one whose supplementary group is in admin_gids
  *                   gets an admin session; without the group, EACCES
+ *   unit-caps       under the systemd unit's CapabilityBoundingSet= (CAP_CHOWN
+ *                   alone) the daemon runs with exactly that effective set and
+ *                   gives the socket and its directory socket_group; with no
+ *                   capability it refuses to start (EPERM in its log)
  *   fake-daemon     libdmacache, as a non-root tenant, refuses a socket
  *                   served by uid 4003 (bound in a directory that uid owns):
  *                   -EPERM, and the fake daemon receives no byte; with
@@ -39,11 +43,14 @@
  * stops daemons; waits are bounded (5 s for a daemon to listen or exit).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -108,7 +115,43 @@ static int try_connect(const char *path)
  * once @p sock accepts a connection, or the exit status (> 0) if the daemon
  * exited first; -1 if it did neither within 5 s (it is killed).
  */
-static int launch(const char *conf, const char *log, const char *sock, pid_t *pid)
+/* Keep the whole bounding set (launch_caps()'s keep). */
+#define CAPS_ALL (-2)
+/* Keep no capability at all. */
+#define CAPS_NONE (-1)
+
+/*
+ * Drop every capability but keep (a CAP_* number, CAPS_NONE or CAPS_ALL) from the
+ * bounding set, as systemd does for CapabilityBoundingSet=: root's exec then gets
+ * only what is left. 0 or -errno.
+ */
+static int drop_bounding_set(int keep)
+{
+	FILE *f;
+	int last = -1;
+
+	if (keep == CAPS_ALL)
+		return 0;
+	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%d", &last) != 1)
+		last = -1;
+	fclose(f);
+	if (last < 0)
+		return -EINVAL;
+	for (int c = 0; c <= last; c++)
+		if (c != keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0))
+			return -errno;
+	return 0;
+}
+
+/*
+ * Start DMACACHED_TEST on conf (stderr into log) with the bounding set that keep
+ * says, and wait until sock accepts: 0 (*pid set), the daemon's exit status (255
+ * for 0, 254 for a signal) if it exited, -1 if it did not listen within 5 s.
+ */
+static int launch_caps(const char *conf, const char *log, const char *sock, pid_t *pid, int keep)
 {
 	const char *bin = getenv("DMACACHED_TEST");
 	int status;
@@ -125,7 +168,7 @@ static int launch(const char *conf, const char *log, const char *sock, pid_t *pi
 	if (p == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-		if (fd < 0 || dup2(fd, 2) < 0)
+		if (fd < 0 || dup2(fd, 2) < 0 || drop_bounding_set(keep))
 			_exit(126);
 		execl(bin, bin, "--foreground", "--config", conf, (char *)NULL);
 		_exit(127);
@@ -143,6 +186,11 @@ static int launch(const char *conf, const char *log, const char *sock, pid_t *pi
 	kill(p, SIGKILL);
 	waitpid(p, NULL, 0);
 	return -1;
+}
+
+static int launch(const char *conf, const char *log, const char *sock, pid_t *pid)
+{
+	return launch_caps(conf, log, sock, pid, CAPS_ALL);
 }
 
 /* SIGTERM a launch()ed daemon; its exit status must be 0. */
@@ -334,6 +382,78 @@ static void test_socket_group(void)
 	conn_as(T_UID_A, x, 1, d.sock, 0, 0);
 	conn_as(T_UID_B, NULL, 0, d.sock, -EACCES, 0);
 	stop(pid);
+	rmtree(base);
+}
+
+static void system_log(const char *log)
+{
+	char line[512];
+	FILE *f = fopen(log, "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "  daemon: %s", line);
+	if (f)
+		fclose(f);
+}
+
+/* ---- unit-caps --------------------------------------------------------------- */
+
+/* The daemon's effective capability set, from /proc/PID/status; ~0 if unread. */
+static uint64_t cap_eff(pid_t pid)
+{
+	char path[64], line[256];
+	uint64_t v = ~UINT64_C(0);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %" SCNx64, &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static void test_unit_caps(void)
+{
+	static const gid_t x[] = {T_GID_X};
+	char base[64] = "/tmp/dmac-caps-XXXXXX", run[96], sock[128], conf[128], log[128];
+	char extra[128];
+	pid_t pid;
+
+	if (!mkdtemp(base) || chmod(base, 0755)) {
+		perror("mkdtemp");
+		t_failures++;
+		return;
+	}
+	snprintf(run, sizeof(run), "%s/run", base);
+	snprintf(sock, sizeof(sock), "%s/dmacached.sock", run);
+	snprintf(conf, sizeof(conf), "%s/d.conf", base);
+	snprintf(log, sizeof(log), "%s/d.log", base);
+	snprintf(extra, sizeof(extra), "socket_group = %u\n", T_GID_X);
+	write_conf(conf, sock, extra);
+
+	/* the unit's CapabilityBoundingSet=CAP_CHOWN: it starts with that one
+	 * capability and no other, and gives socket and directory the group */
+	CHECK_EQ(launch_caps(conf, log, sock, &pid, CAP_CHOWN), 0);
+	if (!t_failures) {
+		CHECK_EQ(cap_eff(pid), UINT64_C(1) << CAP_CHOWN);
+		check_node(run, 1, 0, T_GID_X, 0750);
+		check_node(sock, 0, 0, T_GID_X, 0660);
+		conn_as(T_UID_A, x, 1, sock, 0, 0);
+		conn_as(T_UID_A, NULL, 0, sock, -EACCES, 0);
+		stop(pid);
+	}
+
+	/* control: without CAP_CHOWN the group cannot be set; it refuses to
+	 * start and says why, so the unit's one capability is needed */
+	rmtree(run);
+	CHECK(launch_caps(conf, log, sock, &pid, CAPS_NONE) > 0);
+	CHECK(file_has(log, "Operation not permitted"));
+	if (t_failures)
+		system_log(log);
 	rmtree(base);
 }
 
@@ -640,6 +760,8 @@ int main(int argc, char **argv)
 		test_supp_groups();
 	else if (!strcmp(t, "fake-daemon"))
 		test_fake_daemon();
+	else if (!strcmp(t, "unit-caps"))
+		test_unit_caps();
 	else {
 		fprintf(stderr, "unknown test '%s'\n", t);
 		return 2;

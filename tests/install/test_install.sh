@@ -41,7 +41,7 @@ fail() {
 	failures=$((failures + 1))
 }
 
-DMAC_EXPOSURE_MAX=${DMAC_EXPOSURE_MAX:-55} # 5.5, in the tenths --threshold takes
+DMAC_EXPOSURE_MAX=${DMAC_EXPOSURE_MAX:-35} # 3.5, in the tenths --threshold takes
 tmp=$(mktemp -d /tmp/dmac-install-XXXXXX)
 chmod 0755 "$tmp"
 daemon_pid=
