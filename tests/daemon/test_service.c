@@ -635,11 +635,12 @@ static void test_journald(void)
 		CHECK_EQ(bad, 0);
 	}
 
-	/* JOURNAL_STREAM naming another file: plain lines */
+	/* JOURNAL_STREAM naming another file: plain lines (the good config is
+	 * back before the spawn: the reload test above left a bad one) */
 	unlink(log);
+	td_write_conf(&d, tenants);
 	p = svc_spawn(
 	    &d, &(struct spawn){.listen_fd = -1, .log = log, .journal = 1, .journal_wrong = 1});
-	td_write_conf(&d, tenants);
 	d.pid = p;
 	CHECK_EQ(wait_listen(&d, p), 0);
 	kill(p, SIGTERM);
