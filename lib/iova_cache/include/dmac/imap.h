@@ -69,7 +69,8 @@ struct dmac_imap_stats {
 	size_t index_nodes;   /**< radix index nodes (the root entry is in the version) */
 	size_t tree_nodes;    /**< B-tree nodes (the ordered records) */
 	size_t record_bytes;  /**< bytes of interval records */
-	size_t index_bytes;   /**< bytes of the radix index nodes */
+	size_t index_bytes;   /**< bytes of the radix index nodes, the flat top and the whole
+				   table pool (tables in use, retired and free) */
 	size_t tree_bytes;    /**< bytes of the B-tree nodes */
 	size_t version_bytes; /**< bytes of the version header */
 };
@@ -172,7 +173,8 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
  * Each version holds a radix tree of 64-entry nodes over the whole 64-bit key space
  * (a node whose entries have shift s covers 2^(s + 6) bytes, s in {21, 27, ..., 63}),
  * persistent and immutable, and shares with the versions before and after it a flat
- * table of 128 MiB slots over a window of keys (the accelerator translate reads).
+ * table of 1 GiB slots over a window of keys (the accelerator translate reads), a
+ * slot holding a word or a table of 512 entries of 2 MiB.
  * An entry (of a node or of a slot) is one 64-bit word:
  *   (e & 1) == 1     FULL: one interval covers the entry's whole region and
  *                    value - start is a multiple of 4096: translation = addr +
@@ -185,7 +187,7 @@ DMAC_EXPORT void dmac__imap_tsan_reader_exit(void);
  *   (e & 7) == 2     ONE: e & ~31 is the only record intersecting the region;
  *   EMPTY, SRCH      no interval; two or more (2 MiB level only): search the tree.
  * A version's header (read by the inline walk) says where its slots are (ftab, fbase,
- * fn: slot i covers the 128 MiB from fbase + i * 128 MiB; fn == 0: none) and whether
+ * fn: slot i covers the 1 GiB from fbase + i * 1 GiB; fn == 0: none) and whether
  * it is still the newest version the slots describe (dead == 0). Slots are written in
  * place; a commit sets the replaced version's dead flag before its first slot write,
  * so a reader that loads a slot (acquire) and then sees dead == 0 has read the slot of
@@ -216,7 +218,7 @@ struct dmac__imap_head {
 /* The start of every version: the flat window, the dead flag, the root node. */
 struct dmac__imap_vhead {
 	const uint64_t *ftab; /* the slots (shared with other versions; atomic loads) */
-	uint64_t fbase;	      /* key of slot 0, 128 MiB-aligned */
+	uint64_t fbase;	      /* key of slot 0, 1 GiB-aligned */
 	uint64_t fn;	      /* number of slots; 0: no window */
 	uint64_t dead;	      /* set once a newer version may write the slots; atomic */
 	uint64_t mask, base;  /* the root's region: keys k with (k & mask) == base */
@@ -512,7 +514,8 @@ DMAC_EXPORT size_t dmac_imap_count(const struct dmac_imap *m);
 
 /**
  * Bytes held by the current version: records, B-tree nodes, index nodes, version
- * header (logical sizes; allocator overhead not included). Reader.
+ * header, and the map's flat top and whole table pool (logical sizes; allocator
+ * overhead not included). Reader.
  */
 DMAC_EXPORT size_t dmac_imap_memory(const struct dmac_imap *m);
 
