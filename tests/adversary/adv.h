@@ -35,8 +35,6 @@ int adv_hello(const struct tdaemon *d, const char *tenant);
 int adv_map_prot(struct tdaemon *d, long space, uint64_t iova);
 /* The space of tenant @p tenant (NULL: the master) from the dump, or -1. Root only. */
 long adv_space_of(struct tdaemon *d, const char *tenant);
-/* The daemon's CPU time (utime + stime) in ms, from /proc/PID/stat. */
-long adv_cpu_ms(pid_t pid);
 /* A "tstat NAME key value" line of the dump, or -1. Root only. */
 long long adv_tstat(struct tdaemon *d, const char *tenant, const char *key);
 

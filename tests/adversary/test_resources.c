@@ -196,7 +196,7 @@ static void emfile_client(void *arg)
 
 	td_sync(d, "hog_fds fill\n");
 	CHECK(td_get(d, "hog_fds") > 0);
-	cpu0 = adv_cpu_ms(d->pid);
+	cpu0 = td_cpu_ms(d->pid);
 	/* a connection the daemon cannot give an fd: taken off the queue and
 	 * closed, never left to wake the loop forever */
 	s = try_connect(d);
@@ -204,7 +204,7 @@ static void emfile_client(void *arg)
 	CHECK_EQ(closed_within(s, 2000), 1);
 	close(s);
 	usleep(1000 * 1000);
-	cpu1 = adv_cpu_ms(d->pid);
+	cpu1 = td_cpu_ms(d->pid);
 	fprintf(stderr, "daemon CPU over the second at EMFILE: %ld ms\n", cpu1 - cpu0);
 	CHECK(cpu0 >= 0 && cpu1 - cpu0 < 300);
 	/* fds back: served again */

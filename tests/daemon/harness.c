@@ -253,6 +253,30 @@ void td_stop(struct tdaemon *d)
 	rmtree(d->dir);
 }
 
+/* utime + stime of @p pid in ms (/proc/PID/stat), or -1. */
+long td_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields after the command (which may hold spaces and parentheses):
+	 * state is field 3, utime 14, stime 15 */
+	p = strrchr(buf, ')');
+	if (!p ||
+	    sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
 int td_fds(const struct tdaemon *d)
 {
 	char path[64];

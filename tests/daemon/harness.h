@@ -63,6 +63,8 @@ void td_kill(struct tdaemon *d, int sig);
 void td_stop(struct tdaemon *d);
 /* Number of open fds of the daemon. */
 int td_fds(const struct tdaemon *d);
+/* utime + stime of process @p pid in ms (/proc/PID/stat), or -1. */
+long td_cpu_ms(pid_t pid);
 /* Apply a control line (NULL: none) and refresh the dump. */
 void td_sync(struct tdaemon *d, const char *ctl);
 /* A value of the last dump ("key value" line); -1 if absent. */

@@ -323,7 +323,7 @@ int main(int argc, char **argv)
 	su_rng_seed(&r, seed);
 	t0 = su_now();
 	deadline = t0 + (double)seconds;
-	cpu0 = su_cpu_ms(d.pid);
+	cpu0 = td_cpu_ms(d.pid);
 	for (unsigned int i = 0; i < nclients; i++)
 		spawn(&d, sl, i, &r, seed, deadline, (unsigned int)kill_pct);
 	for (;;) {
@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 	}
 	rc = su_wait_idle(g_admin, &base_st, 15);
 	t_idle = su_now() - t_idle;
-	cpu1 = su_cpu_ms(d.pid);
+	cpu1 = td_cpu_ms(d.pid);
 	tc_stats(g_admin, &st);
 	for (unsigned int i = 0; i < nclients; i++)
 		for (int op = 0; op < NOPS; op++)

@@ -466,7 +466,7 @@ int main(int argc, char **argv)
 		conns = td_get(&d, "connections"); /* the tenant's */
 		st(&g_sh->phase, ph);
 		t_phase = su_now();
-		cpu_phase = su_cpu_ms(d.pid);
+		cpu_phase = td_cpu_ms(d.pid);
 		if (ph == 0 || ph == 3) {
 			su_sleep_us(phase_s * 1000000);
 		} else if (ph == 1) {
@@ -494,7 +494,7 @@ int main(int argc, char **argv)
 			su_sleep_us(100000);
 		}
 		fig[ph].wall_s = su_now() - t_phase;
-		fig[ph].cpu_ms = su_cpu_ms(d.pid) - cpu_phase;
+		fig[ph].cpu_ms = td_cpu_ms(d.pid) - cpu_phase;
 	}
 	st(&g_sh->stop, 1);
 	failures += reap(tpid, RPC_GIVEUP_S + 5, "the tenant") != 0;

@@ -57,8 +57,6 @@ void su_default_daemon(const char *argv0);
  */
 void su_daemon_start(struct tdaemon *d, const char *conf, int log_fd, rlim_t nofile_soft);
 
-/* utime + stime of @p pid in ms (/proc/PID/stat), or -1. */
-long su_cpu_ms(pid_t pid);
 /* The soft "Max open files" of @p pid (/proc/PID/limits), or -1. */
 long long su_nofile_soft(pid_t pid);
 /* VmRSS of @p pid in KiB (/proc/PID/status), or -1. */
