@@ -385,7 +385,8 @@ static void test_socket_group(void)
 	rmtree(base);
 }
 
-static void system_log(const char *log)
+/* Copy a daemon's log to stderr (the last launch's: launch_caps() truncates it). */
+static void print_log(const char *log)
 {
 	char line[512];
 	FILE *f = fopen(log, "re");
@@ -422,6 +423,7 @@ static void test_unit_caps(void)
 	char base[64] = "/tmp/dmac-caps-XXXXXX", run[96], sock[128], conf[128], log[128];
 	char extra[128];
 	pid_t pid;
+	int rc;
 
 	if (!mkdtemp(base) || chmod(base, 0755)) {
 		perror("mkdtemp");
@@ -437,8 +439,9 @@ static void test_unit_caps(void)
 
 	/* the unit's CapabilityBoundingSet=CAP_CHOWN: it starts with that one
 	 * capability and no other, and gives socket and directory the group */
-	CHECK_EQ(launch_caps(conf, log, sock, &pid, CAP_CHOWN), 0);
-	if (!t_failures) {
+	rc = launch_caps(conf, log, sock, &pid, CAP_CHOWN);
+	CHECK_EQ(rc, 0);
+	if (rc == 0) {
 		CHECK_EQ(cap_eff(pid), UINT64_C(1) << CAP_CHOWN);
 		check_node(run, 1, 0, T_GID_X, 0750);
 		check_node(sock, 0, 0, T_GID_X, 0660);
@@ -453,7 +456,7 @@ static void test_unit_caps(void)
 	CHECK(launch_caps(conf, log, sock, &pid, CAPS_NONE) > 0);
 	CHECK(file_has(log, "Operation not permitted"));
 	if (t_failures)
-		system_log(log);
+		print_log(log);
 	rmtree(base);
 }
 
