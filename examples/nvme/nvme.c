@@ -862,22 +862,25 @@ static unsigned int io_reap(struct dmac_nvme_ctrl *c)
 }
 
 /*
- * Consume an interrupt that was delivered while the CQ was reaped without
- * sleeping (the emulated controller often posts the entry before the driver
- * waits): count it and rearm, so that the eventfd never carries a stale
- * signal into the next wait (a spurious, empty wakeup) and an INTx line,
- * masked by VFIO when it fired, is unmasked. @return 0 or -errno of rearm.
+ * Consume a signalled interrupt eventfd (non-blocking): count it and rearm
+ * (an INTx line is masked by VFIO when it fires). Called after a sleep on
+ * the eventfd, and after a reap that found completions without sleeping
+ * (the emulated controller often posts the entry before the driver waits),
+ * so that the eventfd never carries a stale signal into the next wait.
+ * @return 1 consumed, 0 nothing signalled, -errno of read or rearm.
  */
 static int irq_consume(struct dmac_nvme_ctrl *c)
 {
-	struct pollfd pfd = {.fd = c->ops.irq_eventfd, .events = POLLIN};
 	uint64_t cnt;
+	int ret;
 
-	if (c->ops.irq_eventfd < 0 || poll(&pfd, 1, 0) != 1 ||
-	    read(c->ops.irq_eventfd, &cnt, sizeof(cnt)) != sizeof(cnt))
+	if (c->ops.irq_eventfd < 0)
 		return 0;
+	if (read(c->ops.irq_eventfd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	c->stats.interrupts++;
-	return c->ops.irq_rearm ? c->ops.irq_rearm(c->ops.ctx) : 0;
+	ret = c->ops.irq_rearm ? c->ops.irq_rearm(c->ops.ctx) : 0;
+	return ret ? ret : 1;
 }
 
 /*
@@ -892,14 +895,17 @@ static int io_wait(struct dmac_nvme_ctrl *c, uint64_t deadline)
 	for (;;) {
 		uint64_t now;
 
-		if (io_reap(c))
-			return irq_consume(c);
+		if (io_reap(c)) {
+			int ret = irq_consume(c);
+
+			return ret < 0 ? ret : 0;
+		}
 		now = now_ms();
 		if (now > deadline)
 			return -ETIMEDOUT;
 		if (c->ops.irq_eventfd >= 0) {
 			struct pollfd pfd = {.fd = c->ops.irq_eventfd, .events = POLLIN};
-			uint64_t cnt, left = deadline - now + 1;
+			uint64_t left = deadline - now + 1;
 			int r =
 			    poll(&pfd, 1, left < NVME_CFS_CHECK_MS ? (int)left : NVME_CFS_CHECK_MS);
 
@@ -913,18 +919,11 @@ static int io_wait(struct dmac_nvme_ctrl *c, uint64_t deadline)
 					return -EIO;
 				continue;
 			}
-			if (read(c->ops.irq_eventfd, &cnt, sizeof(cnt)) != sizeof(cnt)) {
-				if (errno == EAGAIN || errno == EINTR)
-					continue;
-				return -errno;
-			}
-			c->stats.interrupts++;
-			if (c->ops.irq_rearm) {
-				int ret = c->ops.irq_rearm(c->ops.ctx);
-
-				if (ret)
-					return ret;
-			}
+			r = irq_consume(c);
+			if (r < 0)
+				return r;
+			if (!r)
+				continue;
 			if (io_reap(c))
 				return 0;
 			c->stats.empty_wakeups++;
